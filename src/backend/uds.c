@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Hybrid vsock over Unix sockets (Firecracker's protocol):
+ *  - host -> guest: the host connects to uds-path and writes
+ *    "CONNECT <port>\n"; once the guest accepts, we answer "OK <port>\n"
+ *    (the guest port, as rust-vmm's daemon does) and relay data;
+ *  - guest -> host: a guest connection to CID 2 port P connects to the
+ *    Unix socket "<uds-path>_<P>".
+ */
+#include "backend/uds.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/unix_socket.h"
+#include "vsock/vsock_internal.h"
+
+/* Accepting more than this per event lets other work run in between. */
+#define ACCEPT_BATCH 64
+
+int uds_parse_connect(const char *line, size_t len, uint32_t *port)
+{
+	static const char kw[] = "connect";
+	uint64_t v = 0;
+	size_t i = sizeof(kw) - 1, digits = 0;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--; /* tolerate CRLF from interactive tools */
+	if (len < sizeof(kw) || strncasecmp(line, kw, sizeof(kw) - 1) != 0)
+		return -EINVAL;
+	if (line[i] != ' ')
+		return -EINVAL;
+	while (i < len && line[i] == ' ')
+		i++;
+	for (; i < len && line[i] >= '0' && line[i] <= '9'; i++) {
+		v = v * 10 + (uint64_t)(line[i] - '0');
+		if (v > UINT32_MAX || ++digits > 10)
+			return -ERANGE;
+	}
+	if (digits == 0 || i != len)
+		return -EINVAL;
+	/* VMADDR_PORT_ANY is not a port one can connect to. */
+	if (v == UINT32_MAX)
+		return -ERANGE;
+	*port = (uint32_t)v;
+	return 0;
+}
+
+static void uds_handshake_readable(struct vsock_conn *c)
+{
+	char buf[UDS_CONNECT_LINE_MAX + 1];
+	char *nl;
+	uint32_t port;
+	ssize_t r;
+
+	/* Peek, so that bytes after the newline stay in the socket: they
+	 * belong to the stream and reach the guest through the normal path. */
+	do {
+		r = recv(c->fd, buf, UDS_CONNECT_LINE_MAX, MSG_PEEK);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		vsock_handshake_done(c, -1, strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		vsock_handshake_done(c, -1, "closed before sending a CONNECT line");
+		return;
+	}
+	nl = memchr(buf, '\n', (size_t)r);
+	if (!nl) {
+		if (r >= UDS_CONNECT_LINE_MAX)
+			vsock_handshake_done(c, -1, "CONNECT line longer than 64 bytes");
+		return; /* wait for the rest of the line (or the timeout) */
+	}
+	/* Consume exactly the line. */
+	if (recv(c->fd, buf, (size_t)(nl - buf) + 1, 0) != nl - buf + 1) {
+		vsock_handshake_done(c, -1, "short read of the CONNECT line");
+		return;
+	}
+	if (uds_parse_connect(buf, (size_t)(nl - buf), &port) < 0) {
+		/* Printable excerpt for the log line. */
+		for (char *p = buf; p < nl; p++)
+			if (*p < 0x20 || *p > 0x7e)
+				*p = '?';
+		*nl = '\0';
+		char why[128];
+		snprintf(why, sizeof(why), "malformed handshake '%.40s' (want 'CONNECT <port>')",
+			 buf);
+		vsock_handshake_done(c, -1, why);
+		return;
+	}
+	vsock_handshake_done(c, port, NULL);
+}
+
+static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
+{
+	struct vsock_dev *d = opaque;
+	(void)loop, (void)events;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		if (!vsock_guest_ready(d)) {
+			/* No guest memory yet: nobody could answer. */
+			log_info("%s: host connection on %s closed: the VM is not running",
+				 d->vu.name, d->cfg->uds_path);
+			close(fd);
+			continue;
+		}
+		vsock_handshake_start(d, fd);
+	}
+}
+
+static int uds_start(struct vsock_dev *d, char *err, size_t errlen)
+{
+	char why[256];
+	int fd = unix_listen(d->cfg->uds_path, why, sizeof(why));
+	int r;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "uds-path: %s", why);
+		return fd;
+	}
+	r = ev_add(d->loop, fd, EPOLLIN, uds_on_accept, d);
+	if (r < 0) {
+		snprintf(err, errlen, "uds-path '%s': %s", d->cfg->uds_path, strerror(-r));
+		close(fd);
+		unlink(d->cfg->uds_path);
+		return r;
+	}
+	d->backend_fd = fd;
+	return 0;
+}
+
+static void uds_stop(struct vsock_dev *d)
+{
+	if (d->backend_fd < 0)
+		return;
+	ev_del(d->loop, d->backend_fd);
+	close(d->backend_fd);
+	unlink(d->cfg->uds_path);
+	d->backend_fd = -1;
+}
+
+static int uds_connect(struct vsock_dev *d, uint32_t port, bool *in_progress)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, n;
+
+	*in_progress = false;
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->cfg->uds_path, port);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		/* Unix sockets connect at once or fail (EAGAIN: the
+		 * listener's backlog is full): never "in progress". */
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static int uds_established(struct vsock_conn *c)
+{
+	char line[32];
+	int n = snprintf(line, sizeof(line), "OK %u\n", c->guest_port);
+	ssize_t r = send(c->fd, line, (size_t)n, MSG_NOSIGNAL);
+
+	/* A fresh socket has room for a dozen bytes; anything else means the
+	 * host side is already gone. */
+	return r == n ? 0 : -EIO;
+}
+
+const struct host_backend_ops uds_backend_ops = {
+	.name = "uds",
+	.start = uds_start,
+	.stop = uds_stop,
+	.connect = uds_connect,
+	.established = uds_established,
+	.handshake_readable = uds_handshake_readable,
+};

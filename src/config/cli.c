@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The command line. getopt_long() is not used: it prints its own messages,
+ * accepts abbreviations (--sock) that would make later options ambiguous,
+ * and cannot take '_' for '-' in option names.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+/* The three ways to describe the VMs; they cannot be mixed. */
+enum cli_mode {
+	MODE_SINGLE, /* --guest-cid, --socket, ... */
+	MODE_VM,     /* --vm key=value,... (repeatable) */
+	MODE_CONFIG, /* --config FILE */
+	MODE_COUNT,
+};
+
+/* Option ids: 0..VM_KEY_COUNT-1 are the single-VM options. */
+enum {
+	OPT_VM = VM_KEY_COUNT,
+	OPT_CONFIG,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+struct cli {
+	struct vm_spec single;
+	struct vm_spec *vms;
+	size_t n_vms, cap_vms;
+	const char *config_path;
+	/* The first option of each mode as written, for conflict messages. */
+	char first[MODE_COUNT][48];
+	struct cfg_err *e;
+};
+
+static const char nothing_to_do[] =
+	"no VM configured: give --socket with --uds-path or --forward-cid, "
+	"one or more --vm key=value,..., or --config FILE (try --help)";
+
+static int lookup_option(const char *name, size_t len)
+{
+	int k = vm_key_lookup(name, len);
+
+	if (k >= 0)
+		return k;
+	if (cfg_key_eq(name, len, "vm"))
+		return OPT_VM;
+	if (cfg_key_eq(name, len, "config"))
+		return OPT_CONFIG;
+	if (cfg_key_eq(name, len, "help"))
+		return OPT_HELP;
+	if (cfg_key_eq(name, len, "version"))
+		return OPT_VERSION;
+	return -1;
+}
+
+/* "--socket --uds-path x" means a forgotten value, not a socket named
+ * "--uds-path"; "-1" is still taken as a value so that the number check
+ * can say what is wrong with it. */
+static bool looks_like_option(const char *arg)
+{
+	return arg[0] == '-' && (arg[1] == '-' || isalpha((unsigned char)arg[1]));
+}
+
+/* -h/--help and -V/--version win wherever they appear, as users expect
+ * "cmd <broken args> --help" to show the help. */
+static enum config_result help_or_version(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(config_usage_text, stdout);
+			return CONFIG_EXIT_OK;
+		}
+		if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
+			printf("vhost-device-vsock %s\n", VDV_VERSION);
+			return CONFIG_EXIT_OK;
+		}
+	}
+	return CONFIG_OK;
+}
+
+static int enter_mode(struct cli *c, enum cli_mode mode, const char *name, size_t len)
+{
+	int m;
+
+	for (m = 0; m < MODE_COUNT; m++)
+		if (m != (int)mode && c->first[m][0])
+			return cfg_errf(c->e,
+					"%s and --%.*s cannot be used together: describe the VMs "
+					"with single-VM options, with --vm, or with --config",
+					c->first[m], (int)len, name);
+	if (!c->first[mode][0])
+		snprintf(c->first[mode], sizeof(c->first[mode]), "--%.*s", (int)len, name);
+	return 0;
+}
+
+static int add_vm(struct cli *c, const char *value)
+{
+	struct vm_spec *bigger;
+
+	if (c->n_vms == CFG_MAX_VMS)
+		return cfg_errf(c->e, "too many --vm options: at most %u VMs are supported",
+				CFG_MAX_VMS);
+	if (c->n_vms == c->cap_vms) {
+		size_t cap = c->cap_vms ? 2 * c->cap_vms : 4;
+
+		bigger = realloc(c->vms, cap * sizeof(*c->vms));
+		if (!bigger) {
+			cfg_errf(c->e, "out of memory");
+			return -ENOMEM;
+		}
+		c->vms = bigger;
+		c->cap_vms = cap;
+	}
+	vm_spec_init(&c->vms[c->n_vms], VM_ORIGIN_VM_ARG, c->n_vms + 1, NULL, 0);
+	c->n_vms++;
+	return vm_spec_parse_kv(&c->vms[c->n_vms - 1], value, c->e);
+}
+
+static int parse_option(struct cli *c, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i], *name = arg + 2, *eq, *value;
+	size_t len;
+	int id, r;
+
+	eq = strchr(name, '=');
+	len = eq ? (size_t)(eq - name) : strlen(name);
+	id = lookup_option(name, len);
+	if (id < 0)
+		return cfg_errf(c->e, "unknown option '--%.*s' (try --help)", (int)len, name);
+	if (id == OPT_HELP || id == OPT_VERSION)
+		/* Without a value it was handled by help_or_version(). */
+		return cfg_errf(c->e, "--%.*s takes no value", (int)len, name);
+	if (eq)
+		value = eq + 1;
+	else if (*i + 1 < argc && !looks_like_option(argv[*i + 1]))
+		value = argv[++*i];
+	else
+		return cfg_errf(c->e, "--%.*s needs a value", (int)len, name);
+
+	switch (id) {
+	case OPT_VM:
+		r = enter_mode(c, MODE_VM, name, len);
+		return r ? r : add_vm(c, value);
+	case OPT_CONFIG:
+		r = enter_mode(c, MODE_CONFIG, name, len);
+		if (r)
+			return r;
+		if (c->config_path)
+			return cfg_errf(c->e, "--config given twice ('%s' and '%s')",
+					c->config_path, value);
+		if (*value == '\0')
+			return cfg_errf(c->e, "--config has an empty value");
+		c->config_path = value;
+		return 0;
+	default:
+		r = enter_mode(c, MODE_SINGLE, name, len);
+		return r ? r : vm_spec_set(&c->single, name, len, value, strlen(value), 0, c->e);
+	}
+}
+
+static int parse_all(struct cli *c, int argc, char **argv, struct vdv_config *out)
+{
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+
+		if (arg[0] != '-' || arg[1] == '\0')
+			return cfg_errf(c->e, "unexpected argument '%s' (try --help)", arg);
+		if (arg[1] != '-' || arg[2] == '\0')
+			return cfg_errf(c->e, "unknown option '%s' (try --help)", arg);
+		r = parse_option(c, argc, argv, &i);
+		if (r)
+			return r;
+	}
+	if (c->first[MODE_SINGLE][0])
+		return cfg_build_all(&c->single, 1, out, c->e);
+	if (c->n_vms)
+		return cfg_build_all(c->vms, c->n_vms, out, c->e);
+	if (c->config_path)
+		return cfg_parse_yaml_file(c->config_path, out, c->e);
+	return cfg_errf(c->e, "%s", nothing_to_do);
+}
+
+enum config_result config_parse_args(int argc, char **argv, struct vdv_config *out, char *err,
+				     size_t errlen)
+{
+	struct cfg_err e = { err, errlen };
+	struct cli c;
+	enum config_result res;
+	size_t i;
+	int r;
+
+	if (err && errlen)
+		err[0] = '\0';
+	memset(out, 0, sizeof(*out));
+	res = help_or_version(argc, argv);
+	if (res != CONFIG_OK)
+		return res;
+
+	memset(&c, 0, sizeof(c));
+	c.e = &e;
+	vm_spec_init(&c.single, VM_ORIGIN_CLI, 0, NULL, 0);
+	r = parse_all(&c, argc, argv, out);
+	vm_spec_clear(&c.single);
+	for (i = 0; i < c.n_vms; i++)
+		vm_spec_clear(&c.vms[i]);
+	free(c.vms);
+	if (r) {
+		config_free(out);
+		return CONFIG_ERROR;
+	}
+	return CONFIG_OK;
+}

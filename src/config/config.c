@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Releasing parsed configurations. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config_internal.h"
+
+void vm_config_free(struct vm_config *vm)
+{
+	size_t i;
+
+	free(vm->socket);
+	free(vm->uds_path);
+	free(vm->forward_listen);
+	if (vm->groups)
+		for (i = 0; i < vm->n_groups; i++)
+			free(vm->groups[i]);
+	free(vm->groups);
+	memset(vm, 0, sizeof(*vm));
+}
+
+void config_free(struct vdv_config *cfg)
+{
+	size_t i;
+
+	if (!cfg)
+		return;
+	for (i = 0; i < cfg->n_vms; i++)
+		vm_config_free(&cfg->vms[i]);
+	free(cfg->vms);
+	cfg->vms = NULL;
+	cfg->n_vms = 0;
+}

@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "util/event_loop.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define EV_BATCH 64
+
+/*
+ * Registrations live in an array indexed by fd. Each carries a generation
+ * number that also travels in the epoll cookie, so an event for an fd that
+ * was removed (or removed and reused) earlier in the same batch is ignored.
+ */
+struct ev_slot {
+	ev_handler handler;
+	void *opaque;
+	uint32_t gen;
+	bool used;
+};
+
+struct ev_loop {
+	int epfd;
+	int wakefd;
+	struct ev_slot *slots;
+	size_t nslots;
+	ev_hook before_sleep;
+	void *before_sleep_opaque;
+	atomic_bool stop;
+};
+
+static uint64_t cookie(int fd, uint32_t gen)
+{
+	return (uint64_t)(uint32_t)fd | ((uint64_t)gen << 32);
+}
+
+struct ev_loop *ev_loop_new(void)
+{
+	struct ev_loop *loop = calloc(1, sizeof(*loop));
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	if (!loop)
+		return NULL;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (loop->epfd < 0 || loop->wakefd < 0)
+		goto fail;
+	/* The wake fd uses a cookie no real fd can have. */
+	ev.data.u64 = UINT64_MAX;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev) < 0)
+		goto fail;
+	return loop;
+fail:
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	if (loop->wakefd >= 0)
+		close(loop->wakefd);
+	free(loop);
+	return NULL;
+}
+
+void ev_loop_free(struct ev_loop *loop)
+{
+	if (!loop)
+		return;
+	close(loop->epfd);
+	close(loop->wakefd);
+	free(loop->slots);
+	free(loop);
+}
+
+static int ensure_slot(struct ev_loop *loop, int fd)
+{
+	size_t n;
+	struct ev_slot *s;
+
+	if (fd < 0)
+		return -EBADF;
+	if ((size_t)fd < loop->nslots)
+		return 0;
+	n = loop->nslots ? loop->nslots : 64;
+	while (n <= (size_t)fd)
+		n *= 2;
+	s = realloc(loop->slots, n * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memset(s + loop->nslots, 0, (n - loop->nslots) * sizeof(*s));
+	loop->slots = s;
+	loop->nslots = n;
+	return 0;
+}
+
+int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_handler h, void *opaque)
+{
+	struct epoll_event ev = { .events = events };
+	struct ev_slot *slot;
+	int r = ensure_slot(loop, fd);
+
+	if (r < 0)
+		return r;
+	slot = &loop->slots[fd];
+	if (slot->used)
+		return -EEXIST;
+	slot->gen++;
+	ev.data.u64 = cookie(fd, slot->gen);
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	slot->handler = h;
+	slot->opaque = opaque;
+	slot->used = true;
+	return 0;
+}
+
+int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
+{
+	struct epoll_event ev = { .events = events };
+
+	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
+		return -ENOENT;
+	ev.data.u64 = cookie(fd, loop->slots[fd].gen);
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+int ev_del(struct ev_loop *loop, int fd)
+{
+	struct ev_slot *slot;
+
+	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
+		return -ENOENT;
+	slot = &loop->slots[fd];
+	slot->used = false;
+	slot->gen++;
+	slot->handler = NULL;
+	slot->opaque = NULL;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque)
+{
+	loop->before_sleep = hook;
+	loop->before_sleep_opaque = opaque;
+}
+
+int ev_run_once(struct ev_loop *loop, int timeout_ms)
+{
+	struct epoll_event evs[EV_BATCH];
+	int n, handled = 0;
+
+	if (loop->before_sleep)
+		loop->before_sleep(loop, loop->before_sleep_opaque);
+	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		uint64_t c = evs[i].data.u64;
+		int fd = (int)(uint32_t)c;
+		struct ev_slot *slot;
+
+		if (c == UINT64_MAX) {
+			uint64_t v;
+			ssize_t r = read(loop->wakefd, &v, sizeof(v));
+			(void)r;
+			continue;
+		}
+		if ((size_t)fd >= loop->nslots)
+			continue;
+		slot = &loop->slots[fd];
+		if (!slot->used || slot->gen != (uint32_t)(c >> 32))
+			continue;
+		slot->handler(loop, fd, evs[i].events, slot->opaque);
+		handled++;
+	}
+	return handled;
+}
+
+int ev_run(struct ev_loop *loop)
+{
+	while (!atomic_load(&loop->stop)) {
+		int r = ev_run_once(loop, -1);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void ev_stop(struct ev_loop *loop)
+{
+	uint64_t one = 1;
+	ssize_t r;
+
+	atomic_store(&loop->stop, true);
+	r = write(loop->wakefd, &one, sizeof(one));
+	(void)r;
+}
+
+bool ev_stopped(const struct ev_loop *loop)
+{
+	return atomic_load(&loop->stop);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "util/unix_socket.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int fill_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+/* 1 if something accepts connections on the socket at path, 0 if not. */
+static int socket_in_use(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int r;
+
+	if (fd < 0)
+		return 0;
+	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	/* EAGAIN: a live listener with a full backlog is still in use. */
+	r = (r == 0 || errno == EAGAIN) ? 1 : 0;
+	close(fd);
+	return r;
+}
+
+int unix_listen(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	int fd, r;
+
+	if (fill_addr(&sa, path) < 0) {
+		snprintf(err, errlen, "socket path '%s' is too long (max %zu bytes)",
+			 path, sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen,
+				 "'%s' exists and is not a socket; refusing to replace it", path);
+			return -EEXIST;
+		}
+		if (socket_in_use(&sa)) {
+			snprintf(err, errlen, "socket '%s' is in use by another process", path);
+			return -EADDRINUSE;
+		}
+		if (unlink(path) < 0 && errno != ENOENT) {
+			r = -errno;
+			snprintf(err, errlen, "cannot remove stale socket '%s': %s", path,
+				 strerror(errno));
+			return r;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket(AF_UNIX): %s", strerror(errno));
+		return r;
+	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+		close(fd);
+		return r;
+	}
+	return fd;
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Unix stream sockets: listening on a path without ever deleting a file
+ * that is not a stale socket. */
+#ifndef VDV_UTIL_UNIX_SOCKET_H
+#define VDV_UTIL_UNIX_SOCKET_H
+
+#include <stddef.h>
+
+/*
+ * Listens on path (non-blocking, close-on-exec). If path exists: a socket
+ * nobody accepts on is stale and replaced; a socket in use is -EADDRINUSE;
+ * anything else (regular file, directory, ...) is -EEXIST and left alone.
+ * Returns the fd or -errno, with a message in err.
+ */
+int unix_listen(const char *path, char *err, size_t errlen);
+
+#endif

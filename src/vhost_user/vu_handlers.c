@@ -1,0 +1,548 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The vhost-user request handlers behind one table: each entry says how big
+ * the payload must be and how many fds may come with it, so that validation,
+ * stray-fd cleanup, logging and REPLY_ACK happen in one place (vu_dispatch).
+ */
+#include "vhost_user/vu_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+enum fd_rule {
+	FDS_NONE,       /* no fd may come */
+	FDS_ONE,        /* exactly one */
+	FDS_VRING,      /* one, unless the NOFD bit is set in the u64 payload */
+	FDS_REGIONS,    /* one per memory region */
+	FDS_ANY,        /* optional, ignored (closed) */
+};
+
+/* A handler returns 0 or -errno. Handlers that send their own reply (the
+ * GET_* requests) set *replied. */
+typedef int (*vu_handler)(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			  unsigned nfds, bool *replied);
+
+struct vu_request_desc {
+	const char *name;
+	vu_handler handler;
+	uint32_t min_size;
+	uint32_t max_size;
+	enum fd_rule fds;
+	bool replies;   /* always answers with data (GET_*) */
+};
+
+#define BIT(n) (1ull << (n))
+
+uint64_t vu_offered_protocol_features(void)
+{
+	return BIT(VHOST_USER_PROTOCOL_F_MQ) | BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+	       BIT(VHOST_USER_PROTOCOL_F_CONFIG) |
+	       BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+}
+
+uint64_t vu_offered_features(const struct vu_dev *dev)
+{
+	return BIT(VIRTIO_F_VERSION_1_BIT) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+	       BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_F_NOTIFY_ON_EMPTY_BIT) |
+	       BIT(VHOST_USER_F_PROTOCOL_FEATURES) | dev->ops->device_features;
+}
+
+static bool protocol_features_negotiated(const struct vu_dev *dev)
+{
+	return dev->features & BIT(VHOST_USER_F_PROTOCOL_FEATURES);
+}
+
+static int reply_u64(struct vu_dev *dev, struct vu_msg *msg, uint64_t v, bool *replied)
+{
+	*replied = true;
+	return vu_msg_reply(dev->conn_fd, &msg->hdr, &v, sizeof(v));
+}
+
+static void close_fds(int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* A queue became usable: let the device look at it right away, buffers
+ * may have been posted before the kick fd or the enable arrived. */
+static void queue_maybe_ready(struct vu_dev *dev, unsigned q)
+{
+	if (vq_ready(&dev->vqs[q]) && dev->ops->queue_kick)
+		dev->ops->queue_kick(dev, q);
+}
+
+static int h_get_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			  unsigned nfds, bool *replied)
+{
+	(void)fds, (void)nfds;
+	return reply_u64(dev, msg, vu_offered_features(dev), replied);
+}
+
+static int h_set_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			  unsigned nfds, bool *replied)
+{
+	uint64_t f = msg->payload.u64, offered = vu_offered_features(dev);
+	(void)fds, (void)nfds, (void)replied;
+
+	if (f & ~offered) {
+		log_warn("%s: frontend acked features 0x%" PRIx64 " that were not offered (0x%" PRIx64 ")",
+			 dev->name, f & ~offered, offered);
+		return -EINVAL;
+	}
+	dev->features = f;
+	dev->features_set = true;
+	for (unsigned q = 0; q < dev->ops->num_queues; q++) {
+		struct vq *vq = &dev->vqs[q];
+		vq->event_idx = f & BIT(VIRTIO_RING_F_EVENT_IDX);
+		vq->indirect = f & BIT(VIRTIO_RING_F_INDIRECT_DESC);
+		vq->notify_on_empty = f & BIT(VIRTIO_F_NOTIFY_ON_EMPTY_BIT);
+		/* Without PROTOCOL_FEATURES there is no SET_VRING_ENABLE:
+		 * rings are enabled as soon as they start (spec). Never
+		 * disable here: SET_FEATURES also comes during migration. */
+		if (!(f & BIT(VHOST_USER_F_PROTOCOL_FEATURES)))
+			vq->enabled = true;
+	}
+	return 0;
+}
+
+static int h_get_protocol_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+				   unsigned nfds, bool *replied)
+{
+	(void)fds, (void)nfds;
+	return reply_u64(dev, msg, vu_offered_protocol_features(), replied);
+}
+
+static int h_set_protocol_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+				   unsigned nfds, bool *replied)
+{
+	uint64_t f = msg->payload.u64;
+	(void)fds, (void)nfds, (void)replied;
+
+	if (f & ~vu_offered_protocol_features()) {
+		log_warn("%s: frontend acked protocol features 0x%" PRIx64 " that were not offered",
+			 dev->name, f & ~vu_offered_protocol_features());
+		return -EINVAL;
+	}
+	dev->protocol_features = f;
+	return 0;
+}
+
+static int h_set_owner(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+		       unsigned nfds, bool *replied)
+{
+	(void)dev, (void)msg, (void)fds, (void)nfds, (void)replied;
+	return 0;
+}
+
+static int h_reset_owner(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			 unsigned nfds, bool *replied)
+{
+	(void)msg, (void)fds, (void)nfds, (void)replied;
+	vu_reset_session(dev);
+	return 0;
+}
+
+static void remap_queues(struct vu_dev *dev)
+{
+	for (unsigned q = 0; q < dev->ops->num_queues; q++)
+		if (vq_remap(&dev->vqs[q], &dev->mem) < 0)
+			log_warn("%s: queue %u rings are not in the new memory table",
+				 dev->name, q);
+}
+
+static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			   unsigned nfds, bool *replied)
+{
+	const struct vu_memory *m = &msg->payload.memory;
+	int r = 0;
+	(void)replied;
+
+	if (m->nregions == 0 || m->nregions > VHOST_USER_MEM_MAX_REGIONS ||
+	    msg->hdr.size < 8 + m->nregions * sizeof(struct vu_mem_region) ||
+	    nfds != m->nregions) {
+		log_warn("%s: SET_MEM_TABLE with %u regions, %u fds, %u bytes is malformed",
+			 dev->name, m->nregions, nfds, msg->hdr.size);
+		return -EINVAL;
+	}
+	/* The device holds no pointer into guest memory between events, so
+	 * the old table can go before the new one is mapped. */
+	gm_clear(&dev->mem);
+	for (unsigned i = 0; i < m->nregions; i++) {
+		const struct vu_mem_region *rg = &m->regions[i];
+		r = gm_add_region(&dev->mem, fds[i], rg->guest_phys_addr, rg->memory_size,
+				  rg->userspace_addr, rg->mmap_offset);
+		if (r < 0) {
+			log_warn("%s: cannot map memory region %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64 "): %s",
+				 dev->name, i, rg->guest_phys_addr, rg->memory_size, strerror(-r));
+			gm_clear(&dev->mem);
+			break;
+		}
+	}
+	close_fds(fds, nfds);
+	remap_queues(dev);
+	return r;
+}
+
+static int h_get_max_mem_slots(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			       unsigned nfds, bool *replied)
+{
+	(void)fds, (void)nfds;
+	return reply_u64(dev, msg, GM_MAX_REGIONS, replied);
+}
+
+static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			 unsigned nfds, bool *replied)
+{
+	const struct vu_mem_region *rg = &msg->payload.mem_reg.region;
+	int r;
+	(void)nfds, (void)replied;
+
+	r = gm_add_region(&dev->mem, fds[0], rg->guest_phys_addr, rg->memory_size,
+			  rg->userspace_addr, rg->mmap_offset);
+	close_fds(fds, 1);
+	if (r < 0) {
+		log_warn("%s: ADD_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64 " failed: %s",
+			 dev->name, rg->guest_phys_addr, rg->memory_size, strerror(-r));
+		return r;
+	}
+	remap_queues(dev);
+	return 0;
+}
+
+static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			 unsigned nfds, bool *replied)
+{
+	const struct vu_mem_region *rg = &msg->payload.mem_reg.region;
+	int r;
+	(void)replied;
+
+	close_fds(fds, nfds);
+	r = gm_remove_region(&dev->mem, rg->guest_phys_addr, rg->memory_size,
+			     rg->userspace_addr);
+	if (r < 0) {
+		log_warn("%s: REM_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64 ": no such region",
+			 dev->name, rg->guest_phys_addr, rg->memory_size);
+		return r;
+	}
+	remap_queues(dev);
+	return 0;
+}
+
+/* The queue a vring request names, or NULL (logged) if out of range. */
+static struct vq *msg_queue(struct vu_dev *dev, uint32_t index, const char *what)
+{
+	if (index >= dev->ops->num_queues) {
+		log_warn("%s: %s for queue %u, but the device has %u queues", dev->name,
+			 what, index, dev->ops->num_queues);
+		return NULL;
+	}
+	return &dev->vqs[index];
+}
+
+static int h_set_vring_num(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			   unsigned nfds, bool *replied)
+{
+	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_NUM");
+	(void)fds, (void)nfds, (void)replied;
+
+	if (!vq)
+		return -EINVAL;
+	if (vq_set_num(vq, msg->payload.state.num) < 0) {
+		log_warn("%s: queue %u size %u is not a power of two in 1..%u", dev->name,
+			 msg->payload.state.index, msg->payload.state.num, VQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			    unsigned nfds, bool *replied)
+{
+	const struct vu_vring_addr *a = &msg->payload.addr;
+	struct vq *vq = msg_queue(dev, a->index, "SET_VRING_ADDR");
+	int r;
+	(void)fds, (void)nfds, (void)replied;
+
+	if (!vq)
+		return -EINVAL;
+	r = vq_set_addr(vq, &dev->mem, a->desc_user_addr, a->avail_user_addr,
+			a->used_user_addr);
+	if (r < 0) {
+		log_warn("%s: queue %u ring addresses (desc 0x%" PRIx64 " avail 0x%" PRIx64
+			 " used 0x%" PRIx64 ", size %u) are invalid or outside guest memory",
+			 dev->name, a->index, a->desc_user_addr, a->avail_user_addr,
+			 a->used_user_addr, vq->num);
+		return r;
+	}
+	queue_maybe_ready(dev, a->index);
+	return 0;
+}
+
+static int h_set_vring_base(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			    unsigned nfds, bool *replied)
+{
+	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_BASE");
+	(void)fds, (void)nfds, (void)replied;
+
+	if (!vq)
+		return -EINVAL;
+	if (msg->payload.state.num > UINT16_MAX) {
+		log_warn("%s: queue %u base %u is out of range", dev->name,
+			 msg->payload.state.index, msg->payload.state.num);
+		return -EINVAL;
+	}
+	vq_set_base(vq, (uint16_t)msg->payload.state.num);
+	return 0;
+}
+
+static int h_get_vring_base(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			    unsigned nfds, bool *replied)
+{
+	struct vu_vring_state st = msg->payload.state;
+	struct vq *vq = msg_queue(dev, st.index, "GET_VRING_BASE");
+	(void)fds, (void)nfds;
+
+	if (!vq)
+		return -EINVAL;
+	/* GET_VRING_BASE stops the ring: publish what we did, then let go. */
+	if (vq->addr_set)
+		vq_notify(vq);
+	vu_queue_unwatch(dev, st.index);
+	vq->started = false;
+	if (vq->kick_fd >= 0) {
+		close(vq->kick_fd);
+		vq->kick_fd = -1;
+	}
+	st.num = vq->last_avail_idx;
+	*replied = true;
+	return vu_msg_reply(dev->conn_fd, &msg->hdr, &st, sizeof(st));
+}
+
+static int h_set_vring_fd(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			  unsigned nfds, bool *replied)
+{
+	uint64_t v = msg->payload.u64;
+	unsigned q = (unsigned)(v & VHOST_USER_VRING_IDX_MASK);
+	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
+	const char *name = vu_request_name(msg->hdr.request);
+	struct vq *vq = msg_queue(dev, q, name);
+	int fd = nfds ? fds[0] : -1;
+	int *slot;
+	(void)replied;
+
+	if (!vq) {
+		close_fds(fds, nfds);
+		return -EINVAL;
+	}
+	switch (msg->hdr.request) {
+	case VHOST_USER_SET_VRING_KICK:
+		if (nofd) {
+			log_warn("%s: queue %u: polling mode (kick without fd) is not supported",
+				 dev->name, q);
+			return -ENOTSUP;
+		}
+		vu_queue_unwatch(dev, q);
+		slot = &vq->kick_fd;
+		break;
+	case VHOST_USER_SET_VRING_CALL:
+		slot = &vq->call_fd;
+		break;
+	default:
+		slot = &vq->err_fd;
+		break;
+	}
+	if (*slot >= 0)
+		close(*slot);
+	*slot = fd;
+	if (nfds)
+		fds[0] = -1; /* kept */
+	if (msg->hdr.request == VHOST_USER_SET_VRING_KICK) {
+		vq->started = true;
+		vu_queue_watch(dev, q);
+		queue_maybe_ready(dev, q);
+	}
+	return 0;
+}
+
+static int h_set_vring_enable(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			      unsigned nfds, bool *replied)
+{
+	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_ENABLE");
+	(void)fds, (void)nfds, (void)replied;
+
+	if (!vq)
+		return -EINVAL;
+	if (!protocol_features_negotiated(dev)) {
+		log_warn("%s: SET_VRING_ENABLE without PROTOCOL_FEATURES negotiated", dev->name);
+		return -EINVAL;
+	}
+	if (msg->payload.state.num > 1) {
+		log_warn("%s: SET_VRING_ENABLE queue %u with value %u (not 0 or 1)",
+			 dev->name, msg->payload.state.index, msg->payload.state.num);
+		return -EINVAL;
+	}
+	vq->enabled = msg->payload.state.num == 1;
+	if (!vq->enabled && vq->addr_set)
+		vq_notify(vq);
+	queue_maybe_ready(dev, msg->payload.state.index);
+	return 0;
+}
+
+static int h_get_queue_num(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			   unsigned nfds, bool *replied)
+{
+	(void)fds, (void)nfds;
+	return reply_u64(dev, msg, dev->ops->num_queues, replied);
+}
+
+static int h_get_config(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			unsigned nfds, bool *replied)
+{
+	struct vu_config_space *c = &msg->payload.config;
+	uint32_t off = c->offset, size = c->size;
+	(void)fds, (void)nfds;
+
+	if (size > VHOST_USER_MAX_CONFIG_SIZE || msg->hdr.size != VU_CONFIG_HDR_SIZE + size ||
+	    off > dev->ops->config_size || size > dev->ops->config_size - off) {
+		log_warn("%s: GET_CONFIG offset %u size %u outside the %u-byte config space",
+			 dev->name, off, size, dev->ops->config_size);
+		/* QEMU treats a reply whose size differs as a failure. */
+		c->size = 0;
+		*replied = true;
+		return vu_msg_reply(dev->conn_fd, &msg->hdr, c, VU_CONFIG_HDR_SIZE);
+	}
+	memset(c->region, 0, size);
+	dev->ops->get_config(dev, off, size, c->region);
+	*replied = true;
+	return vu_msg_reply(dev->conn_fd, &msg->hdr, c, VU_CONFIG_HDR_SIZE + size);
+}
+
+static int h_set_config(struct vu_dev *dev, struct vu_msg *msg, int *fds,
+			unsigned nfds, bool *replied)
+{
+	(void)msg, (void)fds, (void)nfds, (void)replied;
+	/* The vsock config space (guest_cid) is read-only for the driver. */
+	log_warn("%s: SET_CONFIG refused: the config space is read-only", dev->name);
+	return -EPERM;
+}
+
+#define U64 sizeof(uint64_t)
+#define STATE sizeof(struct vu_vring_state)
+
+static const struct vu_request_desc requests[VHOST_USER_MAX_REQUEST] = {
+	[VHOST_USER_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_FEATURES] = { "SET_FEATURES", h_set_features, U64, U64, FDS_NONE },
+	[VHOST_USER_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, U64, FDS_NONE },
+	[VHOST_USER_RESET_OWNER] = { "RESET_OWNER", h_reset_owner, 0, U64, FDS_NONE },
+	[VHOST_USER_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 8 + sizeof(struct vu_mem_region),
+				       sizeof(struct vu_memory), FDS_REGIONS },
+	[VHOST_USER_SET_VRING_NUM] = { "SET_VRING_NUM", h_set_vring_num, STATE, STATE, FDS_NONE },
+	[VHOST_USER_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_set_vring_addr, sizeof(struct vu_vring_addr),
+					sizeof(struct vu_vring_addr), FDS_NONE },
+	[VHOST_USER_SET_VRING_BASE] = { "SET_VRING_BASE", h_set_vring_base, STATE, STATE, FDS_NONE },
+	[VHOST_USER_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, STATE, STATE, FDS_NONE, true },
+	[VHOST_USER_SET_VRING_KICK] = { "SET_VRING_KICK", h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_SET_VRING_CALL] = { "SET_VRING_CALL", h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_SET_VRING_ERR] = { "SET_VRING_ERR", h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", h_get_protocol_features,
+					       0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", h_set_protocol_features,
+					       U64, U64, FDS_NONE },
+	[VHOST_USER_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_set_vring_enable, STATE, STATE,
+					  FDS_NONE },
+	[VHOST_USER_GET_CONFIG] = { "GET_CONFIG", h_get_config, VU_CONFIG_HDR_SIZE,
+				    sizeof(struct vu_config_space), FDS_NONE, true },
+	[VHOST_USER_SET_CONFIG] = { "SET_CONFIG", h_set_config, VU_CONFIG_HDR_SIZE,
+				    sizeof(struct vu_config_space), FDS_NONE },
+	[VHOST_USER_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", h_get_max_mem_slots, 0, U64,
+					   FDS_NONE, true },
+	[VHOST_USER_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, sizeof(struct vu_mem_single_region),
+				     sizeof(struct vu_mem_single_region), FDS_ONE },
+	[VHOST_USER_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, sizeof(struct vu_mem_single_region),
+				     sizeof(struct vu_mem_single_region), FDS_ANY },
+};
+
+const char *vu_request_name(uint32_t request)
+{
+	if (request < VHOST_USER_MAX_REQUEST && requests[request].name)
+		return requests[request].name;
+	return "UNKNOWN";
+}
+
+static bool fds_ok(const struct vu_request_desc *d, const struct vu_msg *msg, unsigned nfds)
+{
+	switch (d->fds) {
+	case FDS_NONE:
+		return nfds == 0;
+	case FDS_ONE:
+		return nfds == 1;
+	case FDS_VRING:
+		return nfds == ((msg->payload.u64 & VHOST_USER_VRING_NOFD_MASK) ? 0u : 1u);
+	case FDS_REGIONS:
+		return nfds >= 1; /* exact count checked against nregions by the handler */
+	case FDS_ANY:
+		return true;
+	}
+	return false;
+}
+
+int vu_dispatch(struct vu_dev *dev, struct vu_msg *msg, int *fds, unsigned nfds)
+{
+	uint32_t req = msg->hdr.request;
+	const struct vu_request_desc *d = req < VHOST_USER_MAX_REQUEST ? &requests[req] : NULL;
+	bool want_ack = (msg->hdr.flags & VHOST_USER_NEED_REPLY_MASK) &&
+			(dev->protocol_features & BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	bool replied = false;
+	int r;
+
+	dev->stats.messages++;
+	if (!d || !d->handler) {
+		log_warn("%s: unsupported vhost-user request %u (%s)", dev->name, req,
+			 vu_request_name(req));
+		close_fds(fds, nfds);
+		r = -ENOTSUP;
+		goto out;
+	}
+	if (msg->hdr.size < d->min_size || msg->hdr.size > d->max_size) {
+		log_warn("%s: %s with a %u-byte payload (expected %u..%u)", dev->name, d->name,
+			 msg->hdr.size, d->min_size, d->max_size);
+		close_fds(fds, nfds);
+		r = -EINVAL;
+		goto out;
+	}
+	if (!fds_ok(d, msg, nfds)) {
+		log_warn("%s: %s came with %u file descriptors", dev->name, d->name, nfds);
+		close_fds(fds, nfds);
+		r = -EINVAL;
+		goto out;
+	}
+	log_debug("%s: %s", dev->name, d->name);
+	r = d->handler(dev, msg, fds, nfds, &replied);
+	/* Handlers mark the fds they keep with -1; the rest are closed. */
+	close_fds(fds, nfds);
+out:
+	if (r < 0)
+		dev->stats.bad_messages++;
+	/* A request that owes a reply and failed before sending it: the
+	 * frontend would wait forever, so drop the connection instead. */
+	if (r < 0 && !replied && d && d->replies)
+		return r;
+	if (replied)
+		return r; /* only a failed reply write gets here with r < 0 */
+	if (want_ack) {
+		uint64_t status = r < 0 ? 1 : 0;
+		int w = vu_msg_reply(dev->conn_fd, &msg->hdr, &status, sizeof(status));
+		if (w < 0)
+			return w;
+	}
+	return 0;
+}

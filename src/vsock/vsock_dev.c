@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Glue: the vsock device's vhost-user callbacks, its event loop thread,
+ * and the entry points the host backends call. */
+#include "vsock/vsock_internal.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define VSOCK_CONFIG_SIZE 8u /* le64 guest_cid */
+
+static struct vsock_dev *dev_of(struct vu_dev *vu)
+{
+	return vu->opaque;
+}
+
+static void vsock_get_config(struct vu_dev *vu, uint32_t offset, uint32_t size, uint8_t *out)
+{
+	uint64_t cid = htole64(dev_of(vu)->cfg->guest_cid);
+
+	memcpy(out, (const uint8_t *)&cid + offset, size);
+}
+
+static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
+{
+	struct vsock_dev *d = dev_of(vu);
+
+	if (q == VSOCK_TX_Q)
+		vsock_tx_process(d);
+	else if (q == VSOCK_RX_Q)
+		d->rx_work = true; /* new rx buffers: pending data can flow */
+	/* The event queue only matters for transport resets, which we never
+	 * send while a guest runs: its buffers stay posted. */
+}
+
+static void vsock_reset(struct vu_dev *vu)
+{
+	struct vsock_dev *d = dev_of(vu);
+
+	/* The guest is gone: its connections die with it. Host peers see
+	 * their sockets close. */
+	conn_free_all(d);
+	d->rx_work = d->tx_work = false;
+}
+
+static const struct vu_dev_ops vsock_ops = {
+	.device_features = 1ull << VIRTIO_VSOCK_F_STREAM_BIT,
+	.num_queues = VSOCK_NUM_QUEUES,
+	.config_size = VSOCK_CONFIG_SIZE,
+	.get_config = vsock_get_config,
+	.queue_kick = vsock_queue_kick,
+	.reset = vsock_reset,
+};
+
+/* Batched work runs once per loop turn, after all events were taken in. */
+static void vsock_before_sleep(struct ev_loop *loop, void *opaque)
+{
+	struct vsock_dev *d = opaque;
+	(void)loop;
+
+	if (d->tx_work)
+		vsock_tx_process(d);
+	if (d->rx_work)
+		vsock_rx_process(d);
+}
+
+bool vsock_guest_ready(const struct vsock_dev *d)
+{
+	return vu_dev_has_memory(&d->vu);
+}
+
+/* Turns c (a host socket that named its guest port) into a connection
+ * waiting for the guest's RESPONSE. */
+static int offer_to_guest(struct vsock_conn *c, uint32_t guest_port)
+{
+	struct vsock_dev *d = c->dev;
+	uint32_t host_port;
+
+	if (!vsock_guest_ready(d))
+		return -ENOTCONN;
+	host_port = conn_alloc_host_port(d, guest_port);
+	if (!host_port)
+		return -EADDRINUSE;
+	c->host_port = host_port;
+	c->guest_port = guest_port;
+	c->state = CONN_GUEST_CONNECTING;
+	conn_hash_insert(c);
+	conn_want(c, PEND_REQUEST);
+	timed_arm(c, VSOCK_TIMEOUT_MS);
+	return 0;
+}
+
+int vsock_host_initiated(struct vsock_dev *d, int fd, uint32_t guest_port)
+{
+	struct vsock_conn *c = conn_new(d, fd, CONN_HANDSHAKE);
+	int r;
+
+	if (!c) {
+		close(fd);
+		return -EMFILE;
+	}
+	r = offer_to_guest(c, guest_port);
+	if (r < 0)
+		conn_free(c);
+	return r;
+}
+
+struct vsock_conn *vsock_handshake_start(struct vsock_dev *d, int fd)
+{
+	struct vsock_conn *c = conn_new(d, fd, CONN_HANDSHAKE);
+
+	if (!c) {
+		close(fd);
+		return NULL;
+	}
+	timed_arm(c, VSOCK_TIMEOUT_MS);
+	return c;
+}
+
+void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *why)
+{
+	struct vsock_dev *d = c->dev;
+	int r;
+
+	if (guest_port < 0) {
+		log_info("%s: host connection on %s closed: %s", d->vu.name, d->cfg->uds_path, why);
+		conn_free(c);
+		return;
+	}
+	r = offer_to_guest(c, (uint32_t)guest_port);
+	if (r < 0) {
+		log_info("%s: host connection to guest port %u closed: %s", d->vu.name,
+			 (uint32_t)guest_port, strerror(-r));
+		conn_free(c);
+	}
+}
+
+int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	char name[48];
+	char why[256];
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	d->cfg = cfg;
+	d->backend_fd = -1;
+	d->timer_fd = -1;
+	d->next_host_port = VSOCK_HOST_PORT_BASE;
+	d->backend = &uds_backend_ops;
+	snprintf(name, sizeof(name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
+	if (!cfg->uds_path) {
+		/* Accepted by the configuration for compatibility; the AF_VSOCK
+		 * forwarding backend is not written yet. Refuse clearly rather
+		 * than run a VM whose host connections go nowhere. */
+		snprintf(err, errlen, "%s: forward-cid %u: the AF_VSOCK forwarding backend is "
+			 "not supported by this version; use uds-path", name, cfg->forward_cid);
+		return -ENOTSUP;
+	}
+	d->loop = ev_loop_new();
+	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!d->loop || d->timer_fd < 0 ||
+	    ev_add(d->loop, d->timer_fd, EPOLLIN, vsock_timer_event, d) < 0) {
+		snprintf(err, errlen, "%s: cannot create event loop: %s", name, strerror(errno));
+		r = -ENOMEM;
+		goto fail;
+	}
+	ev_set_before_sleep(d->loop, vsock_before_sleep, d);
+	r = vu_dev_init(&d->vu, d->loop, name, cfg->socket, &vsock_ops, d, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: socket: %s", name, why);
+		goto fail;
+	}
+	r = d->backend->start(d, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		vu_dev_destroy(&d->vu);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (d->timer_fd >= 0)
+		close(d->timer_fd);
+	d->timer_fd = -1;
+	ev_loop_free(d->loop);
+	d->loop = NULL;
+	return r;
+}
+
+static void *vsock_thread(void *arg)
+{
+	struct vsock_dev *d = arg;
+	int r = ev_run(d->loop);
+
+	if (r < 0)
+		log_error("%s: event loop failed: %s", d->vu.name, strerror(-r));
+	return NULL;
+}
+
+int vsock_dev_start(struct vsock_dev *d)
+{
+	int r = pthread_create(&d->thread, NULL, vsock_thread, d);
+
+	if (r != 0)
+		return -r;
+	d->thread_started = true;
+	return 0;
+}
+
+void vsock_dev_destroy(struct vsock_dev *d)
+{
+	if (!d->loop)
+		return;
+	if (d->thread_started) {
+		ev_stop(d->loop);
+		pthread_join(d->thread, NULL);
+		d->thread_started = false;
+	}
+	conn_free_all(d);
+	d->backend->stop(d);
+	vu_dev_destroy(&d->vu);
+	close(d->timer_fd);
+	d->timer_fd = -1;
+	ev_loop_free(d->loop);
+	d->loop = NULL;
+}

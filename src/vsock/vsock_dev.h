@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The virtio-vsock device of one VM: its config space (guest CID), its
+ * three queues (0 rx, 1 tx, 2 event) on top of the generic vhost-user
+ * backend, the connection table, and the VM's event loop thread. Everything
+ * here is touched by that thread only.
+ */
+#ifndef VDV_VSOCK_VSOCK_DEV_H
+#define VDV_VSOCK_VSOCK_DEV_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "config/config.h"
+#include "util/event_loop.h"
+#include "vhost_user/vu_dev.h"
+#include "vsock/vsock_conn.h"
+#include "vsock/vsock_hdr.h"
+
+enum { VSOCK_RX_Q = 0, VSOCK_TX_Q = 1, VSOCK_EVENT_Q = 2 };
+
+#define VSOCK_MAX_CONNS 1024u
+#define VSOCK_HASH_BUCKETS 2048u
+/* Standalone replies (RST to unknown connections) waiting for rx buffers. */
+#define VSOCK_CTRL_QUEUE_LEN 256u
+/* Host ports for host-initiated connections start here (as Firecracker). */
+#define VSOCK_HOST_PORT_BASE (1u << 30)
+/* Handshake, guest answer and close-flush timeouts. */
+#define VSOCK_TIMEOUT_MS 2000u
+#define VSOCK_TIMER_TICK_MS 200u
+
+struct vsock_dev_stats {
+	uint64_t tx_packets, rx_packets;
+	uint64_t tx_bytes, rx_bytes;
+	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
+	uint64_t rst_sent;
+	uint64_t conn_limit_hits;
+};
+
+struct conn_list {
+	struct vsock_conn *head, *tail;
+	unsigned len;
+};
+
+struct vsock_dev {
+	const struct vm_config *cfg;
+	struct ev_loop *loop;
+	struct vu_dev vu;
+	pthread_t thread;
+	bool thread_started;
+
+	const struct host_backend_ops *backend;
+	int backend_fd;                 /* uds listener (hybrid vsock), or -1 */
+
+	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
+	unsigned nconns;                /* including handshakes */
+	bool limit_logged;
+	struct conn_list ready;         /* connections with something for the guest */
+	struct conn_list timed;         /* connections with a deadline */
+	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
+	unsigned ctrl_head, ctrl_len;
+	uint32_t next_host_port;
+
+	int timer_fd;
+	bool timer_armed;
+	bool rx_work;                   /* run the rx path before sleeping */
+	bool tx_work;                   /* tx ring not drained (budget hit) */
+
+	struct vq_elem elem;            /* scratch, too big for the stack */
+	struct vsock_dev_stats stats;
+};
+
+/* Creates the VM's loop, vhost-user socket and host listener. Returns 0 or
+ * -errno with a message naming the VM and the path in err. */
+int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, size_t errlen);
+/* Starts the VM's thread. */
+int vsock_dev_start(struct vsock_dev *d);
+/* Stops the thread (if started), closes everything, removes the sockets. */
+void vsock_dev_destroy(struct vsock_dev *d);
+
+/* --- used by the backends (same thread) --- */
+
+/* True when the guest can be offered a connection right now. */
+bool vsock_guest_ready(const struct vsock_dev *d);
+/* A host socket fd (non-blocking) wants guest port guest_port: sends the
+ * guest a REQUEST. Takes ownership of fd. Returns 0 or -errno (fd closed). */
+int vsock_host_initiated(struct vsock_dev *d, int fd, uint32_t guest_port);
+/* Registers an accepted host socket still in its handshake (fd owned). */
+struct vsock_conn *vsock_handshake_start(struct vsock_dev *d, int fd);
+/* The handshake produced a port (guest_port) or failed (port < 0). */
+void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *why);
+
+#endif

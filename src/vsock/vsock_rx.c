@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Device -> guest: fills the guest's rx buffers from the control queue
+ * (standalone RSTs) and the ready list (per-connection control packets and
+ * data). Data is read from the host socket straight into guest memory, at
+ * most what the guest's credit allows. Used entries are published and the
+ * guest notified once per pass.
+ */
+#include "vsock/vsock_internal.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+
+#include "util/iov.h"
+#include "util/log.h"
+
+void conn_want(struct vsock_conn *c, uint32_t pend)
+{
+	c->pending |= pend;
+	ready_add(c);
+}
+
+void vsock_reply_rst(struct vsock_dev *d, const struct vsock_hdr *in)
+{
+	struct vsock_hdr *h;
+
+	/* Never answer an RST with an RST: two peers could ping-pong forever. */
+	if (in->op == VIRTIO_VSOCK_OP_RST)
+		return;
+	if (d->ctrl_len == VSOCK_CTRL_QUEUE_LEN) {
+		/* Bounded: a guest flooding us while posting no rx buffers
+		 * loses replies, not our memory. */
+		d->stats.dropped_ctrl_full++;
+		return;
+	}
+	h = &d->ctrl[(d->ctrl_head + d->ctrl_len++) % VSOCK_CTRL_QUEUE_LEN];
+	*h = (struct vsock_hdr){
+		.src_cid = in->dst_cid,
+		.dst_cid = d->cfg->guest_cid,
+		.src_port = in->dst_port,
+		.dst_port = in->src_port,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = VIRTIO_VSOCK_OP_RST,
+	};
+	d->rx_work = true;
+}
+
+void conn_reset(struct vsock_conn *c)
+{
+	conn_close_fd(c);
+	timed_disarm(c);
+	c->state = CONN_CLOSING;
+	/* Nothing else matters once the connection is being reset. */
+	c->pending = 0;
+	conn_want(c, PEND_RST);
+}
+
+static void conn_hdr(const struct vsock_conn *c, uint16_t op, struct vsock_hdr *h)
+{
+	*h = (struct vsock_hdr){
+		.src_cid = VSOCK_HOST_CID,
+		.dst_cid = c->dev->cfg->guest_cid,
+		.src_port = c->host_port,
+		.dst_port = c->guest_port,
+		.type = VIRTIO_VSOCK_TYPE_STREAM,
+		.op = op,
+		.buf_alloc = c->dev->cfg->tx_buffer_size,
+		.fwd_cnt = c->fwd_cnt,
+	};
+}
+
+/* Writes the header at the start of the element's writable part. */
+static bool put_hdr(struct vq_elem *e, const struct vsock_hdr *h)
+{
+	uint8_t wire[VSOCK_HDR_SIZE];
+
+	vsock_hdr_encode(h, wire);
+	return iov_from_buf(e->iov + e->out_num, e->in_num, 0, wire, sizeof(wire)) ==
+	       sizeof(wire);
+}
+
+enum fill_result {
+	FILL_USED,      /* the element carries a packet: push it */
+	FILL_NOTHING,   /* nothing to send after all: give the element back */
+	FILL_FREE,      /* packet sent and the connection must be freed */
+};
+
+/*
+ * Builds the next packet connection c owes the guest into element e. The
+ * order matters: control packets that open or close the connection first,
+ * then data, then credit information (which data packets carry anyway).
+ */
+static enum fill_result conn_fill(struct vsock_conn *c, struct vq_elem *e, uint32_t *used)
+{
+	struct vsock_dev *d = c->dev;
+	struct vsock_hdr h;
+
+	*used = VSOCK_HDR_SIZE;
+	if (c->pending & PEND_RST) {
+		conn_hdr(c, VIRTIO_VSOCK_OP_RST, &h);
+		put_hdr(e, &h);
+		d->stats.rst_sent++;
+		return FILL_FREE;
+	}
+	if (c->pending & PEND_REQUEST) {
+		c->pending &= ~PEND_REQUEST;
+		conn_hdr(c, VIRTIO_VSOCK_OP_REQUEST, &h);
+		goto sent;
+	}
+	if (c->pending & PEND_RESPONSE) {
+		c->pending &= ~PEND_RESPONSE;
+		conn_hdr(c, VIRTIO_VSOCK_OP_RESPONSE, &h);
+		goto sent;
+	}
+	if (c->state == CONN_ESTABLISHED && c->readable && !c->host_eof && !c->guest_shut_recv) {
+		uint32_t credit = conn_peer_credit(c);
+		struct iovec piov[VQ_ELEM_MAX_IOV];
+		size_t room = e->in_len > VSOCK_HDR_SIZE ? e->in_len - VSOCK_HDR_SIZE : 0;
+		size_t want = room < credit ? room : credit;
+		unsigned n;
+		ssize_t r;
+
+		if (want > VSOCK_MAX_PAYLOAD)
+			want = VSOCK_MAX_PAYLOAD;
+		if (credit == 0) {
+			/* Blocked on the guest's credit: ask once, then wait for
+			 * its CREDIT_UPDATE (which puts us back on the list). */
+			if (!c->credit_requested) {
+				c->credit_requested = true;
+				c->pending |= PEND_CREDIT_REQUEST;
+			}
+		} else if (want > 0) {
+			n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, want,
+				      piov, VQ_ELEM_MAX_IOV, &want);
+			do {
+				r = readv(c->fd, piov, (int)n);
+			} while (r < 0 && errno == EINTR);
+			if (r > 0) {
+				conn_hdr(c, VIRTIO_VSOCK_OP_RW, &h);
+				h.len = (uint32_t)r;
+				c->tx_cnt += (uint32_t)r;
+				d->stats.rx_bytes += (uint64_t)r;
+				*used += (uint32_t)r;
+				goto sent;
+			}
+			if (r == 0) {
+				/* Host EOF: tell the guest the host sends no more. */
+				c->readable = false;
+				c->host_eof = true;
+				c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
+				c->pending |= PEND_SHUTDOWN;
+			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->readable = false;
+			} else {
+				log_debug("%s: host socket of port %u: %s", d->vu.name,
+					  c->guest_port, strerror(errno));
+				conn_reset(c);
+				return conn_fill(c, e, used);
+			}
+		}
+	}
+	if (c->pending & PEND_SHUTDOWN) {
+		c->pending &= ~PEND_SHUTDOWN;
+		conn_hdr(c, VIRTIO_VSOCK_OP_SHUTDOWN, &h);
+		h.flags = c->shutdown_flags;
+		conn_check_closed(c);
+		goto sent;
+	}
+	if (c->pending & PEND_CREDIT_UPDATE) {
+		c->pending &= ~PEND_CREDIT_UPDATE;
+		conn_hdr(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, &h);
+		goto sent;
+	}
+	if (c->pending & PEND_CREDIT_REQUEST) {
+		c->pending &= ~PEND_CREDIT_REQUEST;
+		conn_hdr(c, VIRTIO_VSOCK_OP_CREDIT_REQUEST, &h);
+		goto sent;
+	}
+	return FILL_NOTHING;
+sent:
+	/* Every packet carries our fwd_cnt: the guest's view is fresh now. */
+	c->fwd_cnt_sent = c->fwd_cnt;
+	c->pending &= ~PEND_CREDIT_UPDATE;
+	put_hdr(e, &h);
+	return FILL_USED;
+}
+
+/* Whether c could put something in an rx buffer now. */
+static bool conn_has_work(const struct vsock_conn *c)
+{
+	if (c->pending)
+		return true;
+	return c->state == CONN_ESTABLISHED && c->readable && !c->host_eof &&
+	       !c->guest_shut_recv && conn_peer_credit(c) > 0;
+}
+
+void vsock_rx_process(struct vsock_dev *d)
+{
+	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
+	struct vq_elem *e = &d->elem;
+	/* One pass never uses more buffers than the ring holds, and each
+	 * connection that yields nothing is dropped from the list: bounded. */
+	unsigned budget;
+
+	d->rx_work = false;
+	if (!vq_ready(vq) || (!d->ctrl_len && !d->ready.head))
+		return;
+	budget = vq->num;
+	for (;;) {
+		while (budget && (d->ctrl_len || d->ready.head)) {
+			struct vsock_conn *c;
+			uint32_t used;
+			int r = vq_pop(vq, &d->vu.mem, e);
+
+			if (r <= 0)
+				break;
+			budget--;
+			if (e->in_len < VSOCK_HDR_SIZE || e->out_num) {
+				/* Not a usable rx buffer: give it back empty. */
+				d->stats.dropped_malformed++;
+				vq_push(vq, e->head, 0);
+				continue;
+			}
+			if (d->ctrl_len) {
+				put_hdr(e, &d->ctrl[d->ctrl_head]);
+				d->ctrl_head = (d->ctrl_head + 1) % VSOCK_CTRL_QUEUE_LEN;
+				d->ctrl_len--;
+				d->stats.rst_sent++;
+				d->stats.rx_packets++;
+				vq_push(vq, e->head, VSOCK_HDR_SIZE);
+				continue;
+			}
+			c = d->ready.head;
+			switch (conn_fill(c, e, &used)) {
+			case FILL_USED:
+				d->stats.rx_packets++;
+				vq_push(vq, e->head, used);
+				/* Round robin: the next connection gets the next buffer. */
+				ready_remove(c);
+				if (conn_has_work(c))
+					ready_add(c);
+				break;
+			case FILL_FREE:
+				d->stats.rx_packets++;
+				vq_push(vq, e->head, used);
+				conn_free(c);
+				break;
+			case FILL_NOTHING:
+				vq_unpop(vq);
+				budget++;
+				ready_remove(c);
+				break;
+			}
+		}
+		if (!budget || (!d->ctrl_len && !d->ready.head))
+			break;
+		/* Out of rx buffers with work left: ask for a kick when the
+		 * guest posts more, re-checking for buffers posted meanwhile. */
+		if (!vq_enable_notify(vq))
+			break;
+	}
+	vq_notify(vq);
+	/* Budget exhausted with work left: go again on the next loop turn. */
+	if (budget == 0 && (d->ctrl_len || d->ready.head))
+		d->rx_work = true;
+}

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Guest -> device: every packet on the tx queue is validated (size, source
+ * CID, type, lengths) before anything acts on it, then drives the
+ * connection's state machine. Payload goes from guest memory straight to
+ * the host socket (writev); only what the socket refuses is copied.
+ */
+#include "vsock/vsock_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/iov.h"
+#include "util/log.h"
+
+/* Takes the guest's credit information carried by every packet. */
+static void take_peer_credit(struct vsock_conn *c, const struct vsock_hdr *h)
+{
+	bool was_blocked = conn_peer_credit(c) == 0;
+
+	c->peer_buf_alloc = h->buf_alloc;
+	c->peer_fwd_cnt = h->fwd_cnt;
+	if (was_blocked && conn_peer_credit(c) > 0) {
+		c->credit_requested = false;
+		if (c->readable)
+			ready_add(c);
+	}
+}
+
+/* Guest REQUEST to the host: open the host connection. */
+static void handle_request(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	struct vsock_conn *c;
+	bool in_progress = false;
+	int fd;
+
+	c = conn_lookup(d, h->dst_port, h->src_port);
+	if (c) {
+		/* The guest reuses a live port pair: the old one is dead to it. */
+		log_debug("%s: REQUEST for existing connection %u->%u, resetting it",
+			  d->vu.name, h->src_port, h->dst_port);
+		conn_reset(c);
+		vsock_reply_rst(d, h);
+		return;
+	}
+	if (conn_at_limit(d)) {
+		vsock_reply_rst(d, h);
+		return;
+	}
+	fd = d->backend->connect(d, h->dst_port, &in_progress);
+	if (fd < 0) {
+		log_debug("%s: guest connect to host port %u refused: %s", d->vu.name,
+			  h->dst_port, strerror(-fd));
+		vsock_reply_rst(d, h);
+		return;
+	}
+	c = conn_new(d, fd, in_progress ? CONN_HOST_CONNECTING : CONN_ESTABLISHED);
+	if (!c) {
+		close(fd);
+		vsock_reply_rst(d, h);
+		return;
+	}
+	c->host_port = h->dst_port;
+	c->guest_port = h->src_port;
+	c->peer_buf_alloc = h->buf_alloc;
+	c->peer_fwd_cnt = h->fwd_cnt;
+	conn_hash_insert(c);
+	if (in_progress)
+		timed_arm(c, VSOCK_TIMEOUT_MS);
+	else
+		conn_want(c, PEND_RESPONSE);
+}
+
+static void handle_shutdown(struct vsock_conn *c, uint32_t flags)
+{
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
+		c->guest_shut_recv = true;
+	if (flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
+		c->guest_shut_send = true;
+	conn_check_closed(c);
+}
+
+static void handle_rw(struct vsock_conn *c, const struct vq_elem *e, const struct vsock_hdr *h)
+{
+	struct iovec piov[VQ_ELEM_MAX_IOV];
+	size_t got;
+	unsigned n;
+
+	if (h->len == 0)
+		return;
+	if (c->guest_shut_send || c->state != CONN_ESTABLISHED) {
+		/* Data after the guest said it sends no more: a broken peer. */
+		conn_reset(c);
+		return;
+	}
+	n = iov_slice(e->iov, e->out_num, VSOCK_HDR_SIZE, h->len, piov, VQ_ELEM_MAX_IOV, &got);
+	c->rx_cnt += h->len;
+	c->dev->stats.tx_bytes += h->len;
+	if (conn_write_host(c, piov, n, got) < 0)
+		conn_reset(c);
+}
+
+/* The stream a bad packet belonged to is corrupt now: reset it. */
+static void reset_for(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	struct vsock_conn *c = conn_lookup(d, h->dst_port, h->src_port);
+
+	if (c && !(c->pending & PEND_RST))
+		conn_reset(c);
+	else if (!c)
+		vsock_reply_rst(d, h);
+}
+
+static void handle_packet(struct vsock_dev *d, const struct vq_elem *e, const struct vsock_hdr *h)
+{
+	struct vsock_conn *c;
+
+	if (h->src_cid != d->cfg->guest_cid) {
+		/* A guest may only speak for itself. */
+		d->stats.dropped_spoofed++;
+		return;
+	}
+	if (h->type != VIRTIO_VSOCK_TYPE_STREAM) {
+		vsock_reply_rst(d, h);
+		return;
+	}
+	if (h->dst_cid != VSOCK_HOST_CID) {
+		/* Sibling VMs come with their own issue; until then nobody is
+		 * there, and the guest learns it at once. */
+		vsock_reply_rst(d, h);
+		return;
+	}
+	if (h->op == VIRTIO_VSOCK_OP_REQUEST) {
+		handle_request(d, h);
+		return;
+	}
+	c = conn_lookup(d, h->dst_port, h->src_port);
+	if (!c || (c->pending & PEND_RST)) {
+		if (!c)
+			vsock_reply_rst(d, h);
+		return;
+	}
+	take_peer_credit(c, h);
+	switch (h->op) {
+	case VIRTIO_VSOCK_OP_RESPONSE:
+		if (c->state != CONN_GUEST_CONNECTING) {
+			conn_reset(c);
+			break;
+		}
+		timed_disarm(c);
+		c->state = CONN_ESTABLISHED;
+		if (d->backend->established(c) < 0)
+			conn_reset(c);
+		else if (c->readable)
+			ready_add(c);
+		break;
+	case VIRTIO_VSOCK_OP_RST:
+		conn_free(c);
+		break;
+	case VIRTIO_VSOCK_OP_SHUTDOWN:
+		handle_shutdown(c, h->flags);
+		break;
+	case VIRTIO_VSOCK_OP_RW:
+		handle_rw(c, e, h);
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
+		/* take_peer_credit() did the work. */
+		break;
+	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
+		conn_want(c, PEND_CREDIT_UPDATE);
+		break;
+	default:
+		conn_reset(c);
+		break;
+	}
+}
+
+void vsock_tx_process(struct vsock_dev *d)
+{
+	struct vq *vq = vu_queue(&d->vu, VSOCK_TX_Q);
+	struct vq_elem *e = &d->elem;
+	unsigned budget = vq->num;
+
+	if (!vq_ready(vq))
+		return;
+	do {
+		vq_disable_notify(vq);
+		while (budget && vq_pop(vq, &d->vu.mem, e) == 1) {
+			uint8_t wire[VSOCK_HDR_SIZE];
+			struct vsock_hdr h;
+
+			budget--;
+			d->stats.tx_packets++;
+			if (iov_to_buf(e->iov, e->out_num, 0, wire, sizeof(wire)) != sizeof(wire)) {
+				d->stats.dropped_malformed++;
+				vq_push(vq, e->head, 0);
+				continue;
+			}
+			vsock_hdr_decode(wire, &h);
+			/* The payload must be in the chain and within the
+			 * protocol's limit; never trust the length field. */
+			if (h.len > VSOCK_MAX_PAYLOAD || h.len > e->out_len - VSOCK_HDR_SIZE ||
+			    (h.op != VIRTIO_VSOCK_OP_RW && h.len != 0)) {
+				d->stats.dropped_malformed++;
+				log_debug("%s: dropping %s with len %u (chain has %llu bytes)",
+					  d->vu.name, vsock_op_name(h.op), h.len,
+					  (unsigned long long)e->out_len);
+				if (h.src_cid == d->cfg->guest_cid)
+					reset_for(d, &h);
+				vq_push(vq, e->head, 0);
+				continue;
+			}
+			handle_packet(d, e, &h);
+			vq_push(vq, e->head, 0);
+		}
+	} while (budget && vq_enable_notify(vq));
+	vq_notify(vq);
+	/* A full ring's worth handled: let other work run, then continue. */
+	d->tx_work = !budget && vq_avail_count(vq);
+}

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+#
+# e2e: a stock Debian 6.1 guest (QEMU, TCG) binds its virtio-vsock driver to
+# our daemon's device and reads the CID we configured; then a second guest
+# boots on the same daemon socket (a VM reboot / VMM restart) and does the
+# same; the daemon must survive both and stop on SIGTERM.
+#
+# Usage: test-boot-cid.sh DAEMON GUEST_TOOL
+# Exit: 0 pass, 1 fail, 77 skip (only with VDV_E2E_ALLOW_SKIP=1 when the
+# guest kernel or a suitable QEMU cannot be had).
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $# -eq 2 ]] || { echo "usage: $0 DAEMON GUEST_TOOL" >&2; exit 2; }
+daemon="$1"
+tool="$2"
+[[ -x "$daemon" ]] || { echo "$0: daemon $daemon not executable" >&2; exit 1; }
+
+# Not the default 3, so that a daemon ignoring --guest-cid is caught.
+cid=7
+passed=0
+failed=0
+check() { # DESCRIPTION COMMAND...
+    local what="$1"
+    shift
+    if "$@"; then
+        vdv_log "ok: $what"
+        passed=$((passed + 1))
+    else
+        vdv_fail "$what"
+        failed=$((failed + 1))
+    fi
+}
+
+vdv_init
+vdv_prepare_guest "$tool"
+
+sock="$VDV_WORK/vhost.sock"
+vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" \
+    --guest-cid "$cid" --socket "$sock" --uds-path "$VDV_WORK/vm.vsock"
+if ! vdv_wait_socket "$sock" 10; then
+    vdv_dump "$VDV_WORK/daemon.log" "daemon log"
+    echo "FAIL e2e-boot-cid: daemon did not create $sock"
+    echo "boot-cid: 0 passed, 1 failed"
+    exit 1
+fi
+
+boots=()
+for n in 1 2; do
+    if ! vdv_wait_socket "$sock" 10; then
+        vdv_fail "vhost-user socket gone before boot $n"
+    fi
+    check "guest $n: virtio-vsock bound, CID $cid" \
+        vdv_boot_guest "boot$n" "$sock" \
+        "vdv.scenario=cid vdv.expect_cid=$cid vdv.name=cid-boot$n"
+    boots+=("boot $n: /init ${VDV_BOOT_MS:-?} ms, result ${VDV_RESULT_MS:-?} ms")
+    check "daemon alive after guest $n powered off" vdv_daemon_alive
+done
+
+daemon_stops() {
+    vdv_stop_daemon 10 || { vdv_log "daemon needed SIGKILL"; return 1; }
+    if [[ "$VDV_DAEMON_RC" != 0 ]]; then
+        vdv_log "warning: daemon exited with status $VDV_DAEMON_RC on SIGTERM"
+    fi
+    return 0
+}
+check "daemon exits within 10s of SIGTERM" daemon_stops
+
+if [[ $failed -ne 0 ]]; then
+    vdv_dump "$VDV_WORK/daemon.log" "daemon log" 100
+fi
+vdv_log "guest boot time under TCG: ${boots[0]}; ${boots[1]}"
+if [[ $failed -eq 0 ]]; then
+    echo "PASS e2e-boot-cid"
+else
+    echo "FAIL e2e-boot-cid"
+fi
+echo "boot-cid: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
