@@ -31,8 +31,13 @@ run build/test-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
 
 # One summary over both builds, from meson's machine-readable logs.
 python3 - "$root/build/test" "$root/build/test-asan" <<'PY'
-import json, os, sys
+# Counts test cases, not just test programs: a cmocka program reports its
+# cases ("[  PASSED  ] N test(s)."), a script may end with "N passed, N failed".
+import json, os, re, sys
 passed = failed = skipped = 0
+cm_pass = re.compile(r"^\[  PASSED  \] (\d+) test")
+cm_fail = re.compile(r"^\[  FAILED  \] (\d+) test")
+plain = re.compile(r"(\d+) passed, (\d+) failed")
 for d in sys.argv[1:]:
     log = os.path.join(d, "meson-logs", "testlog.json")
     if not os.path.exists(log):
@@ -42,12 +47,33 @@ for d in sys.argv[1:]:
     for line in open(log):
         t = json.loads(line)
         r = t.get("result")
-        if r == "OK" or r == "EXPECTEDFAIL":
-            passed += 1
-        elif r == "SKIP":
+        out = ((t.get("stdout") or "") + "\n" + (t.get("stderr") or "")).splitlines()
+        p = f = None
+        for l in out:
+            m = cm_pass.match(l)
+            if m:
+                p = (p or 0) + int(m.group(1))
+            m = cm_fail.match(l)
+            if m:
+                f = (f or 0) + int(m.group(1))
+        if p is None and f is None:
+            for l in reversed(out):
+                m = plain.search(l)
+                if m:
+                    p, f = int(m.group(1)), int(m.group(2))
+                    break
+        if r == "SKIP":
             skipped += 1
-        else:
-            failed += 1
+            continue
+        ok = r in ("OK", "EXPECTEDFAIL")
+        p, f = p or 0, f or 0
+        if not ok and f == 0:
+            f = 1  # crashed, timed out or failed without saying how
+        if ok and p == 0 and f == 0:
+            p = 1
+        passed += p
+        failed += f
+        if not ok:
             print(f"FAILED: {os.path.basename(d)}: {t.get('name')} ({r})")
 summary = f"{passed} passed, {failed} failed"
 if skipped:

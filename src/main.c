@@ -16,6 +16,9 @@
 
 static void destroy_all(struct vsock_dev *devs, size_t n)
 {
+	/* All threads first: a running VM may hand a connection to another. */
+	for (size_t i = 0; i < n; i++)
+		vsock_dev_stop(&devs[i]);
 	for (size_t i = 0; i < n; i++)
 		vsock_dev_destroy(&devs[i]);
 }
@@ -23,7 +26,7 @@ static void destroy_all(struct vsock_dev *devs, size_t n)
 int main(int argc, char **argv)
 {
 	struct vdv_config cfg = { 0 };
-	char err[512];
+	char err[1024];
 	struct vsock_dev *devs;
 	sigset_t sigs;
 	int sig = 0;
@@ -67,6 +70,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	sibling_registry_set(devs, cfg.n_vms);
 	for (i = 0; i < cfg.n_vms; i++) {
 		int r = vsock_dev_start(&devs[i]);
 		if (r < 0) {

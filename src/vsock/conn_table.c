@@ -10,27 +10,30 @@
 
 #include "util/log.h"
 
-static unsigned bucket_of(uint32_t host_port, uint32_t guest_port)
+static unsigned bucket_of(uint64_t peer_cid, uint32_t peer_port, uint32_t guest_port)
 {
-	uint32_t h = host_port * 0x9e3779b1u ^ guest_port * 0x85ebca77u;
+	uint32_t h = peer_port * 0x9e3779b1u ^ guest_port * 0x85ebca77u ^
+		     (uint32_t)peer_cid * 0xc2b2ae3du;
 
 	h ^= h >> 15;
 	return h & (VSOCK_HASH_BUCKETS - 1);
 }
 
-struct vsock_conn *conn_lookup(struct vsock_dev *d, uint32_t host_port, uint32_t guest_port)
+struct vsock_conn *conn_lookup(struct vsock_dev *d, uint64_t peer_cid, uint32_t peer_port,
+			       uint32_t guest_port)
 {
-	struct vsock_conn *c = d->buckets[bucket_of(host_port, guest_port)];
+	struct vsock_conn *c = d->buckets[bucket_of(peer_cid, peer_port, guest_port)];
 
 	for (; c; c = c->hash_next)
-		if (c->host_port == host_port && c->guest_port == guest_port)
+		if (c->peer_port == peer_port && c->guest_port == guest_port &&
+		    c->peer_cid == peer_cid)
 			return c;
 	return NULL;
 }
 
 void conn_hash_insert(struct vsock_conn *c)
 {
-	struct vsock_conn **b = &c->dev->buckets[bucket_of(c->host_port, c->guest_port)];
+	struct vsock_conn **b = &c->dev->buckets[bucket_of(c->peer_cid, c->peer_port, c->guest_port)];
 
 	c->hash_next = *b;
 	*b = c;
@@ -38,7 +41,7 @@ void conn_hash_insert(struct vsock_conn *c)
 
 static void hash_remove(struct vsock_conn *c)
 {
-	struct vsock_conn **p = &c->dev->buckets[bucket_of(c->host_port, c->guest_port)];
+	struct vsock_conn **p = &c->dev->buckets[bucket_of(c->peer_cid, c->peer_port, c->guest_port)];
 
 	for (; *p; p = &(*p)->hash_next)
 		if (*p == c) {
@@ -123,7 +126,7 @@ void conn_free_all(struct vsock_dev *d)
 	d->ctrl_len = d->ctrl_head = 0;
 }
 
-uint32_t conn_alloc_host_port(struct vsock_dev *d, uint32_t guest_port)
+uint32_t conn_alloc_host_port(struct vsock_dev *d, uint64_t peer_cid, uint32_t guest_port)
 {
 	/* At most VSOCK_MAX_CONNS ports are in use, so this ends quickly. */
 	for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS; tries++) {
@@ -131,7 +134,7 @@ uint32_t conn_alloc_host_port(struct vsock_dev *d, uint32_t guest_port)
 		if (d->next_host_port < VSOCK_HOST_PORT_BASE ||
 		    d->next_host_port == UINT32_MAX)
 			d->next_host_port = VSOCK_HOST_PORT_BASE;
-		if (!conn_lookup(d, p, guest_port))
+		if (!conn_lookup(d, peer_cid, p, guest_port))
 			return p;
 	}
 	return 0;

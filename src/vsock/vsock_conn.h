@@ -46,7 +46,9 @@ struct vsock_conn {
 	struct vsock_dev *dev;
 	int fd;                     /* host socket */
 	enum conn_state state;
-	uint32_t host_port;         /* port on the host side (CID 2) */
+	uint64_t peer_cid;          /* the other end: 2 (host) or a sibling VM */
+	uint32_t peer_port;         /* port at peer_cid */
+	bool sibling;               /* fd is a socketpair to a sibling VM */
 	uint32_t guest_port;
 	uint32_t epoll_events;      /* current interest on fd */
 

@@ -45,6 +45,7 @@ static void vsock_reset(struct vu_dev *vu)
 
 	/* The guest is gone: its connections die with it. Host peers see
 	 * their sockets close. */
+	atomic_store(&d->accepting, false);
 	conn_free_all(d);
 	d->rx_work = d->tx_work = false;
 }
@@ -68,6 +69,8 @@ static void vsock_before_sleep(struct ev_loop *loop, void *opaque)
 		vsock_tx_process(d);
 	if (d->rx_work)
 		vsock_rx_process(d);
+	/* Cheap enough per loop turn, and always current for the siblings. */
+	atomic_store_explicit(&d->accepting, vsock_guest_ready(d), memory_order_relaxed);
 }
 
 bool vsock_guest_ready(const struct vsock_dev *d)
@@ -75,19 +78,19 @@ bool vsock_guest_ready(const struct vsock_dev *d)
 	return vu_dev_has_memory(&d->vu);
 }
 
-/* Turns c (a host socket that named its guest port) into a connection
- * waiting for the guest's RESPONSE. */
-static int offer_to_guest(struct vsock_conn *c, uint32_t guest_port)
+int vsock_offer_to_guest(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
+			 uint32_t guest_port)
 {
 	struct vsock_dev *d = c->dev;
-	uint32_t host_port;
 
 	if (!vsock_guest_ready(d))
 		return -ENOTCONN;
-	host_port = conn_alloc_host_port(d, guest_port);
-	if (!host_port)
+	if (!peer_port)
+		peer_port = conn_alloc_host_port(d, peer_cid, guest_port);
+	if (!peer_port)
 		return -EADDRINUSE;
-	c->host_port = host_port;
+	c->peer_cid = peer_cid;
+	c->peer_port = peer_port;
 	c->guest_port = guest_port;
 	c->state = CONN_GUEST_CONNECTING;
 	conn_hash_insert(c);
@@ -105,7 +108,7 @@ int vsock_host_initiated(struct vsock_dev *d, int fd, uint32_t guest_port)
 		close(fd);
 		return -EMFILE;
 	}
-	r = offer_to_guest(c, guest_port);
+	r = vsock_offer_to_guest(c, VSOCK_HOST_CID, 0, guest_port);
 	if (r < 0)
 		conn_free(c);
 	return r;
@@ -133,7 +136,7 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 		conn_free(c);
 		return;
 	}
-	r = offer_to_guest(c, (uint32_t)guest_port);
+	r = vsock_offer_to_guest(c, VSOCK_HOST_CID, 0, (uint32_t)guest_port);
 	if (r < 0) {
 		log_info("%s: host connection to guest port %u closed: %s", d->vu.name,
 			 (uint32_t)guest_port, strerror(-r));
@@ -151,6 +154,7 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 	d->cfg = cfg;
 	d->backend_fd = -1;
 	d->timer_fd = -1;
+	d->inbox.efd = -1;
 	d->next_host_port = VSOCK_HOST_PORT_BASE;
 	d->backend = &uds_backend_ops;
 	snprintf(name, sizeof(name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
@@ -171,6 +175,11 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 		goto fail;
 	}
 	ev_set_before_sleep(d->loop, vsock_before_sleep, d);
+	r = sibling_inbox_init(d);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot create the sibling inbox: %s", name, strerror(-r));
+		goto fail;
+	}
 	r = vu_dev_init(&d->vu, d->loop, name, cfg->socket, &vsock_ops, d, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "%s: socket: %s", name, why);
@@ -184,6 +193,8 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 	}
 	return 0;
 fail:
+	if (d->loop)
+		sibling_inbox_destroy(d);
 	if (d->timer_fd >= 0)
 		close(d->timer_fd);
 	d->timer_fd = -1;
@@ -212,15 +223,21 @@ int vsock_dev_start(struct vsock_dev *d)
 	return 0;
 }
 
+void vsock_dev_stop(struct vsock_dev *d)
+{
+	if (!d->loop || !d->thread_started)
+		return;
+	ev_stop(d->loop);
+	pthread_join(d->thread, NULL);
+	d->thread_started = false;
+}
+
 void vsock_dev_destroy(struct vsock_dev *d)
 {
 	if (!d->loop)
 		return;
-	if (d->thread_started) {
-		ev_stop(d->loop);
-		pthread_join(d->thread, NULL);
-		d->thread_started = false;
-	}
+	vsock_dev_stop(d);
+	sibling_inbox_destroy(d);
 	conn_free_all(d);
 	d->backend->stop(d);
 	vu_dev_destroy(&d->vu);

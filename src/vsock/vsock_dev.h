@@ -9,9 +9,11 @@
 #define VDV_VSOCK_VSOCK_DEV_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "backend/sibling.h"
 #include "config/config.h"
 #include "util/event_loop.h"
 #include "vhost_user/vu_dev.h"
@@ -36,6 +38,20 @@ struct vsock_dev_stats {
 	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
 	uint64_t rst_sent;
 	uint64_t conn_limit_hits;
+};
+
+/* A sibling connection handed to this VM by another VM's thread. */
+struct sibling_req {
+	int fd;                         /* our end of the socketpair */
+	uint64_t src_cid;
+	uint32_t src_port, dst_port;
+};
+
+struct sibling_inbox {
+	pthread_mutex_t lock;
+	struct sibling_req items[SIBLING_INBOX_LEN];
+	unsigned head, len;
+	int efd;                        /* eventfd: items are waiting */
 };
 
 struct conn_list {
@@ -67,6 +83,11 @@ struct vsock_dev {
 	bool rx_work;                   /* run the rx path before sleeping */
 	bool tx_work;                   /* tx ring not drained (budget hit) */
 
+	struct sibling_inbox inbox;
+	/* Published by this VM's thread for the others: a guest is running
+	 * and can be offered connections. */
+	atomic_bool accepting;
+
 	struct vq_elem elem;            /* scratch, too big for the stack */
 	struct vsock_dev_stats stats;
 };
@@ -76,6 +97,9 @@ struct vsock_dev {
 int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, size_t errlen);
 /* Starts the VM's thread. */
 int vsock_dev_start(struct vsock_dev *d);
+/* Stops the thread (if started). Stop every VM before destroying any: a
+ * running VM may still hand connections to another. */
+void vsock_dev_stop(struct vsock_dev *d);
 /* Stops the thread (if started), closes everything, removes the sockets. */
 void vsock_dev_destroy(struct vsock_dev *d);
 
@@ -90,5 +114,9 @@ int vsock_host_initiated(struct vsock_dev *d, int fd, uint32_t guest_port);
 struct vsock_conn *vsock_handshake_start(struct vsock_dev *d, int fd);
 /* The handshake produced a port (guest_port) or failed (port < 0). */
 void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *why);
+/* Offers c (a connected host or sibling socket) to the guest as a REQUEST
+ * from (peer_cid, peer_port, or a fresh host port if 0) to guest_port. */
+int vsock_offer_to_guest(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
+			 uint32_t guest_port);
 
 #endif

@@ -27,7 +27,8 @@ void conn_set_interest(struct vsock_conn *c)
 
 	if (c->fd < 0)
 		return;
-	if (c->txbuf_len || c->state == CONN_HOST_CONNECTING)
+	/* A socketpair to a sibling needs no connect completion. */
+	if (c->txbuf_len || (c->state == CONN_HOST_CONNECTING && !c->sibling))
 		ev |= EPOLLOUT;
 	/* Only on a change: the data path never calls epoll_ctl per packet. */
 	if (ev != c->epoll_events && ev_mod(c->dev->loop, c->fd, ev) == 0)
@@ -207,8 +208,12 @@ void conn_host_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque
 		return;
 	}
 	if (c->state == CONN_HOST_CONNECTING) {
-		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+		if (c->sibling) {
+			if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+				sibling_answer_readable(c);
+		} else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
 			host_connected(c);
+		}
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
@@ -238,8 +243,9 @@ static void conn_timeout(struct vsock_conn *c)
 		conn_free(c);
 		break;
 	case CONN_HOST_CONNECTING:
-		log_info("%s: host connect for guest port %u timed out", d->vu.name,
-			 c->guest_port);
+		log_info("%s: connect from guest port %u to cid %llu port %u timed out",
+			 d->vu.name, c->guest_port, (unsigned long long)c->peer_cid,
+			 c->peer_port);
 		conn_reset(c);
 		break;
 	case CONN_GUEST_CONNECTING:

@@ -6,7 +6,8 @@
 #include "vsock/vsock_dev.h"
 
 /* conn_table.c: lookup, life cycle, lists, host port allocation */
-struct vsock_conn *conn_lookup(struct vsock_dev *d, uint32_t host_port, uint32_t guest_port);
+struct vsock_conn *conn_lookup(struct vsock_dev *d, uint64_t peer_cid, uint32_t peer_port,
+			       uint32_t guest_port);
 /* True (and counted, logged once) when no connection may be added. */
 bool conn_at_limit(struct vsock_dev *d);
 /* Allocates a connection owning fd and watches fd. NULL if the per-VM
@@ -19,7 +20,7 @@ void conn_free(struct vsock_conn *c);
 void conn_close_fd(struct vsock_conn *c);
 void conn_free_all(struct vsock_dev *d);
 /* A free host port for a host-initiated connection, or 0 if none. */
-uint32_t conn_alloc_host_port(struct vsock_dev *d, uint32_t guest_port);
+uint32_t conn_alloc_host_port(struct vsock_dev *d, uint64_t peer_cid, uint32_t guest_port);
 
 void ready_add(struct vsock_conn *c);
 void ready_remove(struct vsock_conn *c);

@@ -58,9 +58,9 @@ void conn_reset(struct vsock_conn *c)
 static void conn_hdr(const struct vsock_conn *c, uint16_t op, struct vsock_hdr *h)
 {
 	*h = (struct vsock_hdr){
-		.src_cid = VSOCK_HOST_CID,
+		.src_cid = c->peer_cid,
 		.dst_cid = c->dev->cfg->guest_cid,
-		.src_port = c->host_port,
+		.src_port = c->peer_port,
 		.dst_port = c->guest_port,
 		.type = VIRTIO_VSOCK_TYPE_STREAM,
 		.op = op,

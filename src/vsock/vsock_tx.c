@@ -36,13 +36,22 @@ static void handle_request(struct vsock_dev *d, const struct vsock_hdr *h)
 	bool in_progress = false;
 	int fd;
 
-	c = conn_lookup(d, h->dst_port, h->src_port);
+	c = conn_lookup(d, h->dst_cid, h->dst_port, h->src_port);
 	if (c) {
 		/* The guest reuses a live port pair: the old one is dead to it. */
 		log_debug("%s: REQUEST for existing connection %u->%u, resetting it",
 			  d->vu.name, h->src_port, h->dst_port);
 		conn_reset(c);
 		vsock_reply_rst(d, h);
+		return;
+	}
+	if (h->dst_cid != VSOCK_HOST_CID) {
+		int r = sibling_connect(d, h);
+		if (r < 0) {
+			log_debug("%s: guest connect to cid %llu port %u refused: %s", d->vu.name,
+				  (unsigned long long)h->dst_cid, h->dst_port, strerror(-r));
+			vsock_reply_rst(d, h);
+		}
 		return;
 	}
 	if (conn_at_limit(d)) {
@@ -62,7 +71,8 @@ static void handle_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		vsock_reply_rst(d, h);
 		return;
 	}
-	c->host_port = h->dst_port;
+	c->peer_cid = VSOCK_HOST_CID;
+	c->peer_port = h->dst_port;
 	c->guest_port = h->src_port;
 	c->peer_buf_alloc = h->buf_alloc;
 	c->peer_fwd_cnt = h->fwd_cnt;
@@ -105,7 +115,7 @@ static void handle_rw(struct vsock_conn *c, const struct vq_elem *e, const struc
 /* The stream a bad packet belonged to is corrupt now: reset it. */
 static void reset_for(struct vsock_dev *d, const struct vsock_hdr *h)
 {
-	struct vsock_conn *c = conn_lookup(d, h->dst_port, h->src_port);
+	struct vsock_conn *c = conn_lookup(d, h->dst_cid, h->dst_port, h->src_port);
 
 	if (c && !(c->pending & PEND_RST))
 		conn_reset(c);
@@ -126,17 +136,12 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e, const st
 		vsock_reply_rst(d, h);
 		return;
 	}
-	if (h->dst_cid != VSOCK_HOST_CID) {
-		/* Sibling VMs come with their own issue; until then nobody is
-		 * there, and the guest learns it at once. */
-		vsock_reply_rst(d, h);
-		return;
-	}
 	if (h->op == VIRTIO_VSOCK_OP_REQUEST) {
 		handle_request(d, h);
 		return;
 	}
-	c = conn_lookup(d, h->dst_port, h->src_port);
+	/* Any other destination: the host (CID 2) or a sibling VM. */
+	c = conn_lookup(d, h->dst_cid, h->dst_port, h->src_port);
 	if (!c || (c->pending & PEND_RST)) {
 		if (!c)
 			vsock_reply_rst(d, h);
@@ -151,7 +156,7 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e, const st
 		}
 		timed_disarm(c);
 		c->state = CONN_ESTABLISHED;
-		if (d->backend->established(c) < 0)
+		if ((c->sibling ? sibling_established(c) : d->backend->established(c)) < 0)
 			conn_reset(c);
 		else if (c->readable)
 			ready_add(c);
