@@ -19,10 +19,11 @@ struct host_backend_ops {
 	/* Starts accepting host-initiated connections. */
 	int (*start)(struct vsock_dev *d, char *err, size_t errlen);
 	void (*stop)(struct vsock_dev *d);
-	/* Opens a non-blocking host connection for a guest REQUEST to port.
-	 * Returns the fd, with *in_progress set if the connect completes
-	 * later (EPOLLOUT), or -errno. */
-	int (*connect)(struct vsock_dev *d, uint32_t port, bool *in_progress);
+	/* Opens a non-blocking host connection for a guest REQUEST to
+	 * (dst_cid, port); dst_cid is 2 or a CID that is no VM of this
+	 * daemon. Returns the fd, with *in_progress set if the connect
+	 * completes later (EPOLLOUT), or -errno (the guest gets RST). */
+	int (*connect)(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, bool *in_progress);
 	/* The guest accepted a host-initiated connection (RESPONSE): say so
 	 * to the host side. Returns 0 or -errno (the connection is reset). */
 	int (*established)(struct vsock_conn *c);
@@ -31,5 +32,6 @@ struct host_backend_ops {
 };
 
 extern const struct host_backend_ops uds_backend_ops;
+extern const struct host_backend_ops vsock_fwd_backend_ops;
 
 #endif

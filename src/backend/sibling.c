@@ -30,15 +30,21 @@ static bool share_group(const struct vm_config *a, const struct vm_config *b)
 	return false;
 }
 
+/* A VM that exists but shares no group with the caller. */
+#define SIBLING_FORBIDDEN ((struct vsock_dev *)-1)
+
 /* The registry is written before the threads start and only read after:
- * no lock needed. */
+ * no lock needed. A VM of another group is not "some other CID": the
+ * caller must refuse, not hand the connection to its host backend. */
 static struct vsock_dev *find_sibling(struct vsock_dev *d, uint64_t cid)
 {
 	for (size_t i = 0; i < registry_len; i++) {
 		struct vsock_dev *t = &registry[i];
-		if (t == d || t->cfg->guest_cid != cid)
+		if (t->cfg->guest_cid != cid)
 			continue;
-		return share_group(d->cfg, t->cfg) ? t : NULL;
+		if (t == d)
+			return SIBLING_FORBIDDEN;
+		return share_group(d->cfg, t->cfg) ? t : SIBLING_FORBIDDEN;
 	}
 	return NULL;
 }
@@ -69,7 +75,11 @@ int sibling_connect(struct vsock_dev *d, const struct vsock_hdr *h)
 	struct vsock_conn *c;
 	int sv[2];
 
-	if (!t || !atomic_load(&t->accepting))
+	if (t == NULL)
+		return -ENOENT;
+	if (t == SIBLING_FORBIDDEN)
+		return -EACCES;
+	if (!atomic_load(&t->accepting))
 		return -EHOSTUNREACH;
 	if (conn_at_limit(d))
 		return -EMFILE;

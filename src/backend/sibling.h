@@ -32,8 +32,9 @@ struct vsock_conn;
 void sibling_registry_set(struct vsock_dev *devs, size_t n);
 
 /* The guest of d asks for (h->dst_cid, h->dst_port), a CID that is not the
- * host's. Returns 0 when the request is on its way to the sibling, or
- * -errno (no such VM, no shared group, not running, busy): reply RST. */
+ * host's. Returns 0 when the request is on its way to the sibling,
+ * -ENOENT when no VM of this daemon has that CID (the host backend may take
+ * it), or another -errno (no shared group, not running, busy): reply RST. */
 int sibling_connect(struct vsock_dev *d, const struct vsock_hdr *h);
 
 /* The target's guest accepted: tell the initiating side. */

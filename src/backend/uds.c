@@ -152,12 +152,15 @@ static void uds_stop(struct vsock_dev *d)
 	d->backend_fd = -1;
 }
 
-static int uds_connect(struct vsock_dev *d, uint32_t port, bool *in_progress)
+static int uds_connect(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, bool *in_progress)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n;
 
 	*in_progress = false;
+	/* Hybrid vsock has only the host behind it. */
+	if (dst_cid != VSOCK_HOST_CID)
+		return -EHOSTUNREACH;
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->cfg->uds_path, port);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;

@@ -158,14 +158,9 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 	d->next_host_port = VSOCK_HOST_PORT_BASE;
 	d->backend = &uds_backend_ops;
 	snprintf(name, sizeof(name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
-	if (!cfg->uds_path) {
-		/* Accepted by the configuration for compatibility; the AF_VSOCK
-		 * forwarding backend is not written yet. Refuse clearly rather
-		 * than run a VM whose host connections go nowhere. */
-		snprintf(err, errlen, "%s: forward-cid %u: the AF_VSOCK forwarding backend is "
-			 "not supported by this version; use uds-path", name, cfg->forward_cid);
-		return -ENOTSUP;
-	}
+	/* Exactly one of the two is configured (checked by config/). */
+	if (!cfg->uds_path)
+		d->backend = &vsock_fwd_backend_ops;
 	d->loop = ev_loop_new();
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (!d->loop || d->timer_fd < 0 ||

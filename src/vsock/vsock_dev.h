@@ -68,6 +68,8 @@ struct vsock_dev {
 
 	const struct host_backend_ops *backend;
 	int backend_fd;                 /* uds listener (hybrid vsock), or -1 */
+	int *listen_fds;                /* forward-listen sockets (forward-cid) */
+	size_t n_listen_fds;
 
 	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
 	unsigned nconns;                /* including handshakes */

@@ -46,22 +46,27 @@ static void handle_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	if (h->dst_cid != VSOCK_HOST_CID) {
+		/* A VM of this daemon first; any other CID is the backend's
+		 * (forward-cid takes it, hybrid vsock refuses). */
 		int r = sibling_connect(d, h);
-		if (r < 0) {
-			log_debug("%s: guest connect to cid %llu port %u refused: %s", d->vu.name,
-				  (unsigned long long)h->dst_cid, h->dst_port, strerror(-r));
-			vsock_reply_rst(d, h);
+		if (r != -ENOENT) {
+			if (r < 0) {
+				log_debug("%s: guest connect to cid %llu port %u refused: %s",
+					  d->vu.name, (unsigned long long)h->dst_cid,
+					  h->dst_port, strerror(-r));
+				vsock_reply_rst(d, h);
+			}
+			return;
 		}
-		return;
 	}
 	if (conn_at_limit(d)) {
 		vsock_reply_rst(d, h);
 		return;
 	}
-	fd = d->backend->connect(d, h->dst_port, &in_progress);
+	fd = d->backend->connect(d, h->dst_cid, h->dst_port, &in_progress);
 	if (fd < 0) {
-		log_debug("%s: guest connect to host port %u refused: %s", d->vu.name,
-			  h->dst_port, strerror(-fd));
+		log_debug("%s: guest connect to cid %llu port %u refused: %s", d->vu.name,
+			  (unsigned long long)h->dst_cid, h->dst_port, strerror(-fd));
 		vsock_reply_rst(d, h);
 		return;
 	}
@@ -71,7 +76,8 @@ static void handle_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		vsock_reply_rst(d, h);
 		return;
 	}
-	c->peer_cid = VSOCK_HOST_CID;
+	/* The guest hears back from the CID it dialled. */
+	c->peer_cid = h->dst_cid;
 	c->peer_port = h->dst_port;
 	c->guest_port = h->src_port;
 	c->peer_buf_alloc = h->buf_alloc;
