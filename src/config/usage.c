@@ -73,4 +73,14 @@ const char config_usage_text[] =
 	"        forward_cid: 1\n"
 	"        forward_listen: 9001+9002\n"
 	"  Numbers may be written plain or quoted (4 or \"4\"). Errors name an entry as\n"
-	"  vms[i], counting from 0, with its file and line.\n";
+	"  vms[i], counting from 0, with its file and line.\n"
+	"\n"
+	"Hybrid vsock (uds-path): a host program connects to the uds-path socket and\n"
+	"writes \"CONNECT <port>\\n\"; once the guest accepts, it reads \"OK <port>\\n\"\n"
+	"(the guest port) and the stream follows. Guest connections to CID 2 port P\n"
+	"go to the Unix socket <uds-path>_P.\n"
+	"\n"
+	"Environment:\n"
+	"  VDV_LOG=error|warn|info|debug   log level on standard error [default: info]\n"
+	"\n"
+	"The daemon runs until SIGINT or SIGTERM, then removes the sockets it created.\n";

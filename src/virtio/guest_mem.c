@@ -28,7 +28,7 @@ int gm_add_region(struct guest_mem *gm, int fd, uint64_t gpa, uint64_t size,
 	    mmap_offset + size < mmap_offset)
 		return -EINVAL;
 	map_len = mmap_offset + size;
-	if (map_len > SIZE_MAX || gpa + size == 0 || uva + size == 0)
+	if (map_len > SIZE_MAX)
 		return -EINVAL;
 	if (gm->nregions >= GM_MAX_REGIONS)
 		return -ENOSPC;

@@ -129,8 +129,9 @@ uint16_t vq_avail_count(const struct vq *vq);
 /* Consumes a pending kick on kick_fd (non-blocking). */
 void vq_drain_kick(struct vq *vq);
 
-/* The EVENT_IDX rule of the virtio spec (2.7.10): true when the driver's
- * event index lies in (old, new]. */
+/* The EVENT_IDX rule of the virtio spec (2.7.10): true when this batch
+ * wrote the used entry the driver asked about, i.e. event_idx lies in
+ * [old, new) modulo 2^16. */
 static inline bool vq_need_event(uint16_t event_idx, uint16_t new_idx, uint16_t old)
 {
 	return (uint16_t)(new_idx - event_idx - 1) < (uint16_t)(new_idx - old);

@@ -400,7 +400,8 @@ static void test_bad_fd_and_clear(void **state)
 	assert_int_equal(gm_add_region(&f->gm, -1, A_GPA, PAGE, UVA_DELTA + A_GPA, 0), -EBADF);
 	assert_int_equal(f->gm.nregions, 0);
 	add_a(f);
-	assert_int_equal(gm_add_region(&f->gm, f->fd[1], 0x100000, PAGE, UVA_DELTA + 0x100000, 0), 0);
+	assert_int_equal(gm_add_region(&f->gm, f->fd[1], 0x100000, PAGE,
+				       UVA_DELTA + 0x100000, 0), 0);
 	gm_clear(&f->gm);
 	assert_int_equal(f->gm.nregions, 0);
 	assert_null(gm_gpa_to_host(&f->gm, A_GPA, 1));

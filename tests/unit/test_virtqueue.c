@@ -435,8 +435,9 @@ static void test_indirect(void **state)
 	tr_idesc(tr, table, 0, hdr, 44, F_NEXT, 2);
 	tr_idesc(tr, table, 2, w0, 100, F_WRITE | F_NEXT, 1);
 	tr_idesc(tr, table, 1, w1, 200, F_WRITE, 0);
-	/* WRITE on the descriptor naming the table must be ignored. */
-	tr_desc(tr, 6, table, 3 * 16, F_IND | F_WRITE, 0);
+	/* WRITE on the descriptor naming the table must be ignored, and so
+	 * must its next field (no NEXT flag): the table starts at entry 0. */
+	tr_desc(tr, 6, table, 3 * 16, F_IND | F_WRITE, 2);
 	tr_avail_add(tr, 6);
 	pop_ok(tr, &e, 6);
 	assert_int_equal(e.out_num, 1);
@@ -446,6 +447,35 @@ static void test_indirect(void **state)
 	assert_ptr_equal(e.iov[0].iov_base, tr_dev(tr, hdr));
 	assert_ptr_equal(e.iov[1].iov_base, tr_dev(tr, w0));
 	assert_ptr_equal(e.iov[2].iov_base, tr_dev(tr, w1));
+}
+
+static void test_direct_then_indirect(void **state)
+{
+	struct test_ring *tr = *state;
+	struct vq_elem e;
+	uint64_t table = tr_buf(tr, 2 * 16), hdr = tr_buf(tr, 44), w = tr_buf(tr, 64);
+
+	/* virtio 1.x 2.7.5.3.2: the device MUST handle normal chained
+	 * descriptors followed by a single indirect one. */
+	tr->vq.indirect = true;
+	tr_idesc(tr, table, 0, w, 32, F_WRITE | F_NEXT, 1);
+	tr_idesc(tr, table, 1, w + 32, 32, F_WRITE, 0);
+	tr_desc(tr, 0, hdr, 44, F_NEXT, 1);
+	tr_desc(tr, 1, table, 2 * 16, F_IND, 0);
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	assert_int_equal(e.out_num, 1);
+	assert_int_equal(e.in_num, 2);
+	assert_int_equal(e.out_len, 44);
+	assert_int_equal(e.in_len, 64);
+	assert_ptr_equal(e.iov[2].iov_base, tr_dev(tr, w + 32));
+	vq_push(&tr->vq, 0, 0);
+	vq_flush(&tr->vq);
+
+	/* The readable-before-writable rule spans both parts. */
+	tr_idesc(tr, table, 0, w, 32, 0, 0);
+	tr_desc(tr, 0, hdr, 44, F_WRITE | F_NEXT, 1);
+	expect_bad_chain(tr, 0);
 }
 
 static void test_indirect_bigger_than_ring(void **state)
@@ -604,6 +634,15 @@ static void test_bad_chains_bounded(void **state)
 
 /* ---- indices ---- */
 
+/* A head for ring position idx that differs from the position itself, so
+ * that a device mixing up ring slots and heads is caught. */
+static uint16_t wrap_head(const struct test_ring *tr, uint16_t idx)
+{
+	return (uint16_t)((idx ^ 5) & (tr->num - 1));
+}
+
+/* Runs on different ring sizes: slot = index & (num - 1) must use the
+ * queue's own size. */
 static void test_wrap_around(void **state)
 {
 	struct test_ring *tr = *state;
@@ -615,7 +654,7 @@ static void test_wrap_around(void **state)
 	tr_readdr(tr);
 	vq_set_base(&tr->vq, start);
 	tr_set_avail_idx(tr, start);
-	for (uint16_t i = 0; i < 8; i++)
+	for (uint16_t i = 0; i < tr->num; i++)
 		tr_desc(tr, i, tr_buf(tr, 8), 8, F_WRITE, 0);
 
 	/* Two rounds of 6 buffers: across 65535 -> 0 and beyond. */
@@ -623,10 +662,10 @@ static void test_wrap_around(void **state)
 		uint16_t base = (uint16_t)(start + round * 6);
 
 		for (uint16_t k = 0; k < 6; k++)
-			tr_avail_add(tr, (uint16_t)((base + k) % 8 ^ 5));
+			tr_avail_add(tr, wrap_head(tr, (uint16_t)(base + k)));
 		assert_int_equal(vq_avail_count(&tr->vq), 6);
 		for (uint16_t k = 0; k < 6; k++) {
-			pop_ok(tr, &e, (uint16_t)((base + k) % 8 ^ 5));
+			pop_ok(tr, &e, wrap_head(tr, (uint16_t)(base + k)));
 			vq_push(&tr->vq, e.head, 100u * round + k);
 		}
 		assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 0);
@@ -636,13 +675,13 @@ static void test_wrap_around(void **state)
 		for (uint16_t k = 0; k < 6; k++) {
 			struct vring_used_elem u = tr_used_elem(tr, (uint16_t)(base + k));
 
-			assert_int_equal(u.id, (uint16_t)((base + k) % 8 ^ 5));
+			assert_int_equal(u.id, wrap_head(tr, (uint16_t)(base + k)));
 			assert_int_equal(u.len, 100u * round + k);
 		}
 		if (round == 0) {
-			/* Slots are idx & (num - 1): 65535 is slot 7, then
-			 * the index wraps to 0, slot 0. */
-			assert_int_equal(tr->used->ring[7].len, 2);
+			/* 65535 is the last slot, then the index wraps to 0,
+			 * the first slot. */
+			assert_int_equal(tr->used->ring[tr->num - 1].len, 2);
 			assert_int_equal(tr->used->ring[0].len, 3);
 			assert_int_equal(tr_used_idx(tr), 3);
 		}
@@ -730,13 +769,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_many_iovecs, setup128, teardown),
 		cmocka_unit_test_setup_teardown(test_desc_spanning_regions, setup128, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_direct_then_indirect, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_bigger_than_ring, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_not_negotiated, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_malformed, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains_bounded, setup8, teardown),
-		cmocka_unit_test_setup_teardown(test_wrap_around, setup8, teardown),
+		{ "test_wrap_around_8", test_wrap_around, setup8, teardown, NULL },
+		{ "test_wrap_around_128", test_wrap_around, setup128, teardown, NULL },
 		cmocka_unit_test_setup_teardown(test_unpop, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_remap, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_kick_and_reset, setup8, teardown),
