@@ -1,42 +1,42 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 #include "util/iov.h"
 
+#include <stdbool.h>
 #include <string.h>
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+/* Copies between buf and the bytes of iov from offset off, either way. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t off, void *buf,
+		       size_t len, bool to_iov)
 {
 	size_t done = 0;
 
 	for (unsigned i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len, c;
+		char *p;
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
+		p = (char *)iov[i].iov_base + off;
 		c = l - off < len - done ? l - off : len - done;
-		memcpy((char *)buf + done, (const char *)iov[i].iov_base + off, c);
+		if (to_iov)
+			memcpy(p, (const char *)buf + done, c);
+		else
+			memcpy((char *)buf + done, p, c);
 		done += c;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, false);
+}
+
 size_t iov_from_buf(const struct iovec *iov, unsigned n, size_t off, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, c;
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		c = l - off < len - done ? l - off : len - done;
-		memcpy((char *)iov[i].iov_base + off, (const char *)buf + done, c);
-		done += c;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, n, off, (void *)buf, len, true);
 }
 
 unsigned iov_slice(const struct iovec *iov, unsigned n, size_t off, size_t len,
