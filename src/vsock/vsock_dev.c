@@ -75,7 +75,11 @@ static void vsock_before_sleep(struct ev_loop *loop, void *opaque)
 
 bool vsock_guest_ready(const struct vsock_dev *d)
 {
-	return vu_dev_has_memory(&d->vu);
+	/* Memory alone is not enough: with its rings stopped (VM paused,
+	 * driver reset) the guest could not answer, and the peer would wait
+	 * for a timeout instead of being refused at once. */
+	return vu_dev_has_memory(&d->vu) && vq_ready(&d->vu.vqs[VSOCK_RX_Q]) &&
+	       vq_ready(&d->vu.vqs[VSOCK_TX_Q]);
 }
 
 int vsock_offer_to_guest(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
