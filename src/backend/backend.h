@@ -27,8 +27,9 @@ struct host_backend_ops {
 	/* The guest accepted a host-initiated connection (RESPONSE): say so
 	 * to the host side. Returns 0 or -errno (the connection is reset). */
 	int (*established)(struct vsock_conn *c);
-	/* Data arrived on a connection still in CONN_HANDSHAKE. */
-	void (*handshake_readable)(struct vsock_conn *c);
+	/* Data (or EOF: events has EPOLLRDHUP/EPOLLHUP) arrived on a
+	 * connection still in CONN_HANDSHAKE. */
+	void (*handshake_readable)(struct vsock_conn *c, uint32_t events);
 };
 
 extern const struct host_backend_ops uds_backend_ops;

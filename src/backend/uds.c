@@ -53,7 +53,7 @@ int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 	return 0;
 }
 
-static void uds_handshake_readable(struct vsock_conn *c)
+static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 {
 	char buf[UDS_CONNECT_LINE_MAX + 1];
 	char *nl;
@@ -79,6 +79,8 @@ static void uds_handshake_readable(struct vsock_conn *c)
 	if (!nl) {
 		if (r >= UDS_CONNECT_LINE_MAX)
 			vsock_handshake_done(c, -1, "CONNECT line longer than 64 bytes");
+		else if (events & (EPOLLRDHUP | EPOLLHUP))
+			vsock_handshake_done(c, -1, "closed before the end of the CONNECT line");
 		return; /* wait for the rest of the line (or the timeout) */
 	}
 	/* Consume exactly the line. */

@@ -182,9 +182,9 @@ static int fwd_established(struct vsock_conn *c)
 	return 0;
 }
 
-static void fwd_handshake_readable(struct vsock_conn *c)
+static void fwd_handshake_readable(struct vsock_conn *c, uint32_t events)
 {
-	(void)c; /* no handshake on this backend */
+	(void)c, (void)events; /* no handshake on this backend */
 }
 
 const struct host_backend_ops vsock_fwd_backend_ops = {

@@ -154,8 +154,8 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	struct epoll_event evs[EV_BATCH];
 	int n, handled = 0;
 
-	if (loop->before_sleep)
-		loop->before_sleep(loop, loop->before_sleep_opaque);
+	if (loop->before_sleep && loop->before_sleep(loop, loop->before_sleep_opaque))
+		timeout_ms = 0;
 	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;

@@ -15,7 +15,9 @@ struct ev_loop;
 
 /* Called with the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLHUP, ...). */
 typedef void (*ev_handler)(struct ev_loop *loop, int fd, uint32_t events, void *opaque);
-typedef void (*ev_hook)(struct ev_loop *loop, void *opaque);
+/* Returns true when it left work for the next turn: the loop then polls
+ * without blocking. */
+typedef bool (*ev_hook)(struct ev_loop *loop, void *opaque);
 
 struct ev_loop *ev_loop_new(void);
 void ev_loop_free(struct ev_loop *loop);

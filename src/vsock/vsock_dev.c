@@ -60,7 +60,7 @@ static const struct vu_dev_ops vsock_ops = {
 };
 
 /* Batched work runs once per loop turn, after all events were taken in. */
-static void vsock_before_sleep(struct ev_loop *loop, void *opaque)
+static bool vsock_before_sleep(struct ev_loop *loop, void *opaque)
 {
 	struct vsock_dev *d = opaque;
 	(void)loop;
@@ -71,6 +71,7 @@ static void vsock_before_sleep(struct ev_loop *loop, void *opaque)
 		vsock_rx_process(d);
 	/* Cheap enough per loop turn, and always current for the siblings. */
 	atomic_store_explicit(&d->accepting, vsock_guest_ready(d), memory_order_relaxed);
+	return d->tx_work || d->rx_work;
 }
 
 bool vsock_guest_ready(const struct vsock_dev *d)
@@ -97,6 +98,9 @@ int vsock_offer_to_guest(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_
 	c->peer_port = peer_port;
 	c->guest_port = guest_port;
 	c->state = CONN_GUEST_CONNECTING;
+	/* Bytes may already wait behind the handshake, and their edge was
+	 * consumed by it: look once the guest accepts. */
+	c->readable = true;
 	conn_hash_insert(c);
 	conn_want(c, PEND_REQUEST);
 	timed_arm(c, VSOCK_TIMEOUT_MS);

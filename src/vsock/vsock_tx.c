@@ -228,6 +228,7 @@ void vsock_tx_process(struct vsock_dev *d)
 		}
 	} while (budget && vq_enable_notify(vq));
 	vq_notify(vq);
-	/* A full ring's worth handled: let other work run, then continue. */
-	d->tx_work = !budget && vq_avail_count(vq);
+	/* A full ring's worth handled: let other work run, then come back
+	 * (notifications are still off, so no kick would bring us back). */
+	d->tx_work = !budget;
 }

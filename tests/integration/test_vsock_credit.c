@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Credit accounting (virtio spec 5.10.6.3) at its edges: a guest with no
+ * buffer, a small window the device must fill exactly and never exceed,
+ * counters that wrap around 2^32, a host application that stops reading
+ * (the daemon's tx buffer fills and the guest must be throttled, not
+ * dropped), and a guest that ignores the credit it was given.
+ */
+#include "itest.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PORT 1234
+#define TXBUF 65536u
+
+static const char *const txbuf_args[] = { "--tx-buffer-size", "65536", NULL };
+
+/* Guest-initiated stream to a fresh listener on PORT; *hfd is the host's
+ * end. */
+static void open_stream(struct itest *t, struct sim *s, struct sim_stream *st, uint32_t gport,
+			uint32_t buf_alloc, int *lfd, int *hfd)
+{
+	*lfd = itest_host_listen(t, PORT, 8);
+	assert_int_equal(sim_stream_connect(s, st, ITEST_HOST_CID, PORT, gport, buf_alloc,
+					    ITEST_TIMEOUT_MS), 0);
+	*hfd = itest_host_accept(*lfd, ITEST_TIMEOUT_MS);
+	assert_true(*hfd >= 0);
+}
+
+/* A packet for st's connection with the stream's current credit fields. */
+static void stream_send_op(struct sim_stream *st, uint16_t op)
+{
+	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(st->sim), st->peer_cid,
+						  st->local_port, st->peer_port, op, 0, 0,
+						  st->buf_alloc, st->fwd_cnt);
+
+	st->fwd_cnt_sent = st->fwd_cnt;
+	assert_int_equal(sim_tx_send(st->sim, &h, NULL, 0, 0), 0);
+	assert_int_equal(sim_tx_flush(st->sim, ITEST_TIMEOUT_MS), 0);
+}
+
+static uint32_t peer_credit(const struct sim_stream *st)
+{
+	uint32_t in_flight = st->tx_cnt - st->peer_fwd_cnt;
+
+	return in_flight >= st->peer_buf_alloc ? 0 : st->peer_buf_alloc - in_flight;
+}
+
+/* buf_alloc 0: the guest has no room, so not one data byte may come until
+ * a CREDIT_UPDATE opens the window. */
+static void test_zero_buf_alloc(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_pkt *p = sim_pkt_new();
+	uint8_t data[5000];
+	size_t got = 0;
+	int lfd = itest_host_listen(t, PORT, 8), hfd;
+	unsigned credit_requests = 0;
+
+	itest_send_op(s, 50000, PORT, VIRTIO_VSOCK_OP_REQUEST, 0, 0, 0);
+	itest_expect_pkt(s, p, ITEST_TIMEOUT_MS);
+	assert_int_equal(p->op, VIRTIO_VSOCK_OP_RESPONSE);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hfd >= 0);
+	itest_pattern(data, sizeof(data), 5, 0);
+	assert_int_equal(itest_host_write(hfd, data, sizeof(data), ITEST_TIMEOUT_MS), 0);
+
+	while (sim_rx_poll(s, p, 300) == 0) {
+		if (p->op == VIRTIO_VSOCK_OP_RW)
+			fail_msg("device sent %u bytes to a guest with buf_alloc 0", p->len);
+		if (p->op == VIRTIO_VSOCK_OP_CREDIT_REQUEST) {
+			/* Still no room. */
+			credit_requests++;
+			itest_send_op(s, 50000, PORT, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0, 0);
+		}
+		if (p->op == VIRTIO_VSOCK_OP_RST)
+			fail_msg("connection reset while waiting for credit");
+		if (credit_requests > 10)
+			fail_msg("device keeps asking for credit (%u CREDIT_REQUESTs)",
+				 credit_requests);
+	}
+	itest_send_op(s, 50000, PORT, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 65536, 0);
+	while (got < sizeof(data)) {
+		itest_expect_pkt(s, p, ITEST_TIMEOUT_MS);
+		if (p->op != VIRTIO_VSOCK_OP_RW)
+			continue;
+		assert_int_equal(itest_pattern_check(p->payload, p->len, 5, got), -1);
+		got += p->len;
+	}
+	assert_int_equal(got, sizeof(data));
+	print_message("credit requests while closed: %u\n", credit_requests);
+	free(p);
+	close(hfd);
+	close(lfd);
+	sim_close(s);
+}
+
+/*
+ * Host -> guest through a window of odd size (not a multiple of the rx
+ * buffers), the guest consuming only when the window is full: the device
+ * must fill it to the byte and never go beyond. bias shifts all guest
+ * receive counters so that they wrap around 2^32 early (see below).
+ */
+static void window_run(struct itest *t, uint32_t window, uint32_t bias, uint64_t h2g,
+		       uint64_t g2h)
+{
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	struct itest_pump hp = { .tx_seed = 6, .tx_len = h2g, .rx_seed = 7, .rx_len = g2h };
+	struct itest_xfer x = { .tx_seed = 7, .tx_len = g2h, .rx_seed = 6, .rx_len = h2g,
+				.window = window, .hold = true };
+	int lfd;
+
+	/*
+	 * The device computes its credit as buf_alloc - (tx_cnt - fwd_cnt)
+	 * modulo 2^32, with its tx_cnt starting at 0. A guest fwd_cnt that
+	 * starts at bias = 2^32 - k looks like k bytes in flight for good,
+	 * so the guest advertises k more than its real window. Then fwd_cnt
+	 * wraps through 0 after k bytes while the device's tx_cnt does not:
+	 * only arithmetic modulo 2^32 gets the credit right on both sides.
+	 */
+	open_stream(t, s, &st, 50001, window - bias, &lfd, &hp.fd);
+	if (bias) {
+		st.rx_cnt = st.fwd_cnt = bias;
+		stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	}
+	itest_pump_start(&hp);
+	itest_stream_xfer(&st, &x, 20000);
+	assert_int_equal(itest_pump_join(&hp), 0);
+	assert_int_equal(x.rx_done, h2g);
+	assert_int_equal(hp.rx_done, g2h);
+	/* The window really was the limit, and it was used to the byte. */
+	assert_int_equal(x.max_in_flight, window);
+	print_message("window %u, guest fwd_cnt from 0x%08x to 0x%08x: %llu RW packets\n",
+		      window, bias, st.fwd_cnt, (unsigned long long)x.rw_pkts);
+	if (bias)
+		assert_true(st.fwd_cnt < bias); /* it did wrap */
+	close(hp.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+static void test_window_exact(void **state)
+{
+	window_run(*state, 10000, 0, 512u * 1024u, 0);
+}
+
+static void test_wrap_host_to_guest(void **state)
+{
+	window_run(*state, 32768, 0xfffff000u, 1u << 20, 0);
+}
+
+/* The guest's fwd_cnt wraps while data flows both ways: the packets that
+ * carry it to the device are mostly the guest's RW packets. */
+static void test_wrap_both_ways(void **state)
+{
+	window_run(*state, 32768, 0xfffff000u, 1u << 20, 1u << 20);
+}
+
+/*
+ * The host application stops reading. The guest sends until its credit is
+ * gone: the host socket fills, then the daemon's tx buffer (64 KiB); the
+ * daemon must then hold the guest there (no credit beyond its buffer) and
+ * not lose or reorder anything. When the host reads again, CREDIT_UPDATEs
+ * must reopen the window so that the guest finishes.
+ */
+static void test_host_stops_reading(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	const uint64_t total = 4u << 20;
+	struct itest_pump hp = { .rx_seed = 8, .rx_len = total };
+	struct itest_xfer x = { .tx_seed = 8 };
+	struct sim_stream st;
+	uint8_t *buf = malloc(SIM_PKT_MAX);
+	uint64_t sent = 0, updates_before;
+	int64_t deadline = sim_now_ms() + 10000;
+	int lfd, r;
+
+	assert_non_null(buf);
+	open_stream(t, s, &st, 50002, 0, &lfd, &hp.fd);
+	assert_int_equal(st.peer_buf_alloc, TXBUF);
+	for (;;) {
+		uint32_t credit = peer_credit(&st);
+
+		if (sim_now_ms() > deadline)
+			fail_msg("the guest was never throttled (sent %llu bytes)",
+				 (unsigned long long)sent);
+		if (credit) {
+			uint32_t n = credit < SIM_PKT_MAX ? credit : SIM_PKT_MAX;
+
+			itest_pattern(buf, n, 8, sent);
+			assert_int_equal(sim_stream_send(&st, buf, n, ITEST_TIMEOUT_MS), 0);
+			sent += n;
+			continue;
+		}
+		/* Out of credit: quiet for 300 ms means throttled. */
+		r = sim_stream_poll(&st, 300);
+		assert_true(r >= 0);
+		if (r == 0)
+			break;
+		assert_false(st.reset);
+	}
+	assert_true(sent < total);
+	/* The daemon holds exactly its tx buffer: what it reports forwarded
+	 * plus 64 KiB is what we sent. */
+	assert_int_equal(peer_credit(&st), 0);
+	assert_int_equal((uint32_t)(st.tx_cnt - st.peer_fwd_cnt), TXBUF);
+	/* Asked, it must not hand out credit it does not have. */
+	stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
+	assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(st.pkt->buf_alloc, TXBUF);
+	assert_int_equal(st.pkt->fwd_cnt, (uint32_t)(sent - TXBUF));
+	while ((r = sim_stream_poll(&st, 300)) == 1)
+		if (peer_credit(&st))
+			fail_msg("got %u bytes of credit while the host reads nothing (%s)",
+				 peer_credit(&st), sim_op_name(st.pkt->op));
+	assert_int_equal(r, 0);
+	print_message("throttled after %llu bytes (socket %llu + tx buffer %u)\n",
+		      (unsigned long long)sent, (unsigned long long)(sent - TXBUF), TXBUF);
+
+	/* The host reads again: everything arrives, in order. */
+	updates_before = st.credit_updates_rcvd;
+	itest_pump_start(&hp);
+	x.tx_base = sent;
+	x.tx_len = total - sent;
+	itest_stream_xfer(&st, &x, 20000);
+	assert_int_equal(itest_pump_join(&hp), 0);
+	assert_int_equal(hp.rx_done, total);
+	assert_true(st.credit_updates_rcvd > updates_before);
+	assert_int_equal(st.credit_violations, 0);
+	free(buf);
+	close(hp.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+/* A guest that sends beyond its credit is broken: RST, the host socket is
+ * closed, the daemon lives on. */
+static void test_guest_exceeds_credit(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st, st2;
+	uint8_t *buf = calloc(1, SIM_PKT_MAX);
+	uint64_t sent = 0;
+	size_t discarded = 0;
+	bool rst = false;
+	int lfd, hfd, hfd2;
+	char b[4];
+
+	assert_non_null(buf);
+	open_stream(t, s, &st, 50003, 0, &lfd, &hfd);
+	/* The host reads nothing; the guest ignores its credit. */
+	while (!rst && sent < (16u << 20)) {
+		struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(s), ITEST_HOST_CID,
+							  50003, PORT, VIRTIO_VSOCK_OP_RW, 0,
+							  SIM_PKT_MAX, st.buf_alloc, 0);
+
+		assert_int_equal(sim_tx_send(s, &h, buf, SIM_PKT_MAX, 0), 0);
+		sent += SIM_PKT_MAX;
+		while (sim_stream_poll(&st, 0) == 1)
+			rst = rst || st.reset;
+	}
+	while (!rst && sim_stream_poll(&st, ITEST_TIMEOUT_MS) == 1)
+		rst = st.reset;
+	if (!rst)
+		fail_msg("no RST after the guest sent %llu bytes over a %u-byte credit",
+			 (unsigned long long)sent, TXBUF);
+	assert_int_equal(itest_host_wait_closed(hfd, ITEST_TIMEOUT_MS, &discarded), 0);
+	print_message("RST after %llu bytes sent, %zu reached the host\n",
+		      (unsigned long long)sent, discarded);
+	assert_true(discarded < sent);
+	close(hfd);
+	sim_stream_fini(&st);
+
+	/* The daemon and the device are fine: a new stream works. */
+	assert_true(sim_daemon_alive(&t->d));
+	assert_int_equal(sim_stream_connect(s, &st2, ITEST_HOST_CID, PORT, 50004, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	hfd2 = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hfd2 >= 0);
+	assert_int_equal(sim_stream_send(&st2, "ok?", 3, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd2, b, 3, ITEST_TIMEOUT_MS), 3);
+	assert_memory_equal(b, "ok?", 3);
+	close(hfd2);
+	close(lfd);
+	sim_stream_fini(&st2);
+	free(buf);
+	sim_close(s);
+}
+
+struct word_reader {
+	int fd;
+	uint64_t len, done;
+	int result;
+};
+
+/* Host side of the 4 GiB run: checks 64-bit words holding their own index,
+ * cheap enough for gigabytes. */
+static void *word_reader(void *arg)
+{
+	struct word_reader *w = arg;
+	int64_t deadline = sim_now_ms() + 60000;
+	static uint64_t words[8192];
+
+	w->result = 0;
+	while (w->done < w->len) {
+		uint64_t n = w->len - w->done;
+		ssize_t r;
+
+		if (n > sizeof(words))
+			n = sizeof(words);
+		if (sim_now_ms() > deadline) {
+			w->result = -ETIMEDOUT;
+			return NULL;
+		}
+		r = itest_host_read(w->fd, words, n, 5000);
+		if (r != (ssize_t)n) {
+			w->result = r < 0 ? (int)r : -EPIPE;
+			return NULL;
+		}
+		for (uint64_t i = 0; i < n / 8; i++)
+			if (words[i] != w->done / 8 + i) {
+				w->result = -EBADMSG;
+				return NULL;
+			}
+		w->done += n;
+	}
+	return NULL;
+}
+
+/*
+ * The device's own fwd_cnt cannot start high, so this one moves 4 GiB and
+ * a bit guest -> host: the fwd_cnt in the device's headers must wrap
+ * through 0 and keep counting (modulo 2^32, never backwards), and the
+ * guest's credit computed from it must keep the stream going.
+ */
+static void test_device_fwd_cnt_wraps(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	const uint64_t total = (1ull << 32) + (1u << 20);
+	struct word_reader w = { .len = total };
+	struct sim_stream st;
+	static uint64_t words[SIM_PKT_MAX / 8];
+	uint64_t sent = 0, updates = 0;
+	uint32_t last_fwd = 0;
+	int64_t t0 = sim_now_ms();
+	pthread_t th;
+	int lfd;
+
+	open_stream(t, s, &st, 50005, 0, &lfd, &w.fd);
+	assert_int_equal(pthread_create(&th, NULL, word_reader, &w), 0);
+	while (sent < total) {
+		uint32_t credit = peer_credit(&st), n;
+		int r;
+
+		if (!credit) {
+			r = sim_stream_poll(&st, ITEST_TIMEOUT_MS);
+			if (r != 1)
+				fail_msg("stalled after %llu bytes: %d", (unsigned long long)sent,
+					 r);
+			if (st.pkt->op != VIRTIO_VSOCK_OP_CREDIT_UPDATE)
+				continue;
+			/* Forward only, and never beyond what was sent. */
+			if ((uint32_t)(st.pkt->fwd_cnt - last_fwd) >= 0x80000000u ||
+			    (uint32_t)(st.tx_cnt - st.pkt->fwd_cnt) > TXBUF)
+				fail_msg("bad fwd_cnt 0x%08x after 0x%08x (tx_cnt 0x%08x)",
+					 st.pkt->fwd_cnt, last_fwd, st.tx_cnt);
+			last_fwd = st.pkt->fwd_cnt;
+			updates++;
+			continue;
+		}
+		n = credit < SIM_PKT_MAX ? credit : SIM_PKT_MAX;
+		if (n > total - sent)
+			n = (uint32_t)(total - sent);
+		n &= ~7u;
+		for (uint32_t i = 0; i < n / 8; i++)
+			words[i] = sent / 8 + i;
+		assert_int_equal(sim_stream_send(&st, words, n, ITEST_TIMEOUT_MS), 0);
+		sent += n;
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(w.result, 0);
+	stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
+	assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(st.pkt->fwd_cnt, (uint32_t)total);
+	print_message("%llu bytes in %lld ms, %llu credit updates, final fwd_cnt 0x%08x\n",
+		      (unsigned long long)total, (long long)(sim_now_ms() - t0),
+		      (unsigned long long)updates, st.pkt->fwd_cnt);
+	close(w.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		ITEST_T(test_zero_buf_alloc),
+		ITEST_T(test_window_exact),
+		ITEST_T(test_wrap_host_to_guest),
+		ITEST_T(test_wrap_both_ways),
+		ITEST_T_ARGS(test_host_stops_reading, txbuf_args),
+		ITEST_T_ARGS(test_guest_exceeds_credit, txbuf_args),
+		ITEST_T_ARGS(test_device_fwd_cnt_wraps, txbuf_args),
+	};
+
+	return cmocka_run_group_tests_name("vsock_credit", tests, NULL, NULL);
+}
