@@ -73,6 +73,7 @@ struct vsock_conn {
 	uint32_t peer_buf_alloc;    /* the guest's receive buffer */
 	uint32_t peer_fwd_cnt;      /* bytes the guest's application consumed */
 	bool credit_requested;      /* CREDIT_REQUEST sent, no update seen since */
+	uint8_t rx_burst;           /* rx buffers to offer the next readv (1..16) */
 
 	uint8_t *txbuf;             /* ring buffer, tx-buffer-size, on demand */
 	uint32_t txbuf_head, txbuf_len;

@@ -26,6 +26,7 @@ enum { VSOCK_RX_Q = 0, VSOCK_TX_Q = 1, VSOCK_EVENT_Q = 2 };
 #define VSOCK_HASH_BUCKETS 2048u
 /* Standalone replies (RST to unknown connections) waiting for rx buffers. */
 #define VSOCK_CTRL_QUEUE_LEN 256u
+#define VSOCK_RX_MULTI 16u
 /* Host ports for host-initiated connections start here (as Firecracker). */
 #define VSOCK_HOST_PORT_BASE (1u << 30)
 /* Handshake, guest answer and close-flush timeouts. */
@@ -52,6 +53,16 @@ struct sibling_inbox {
 	struct sibling_req items[SIBLING_INBOX_LEN];
 	unsigned head, len;
 	int efd;                        /* eventfd: items are waiting */
+};
+
+/* Consecutive RW packets of one connection, written with one writev. */
+#define VSOCK_TX_BATCH 256u
+struct tx_batch {
+	struct vsock_conn *conn;
+	size_t len;
+	unsigned niov, nheads;
+	struct iovec iov[VSOCK_TX_BATCH];
+	uint16_t heads[VSOCK_TX_BATCH];  /* pushed once the data is written */
 };
 
 struct conn_list {
@@ -91,6 +102,11 @@ struct vsock_dev {
 	atomic_bool accepting;
 
 	struct vq_elem elem;            /* scratch, too big for the stack */
+	struct tx_batch txb;
+	/* rx buffers filled by one readv (Linux posts 4 KiB buffers: 16 of
+	 * them take a 64 KiB host write in one system call). */
+	struct vq_elem rxe[VSOCK_RX_MULTI];
+	uint32_t rxe_room[VSOCK_RX_MULTI];
 	struct vsock_dev_stats stats;
 };
 

@@ -194,6 +194,113 @@ static bool conn_has_work(const struct vsock_conn *c)
 	       !c->guest_shut_recv && conn_peer_credit(c) > 0;
 }
 
+/* Whether c's next packets are plain data: the multi-buffer read path. */
+static bool conn_data_only(const struct vsock_conn *c)
+{
+	/* A pending credit update rides on the data packets. */
+	return !(c->pending & ~PEND_CREDIT_UPDATE) && c->state == CONN_ESTABLISHED &&
+	       c->readable && !c->host_eof && !c->guest_shut_recv && conn_peer_credit(c) > 0;
+}
+
+/*
+ * Reads from c's socket into as many rx buffers as one readv can fill
+ * (bounded by the guest's credit and VSOCK_RX_MULTI), one packet per
+ * buffer. Returns the packets sent, 0 when the socket had nothing (EOF,
+ * EAGAIN or an error, handled here), or -1 when the guest has no rx buffer.
+ */
+static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
+			   unsigned *budget)
+{
+	struct iovec iov[VQ_ELEM_MAX_IOV];
+	uint32_t want = conn_peer_credit(c), room = 0;
+	unsigned k = 0, niov = 0, sent = 0;
+	/* Popping buffers a small read will not reach costs more than it
+	 * saves: offer one, and double while reads fill all they are given. */
+	unsigned burst = c->rx_burst ? c->rx_burst : 1;
+	ssize_t r;
+
+	while (k < burst && *budget && room < want && niov < VQ_ELEM_MAX_IOV) {
+		struct vq_elem *e = &d->rxe[k];
+		size_t got, cap;
+		unsigned n;
+
+		if (vq_pop(vq, &d->vu.mem, e) <= 0)
+			break;
+		if (e->in_len < VSOCK_HDR_SIZE || e->out_num) {
+			if (k) {
+				/* Keep the popped ones contiguous for unpopping;
+				 * this one is dealt with first next time. */
+				vq_unpop(vq);
+				break;
+			}
+			d->stats.dropped_malformed++;
+			vq_push(vq, e->head, 0);
+			(*budget)--;
+			continue;
+		}
+		cap = e->in_len - VSOCK_HDR_SIZE;
+		if (cap > VSOCK_MAX_PAYLOAD)
+			cap = VSOCK_MAX_PAYLOAD;
+		if (cap > want - room)
+			cap = want - room;
+		n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap, iov + niov,
+			      VQ_ELEM_MAX_IOV - niov, &got);
+		if (got == 0) {
+			vq_unpop(vq);
+			break;
+		}
+		d->rxe_room[k++] = (uint32_t)got;
+		niov += n;
+		room += (uint32_t)got;
+		(*budget)--;
+	}
+	if (k == 0)
+		return -1;
+	do {
+		r = readv(c->fd, iov, (int)niov);
+	} while (r < 0 && errno == EINTR);
+	if (r > 0) {
+		uint32_t left = (uint32_t)r;
+
+		for (; sent < k && left; sent++) {
+			uint32_t take = left < d->rxe_room[sent] ? left : d->rxe_room[sent];
+			struct vsock_hdr h;
+
+			conn_hdr(c, VIRTIO_VSOCK_OP_RW, &h);
+			h.len = take;
+			put_hdr(&d->rxe[sent], &h);
+			vq_push(vq, d->rxe[sent].head, VSOCK_HDR_SIZE + take);
+			left -= take;
+		}
+		if ((uint32_t)r == room && burst < VSOCK_RX_MULTI)
+			c->rx_burst = (uint8_t)(burst * 2);
+		else if ((uint32_t)r < room)
+			c->rx_burst = 1;
+		c->tx_cnt += (uint32_t)r;
+		c->fwd_cnt_sent = c->fwd_cnt;
+		c->pending &= ~PEND_CREDIT_UPDATE;
+		d->stats.rx_bytes += (uint64_t)r;
+		d->stats.rx_packets += sent;
+	} else if (r == 0) {
+		c->readable = false;
+		c->host_eof = true;
+		c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
+		c->pending |= PEND_SHUTDOWN;
+	} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		c->readable = false;
+	} else {
+		log_debug("%s: host socket of port %u: %s", d->vu.name, c->guest_port,
+			  strerror(errno));
+		conn_reset(c);
+	}
+	/* Give back, last first, the buffers the data did not reach. */
+	for (unsigned i = k; i > sent; i--) {
+		vq_unpop(vq);
+		(*budget)++;
+	}
+	return (int)sent;
+}
+
 void vsock_rx_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
@@ -208,10 +315,19 @@ void vsock_rx_process(struct vsock_dev *d)
 	budget = vq->num;
 	for (;;) {
 		while (budget && (d->ctrl_len || d->ready.head)) {
-			struct vsock_conn *c;
+			struct vsock_conn *c = d->ready.head;
 			uint32_t used;
-			int r = vq_pop(vq, &d->vu.mem, e);
+			int r;
 
+			if (!d->ctrl_len && conn_data_only(c)) {
+				if (conn_read_multi(d, vq, c, &budget) < 0)
+					break; /* no rx buffer */
+				ready_remove(c);
+				if (conn_has_work(c))
+					ready_add(c);
+				continue;
+			}
+			r = vq_pop(vq, &d->vu.mem, e);
 			if (r <= 0)
 				break;
 			budget--;

@@ -188,6 +188,61 @@ static void handle_packet(struct vsock_dev *d, const struct vq_elem *e, const st
 	}
 }
 
+/* Writes the batched payload and returns its elements to the guest. */
+static void batch_flush(struct vsock_dev *d, struct vq *vq)
+{
+	struct tx_batch *b = &d->txb;
+
+	if (b->conn && conn_write_host(b->conn, b->iov, b->niov, b->len) < 0)
+		conn_reset(b->conn);
+	for (unsigned i = 0; i < b->nheads; i++)
+		vq_push(vq, b->heads[i], 0);
+	b->conn = NULL;
+	b->len = 0;
+	b->niov = b->nheads = 0;
+}
+
+/*
+ * Small writes are where per-packet cost shows: consecutive data packets of
+ * one connection are gathered and written with a single writev. Takes the
+ * packet (true) if it is plain data for an open connection; anything else
+ * goes through handle_packet() after the batch is flushed, so that order
+ * within a connection is kept.
+ */
+static bool batch_take(struct vsock_dev *d, struct vq *vq, const struct vq_elem *e,
+		       const struct vsock_hdr *h)
+{
+	struct tx_batch *b = &d->txb;
+	struct vsock_conn *c;
+	unsigned n;
+	size_t got;
+
+	if (h->op != VIRTIO_VSOCK_OP_RW || h->len == 0 || h->src_cid != d->cfg->guest_cid ||
+	    h->type != VIRTIO_VSOCK_TYPE_STREAM)
+		return false;
+	c = conn_lookup(d, h->dst_cid, h->dst_port, h->src_port);
+	if (!c || (c->pending & PEND_RST) || c->state != CONN_ESTABLISHED ||
+	    c->guest_shut_send || c->fd < 0)
+		return false;
+	if (b->conn != c || b->nheads == VSOCK_TX_BATCH)
+		batch_flush(d, vq);
+	n = iov_slice(e->iov, e->out_num, VSOCK_HDR_SIZE, h->len, b->iov + b->niov,
+		      VSOCK_TX_BATCH - b->niov, &got);
+	if (got < h->len) {
+		/* No room for all of it: this one goes alone. */
+		batch_flush(d, vq);
+		return false;
+	}
+	take_peer_credit(c, h);
+	c->rx_cnt += h->len;
+	d->stats.tx_bytes += h->len;
+	b->conn = c;
+	b->niov += n;
+	b->len += got;
+	b->heads[b->nheads++] = e->head;
+	return true;
+}
+
 void vsock_tx_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_TX_Q);
@@ -218,14 +273,19 @@ void vsock_tx_process(struct vsock_dev *d)
 				log_debug("%s: dropping %s with len %u (chain has %llu bytes)",
 					  d->vu.name, vsock_op_name(h.op), h.len,
 					  (unsigned long long)e->out_len);
+				batch_flush(d, vq);
 				if (h.src_cid == d->cfg->guest_cid)
 					reset_for(d, &h);
 				vq_push(vq, e->head, 0);
 				continue;
 			}
+			if (batch_take(d, vq, e, &h))
+				continue;
+			batch_flush(d, vq);
 			handle_packet(d, e, &h);
 			vq_push(vq, e->head, 0);
 		}
+		batch_flush(d, vq);
 	} while (budget && vq_enable_notify(vq));
 	vq_notify(vq);
 	/* A full ring's worth handled: let other work run, then come back
