@@ -111,6 +111,22 @@ static int fwd_start(struct vsock_dev *d, char *err, size_t errlen)
 			 fcid, strerror(errno), modprobe_hint(fcid));
 		return r;
 	}
+	/* With forward-cid 1, CID 1 must exist (vsock_loopback): without it
+	 * every guest connection would fail later with ENODEV. */
+	if (fcid == VMADDR_CID_LOCAL) {
+		struct sockaddr_vm sa = {
+			.svm_family = AF_VSOCK,
+			.svm_cid = VMADDR_CID_LOCAL,
+			.svm_port = VMADDR_PORT_ANY,
+		};
+		if (bind(probe, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "forward-cid 1: cannot bind to CID 1: %s%s",
+				 strerror(errno), modprobe_hint(fcid));
+			close(probe);
+			return r;
+		}
+	}
 	close(probe);
 	d->listen_fds = calloc(n ? n : 1, sizeof(int));
 	if (!d->listen_fds) {
@@ -133,7 +149,7 @@ static int fwd_start(struct vsock_dev *d, char *err, size_t errlen)
 			r = -errno;
 			snprintf(err, errlen, "forward-listen port %u (bound to cid %u): %s%s",
 				 sa.svm_port, bind_cid, strerror(errno),
-				 errno == EADDRINUSE ? ": the port is already in use"
+				 errno == EADDRINUSE ? " (another socket holds this port)"
 						     : modprobe_hint(fcid));
 			if (fd >= 0)
 				close(fd);

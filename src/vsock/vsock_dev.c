@@ -183,15 +183,17 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 		snprintf(err, errlen, "%s: cannot create the sibling inbox: %s", name, strerror(-r));
 		goto fail;
 	}
-	r = vu_dev_init(&d->vu, d->loop, name, cfg->socket, &vsock_ops, d, why, sizeof(why));
-	if (r < 0) {
-		snprintf(err, errlen, "%s: socket: %s", name, why);
-		goto fail;
-	}
+	/* The host side first: once the vhost-user socket exists, a VMM (and
+	 * whoever waits for that socket) may assume the VM is fully served. */
 	r = d->backend->start(d, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "%s: %s", name, why);
-		vu_dev_destroy(&d->vu);
+		goto fail;
+	}
+	r = vu_dev_init(&d->vu, d->loop, name, cfg->socket, &vsock_ops, d, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: socket: %s", name, why);
+		d->backend->stop(d);
 		goto fail;
 	}
 	return 0;

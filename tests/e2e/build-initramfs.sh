@@ -11,7 +11,10 @@
 #   KERNEL_DIR  as printed by prepare-guest.sh (holds modules/)
 #   GUEST_TOOL  the static vsock-guest-tool
 #   OUTPUT      the .cpio.gz to write (atomically replaced)
-# Environment: VDV_BUSYBOX (default /bin/busybox, must be statically linked).
+# Environment: VDV_BUSYBOX (default /bin/busybox, must be statically linked);
+#   VDV_INITRAMFS_EXTRA (optional): space-separated dynamically linked
+#   programs to add as /bin/<name>, each with every shared library ldd lists
+#   for it (the dynamic loader included), copied to the same path.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -138,6 +141,29 @@ chmod 0755 "$root/init" "$root/bin/vsock-guest-tool"
 if [[ -f "$kdir/version" ]]; then
     cp "$kdir/version" "$root/etc/vdv/kernel-version"
 fi
+
+# Extra (dynamically linked) programs and the libraries they load.
+add_with_libs() {
+    local prog="$1" lib
+    [[ -x "$prog" ]] || die "extra program $prog not found or not executable"
+    cp "$prog" "$root/bin/${prog##*/}"
+    chmod 0755 "$root/bin/${prog##*/}"
+    if ldd "$prog" 2>/dev/null | grep -q 'not found'; then
+        die "$prog: ldd cannot find all of its libraries"
+    fi
+    # "name => /path (addr)", "/path (addr)"; nothing for static programs
+    while IFS= read -r lib; do
+        [[ -z "$lib" || -e "$root$lib" ]] && continue
+        mkdir -p "$root$(dirname "$lib")"
+        cp -L "$lib" "$root$lib"
+    done < <(ldd "$prog" 2>/dev/null | sed -n -e 's/.*=> \(\/[^ ]*\) (.*/\1/p' \
+        -e 's/^[[:space:]]*\(\/[^ ]*\) (.*/\1/p')
+}
+read -r -a extra <<<"${VDV_INITRAMFS_EXTRA:-}"
+for p in "${extra[@]}"; do
+    add_with_libs "$p"
+done
+[[ ${#extra[@]} -eq 0 ]] || log "extra programs: ${extra[*]##*/}"
 
 for s in "$@"; do
     [[ -f "$s" ]] || die "scenario script $s not found"

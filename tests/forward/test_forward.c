@@ -1,0 +1,1730 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * test-forward: the daemon's AF_VSOCK forwarding backend (--forward-cid,
+ * --forward-listen), end to end. The simulator plays the VMM and the guest
+ * driver over the daemon's vhost-user socket; AF_VSOCK peers on CID 1
+ * (vsock_loopback) play the host's applications.
+ *
+ * It opens AF_VSOCK sockets, so it runs ONLY inside the e2e guest (a QEMU
+ * guest whose kernel has vsock_loopback loaded): on a real host, CID 2 may
+ * be a hypervisor and AF_VSOCK traffic would leave the machine. main()
+ * refuses to run unless the kernel command line carries the e2e harness's
+ * "vdv.scenario=". tests/e2e/test-forward.sh boots such a guest.
+ *
+ * Usage: test-forward DAEMON [--module-checks] [--only NAME[+NAME...]]
+ *   --module-checks  also unload the vsock modules (rmmod) to check the
+ *                    daemon's start-up errors, then load them again from
+ *                    /lib/modules/vdv in /etc/vdv/modules order
+ * Output: one line per case ("ok", "FAIL", "SKIP" with the reason), the
+ * daemon's log (VDV_LOG=debug) after a failing case, and a last line
+ * "forward: N passed, N failed, N skipped". Exit status 0 iff none failed.
+ */
+#include "fwd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sim/sim_daemon.h"
+
+extern char **environ;
+
+#define GUEST_CID 3
+#define HOST_CID 2
+#define ENCLAVE_CID 77            /* no VM of the daemon has it */
+#define FL_A 9000                 /* the daemon's forward-listen ports */
+#define FL_B 9001
+#define SVC 7000                  /* a host service on CID 1 */
+#define NO_SVC 7999               /* nobody listens there */
+#define HOST_PORT_BASE (1u << 30) /* host ports of host-initiated conns */
+#define FAST_MS 1000              /* a refusal must be this quick */
+#define RUN_MS 20000              /* bound on one data exchange */
+
+/* Sizes, small enough for TCG and one vCPU. */
+#define SMALL (256u * 1024u)
+#define BULK (8u * 1024u * 1024u)
+#define CONC_EACH 100u            /* connections per direction */
+#define CONC_BYTES (64u * 1024u)  /* per connection and direction */
+
+static const char *daemon_exe;
+static bool module_checks;
+static const char *only;
+
+/* ---- reporting ---- */
+
+static unsigned n_pass, n_fail, n_skip;
+static char why[1024];
+/* The log of the daemon a case started last, shown when the case fails
+ * (VDV_KEEP_TMP keeps it past sim_daemon_stop). */
+static char cur_log[SIM_DAEMON_PATH_MAX];
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+enum verdict { PASS, FAIL, SKIP };
+
+static enum verdict failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static enum verdict failf(const char *fmt, ...)
+{
+	char tmp[sizeof(why)]; /* an argument may be why itself */
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	memcpy(why, tmp, sizeof(why));
+	return FAIL;
+}
+
+static enum verdict skipf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static enum verdict skipf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return SKIP;
+}
+
+static bool selected(const char *name)
+{
+	const char *p = only;
+	size_t n = strlen(name);
+
+	if (!only)
+		return true;
+	while ((p = strstr(p, name))) {
+		if ((p == only || p[-1] == ',' || p[-1] == '+') &&
+		    (p[n] == ',' || p[n] == '+' || p[n] == 0))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static void dump_log(void)
+{
+	struct sim_daemon d = { 0 };
+
+	if (!cur_log[0])
+		return;
+	snprintf(d.log_path, sizeof(d.log_path), "%s", cur_log);
+	sim_daemon_dump_log(&d, stdout, 24 * 1024);
+	fflush(stdout);
+}
+
+static void run_case(const char *name, enum verdict (*fn)(void))
+{
+	int64_t t0;
+	enum verdict v;
+
+	if (!selected(name))
+		return;
+	why[0] = 0;
+	cur_log[0] = 0;
+	say("# case %s", name);
+	t0 = sim_now_ms();
+	v = fn();
+	switch (v) {
+	case PASS:
+		n_pass++;
+		say("ok %s (%lld ms)%s%s", name, (long long)(sim_now_ms() - t0), why[0] ? ": " : "",
+		    why);
+		break;
+	case SKIP:
+		n_skip++;
+		say("SKIP %s: %s", name, why);
+		break;
+	case FAIL:
+		n_fail++;
+		say("FAIL %s (%lld ms): %s", name, (long long)(sim_now_ms() - t0), why);
+		dump_log();
+		break;
+	}
+}
+
+/* ---- daemons ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	if (!f)
+		return strdup("");
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+	if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n)
+		buf[0] = 0;
+	fclose(f);
+	return buf ? buf : strdup("");
+}
+
+/*
+ * Starts the daemon with argv (argv[0] replaced by the daemon under test)
+ * and waits until it is ready: the vhost-user socket wait_path (absolute,
+ * or relative to the daemon's temp dir when it starts with '%D/') exists
+ * AND the daemon logged "listening on <wait_path>", which it does once every
+ * VM is set up. The socket alone is not enough: it is created before the
+ * forward-listen ports are bound, so a host connecting as soon as it
+ * appears may be refused (seen as ECONNRESET under TCG).
+ */
+static int daemon_start(struct sim_daemon *d, const char **argv, const char *wait_path)
+{
+	char path[SIM_DAEMON_PATH_MAX + 16], needle[SIM_DAEMON_PATH_MAX + 32];
+	int64_t deadline = sim_now_ms() + 10000;
+	int r;
+
+	argv[0] = daemon_exe;
+	r = sim_daemon_spawn_argv(d, argv, NULL, 0);
+	snprintf(cur_log, sizeof(cur_log), "%s", d->log_path);
+	if (r)
+		return r;
+	if (!strncmp(wait_path, "%D/", 3))
+		snprintf(path, sizeof(path), "%s/%s", d->dir, wait_path + 3);
+	else
+		snprintf(path, sizeof(path), "%s", wait_path);
+	snprintf(needle, sizeof(needle), "listening on %s\n", path);
+	r = sim_daemon_wait_path(d, path, 10000);
+	while (!r) {
+		char *log = slurp(d->log_path);
+		bool ready = strstr(log, needle) != NULL;
+
+		free(log);
+		if (ready)
+			break;
+		if (!sim_daemon_alive(d))
+			r = -ECHILD;
+		else if (sim_now_ms() >= deadline)
+			r = -ETIMEDOUT;
+		else
+			usleep(5 * 1000);
+	}
+	if (r == -ETIMEDOUT) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &d->status, 0);
+		d->pid = 0;
+	}
+	return r;
+}
+
+/* SIGTERM; 0 iff the daemon exited by itself with status 0. */
+static int daemon_stop(struct sim_daemon *d)
+{
+	return sim_daemon_stop(d, 5000, NULL);
+}
+
+/*
+ * Runs a daemon that must refuse to start: waits (bounded) for it to exit
+ * and returns its output in *log (free it). 0 if it exited non-zero,
+ * -EEXIST if it kept running (killed), -EINVAL if it exited 0.
+ */
+static int daemon_must_fail(const char **argv, char **log, int *status)
+{
+	struct sim_daemon d;
+	int64_t deadline = sim_now_ms() + 5000;
+	int r;
+
+	argv[0] = daemon_exe;
+	*log = NULL;
+	r = sim_daemon_spawn_argv(&d, argv, NULL, 0);
+	snprintf(cur_log, sizeof(cur_log), "%s", d.log_path);
+	if (r) {
+		*log = strdup(strerror(-r));
+		return r;
+	}
+	while (sim_daemon_alive(&d) && sim_now_ms() < deadline)
+		usleep(10 * 1000);
+	*log = slurp(d.log_path);
+	if (sim_daemon_alive(&d)) {
+		kill(d.pid, SIGKILL);
+		waitpid(d.pid, &d.status, 0);
+		d.pid = 0;
+		sim_daemon_stop(&d, 1000, NULL);
+		return -EEXIST;
+	}
+	*status = d.status;
+	sim_daemon_stop(&d, 1000, NULL);
+	return WIFEXITED(*status) && WEXITSTATUS(*status) != 0 ? 0 : -EINVAL;
+}
+
+static void one_line(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '\n')
+			*p = (p[1] ? '|' : 0);
+}
+
+/* ---- the guest (simulator) ---- */
+
+static void guest_opts(struct sim_opts *o)
+{
+	sim_opts_init(o);
+	o->connect_timeout_ms = 5000;
+	o->io_timeout_ms = 5000;
+	o->rx_buf_size = 64u * 1024u;
+}
+
+static int guest_start(const char *path, struct sim **out)
+{
+	struct sim_opts o;
+	int r;
+
+	guest_opts(&o);
+	r = sim_connect(path, &o, out);
+	if (r)
+		return r;
+	r = sim_start(*out);
+	if (r) {
+		sim_close(*out);
+		*out = NULL;
+	}
+	return r;
+}
+
+static void guest_stop(struct sim *s)
+{
+	if (!s)
+		return;
+	sim_stop(s);
+	sim_close(s);
+}
+
+/*
+ * One exchange: the guest opens g_n connections to (g_cid, g_port) and
+ * accepts h_n that the host opens to (1, h_port); the host accepts the
+ * guest's on lfd. Every connection carries len bytes each way.
+ */
+struct xchg {
+	struct sim *sim;
+	uint64_t g_cid;
+	uint32_t g_port, g_src;
+	unsigned g_n;
+	int lfd;
+	uint32_t h_port;
+	unsigned h_n;
+	uint64_t len;
+	int host_rx_delay_ms;     /* a host that is slow to read */
+	uint32_t guest_buf_alloc; /* the guest's credit; 0 = 256 KiB */
+	/* results */
+	uint64_t req_src_cid;
+	uint32_t req_src_port_min;
+	int64_t ms;
+};
+
+static enum verdict exchange(struct xchg *x)
+{
+	struct fwd_host h = { 0 };
+	struct fwd_guest g;
+	int64_t t0 = sim_now_ms();
+	int rg, rh;
+
+	if (fwd_guest_init(&g, x->sim))
+		return failf("out of memory");
+	g.len_i2a = g.len_a2i = x->len;
+	if (x->guest_buf_alloc)
+		g.buf_alloc = x->guest_buf_alloc;
+	g.accept_port = x->h_port;
+	g.n_accept = x->h_n;
+	h.lfd = x->lfd;
+	h.n_accept = x->lfd >= 0 ? x->g_n : 0;
+	h.connect_cid = VMADDR_CID_LOCAL;
+	h.connect_port = x->h_port;
+	h.n_connect = x->h_n;
+	h.id_base = 100000;
+	h.len_i2a = h.len_a2i = x->len;
+	h.timeout_ms = RUN_MS;
+	h.rx_delay_ms = x->host_rx_delay_ms;
+	rg = fwd_guest_connect(&g, x->g_cid, x->g_port, x->g_n, x->g_src, 1);
+	if (rg) {
+		fwd_guest_fini(&g);
+		return failf("guest REQUEST: %s", strerror(-rg));
+	}
+	rh = fwd_host_start(&h);
+	if (rh) {
+		fwd_guest_fini(&g);
+		return failf("host thread: %s", strerror(-rh));
+	}
+	rg = fwd_guest_run(&g, RUN_MS);
+	rh = fwd_host_join(&h);
+	x->ms = sim_now_ms() - t0;
+	x->req_src_cid = g.req_src_cid;
+	x->req_src_port_min = g.req_src_port_min;
+	if (rg || rh) {
+		failf("%s%s%s", rg ? g.why : "", rg && rh ? " / " : "", rh ? h.why : "");
+		fwd_host_fini(&h);
+		fwd_guest_fini(&g);
+		return FAIL;
+	}
+	if (g.credit_violations) {
+		failf("the device sent beyond the guest's credit %llu times",
+		      (unsigned long long)g.credit_violations);
+		fwd_host_fini(&h);
+		fwd_guest_fini(&g);
+		return FAIL;
+	}
+	fwd_host_fini(&h);
+	fwd_guest_fini(&g);
+	return PASS;
+}
+
+/* Reads and drops what the device still sends (late packets of an
+ * abruptly ended case) for ms; returns how many. */
+static unsigned drain_guest(struct sim *s, int ms)
+{
+	struct sim_pkt *p = sim_pkt_new();
+	int64_t deadline = sim_now_ms() + ms;
+	unsigned n = 0;
+
+	while (p && sim_now_ms() < deadline && sim_rx_poll(s, p, 20) == 0)
+		n++;
+	free(p);
+	return n;
+}
+
+/* Accepts one connection on lfd within timeout_ms: fd or -errno. */
+static int accept_one(int lfd, int timeout_ms)
+{
+	struct pollfd p = { .fd = lfd, .events = POLLIN };
+	int fd;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Sends a REQUEST to (cid, port) and expects RST from there within
+ * FAST_MS; *ms gets the time it took. */
+static enum verdict expect_refused(struct sim *s, uint64_t cid, uint32_t port, uint32_t src,
+				   int64_t *ms)
+{
+	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(s), cid, src, port,
+						  VIRTIO_VSOCK_OP_REQUEST, 0, 0, 65536, 0);
+	struct sim_pkt *p = sim_pkt_new();
+	int64_t t0 = sim_now_ms();
+	int r;
+
+	if (!p)
+		return failf("out of memory");
+	r = sim_tx_send(s, &h, NULL, 0, 0);
+	if (r) {
+		free(p);
+		return failf("REQUEST: %s", strerror(-r));
+	}
+	for (;;) {
+		r = sim_rx_poll(s, p, 3000);
+		*ms = sim_now_ms() - t0;
+		if (r) {
+			free(p);
+			return failf("REQUEST to %llu:%u: no answer within 3 s (%s)",
+				     (unsigned long long)cid, port, strerror(-r));
+		}
+		if (p->src_cid == cid && p->src_port == port && p->dst_port == src)
+			break;
+	}
+	r = p->op;
+	free(p);
+	if (r != VIRTIO_VSOCK_OP_RST)
+		return failf("REQUEST to %llu:%u (nobody listens): got %s, want RST",
+			     (unsigned long long)cid, port, sim_op_name((uint16_t)r));
+	if (*ms > FAST_MS)
+		return failf("REQUEST to %llu:%u: RST after %lld ms, want < %d ms",
+			     (unsigned long long)cid, port, (long long)*ms, FAST_MS);
+	return PASS;
+}
+
+/* Waits until the peer closed fd: 0 (EOF or ECONNRESET) or -ETIMEDOUT;
+ * bytes that arrive first are counted in *junk. */
+static int wait_closed(int fd, int timeout_ms, size_t *junk)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	char buf[4096];
+
+	*junk = 0;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int left = (int)(deadline - sim_now_ms());
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, left) <= 0)
+			return -ETIMEDOUT;
+		r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == 0 || (r < 0 && errno == ECONNRESET))
+			return 0;
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (r > 0)
+			*junk += (size_t)r;
+	}
+}
+
+/* ---- kernel modules (--module-checks) ---- */
+
+#define MODLIST "/etc/vdv/modules"
+#define MODDIR "/lib/modules/vdv"
+
+static int run_cmd(const char *a0, const char *a1)
+{
+	const char *argv[] = { a0, a1, NULL };
+	pid_t pid;
+	int st, r;
+
+	r = posix_spawnp(&pid, a0, NULL, NULL, (char *const *)argv, environ);
+	if (r)
+		return -r;
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool module_loaded(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	return stat(path, &st) == 0;
+}
+
+/* The vsock modules of the initramfs, in load order. */
+static unsigned vsock_modules(char names[][64], unsigned max)
+{
+	FILE *f = fopen(MODLIST, "r");
+	char line[64];
+	unsigned n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (strstr(line, "vsock"))
+			snprintf(names[n++], 64, "%s", line);
+	}
+	fclose(f);
+	return n;
+}
+
+/* Unloads the vsock modules from the last one down to (and including)
+ * index keep (0: all of them). */
+static int unload_from(char names[][64], unsigned n, unsigned keep)
+{
+	for (unsigned i = n; i-- > keep;) {
+		int r;
+
+		if (!module_loaded(names[i]))
+			continue;
+		r = run_cmd("rmmod", names[i]);
+		if (r)
+			return failf("rmmod %s: exit %d", names[i], r), -1;
+	}
+	return 0;
+}
+
+/* Loads the first upto modules of the list that are missing. */
+static int load_upto(char names[][64], unsigned upto)
+{
+	for (unsigned i = 0; i < upto; i++) {
+		char path[160];
+		int r;
+
+		if (module_loaded(names[i]))
+			continue;
+		snprintf(path, sizeof(path), MODDIR "/%s.ko", names[i]);
+		r = run_cmd("insmod", path);
+		if (r)
+			return failf("insmod %s: exit %d", path, r), -1;
+	}
+	return 0;
+}
+
+static bool loopback_works(void)
+{
+	int fd = fwd_vsock_listen(VMADDR_CID_LOCAL, 6999, 1);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* ---- cases ---- */
+
+/* No AF_VSOCK at all: the daemon must refuse to start with the hint. */
+static enum verdict c_startup_no_vsock(void)
+{
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", NULL };
+	char names[8][64];
+	unsigned n = vsock_modules(names, 8);
+	enum verdict v = PASS;
+	char *log = NULL;
+	int st = 0, r;
+
+	if (!module_checks)
+		return skipf("needs --module-checks (unloads the vsock modules)");
+	if (n == 0)
+		return skipf("no vsock modules listed in " MODLIST);
+	if (unload_from(names, n, 0) < 0) {
+		char w[sizeof(why)];
+
+		snprintf(w, sizeof(w), "%s", why);
+		load_upto(names, n);
+		return skipf("cannot unload the vsock modules here (%s)", w);
+	}
+	r = daemon_must_fail(argv, &log, &st);
+	one_line(log);
+	if (r == -EEXIST)
+		v = failf("daemon kept running without AF_VSOCK; log: %s", log);
+	else if (r)
+		v = failf("daemon exited %d without AF_VSOCK (want non-zero); log: %s",
+			  WEXITSTATUS(st), log);
+	else if (!strstr(log, "modprobe vsock_loopback") || !strstr(log, "forward-cid 1") ||
+		 !strstr(log, strerror(EAFNOSUPPORT)))
+		v = failf("message lacks the CID, the error or the hint: %s", log);
+	else
+		snprintf(why, sizeof(why), "exit %d: %s", WEXITSTATUS(st), log);
+	free(log);
+	if (load_upto(names, n) < 0)
+		return failf("could not load the vsock modules again: %s", why);
+	return v;
+}
+
+/*
+ * vsock but no vsock_loopback: with forward-cid 1 the daemon must refuse
+ * to start, naming CID 1 and the hint, with or without forward-listen
+ * ports (it probes CID 1 itself).
+ */
+static enum verdict c_startup_no_loopback(void)
+{
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen", "9000", NULL };
+	const char *argv2[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+				"--forward-cid", "1", NULL };
+	char names[8][64], note[768] = "";
+	unsigned n = vsock_modules(names, 8), lb = n;
+	enum verdict v = PASS;
+	char *log = NULL;
+	int st = 0, r;
+
+	if (!module_checks)
+		return skipf("needs --module-checks (unloads vsock_loopback)");
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(names[i], "vsock_loopback"))
+			lb = i;
+	if (lb == n)
+		return skipf("vsock_loopback is not in " MODLIST);
+	if (load_upto(names, n) < 0 || unload_from(names, n, lb) < 0) {
+		char w[sizeof(why)];
+
+		snprintf(w, sizeof(w), "%s", why);
+		load_upto(names, n);
+		return skipf("cannot unload vsock_loopback here (%s)", w);
+	}
+	r = daemon_must_fail(argv, &log, &st);
+	one_line(log);
+	if (r == -EEXIST)
+		v = failf("daemon kept running with forward-listen on CID 1 and no "
+			  "vsock_loopback; log: %s", log);
+	else if (r)
+		v = failf("daemon exited %d (want non-zero); log: %s", WEXITSTATUS(st), log);
+	else if (!strstr(log, "modprobe vsock_loopback") || !strstr(log, "forward-cid 1"))
+		v = failf("message lacks the CID or the hint: %s", log);
+	else
+		snprintf(note, sizeof(note), "exit %d: %s", WEXITSTATUS(st), log);
+	free(log);
+
+	if (v == PASS) {
+		/* Without forward-listen: a start is acceptable, but then every
+		 * guest connection must get a quick RST. */
+		struct sim_daemon d;
+
+		r = daemon_start(&d, argv2, "%D/vhost.sock");
+		if (r == -ECHILD) {
+			log = slurp(d.log_path);
+			one_line(log);
+			snprintf(note + strlen(note), sizeof(note) - strlen(note),
+				 "; without forward-listen it refuses to start too: %s", log);
+			free(log);
+			sim_daemon_stop(&d, 1000, NULL);
+		} else {
+			v = failf("daemon without forward-listen started without vsock_loopback: %s",
+				  r ? strerror(-r) : "running");
+			sim_daemon_stop(&d, 1000, NULL);
+		}
+	}
+	if (load_upto(names, n) < 0)
+		return failf("could not load the vsock modules again: %s", why);
+	if (!loopback_works())
+		return failf("vsock_loopback reloaded but CID 1 cannot be bound");
+	if (v == PASS)
+		snprintf(why, sizeof(why), "%s", note);
+	return v;
+}
+
+static enum verdict port_in_use(uint32_t occupant_cid)
+{
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen", "9011+9010", NULL };
+	int fd = fwd_vsock_listen(occupant_cid, 9010, 4);
+	enum verdict v = PASS;
+	char *log = NULL;
+	int st = 0, r;
+
+	if (fd < 0)
+		return failf("occupying (%u, 9010): %s", occupant_cid, strerror(-fd));
+	r = daemon_must_fail(argv, &log, &st);
+	close(fd);
+	one_line(log);
+	if (r == -EEXIST)
+		v = failf("daemon started although port 9010 is taken; log: %s", log);
+	else if (r)
+		v = failf("daemon exited %d (want non-zero); log: %s", WEXITSTATUS(st), log);
+	else if (!strstr(log, "9010") || !strstr(log, "in use"))
+		v = failf("message lacks the port or 'in use': %s", log);
+	else
+		snprintf(why, sizeof(why), "exit %d: %s", WEXITSTATUS(st), log);
+	free(log);
+	return v;
+}
+
+static enum verdict c_port_in_use_any(void)
+{
+	return port_in_use(VMADDR_CID_ANY);
+}
+
+static enum verdict c_port_in_use_local(void)
+{
+	return port_in_use(VMADDR_CID_LOCAL);
+}
+
+/* A README example: the daemon as documented, one connection each way. */
+static enum verdict readme(const char **argv)
+{
+	static const char sock[] = "/tmp/vhost3.socket";
+	struct sim_daemon d;
+	struct sim *s = NULL;
+	struct xchg x = { 0 };
+	enum verdict v;
+	int r;
+
+	unlink(sock);
+	x.lfd = fwd_vsock_listen(VMADDR_CID_ANY, SVC + 1, 4);
+	if (x.lfd < 0)
+		return failf("host listener: %s", strerror(-x.lfd));
+	r = daemon_start(&d, argv, sock);
+	if (r) {
+		close(x.lfd);
+		sim_daemon_stop(&d, 1000, NULL);
+		return failf("daemon did not create %s: %s", sock, strerror(-r));
+	}
+	r = guest_start(sock, &s);
+	if (r) {
+		v = failf("sim start: %s", strerror(-r));
+		goto out;
+	}
+	if (sim_info(s)->config_guest_cid != GUEST_CID) {
+		v = failf("config space guest_cid %llu, want 3",
+			  (unsigned long long)sim_info(s)->config_guest_cid);
+		goto out;
+	}
+	x.sim = s;
+	x.g_cid = HOST_CID;
+	x.g_port = SVC + 1;
+	x.g_src = 42000;
+	x.g_n = 1;
+	x.h_port = FL_B;
+	x.h_n = 1;
+	x.len = 64 * 1024;
+	v = exchange(&x);
+	if (v == PASS && x.req_src_cid != HOST_CID)
+		v = failf("host connection arrived from cid %llu, want 2",
+			  (unsigned long long)x.req_src_cid);
+	if (v == PASS) {
+		/* the other forward-listen port reaches the guest too */
+		struct xchg y = { .sim = s, .lfd = -1, .h_port = FL_A, .h_n = 1, .len = 4096 };
+
+		v = exchange(&y);
+		if (v != PASS)
+			v = failf("port %u: %s", FL_A, why);
+	}
+	if (v == PASS)
+		snprintf(why, sizeof(why), "guest cid 3; guest -> (2, %u) and host -> ports %u, %u "
+			 "forwarded; exit 0 on SIGTERM", SVC + 1, FL_B, FL_A);
+out:
+	guest_stop(s);
+	close(x.lfd);
+	r = daemon_stop(&d);
+	if (v == PASS && r)
+		v = failf("daemon did not exit 0 on SIGTERM (%s)", strerror(-r));
+	unlink(sock);
+	return v;
+}
+
+static enum verdict c_readme_cli(void)
+{
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "/tmp/vhost3.socket",
+			       "--forward-cid", "1", "--forward-listen", "9000+9001", NULL };
+
+	return readme(argv);
+}
+
+static enum verdict c_readme_vm(void)
+{
+	const char *argv[] = {
+		NULL, "--vm",
+		"guest-cid=3,socket=/tmp/vhost3.socket,forward-cid=1,forward-listen=9000+9001",
+		NULL
+	};
+
+	return readme(argv);
+}
+
+/* ---- one daemon for the data cases ---- */
+
+static struct sim_daemon main_d;
+static bool main_up;
+static struct sim *main_sim;
+static int svc_fd = -1; /* the host service on (any, SVC) */
+
+static enum verdict need_main(void)
+{
+	if (!main_up || !main_sim)
+		return skipf("the shared daemon or its VMM did not start (see main_daemon, "
+			     "vmm_restart)");
+	snprintf(cur_log, sizeof(cur_log), "%s", main_d.log_path);
+	if (!sim_daemon_alive(&main_d))
+		return failf("the daemon is dead (status 0x%x)", main_d.status);
+	return PASS;
+}
+
+/* Host connections before any VM runs are closed at once. */
+static enum verdict c_main_daemon(void)
+{
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen", "9000+9001", NULL };
+	size_t junk;
+	int r, fd;
+
+	svc_fd = fwd_vsock_listen(VMADDR_CID_ANY, SVC, 256);
+	if (svc_fd < 0)
+		return failf("host service listener (any, %u): %s", SVC, strerror(-svc_fd));
+	r = daemon_start(&main_d, argv, "%D/vhost.sock");
+	if (r)
+		return failf("daemon did not start: %s", strerror(-r));
+	main_up = true;
+	fd = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_A, 2000);
+	if (fd < 0)
+		return failf("connect to (1, %u) with no VM running: %s (want accepted, then "
+			     "closed)", FL_A, strerror(-fd));
+	r = wait_closed(fd, 2000, &junk);
+	close(fd);
+	if (r)
+		return failf("host connection with no VM running not closed within 2 s");
+	r = guest_start(main_d.socket_path, &main_sim);
+	if (r)
+		return failf("sim start: %s", strerror(-r));
+	snprintf(why, sizeof(why), "a host connection before the VM started was closed");
+	return PASS;
+}
+
+static enum verdict c_guest_to_host(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 43000,
+			  .g_n = 1, .lfd = svc_fd, .len = SMALL };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why), "%u KiB each way in %lld ms", SMALL / 1024,
+			 (long long)x.ms);
+	return v;
+}
+
+static enum verdict c_enclave_cid(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = ENCLAVE_CID, .g_port = SVC, .g_src = 43100,
+			  .g_n = 1, .lfd = svc_fd, .len = SMALL };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	/* The guest engine only takes the RESPONSE (and data) from cid 77. */
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why), "cid %u port %u answered from cid %u, %u KiB each way",
+			 ENCLAVE_CID, SVC, ENCLAVE_CID, SMALL / 1024);
+	return v;
+}
+
+static enum verdict c_host_to_guest(void)
+{
+	enum verdict v = need_main();
+	uint32_t ports[2] = { FL_A, FL_B };
+
+	if (v != PASS)
+		return v;
+	for (int i = 0; i < 2; i++) {
+		struct xchg x = { .sim = main_sim, .lfd = -1, .h_port = ports[i], .h_n = 1,
+				  .len = SMALL };
+
+		v = exchange(&x);
+		if (v != PASS)
+			return failf("port %u: %s", ports[i], why);
+		if (x.req_src_cid != HOST_CID || x.req_src_port_min < HOST_PORT_BASE)
+			return failf("port %u: REQUEST from %llu:%u, want cid 2 and a port >= 2^30",
+				     ports[i], (unsigned long long)x.req_src_cid,
+				     x.req_src_port_min);
+	}
+	snprintf(why, sizeof(why), "ports %u and %u, REQUEST from cid 2, %u KiB each way", FL_A,
+		 FL_B, SMALL / 1024);
+	return PASS;
+}
+
+static enum verdict c_guest_refused(void)
+{
+	enum verdict v = need_main();
+	int64_t ms1 = 0, ms2 = 0;
+
+	if (v != PASS)
+		return v;
+	v = expect_refused(main_sim, HOST_CID, NO_SVC, 43200, &ms1);
+	if (v != PASS)
+		return v;
+	v = expect_refused(main_sim, ENCLAVE_CID, NO_SVC, 43201, &ms2);
+	if (v != PASS)
+		return v;
+	snprintf(why, sizeof(why), "RST after %lld ms (cid 2), %lld ms (cid %u)", (long long)ms1,
+		 (long long)ms2, ENCLAVE_CID);
+	return PASS;
+}
+
+static enum verdict c_host_refused(void)
+{
+	struct fwd_guest g;
+	enum verdict v = need_main();
+	int64_t t0;
+	size_t junk = 0;
+	int fd, r;
+
+	if (v != PASS)
+		return v;
+	fd = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_B, 2000);
+	if (fd < 0)
+		return failf("connect to (1, %u): %s", FL_B, strerror(-fd));
+	if (fwd_guest_init(&g, main_sim)) {
+		close(fd);
+		return failf("out of memory");
+	}
+	g.accept_port = FL_B;
+	g.n_accept = 1;
+	g.refuse = true;
+	r = fwd_guest_run(&g, 5000);
+	t0 = sim_now_ms();
+	if (r || g.refused_sent != 1) {
+		v = failf("the guest saw no REQUEST for port %u: %s", FL_B, g.why);
+	} else {
+		r = wait_closed(fd, 2000, &junk);
+		if (r)
+			v = failf("host socket still open 2 s after the guest's RST");
+		else if (junk)
+			v = failf("host received %zu bytes on a refused connection", junk);
+		else
+			snprintf(why, sizeof(why), "host socket closed %lld ms after the guest's RST",
+				 (long long)(sim_now_ms() - t0));
+	}
+	close(fd);
+	fwd_guest_fini(&g);
+	return v;
+}
+
+static enum verdict c_bulk(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 43300,
+			  .g_n = 1, .lfd = svc_fd, .h_port = FL_A, .h_n = 1, .len = BULK };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why),
+			 "guest->host and host->guest connections, %u MiB each way each, "
+			 "concurrently: %lld ms (%.1f MiB/s total)",
+			 BULK >> 20, (long long)x.ms,
+			 4.0 * BULK / 1048576.0 / ((double)x.ms / 1000.0 + 1e-9));
+	return v;
+}
+
+static enum verdict c_concurrent(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 44000,
+			  .g_n = CONC_EACH, .lfd = svc_fd, .h_port = FL_A, .h_n = CONC_EACH,
+			  .len = CONC_BYTES };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why),
+			 "%u guest->host + %u host->guest connections at once, %u KiB each way "
+			 "each: %lld ms", CONC_EACH, CONC_EACH, CONC_BYTES / 1024, (long long)x.ms);
+	return v;
+}
+
+/* The host reads nothing for 1.5 s while the guest sends: the guest waits
+ * for credit, nothing is lost or reset. */
+static enum verdict c_slow_host_reader(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 46000,
+			  .g_n = 1, .lfd = svc_fd, .h_port = FL_A, .h_n = 1,
+			  .len = 1024 * 1024, .host_rx_delay_ms = 1500 };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why), "1 MiB each way, host idle for 1.5 s first: %lld ms",
+			 (long long)x.ms);
+	return v;
+}
+
+/* A guest with a small receive buffer: the device must keep within it. */
+static enum verdict c_small_guest_credit(void)
+{
+	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 46100,
+			  .g_n = 2, .lfd = svc_fd, .h_port = FL_B, .h_n = 2,
+			  .len = 512 * 1024, .guest_buf_alloc = 8192 };
+	enum verdict v = need_main();
+
+	if (v != PASS)
+		return v;
+	v = exchange(&x);
+	if (v == PASS)
+		snprintf(why, sizeof(why), "buf_alloc 8 KiB, 4 connections, 512 KiB each way, "
+			 "no credit violation: %lld ms", (long long)x.ms);
+	return v;
+}
+
+/*
+ * Hairpin: the guest dials CID 2 port 9000, which the daemon forwards to
+ * (1, 9000), its own forward-listen port, which it relays back to the
+ * guest's port 9000. Both ends of each stream are the guest's, both hops
+ * run in the daemon's one VM thread.
+ */
+static enum verdict c_hairpin(void)
+{
+	struct fwd_guest g;
+	enum verdict v = need_main();
+	int64_t t0 = sim_now_ms();
+	int r;
+
+	if (v != PASS)
+		return v;
+	if (fwd_guest_init(&g, main_sim))
+		return failf("out of memory");
+	g.len_i2a = g.len_a2i = 256 * 1024;
+	g.accept_port = FL_A;
+	g.n_accept = 4;
+	r = fwd_guest_connect(&g, HOST_CID, FL_A, 4, 46200, 500);
+	if (!r)
+		r = fwd_guest_run(&g, RUN_MS);
+	if (r)
+		v = failf("%s", r == -1 ? g.why : strerror(-r));
+	else
+		snprintf(why, sizeof(why), "4 streams guest -> (2, %u) -> (1, %u) -> guest port "
+			 "%u, 256 KiB each way: %lld ms", FL_A, FL_A, FL_A,
+			 (long long)(sim_now_ms() - t0));
+	fwd_guest_fini(&g);
+	return v;
+}
+
+/*
+ * The host closed its end of st: the guest must hear of it at once, as a
+ * SHUTDOWN(SEND) (the host sends no more; all a socket's EOF can say) or an
+ * RST; after a SHUTDOWN, its next write must be answered by RST (the host
+ * socket is gone). 0, or -ETIMEDOUT with *what set.
+ */
+static int wait_host_close_seen(struct sim_stream *st, int timeout_ms, int64_t *ms,
+				const char **what)
+{
+	int64_t t0 = sim_now_ms(), deadline = t0 + timeout_ms;
+
+	*what = "neither SHUTDOWN(SEND) nor RST";
+	while (!st->reset && !st->peer_shut_send) {
+		if (sim_stream_poll(st, (int)(deadline - sim_now_ms())) <= 0 ||
+		    sim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+	*ms = sim_now_ms() - t0;
+	if (st->reset) {
+		*what = "RST";
+		return 0;
+	}
+	*what = "SHUTDOWN(SEND), but no RST for data sent after it";
+	deadline = sim_now_ms() + timeout_ms;
+	if (sim_stream_send(st, "more", 4, timeout_ms) < 0 && !st->reset)
+		return -ETIMEDOUT;
+	while (!st->reset) {
+		if (sim_stream_poll(st, (int)(deadline - sim_now_ms())) <= 0 ||
+		    sim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+	*what = "SHUTDOWN(SEND), then RST on its next write";
+	return 0;
+}
+
+/*
+ * Abrupt ends: the host closes its socket with the guest's data unread
+ * (guest -> host and host -> guest connections), and the guest resets a
+ * connection: the other side learns of it at once.
+ */
+static enum verdict c_abrupt_close(void)
+{
+	static const char msg[] = "unread by the host";
+	struct sim_stream st;
+	enum verdict v = need_main();
+	int64_t t0, ms1 = 0, ms2 = 0, ms3;
+	const char *what = "", *what1;
+	size_t junk;
+	int fd, r;
+
+	if (v != PASS)
+		return v;
+	/* guest -> host; the host closes */
+	r = sim_stream_connect(main_sim, &st, HOST_CID, SVC, 46300, 0, 3000);
+	if (r)
+		return failf("guest connect to (2, %u): %s", SVC, strerror(-r));
+	fd = accept_one(svc_fd, 3000);
+	if (fd < 0) {
+		sim_stream_fini(&st);
+		return failf("the host service saw no connection: %s", strerror(-fd));
+	}
+	r = sim_stream_send(&st, msg, sizeof(msg), 3000);
+	usleep(100 * 1000);
+	close(fd);
+	if (!r)
+		r = wait_host_close_seen(&st, 2000, &ms1, &what);
+	if (!st.reset)
+		sim_stream_rst(&st);
+	sim_stream_fini(&st);
+	if (r)
+		return failf("host closed a guest-initiated connection: within 2 s the guest "
+			     "got %s", what);
+	what1 = what;
+
+	/* host -> guest; the host closes */
+	fd = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_A, 3000);
+	if (fd < 0)
+		return failf("connect to (1, %u): %s", FL_A, strerror(-fd));
+	r = sim_stream_accept(main_sim, &st, FL_A, 0, false, 3000);
+	if (r) {
+		close(fd);
+		return failf("the guest saw no REQUEST for port %u: %s", FL_A, strerror(-r));
+	}
+	r = sim_stream_send(&st, msg, sizeof(msg), 3000);
+	usleep(100 * 1000);
+	close(fd);
+	if (!r)
+		r = wait_host_close_seen(&st, 2000, &ms2, &what);
+	if (!st.reset)
+		sim_stream_rst(&st);
+	sim_stream_fini(&st);
+	if (r)
+		return failf("host closed a host-initiated connection: within 2 s the guest "
+			     "got %s", what);
+
+	/* guest -> host; the guest resets */
+	r = sim_stream_connect(main_sim, &st, HOST_CID, SVC, 46301, 0, 3000);
+	if (r)
+		return failf("guest connect to (2, %u): %s", SVC, strerror(-r));
+	fd = accept_one(svc_fd, 3000);
+	if (fd < 0) {
+		sim_stream_fini(&st);
+		return failf("the host service saw no connection: %s", strerror(-fd));
+	}
+	t0 = sim_now_ms();
+	sim_stream_rst(&st);
+	sim_stream_fini(&st);
+	r = wait_closed(fd, 3000, &junk);
+	ms3 = sim_now_ms() - t0;
+	close(fd);
+	if (r)
+		return failf("guest RST: the host socket stayed open for 3 s");
+	drain_guest(main_sim, 100);
+	snprintf(why, sizeof(why), "host closes: the guest got %s after %lld ms "
+		 "(guest-initiated), %s after %lld ms (host-initiated); guest RST: host socket "
+		 "closed after %lld ms", what1, (long long)ms1, what, (long long)ms2,
+		 (long long)ms3);
+	return PASS;
+}
+
+/*
+ * The VMM goes away (killed: its socket just closes) with connections open
+ * both ways: their host sockets close; the daemon keeps its vhost-user
+ * socket and forward-listen ports, and a new VMM gets working forwarding.
+ */
+static enum verdict c_vmm_restart(void)
+{
+	struct sim_stream st;
+	struct xchg x = { .g_cid = HOST_CID, .g_port = SVC, .g_src = 46400, .g_n = 1,
+			  .lfd = svc_fd, .h_port = FL_A, .h_n = 1, .len = 64 * 1024 };
+	enum verdict v = need_main();
+	size_t junk;
+	int fd1, fd2, r, r1, r2;
+	int64_t t0, ms;
+
+	if (v != PASS)
+		return v;
+	fd1 = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_B, 3000);
+	if (fd1 < 0)
+		return failf("connect to (1, %u): %s", FL_B, strerror(-fd1));
+	r = sim_stream_accept(main_sim, &st, FL_B, 0, false, 3000);
+	sim_stream_fini(&st);
+	if (r) {
+		close(fd1);
+		return failf("the guest saw no REQUEST for port %u: %s", FL_B, strerror(-r));
+	}
+	r = sim_stream_connect(main_sim, &st, HOST_CID, SVC, 46401, 0, 3000);
+	sim_stream_fini(&st);
+	fd2 = r ? -1 : accept_one(svc_fd, 3000);
+	if (fd2 < 0) {
+		close(fd1);
+		return failf("guest -> host connection: %s", strerror(r ? -r : -fd2));
+	}
+	t0 = sim_now_ms();
+	sim_close(main_sim); /* no GET_VRING_BASE: a killed VMM */
+	main_sim = NULL;
+	r1 = wait_closed(fd1, 3000, &junk);
+	r2 = wait_closed(fd2, 3000, &junk);
+	ms = sim_now_ms() - t0;
+	close(fd1);
+	close(fd2);
+	if (r1 || r2)
+		return failf("VMM gone: host sockets not closed within 3 s (host-initiated: %s, "
+			     "guest-initiated: %s)", r1 ? "open" : "closed", r2 ? "open" : "closed");
+	r = guest_start(main_d.socket_path, &main_sim);
+	if (r)
+		return failf("a new VMM cannot start: %s", strerror(-r));
+	x.sim = main_sim;
+	v = exchange(&x);
+	if (v != PASS)
+		return failf("after the VMM restart: %s", why);
+	snprintf(why, sizeof(why), "host sockets closed %lld ms after the VMM died; a new VMM "
+		 "forwards both ways", (long long)ms);
+	return PASS;
+}
+
+/* Writes all of buf to a non-blocking socket within timeout_ms: 0 or
+ * -errno. */
+static int send_all(int fd, const uint8_t *buf, size_t n, int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	size_t done = 0;
+
+	while (done < n) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t r = send(fd, buf + done, n - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (sim_now_ms() >= deadline ||
+		    poll(&p, 1, (int)(deadline - sim_now_ms())) <= 0)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/* Reads fd to EOF within timeout_ms, checking the pattern: the byte count
+ * or -errno (-EBADMSG: wrong data). */
+static ssize_t recv_check(int fd, uint32_t seed, size_t max, int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	uint8_t buf[16384];
+	size_t done = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r == 0)
+			return (ssize_t)done;
+		if (r > 0) {
+			if (done + (size_t)r > max ||
+			    fwd_pattern_check(buf, (size_t)r, seed, done) >= 0)
+				return -EBADMSG;
+			done += (size_t)r;
+			continue;
+		}
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (sim_now_ms() >= deadline ||
+		    poll(&p, 1, (int)(deadline - sim_now_ms())) <= 0)
+			return -ETIMEDOUT;
+	}
+}
+
+/* The guest side of recv_check, on a sim stream. */
+static ssize_t stream_recv_check(struct sim_stream *st, uint32_t seed, size_t max,
+				 int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	uint8_t buf[16384];
+	size_t done = 0;
+
+	for (;;) {
+		ssize_t r = sim_stream_recv(st, buf, sizeof(buf),
+					    (int)(deadline - sim_now_ms()));
+
+		if (r == 0)
+			return (ssize_t)done;
+		if (r < 0)
+			return r;
+		if (done + (size_t)r > max || fwd_pattern_check(buf, (size_t)r, seed, done) >= 0)
+			return -EBADMSG;
+		done += (size_t)r;
+		if (sim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+/*
+ * Data written just before a close must still arrive: the host writes
+ * 200 KiB and closes before the guest even answered the REQUEST; the guest
+ * writes 200 KiB and closes (SHUTDOWN both ways) before the host read any.
+ */
+static enum verdict c_early_close(void)
+{
+	const size_t n = 200 * 1024;
+	struct sim_stream st;
+	enum verdict v = need_main();
+	uint8_t *buf;
+	ssize_t got;
+	int fd, r;
+
+	if (v != PASS)
+		return v;
+	buf = malloc(n);
+	if (!buf)
+		return failf("out of memory");
+	/* host -> guest */
+	fwd_pattern(buf, n, 4242, 0);
+	fd = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_B, 3000);
+	if (fd < 0) {
+		free(buf);
+		return failf("connect to (1, %u): %s", FL_B, strerror(-fd));
+	}
+	r = send_all(fd, buf, n, 3000);
+	close(fd);
+	if (r) {
+		free(buf);
+		return failf("host send of %zu bytes before the guest answered: %s", n,
+			     strerror(-r));
+	}
+	usleep(200 * 1000);
+	r = sim_stream_accept(main_sim, &st, FL_B, 0, false, 3000);
+	if (r) {
+		free(buf);
+		return failf("the guest saw no REQUEST for port %u: %s", FL_B, strerror(-r));
+	}
+	got = stream_recv_check(&st, 4242, n, 5000);
+	if (!st.reset)
+		sim_stream_rst(&st);
+	sim_stream_fini(&st);
+	if (got != (ssize_t)n) {
+		free(buf);
+		return failf("host wrote %zu bytes and closed before the guest accepted: the "
+			     "guest read %s%zd bytes before EOF", n, got < 0 ? "error " : "",
+			     got < 0 ? -got : got);
+	}
+	/* guest -> host */
+	fwd_pattern(buf, n, 4243, 0);
+	r = sim_stream_connect(main_sim, &st, HOST_CID, SVC, 46500, 0, 3000);
+	fd = r ? r : accept_one(svc_fd, 3000);
+	if (fd < 0) {
+		sim_stream_fini(&st);
+		free(buf);
+		return failf("guest -> host connection: %s", strerror(-fd));
+	}
+	r = sim_stream_send(&st, buf, n, 5000);
+	if (!r)
+		r = sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	free(buf);
+	if (r) {
+		sim_stream_fini(&st);
+		close(fd);
+		return failf("guest send of %zu bytes: %s", n, strerror(-r));
+	}
+	usleep(200 * 1000);
+	got = recv_check(fd, 4243, n, 5000);
+	close(fd);
+	while (!st.reset && sim_stream_poll(&st, 2000) > 0)
+		;
+	r = st.reset;
+	sim_stream_fini(&st);
+	if (got != (ssize_t)n)
+		return failf("guest wrote %zu bytes and closed: the host read %s%zd bytes before "
+			     "EOF", n, got < 0 ? "error " : "", got < 0 ? -got : got);
+	if (!r)
+		return failf("the guest closed (SHUTDOWN both ways) and got no RST within 2 s");
+	drain_guest(main_sim, 50);
+	snprintf(why, sizeof(why), "200 KiB written just before a close arrive both ways");
+	return PASS;
+}
+
+/* A host connection the guest never answers: after the daemon's connect
+ * timeout the guest gets RST and the host socket is closed. */
+static enum verdict c_host_unanswered(void)
+{
+	struct sim_pkt *p;
+	enum verdict v = need_main();
+	uint32_t hport = 0;
+	int64_t t0;
+	size_t junk;
+	int fd, r;
+
+	if (v != PASS)
+		return v;
+	fd = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_A, 3000);
+	if (fd < 0)
+		return failf("connect to (1, %u): %s", FL_A, strerror(-fd));
+	p = sim_pkt_new();
+	if (!p) {
+		close(fd);
+		return failf("out of memory");
+	}
+	r = sim_rx_poll(main_sim, p, 3000);
+	if (r || p->op != VIRTIO_VSOCK_OP_REQUEST || p->dst_port != FL_A) {
+		v = failf("no REQUEST for port %u (%s, got %s)", FL_A, strerror(-r),
+			  sim_op_name(p->op));
+		goto out;
+	}
+	hport = p->src_port;
+	t0 = sim_now_ms();
+	r = wait_closed(fd, 5000, &junk);
+	if (r) {
+		v = failf("host socket still open 5 s after an unanswered REQUEST");
+		goto out;
+	}
+	snprintf(why, sizeof(why), "host socket closed after %lld ms",
+		 (long long)(sim_now_ms() - t0));
+	for (;;) {
+		r = sim_rx_poll(main_sim, p, 2000);
+		if (r) {
+			v = failf("no RST for the unanswered REQUEST (%s)", strerror(-r));
+			goto out;
+		}
+		if (p->src_port == hport && p->dst_port == FL_A)
+			break;
+	}
+	if (p->op != VIRTIO_VSOCK_OP_RST)
+		v = failf("after the timeout the guest got %s, want RST", sim_op_name(p->op));
+	else
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", guest got RST");
+out:
+	free(p);
+	close(fd);
+	return v;
+}
+
+/* SIGTERM with forwarded connections open both ways: the daemon exits 0
+ * (sanitizer builds: no leak) and the host sockets close. */
+static enum verdict c_main_daemon_stops(void)
+{
+	struct sim_stream st;
+	enum verdict v = need_main();
+	size_t junk;
+	int fd1, fd2, r, r1, r2;
+
+	if (v != PASS)
+		return v;
+	fd1 = fwd_vsock_connect(VMADDR_CID_LOCAL, FL_A, 3000);
+	r = fd1 < 0 ? fd1 : sim_stream_accept(main_sim, &st, FL_A, 0, false, 3000);
+	if (fd1 >= 0)
+		sim_stream_fini(&st);
+	if (!r)
+		r = sim_stream_connect(main_sim, &st, HOST_CID, SVC, 46600, 0, 3000);
+	if (fd1 >= 0)
+		sim_stream_fini(&st);
+	fd2 = r ? r : accept_one(svc_fd, 3000);
+	if (fd1 < 0 || fd2 < 0) {
+		if (fd1 >= 0)
+			close(fd1);
+		return failf("opening a connection each way: %s", strerror(-(fd1 < 0 ? fd1 : fd2)));
+	}
+	r = daemon_stop(&main_d);
+	main_up = false;
+	r1 = wait_closed(fd1, 2000, &junk);
+	r2 = wait_closed(fd2, 2000, &junk);
+	close(fd1);
+	close(fd2);
+	guest_stop(main_sim);
+	main_sim = NULL;
+	if (r)
+		return failf("daemon did not exit 0 on SIGTERM with open connections: %s "
+			     "(status 0x%x)", strerror(-r), main_d.status);
+	if (r1 || r2)
+		return failf("daemon exited but host sockets are still open");
+	snprintf(why, sizeof(why), "exit 0 with a connection open each way; host sockets closed");
+	return PASS;
+}
+
+/* ---- siblings ---- */
+
+struct grun {
+	struct fwd_guest g;
+	int timeout_ms, result;
+	pthread_t th;
+};
+
+static void *grun_thread(void *arg)
+{
+	struct grun *gr = arg;
+
+	gr->result = fwd_guest_run(&gr->g, gr->timeout_ms);
+	return NULL;
+}
+
+/* Accepted connections pending on a listener, without waiting. */
+static unsigned drain_accepts(int lfd)
+{
+	unsigned n = 0;
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		close(fd);
+		n++;
+	}
+	return n;
+}
+
+static enum verdict c_siblings(void)
+{
+	/* "%D" works only as a prefix: the --vm values name a dir of ours. */
+	char dir[] = "/tmp/fwd-sib-XXXXXX";
+	char vm3[160], vm4[160], vm5[160], path[3][64];
+	const char *argv[] = { NULL, "--vm", vm3, "--vm", vm4, "--vm", vm5, NULL };
+	struct sim_daemon d;
+	struct sim *s3 = NULL, *s4 = NULL, *s5 = NULL;
+	struct grun b;
+	struct fwd_guest a;
+	enum verdict v = PASS;
+	int lfd, r;
+	int64_t ms = 0;
+	unsigned leaked;
+
+	if (!mkdtemp(dir))
+		return failf("mkdtemp: %s", strerror(errno));
+	for (int i = 0; i < 3; i++)
+		snprintf(path[i], sizeof(path[i]), "%s/%c.sock", dir, 'a' + i);
+	snprintf(vm3, sizeof(vm3), "guest-cid=3,socket=%s,forward-cid=1,forward-listen=9000",
+		 path[0]);
+	snprintf(vm4, sizeof(vm4), "guest-cid=4,socket=%s,forward-cid=1", path[1]);
+	snprintf(vm5, sizeof(vm5), "guest-cid=5,socket=%s,forward-cid=1,groups=other", path[2]);
+	memset(&b, 0, sizeof(b));
+	memset(&a, 0, sizeof(a));
+	lfd = fwd_vsock_listen(VMADDR_CID_ANY, 6000, 16);
+	if (lfd < 0)
+		return failf("host listener (any, 6000): %s", strerror(-lfd));
+	r = daemon_start(&d, argv, path[2]);
+	if (r) {
+		close(lfd);
+		sim_daemon_stop(&d, 1000, NULL);
+		for (int i = 0; i < 3; i++)
+			unlink(path[i]);
+		rmdir(dir);
+		return failf("daemon with 3 VMs did not start: %s", strerror(-r));
+	}
+	r = guest_start(path[0], &s3);
+	if (!r)
+		r = guest_start(path[1], &s4);
+	if (!r)
+		r = guest_start(path[2], &s5);
+	if (r) {
+		v = failf("sim start: %s", strerror(-r));
+		goto out;
+	}
+	/* VM 3 -> VM 4 (same default group): a sibling connection, data both
+	 * ways; nothing may reach the host listener on port 6000. */
+	if (fwd_guest_init(&a, s3) || fwd_guest_init(&b.g, s4)) {
+		v = failf("out of memory");
+		goto out;
+	}
+	a.len_i2a = a.len_a2i = b.g.len_i2a = b.g.len_a2i = SMALL;
+	b.g.accept_port = 6000;
+	b.g.n_accept = 1;
+	b.timeout_ms = 20000;
+	r = fwd_guest_connect(&a, 4, 6000, 1, 45000, 7);
+	if (!r)
+		r = -pthread_create(&b.th, NULL, grun_thread, &b);
+	if (r) {
+		v = failf("start: %s", strerror(-r));
+		goto out;
+	}
+	r = fwd_guest_run(&a, 20000);
+	pthread_join(b.th, NULL);
+	if (r || b.result) {
+		v = failf("VM 3 -> VM 4: %s%s", r ? a.why : "", b.result ? b.g.why : "");
+		goto out;
+	}
+	if (b.g.req_src_cid != GUEST_CID) {
+		v = failf("VM 4 saw the REQUEST from cid %llu, want 3",
+			  (unsigned long long)b.g.req_src_cid);
+		goto out;
+	}
+	/* VM 3 -> VM 5 (another group): refused, and not forwarded. */
+	v = expect_refused(s3, 5, 6000, 45100, &ms);
+	if (v != PASS) {
+		v = failf("VM 3 -> VM 5 (other group): %s", why);
+		goto out;
+	}
+	leaked = drain_accepts(lfd);
+	if (leaked) {
+		v = failf("%u sibling connection(s) went to the host's (1, 6000) instead", leaked);
+		goto out;
+	}
+	/* And the host backend still takes CID 2. */
+	fwd_guest_fini(&a);
+	{
+		struct xchg x = { .sim = s3, .g_cid = HOST_CID, .g_port = 6000, .g_src = 45200,
+				  .g_n = 1, .lfd = lfd, .h_port = FL_A, .h_n = 1, .len = SMALL };
+
+		v = exchange(&x);
+		if (v != PASS) {
+			v = failf("VM 3 <-> host next to siblings: %s", why);
+			goto out;
+		}
+	}
+	snprintf(why, sizeof(why),
+		 "3->4 sibling stream ok, 3->5 (other group) RST in %lld ms and not forwarded, "
+		 "3<->host still forwarded", (long long)ms);
+out:
+	fwd_guest_fini(&a);
+	fwd_guest_fini(&b.g);
+	guest_stop(s3);
+	guest_stop(s4);
+	guest_stop(s5);
+	close(lfd);
+	r = daemon_stop(&d);
+	if (v == PASS && r)
+		v = failf("daemon did not exit 0 on SIGTERM");
+	for (int i = 0; i < 3; i++)
+		unlink(path[i]);
+	rmdir(dir);
+	return v;
+}
+
+/* ---- main ---- */
+
+static bool in_e2e_guest(void)
+{
+	char buf[4096] = "";
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, "vdv.scenario=") != NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--module-checks"))
+			module_checks = true;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else if (argv[i][0] != '-' && !daemon_exe)
+			daemon_exe = argv[i];
+		else
+			break;
+	}
+	if (i < argc || !daemon_exe) {
+		fprintf(stderr, "usage: %s DAEMON [--module-checks] [--only NAME,...]\n", argv[0]);
+		return 2;
+	}
+	if (!in_e2e_guest()) {
+		fprintf(stderr,
+			"%s: refusing to run: this program opens AF_VSOCK sockets and runs only "
+			"inside the e2e guest (kernel command line with vdv.scenario=); use "
+			"tests/e2e/test-forward.sh\n", argv[0]);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	setenv("VDV_LOG", "debug", 0);
+	setenv("VDV_KEEP_TMP", "1", 1); /* failing cases show the daemon's log */
+	say("# test-forward: daemon %s", daemon_exe);
+
+	/* Start-up errors first: they unload and reload modules. */
+	run_case("startup_no_vsock", c_startup_no_vsock);
+	run_case("startup_no_loopback", c_startup_no_loopback);
+	run_case("port_in_use_any", c_port_in_use_any);
+	run_case("port_in_use_local", c_port_in_use_local);
+	run_case("readme_cli", c_readme_cli);
+	run_case("readme_vm", c_readme_vm);
+	run_case("main_daemon", c_main_daemon);
+	run_case("guest_to_host", c_guest_to_host);
+	run_case("enclave_cid", c_enclave_cid);
+	run_case("host_to_guest", c_host_to_guest);
+	run_case("guest_refused", c_guest_refused);
+	run_case("host_refused", c_host_refused);
+	run_case("bulk", c_bulk);
+	run_case("concurrent", c_concurrent);
+	run_case("slow_host_reader", c_slow_host_reader);
+	run_case("small_guest_credit", c_small_guest_credit);
+	run_case("hairpin", c_hairpin);
+	run_case("abrupt_close", c_abrupt_close);
+	run_case("early_close", c_early_close);
+	run_case("host_unanswered", c_host_unanswered);
+	run_case("vmm_restart", c_vmm_restart);
+	run_case("main_daemon_stops", c_main_daemon_stops);
+	run_case("siblings", c_siblings);
+
+	if (main_up) {
+		guest_stop(main_sim);
+		sim_daemon_stop(&main_d, 2000, NULL);
+	}
+	if (svc_fd >= 0)
+		close(svc_fd);
+	say("forward: %u passed, %u failed, %u skipped", n_pass, n_fail, n_skip);
+	return n_fail ? 1 : 0;
+}
