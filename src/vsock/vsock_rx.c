@@ -85,121 +85,67 @@ enum fill_result {
 	FILL_FREE,      /* packet sent and the connection must be freed */
 };
 
+/* Control packets that must go before any data (RESPONSE opens the
+ * stream) or that end it. */
+#define PEND_BEFORE_DATA (PEND_RST | PEND_REQUEST | PEND_RESPONSE | PEND_SHUTDOWN)
+
 /*
- * Builds the next packet connection c owes the guest into element e. The
- * order matters: control packets that open or close the connection first,
- * then data, then credit information (which data packets carry anyway).
+ * Builds the next control packet connection c owes the guest into element
+ * e, most urgent first. Data goes through conn_read_multi().
  */
-static enum fill_result conn_fill(struct vsock_conn *c, struct vq_elem *e, uint32_t *used)
+static enum fill_result conn_fill(struct vsock_conn *c, struct vq_elem *e)
 {
-	struct vsock_dev *d = c->dev;
+	static const struct {
+		uint32_t pend;
+		uint16_t op;
+	} order[] = {
+		{ PEND_REQUEST, VIRTIO_VSOCK_OP_REQUEST },
+		{ PEND_RESPONSE, VIRTIO_VSOCK_OP_RESPONSE },
+		{ PEND_SHUTDOWN, VIRTIO_VSOCK_OP_SHUTDOWN },
+		{ PEND_CREDIT_UPDATE, VIRTIO_VSOCK_OP_CREDIT_UPDATE },
+		{ PEND_CREDIT_REQUEST, VIRTIO_VSOCK_OP_CREDIT_REQUEST },
+	};
 	struct vsock_hdr h;
 
-	*used = VSOCK_HDR_SIZE;
 	if (c->pending & PEND_RST) {
 		conn_hdr(c, VIRTIO_VSOCK_OP_RST, &h);
 		put_hdr(e, &h);
-		d->stats.rst_sent++;
+		c->dev->stats.rst_sent++;
 		return FILL_FREE;
 	}
-	if (c->pending & PEND_REQUEST) {
-		c->pending &= ~PEND_REQUEST;
-		conn_hdr(c, VIRTIO_VSOCK_OP_REQUEST, &h);
-		goto sent;
-	}
-	if (c->pending & PEND_RESPONSE) {
-		c->pending &= ~PEND_RESPONSE;
-		conn_hdr(c, VIRTIO_VSOCK_OP_RESPONSE, &h);
-		goto sent;
-	}
-	if (c->state == CONN_ESTABLISHED && c->readable && !c->host_eof && !c->guest_shut_recv) {
-		uint32_t credit = conn_peer_credit(c);
-		struct iovec piov[VQ_ELEM_MAX_IOV];
-		size_t room = e->in_len > VSOCK_HDR_SIZE ? e->in_len - VSOCK_HDR_SIZE : 0;
-		size_t want = room < credit ? room : credit;
-		unsigned n;
-		ssize_t r;
-
-		if (want > VSOCK_MAX_PAYLOAD)
-			want = VSOCK_MAX_PAYLOAD;
-		if (credit == 0) {
-			/* Blocked on the guest's credit: ask once, then wait for
-			 * its CREDIT_UPDATE (which puts us back on the list). */
-			if (!c->credit_requested) {
-				c->credit_requested = true;
-				c->pending |= PEND_CREDIT_REQUEST;
-			}
-		} else if (want > 0) {
-			n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, want,
-				      piov, VQ_ELEM_MAX_IOV, &want);
-			do {
-				r = readv(c->fd, piov, (int)n);
-			} while (r < 0 && errno == EINTR);
-			if (r > 0) {
-				conn_hdr(c, VIRTIO_VSOCK_OP_RW, &h);
-				h.len = (uint32_t)r;
-				c->tx_cnt += (uint32_t)r;
-				d->stats.rx_bytes += (uint64_t)r;
-				*used += (uint32_t)r;
-				goto sent;
-			}
-			if (r == 0) {
-				/* Host EOF: tell the guest the host sends no more. */
-				c->readable = false;
-				c->host_eof = true;
-				c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
-				c->pending |= PEND_SHUTDOWN;
-			} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				c->readable = false;
-			} else {
-				log_debug("%s: host socket of port %u: %s", d->vu.name,
-					  c->guest_port, strerror(errno));
-				conn_reset(c);
-				return conn_fill(c, e, used);
-			}
+	for (unsigned i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!(c->pending & order[i].pend))
+			continue;
+		c->pending &= ~order[i].pend;
+		conn_hdr(c, order[i].op, &h);
+		if (order[i].op == VIRTIO_VSOCK_OP_SHUTDOWN) {
+			h.flags = c->shutdown_flags;
+			conn_check_closed(c);
 		}
-	}
-	if (c->pending & PEND_SHUTDOWN) {
-		c->pending &= ~PEND_SHUTDOWN;
-		conn_hdr(c, VIRTIO_VSOCK_OP_SHUTDOWN, &h);
-		h.flags = c->shutdown_flags;
-		conn_check_closed(c);
-		goto sent;
-	}
-	if (c->pending & PEND_CREDIT_UPDATE) {
+		/* Every packet carries our fwd_cnt: the guest's view is fresh. */
+		c->fwd_cnt_sent = c->fwd_cnt;
 		c->pending &= ~PEND_CREDIT_UPDATE;
-		conn_hdr(c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, &h);
-		goto sent;
-	}
-	if (c->pending & PEND_CREDIT_REQUEST) {
-		c->pending &= ~PEND_CREDIT_REQUEST;
-		conn_hdr(c, VIRTIO_VSOCK_OP_CREDIT_REQUEST, &h);
-		goto sent;
+		put_hdr(e, &h);
+		return FILL_USED;
 	}
 	return FILL_NOTHING;
-sent:
-	/* Every packet carries our fwd_cnt: the guest's view is fresh now. */
-	c->fwd_cnt_sent = c->fwd_cnt;
-	c->pending &= ~PEND_CREDIT_UPDATE;
-	put_hdr(e, &h);
-	return FILL_USED;
 }
 
-/* Whether c could put something in an rx buffer now. */
-static bool conn_has_work(const struct vsock_conn *c)
+/* Whether c's next packets are data: the multi-buffer read path. */
+static bool conn_data_next(struct vsock_conn *c)
 {
-	if (c->pending)
+	if ((c->pending & PEND_BEFORE_DATA) || c->state != CONN_ESTABLISHED || !c->readable ||
+	    c->host_eof || c->guest_shut_recv)
+		return false;
+	if (conn_peer_credit(c) > 0)
 		return true;
-	return c->state == CONN_ESTABLISHED && c->readable && !c->host_eof &&
-	       !c->guest_shut_recv && conn_peer_credit(c) > 0;
-}
-
-/* Whether c's next packets are plain data: the multi-buffer read path. */
-static bool conn_data_only(const struct vsock_conn *c)
-{
-	/* A pending credit update rides on the data packets. */
-	return !(c->pending & ~PEND_CREDIT_UPDATE) && c->state == CONN_ESTABLISHED &&
-	       c->readable && !c->host_eof && !c->guest_shut_recv && conn_peer_credit(c) > 0;
+	/* Blocked on the guest's credit: ask once, then wait for its
+	 * CREDIT_UPDATE (which puts us back on the ready list). */
+	if (!c->credit_requested) {
+		c->credit_requested = true;
+		c->pending |= PEND_CREDIT_REQUEST;
+	}
+	return false;
 }
 
 /*
@@ -301,6 +247,16 @@ static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn
 	return (int)sent;
 }
 
+/* Whether c could put something in an rx buffer now. */
+static bool conn_has_work(const struct vsock_conn *c)
+{
+	if (c->pending)
+		return true;
+	/* Zero credit still has work once: the CREDIT_REQUEST. */
+	return c->state == CONN_ESTABLISHED && c->readable && !c->host_eof &&
+	       !c->guest_shut_recv && (conn_peer_credit(c) > 0 || !c->credit_requested);
+}
+
 void vsock_rx_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
@@ -316,10 +272,9 @@ void vsock_rx_process(struct vsock_dev *d)
 	for (;;) {
 		while (budget && (d->ctrl_len || d->ready.head)) {
 			struct vsock_conn *c = d->ready.head;
-			uint32_t used;
 			int r;
 
-			if (!d->ctrl_len && conn_data_only(c)) {
+			if (!d->ctrl_len && conn_data_next(c)) {
 				if (conn_read_multi(d, vq, c, &budget) < 0)
 					break; /* no rx buffer */
 				ready_remove(c);
@@ -347,10 +302,10 @@ void vsock_rx_process(struct vsock_dev *d)
 				continue;
 			}
 			c = d->ready.head;
-			switch (conn_fill(c, e, &used)) {
+			switch (conn_fill(c, e)) {
 			case FILL_USED:
 				d->stats.rx_packets++;
-				vq_push(vq, e->head, used);
+				vq_push(vq, e->head, VSOCK_HDR_SIZE);
 				/* Round robin: the next connection gets the next buffer. */
 				ready_remove(c);
 				if (conn_has_work(c))
@@ -358,7 +313,7 @@ void vsock_rx_process(struct vsock_dev *d)
 				break;
 			case FILL_FREE:
 				d->stats.rx_packets++;
-				vq_push(vq, e->head, used);
+				vq_push(vq, e->head, VSOCK_HDR_SIZE);
 				conn_free(c);
 				break;
 			case FILL_NOTHING:
