@@ -61,6 +61,7 @@ struct vsock_conn {
 	uint32_t shutdown_flags;    /* for PEND_SHUTDOWN */
 
 	bool readable;              /* edge-triggered: fd may have data */
+	bool hangup_seen;           /* an event said EOF or error is queued */
 	bool host_eof;              /* host will send no more (read returned 0) */
 	bool host_shut_wr;          /* we shut down the host socket's write side */
 	bool guest_shut_send;       /* guest will send no more */

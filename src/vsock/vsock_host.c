@@ -219,6 +219,8 @@ void conn_host_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 		/* Errors and hang-ups surface through the next read. */
 		c->readable = true;
+		if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			c->hangup_seen = true;
 		if (c->state == CONN_ESTABLISHED)
 			ready_add(c);
 	}

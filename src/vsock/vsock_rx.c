@@ -218,10 +218,17 @@ static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn
 			vq_push(vq, d->rxe[sent].head, VSOCK_HDR_SIZE + take);
 			left -= take;
 		}
-		if ((uint32_t)r == room && burst < VSOCK_RX_MULTI)
+		if ((uint32_t)r == room && burst < VSOCK_RX_MULTI) {
 			c->rx_burst = (uint8_t)(burst * 2);
-		else if ((uint32_t)r < room)
+		} else if ((uint32_t)r < room) {
 			c->rx_burst = 1;
+			/* A short read emptied the socket: new data brings a new
+			 * edge, so skip the readv that would only say EAGAIN.
+			 * Not after a hang-up event, whose EOF is still to be
+			 * read and will bring no further edge. */
+			if (!c->hangup_seen)
+				c->readable = false;
+		}
 		c->tx_cnt += (uint32_t)r;
 		c->fwd_cnt_sent = c->fwd_cnt;
 		c->pending &= ~PEND_CREDIT_UPDATE;

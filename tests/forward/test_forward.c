@@ -507,7 +507,7 @@ static bool module_loaded(const char *name)
 	char path[128];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	snprintf(path, sizeof(path), "/sys/module/%.100s", name);
 	return stat(path, &st) == 0;
 }
 
@@ -554,7 +554,7 @@ static int load_upto(char names[][64], unsigned upto)
 
 		if (module_loaded(names[i]))
 			continue;
-		snprintf(path, sizeof(path), MODDIR "/%s.ko", names[i]);
+		snprintf(path, sizeof(path), MODDIR "/%.100s.ko", names[i]);
 		r = run_cmd("insmod", path);
 		if (r)
 			return failf("insmod %s: exit %d", path, r), -1;

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "dut.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host_io.h"
+#include "sim/sim.h"
+
+#define SPAWN_TIMEOUT_MS 10000
+#define STOP_TIMEOUT_MS 5000
+#define MAX_ARGV 64
+
+static bool app_calls = true;
+
+void dut_app_calls(bool on)
+{
+	app_calls = on;
+}
+
+void dut_app_call(void)
+{
+	if (app_calls)
+		syscall(SYS_getppid);
+}
+
+void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t cap)
+{
+	uint64_t batch = bg_rx_batch(c->g);
+
+	if (r->batch != batch || r->taken + n > cap) {
+		dut_app_call();
+		r->batch = batch;
+		r->taken = 0;
+	}
+	r->taken += n;
+}
+
+void dut_bg_cfg(const struct bench *b, size_t tx_max_payload, struct bg_cfg *cfg)
+{
+	bg_cfg_init(cfg);
+	cfg->queue_size = b->cfg.queue_size;
+	cfg->rx_buf_size = b->cfg.rx_buf_size;
+	cfg->buf_alloc = b->cfg.guest_buf_alloc;
+	cfg->tx_max_payload = tx_max_payload < BG_MAX_PKT ? tx_max_payload : BG_MAX_PKT;
+	cfg->max_conns = b->cfg.idle_conns + b->cfg.mc_conns + 64;
+	cfg->timeout_ms = b->cfg.timeout_ms;
+}
+
+static void fail_with_log(struct dut *s, const char *what, int err)
+{
+	bench_fail(s->b, s->fig, s->which, "%s: %s", what, strerror(-err));
+	sim_daemon_dump_log(&s->d, stderr, 4096);
+}
+
+int dut_spawn_argv(struct bench *b, int which, const char *fig, const char *const *argv,
+		   const char *wait_rel, struct dut *s)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->b = b;
+	s->which = which;
+	s->fig = fig;
+	r = sim_daemon_spawn_argv(&s->d, argv, wait_rel, SPAWN_TIMEOUT_MS);
+	if (r) {
+		fail_with_log(s, "spawning the daemon", r);
+		sim_daemon_stop(&s->d, STOP_TIMEOUT_MS, NULL);
+		return r;
+	}
+	return 0;
+}
+
+unsigned dut_argv(const struct bench *b, int which, const char **argv, unsigned cap)
+{
+	unsigned n = 0;
+
+	argv[n++] = b->cfg.daemon[which - T_A];
+	argv[n++] = "--guest-cid";
+	argv[n++] = "3";
+	argv[n++] = "--socket";
+	argv[n++] = "%D/vhost.sock";
+	argv[n++] = "--uds-path";
+	argv[n++] = "%D/vm.vsock";
+	for (unsigned i = 0; i < b->cfg.n_daemon_args && n + 1 < cap; i++)
+		argv[n++] = b->cfg.daemon_args[i];
+	argv[n] = NULL;
+	return n;
+}
+
+int dut_open_guest(struct dut *s, size_t tx_max_payload)
+{
+	struct bg_cfg cfg;
+	int r;
+
+	dut_bg_cfg(s->b, tx_max_payload, &cfg);
+	r = bg_open(s->d.socket_path, &cfg, &s->g);
+	if (r) {
+		s->g = NULL;
+		fail_with_log(s, "starting the guest", r);
+	}
+	return r;
+}
+
+int dut_start(struct bench *b, int which, const char *fig, size_t tx_max_payload,
+	      struct dut *s)
+{
+	const char *argv[MAX_ARGV];
+	int r;
+
+	dut_argv(b, which, argv, MAX_ARGV);
+	r = dut_spawn_argv(b, which, fig, argv, "vhost.sock", s);
+	if (r)
+		return r;
+	r = dut_open_guest(s, tx_max_payload);
+	if (r)
+		sim_daemon_stop(&s->d, STOP_TIMEOUT_MS, NULL);
+	return r;
+}
+
+int dut_stop(struct dut *s)
+{
+	bool alive = sim_daemon_alive(&s->d);
+	int status = 0, r = 0;
+
+	if (s->g && s->b->cfg.verbose) {
+		char line[512];
+
+		bg_describe(s->g, line, sizeof(line));
+		fprintf(stderr, "  %s (%s) %s\n", s->fig, bench_who(s->which), line);
+	}
+	if (s->g && bg_stall(s->g))
+		fprintf(stderr, "vdv-bench: %s (%s): %s\n", s->fig, bench_who(s->which),
+			bg_stall(s->g));
+	if (s->g && bg_error(s->g)) {
+		bench_fail(s->b, s->fig, s->which, "guest driver error: %s",
+			   strerror(-bg_error(s->g)));
+		r = -1;
+	}
+	bg_close(s->g);
+	s->g = NULL;
+	if (!alive) {
+		bench_fail(s->b, s->fig, s->which, "the daemon died during the run (status 0x%x)",
+			   s->d.status);
+		sim_daemon_dump_log(&s->d, stderr, 4096);
+		r = -1;
+	}
+	/* A daemon that does not exit cleanly on SIGTERM is not our
+	 * measurement's business (another daemon may differ): only report. */
+	if (alive && sim_daemon_stop(&s->d, STOP_TIMEOUT_MS, &status) == -ETIMEDOUT)
+		fprintf(stderr, "note: daemon %s had to be killed after SIGTERM\n",
+			bench_who(s->which));
+	else if (!alive)
+		sim_daemon_stop(&s->d, STOP_TIMEOUT_MS, NULL);
+	return r;
+}
+
+int dut_poll_until(struct dut *s, const bool *flag, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+
+	while (!*flag) {
+		int64_t left = (deadline - now_ns()) / 1000000;
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = bg_poll(s->g, (int)left);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int dut_poll_join(struct dut *s, pthread_t th, int timeout_ms)
+{
+	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
+	bool guest_ok = true;
+
+	while (pthread_tryjoin_np(th, NULL) == EBUSY) {
+		if (now_ns() > deadline) {
+			fprintf(stderr, "vdv-bench: %s (%s): host thread hung; aborting\n", s->fig,
+				bench_who(s->which));
+			exit(2);
+		}
+		/* Short sleeps: the thread's end is not an event we can poll. */
+		if (guest_ok && bg_poll(s->g, 2) < 0)
+			guest_ok = false;
+		else if (!guest_ok)
+			usleep(2000);
+	}
+	return guest_ok ? 0 : -EIO;
+}
+
+struct connect_wait {
+	unsigned connected, refused;
+};
+
+static void connect_event(struct bg_conn *c, enum bg_event ev)
+{
+	struct connect_wait *w = c->user;
+
+	if (ev == BG_EV_CONNECTED)
+		w->connected++;
+	else if (ev == BG_EV_CLOSED)
+		w->refused++;
+}
+
+static const struct bg_conn_ops connect_ops = { .event = connect_event };
+
+int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct bg_conn_ops *ops,
+		      void *const *users, struct bg_conn **conns, int *hfds)
+{
+	int64_t deadline = now_ns() + (int64_t)s->b->cfg.timeout_ms * 1000000;
+	struct connect_wait w = { 0, 0 };
+	char path[128];
+	unsigned i, accepted = 0;
+	int lfd, r;
+
+	r = hio_guest_listen_path(path, sizeof(path), s->d.uds_path, port);
+	if (r)
+		return r;
+	lfd = hio_listen(path, (int)n + 16);
+	if (lfd < 0)
+		return lfd;
+	for (i = 0; i < n; i++) {
+		r = bg_connect(s->g, BG_HOST_CID, port, &connect_ops, &w, &conns[i]);
+		if (r)
+			goto out;
+	}
+	r = bg_kick(s->g);
+	while (!r && w.connected + w.refused < n) {
+		int64_t left = (deadline - now_ns()) / 1000000;
+
+		r = left <= 0 ? -ETIMEDOUT : bg_poll(s->g, (int)left);
+		r = r < 0 ? r : 0;
+	}
+	if (!r && w.refused)
+		r = -ECONNREFUSED;
+	while (!r && accepted < n) {
+		r = hio_accept(lfd, s->b->cfg.timeout_ms);
+		if (r >= 0)
+			hfds[accepted++] = r;
+		r = r < 0 ? r : 0;
+	}
+	if (!r) {
+		for (i = 0; i < n; i++) {
+			conns[i]->ops = ops;
+			conns[i]->user = users ? users[i] : NULL;
+			hio_set_timeouts(hfds[i], s->b->cfg.timeout_ms);
+		}
+	}
+out:
+	if (r) {
+		for (i = 0; i < accepted; i++)
+			close(hfds[i]);
+	}
+	close(lfd);
+	unlink(path);
+	return r;
+}

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Stream throughput through the daemon, one connection (guest-initiated to
+ * a host listener, as a guest agent talking to a host service would).
+ *  g2h: the guest application writes `size` bytes per write, each write
+ *       going out as packets of at most `size` bytes within the daemon's
+ *       credit; the host application reads read_size at a time.
+ *  h2g: the host application writes `size` bytes per write; the daemon
+ *       fills the guest's rx buffers; the guest application takes each
+ *       packet's payload (one copy into its read_size buffer).
+ * Throughput is the bytes the receiver got, checksum-verified, over the
+ * time from the writer's start to the receiver seeing end of stream.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/virtio_vsock.h>
+
+#include "app.h"
+#include "baseline.h"
+#include "dut.h"
+#include "host_io.h"
+#include "record.h"
+
+#define PORT 5201
+
+/* The guest application receiving a stream. */
+struct guest_reader {
+	uint8_t *buf;       /* its recv() buffer */
+	size_t cap, pos;
+	bool verify;
+	uint64_t bytes;
+	struct csum sum;
+	struct dut_recv recv;
+	bool eof, closed;
+	uint64_t credit_violations;
+	int64_t t_end_ns;
+};
+
+static void reader_data(struct bg_conn *c, const uint8_t *p, size_t n)
+{
+	struct guest_reader *r = c->user;
+
+	dut_app_recv(&r->recv, c, n, r->cap);
+	while (n) {
+		size_t k = n < r->cap - r->pos ? n : r->cap - r->pos;
+
+		/* The copy recv() makes from the socket's queue. */
+		memcpy(r->buf + r->pos, p, k);
+		if (r->verify)
+			csum_update(&r->sum, r->buf + r->pos, k);
+		r->pos = (r->pos + k) % r->cap;
+		r->bytes += k;
+		p += k;
+		n -= k;
+	}
+}
+
+static void reader_event(struct bg_conn *c, enum bg_event ev)
+{
+	struct guest_reader *r = c->user;
+
+	if ((ev == BG_EV_SHUTDOWN && c->peer_shut_send) || ev == BG_EV_CLOSED) {
+		if (!r->eof)
+			r->t_end_ns = now_ns();
+		r->eof = true;
+		r->credit_violations = c->credit_violations;
+	}
+	/* c is gone after this callback: remember that we must not close it. */
+	if (ev == BG_EV_CLOSED)
+		r->closed = true;
+}
+
+static const struct bg_conn_ops reader_ops = { .data = reader_data, .event = reader_event };
+
+static int join_ms(const struct bench *b)
+{
+	return (int)(b->cfg.duration_s * 1000) + 2 * b->cfg.timeout_ms;
+}
+
+static int guest_to_host(struct dut *s, const char *id, size_t size)
+{
+	struct bench *b = s->b;
+	struct app_stream hr = { .io_size = b->cfg.read_size, .verify = b->cfg.verify };
+	struct csum sent = { 0 };
+	struct bg_conn *c;
+	struct cpu_mark m;
+	uint64_t bytes = 0;
+	int64_t t0, deadline;
+	pthread_t th;
+	int r;
+
+	r = dut_connect_pairs(s, PORT, 1, NULL, NULL, &c, &hr.fd);
+	if (r) {
+		bench_fail(b, id, s->which, "connect: %s", strerror(-r));
+		return -1;
+	}
+	r = hio_thread_start(&th, app_stream_read, &hr);
+	if (r) {
+		close(hr.fd);
+		return -1;
+	}
+	cpu_mark(&m, s->d.pid);
+	t0 = now_ns();
+	deadline = t0 + (int64_t)(b->cfg.duration_s * 1e9);
+	/* At least one write, as app_stream_write(). */
+	while (!r) {
+		const uint8_t *p = app_chunk(bytes, size);
+
+		if (b->cfg.verify)
+			csum_update(&sent, p, size);
+		dut_app_call(); /* the application's send() */
+		r = bg_send_all(c, p, size, b->cfg.timeout_ms);
+		bytes += size;
+		if (now_ns() >= deadline)
+			break;
+	}
+	if (!r)
+		r = bg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	if (!r)
+		r = bg_kick(s->g);
+	/* Keep serving the device (credit updates, the close) until the host
+	 * reader has seen the end of the stream. */
+	if (dut_poll_join(s, th, join_ms(b)) && !r)
+		r = -EIO;
+	close(hr.fd);
+	if (r || hr.err) {
+		bench_fail(b, id, s->which, "%s", strerror(-(r ? r : hr.err)));
+		return -1;
+	}
+	if (rec_check_stream(b, id, s->which, bytes, &sent, hr.bytes, &hr.sum))
+		return -1;
+	rec_stream(b, id, s->which, hr.bytes, hr.t_end_ns - t0, cpu_since(&m));
+	return 0;
+}
+
+static int host_to_guest(struct dut *s, const char *id, size_t size)
+{
+	struct bench *b = s->b;
+	struct guest_reader gr = { .cap = b->cfg.read_size, .verify = b->cfg.verify };
+	struct app_stream hw = { .io_size = size, .verify = b->cfg.verify };
+	void *user = &gr;
+	struct bg_conn *c;
+	struct cpu_mark m;
+	int64_t t0;
+	pthread_t th;
+	int r;
+
+	gr.buf = malloc(gr.cap);
+	if (!gr.buf)
+		return -1;
+	r = dut_connect_pairs(s, PORT, 1, &reader_ops, &user, &c, &hw.fd);
+	if (r) {
+		bench_fail(b, id, s->which, "connect: %s", strerror(-r));
+		free(gr.buf);
+		return -1;
+	}
+	cpu_mark(&m, s->d.pid);
+	t0 = now_ns();
+	hw.deadline_ns = t0 + (int64_t)(b->cfg.duration_s * 1e9);
+	r = hio_thread_start(&th, app_stream_write, &hw);
+	if (!r)
+		r = dut_poll_until(s, &gr.eof, join_ms(b));
+	if (!r && !gr.closed)
+		bg_close_conn(c);
+	if (r)
+		shutdown(hw.fd, SHUT_RDWR);
+	if (dut_poll_join(s, th, join_ms(b)) && !r)
+		r = -EIO;
+	close(hw.fd);
+	free(gr.buf);
+	if (r || hw.err) {
+		bench_fail(b, id, s->which, "%s", strerror(-(r ? r : hw.err)));
+		return -1;
+	}
+	if (gr.credit_violations) {
+		bench_fail(b, id, s->which, "the daemon sent beyond the guest's credit");
+		return -1;
+	}
+	if (rec_check_stream(b, id, s->which, hw.bytes, &hw.sum, gr.bytes, &gr.sum))
+		return -1;
+	rec_stream(b, id, s->which, gr.bytes, gr.t_end_ns - t0, cpu_since(&m));
+	return 0;
+}
+
+int run_stream(struct bench *b, int which, bool g2h, size_t size)
+{
+	struct dut s;
+	char id[32];
+	int r;
+
+	rec_id(id, sizeof(id), g2h ? "g2h" : "h2g", size);
+	if (which == T_BASE)
+		return base_stream(b, id, size);
+	if (dut_start(b, which, id, g2h ? size : 64, &s))
+		return -1;
+	r = g2h ? guest_to_host(&s, id, size) : host_to_guest(&s, id, size);
+	return dut_stop(&s) ? -1 : r;
+}

@@ -1,0 +1,364 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "record.h"
+
+void run_info_fill(struct run_info *ri)
+{
+	struct utsname u;
+	char line[256];
+	time_t t = time(NULL);
+	FILE *f;
+
+	memset(ri, 0, sizeof(*ri));
+	strftime(ri->date, sizeof(ri->date), "%Y-%m-%dT%H:%M:%S%z", localtime(&t));
+	if (!uname(&u))
+		snprintf(ri->kernel, sizeof(ri->kernel), "%s %s %s", u.sysname, u.release,
+			 u.machine);
+	ri->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	f = fopen("/proc/loadavg", "r");
+	if (f && fgets(ri->load, sizeof(ri->load), f))
+		ri->load[strcspn(ri->load, "\n")] = 0;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/cpuinfo", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = strchr(line, ':');
+
+		if (!strncmp(line, "model name", 10) && p) {
+			snprintf(ri->cpu, sizeof(ri->cpu), "%s", p + 2);
+			ri->cpu[strcspn(ri->cpu, "\n")] = 0;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+}
+
+static unsigned ndaemons(const struct bench *b)
+{
+	return b->cfg.daemon[1] ? 2 : 1;
+}
+
+static bool fig_touched(const struct fig *f)
+{
+	for (int w = 0; w < T_N; w++)
+		if (f->n[w] || f->na[w][0] || f->failed[w])
+			return true;
+	return false;
+}
+
+static const char *fmt_value(const struct fig *f, int which, char *buf, size_t cap)
+{
+	double v = fig_median(f, which);
+	const char *u = f->unit;
+
+	if (f->failed[which] && f->n[which] == 0)
+		snprintf(buf, cap, "FAILED");
+	else if (f->na[which][0])
+		snprintf(buf, cap, "n/a");
+	else if (isnan(v))
+		snprintf(buf, cap, "-");
+	else if (!strcmp(u, "index") || !strcmp(u, "ratio"))
+		snprintf(buf, cap, "%.3f", v);
+	else if (v >= 1000 || !strcmp(u, "B") || !strcmp(u, "KiB"))
+		snprintf(buf, cap, "%.0f", v);
+	else
+		snprintf(buf, cap, "%.1f", v);
+	return buf;
+}
+
+static const char *fmt_ratio(double r, char *buf, size_t cap)
+{
+	if (isnan(r))
+		snprintf(buf, cap, "-");
+	else
+		snprintf(buf, cap, "%.2f", r);
+	return buf;
+}
+
+static const char *fmt_cpu(const struct fig *f, int which, char *buf, size_t cap)
+{
+	double d = fig_cpu_daemon(f, which), s = fig_cpu_self(f, which);
+
+	if (isnan(s))
+		buf[0] = 0;
+	else if (which == T_BASE)
+		snprintf(buf, cap, "-/%.0f%%", 100 * s);
+	else
+		snprintf(buf, cap, "%.0f%%/%.0f%%", 100 * d, 100 * s);
+	return buf;
+}
+
+/* CPU seconds spent per GiB delivered: robust to other load on the
+ * machine, which steals CPU time from the run but adds none to its cost.
+ * Daemon runs count the daemon and the bench process (guest + host app). */
+static double cost_per_gib(const struct fig *f, int which)
+{
+	double v = fig_median(f, which), cpu = fig_cpu_self(f, which);
+
+	if (which != T_BASE)
+		cpu += fig_cpu_daemon(f, which);
+	if (strcmp(f->unit, "MiB/s") || isnan(v) || isnan(cpu) || v <= 0)
+		return NAN;
+	return cpu / (v / 1024.0);
+}
+
+void report_header(const struct bench *b, const struct run_info *ri, FILE *out)
+{
+	fprintf(out, "vdv-bench %s on %s, %ld CPUs (%s), loadavg %s\n", ri->date, ri->kernel,
+		ri->ncpu, ri->cpu, ri->load);
+	fprintf(out, "daemon A: %s\n", b->cfg.daemon[0]);
+	if (b->cfg.daemon[1])
+		fprintf(out, "daemon B: %s\n", b->cfg.daemon[1]);
+	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
+		fprintf(out, "daemon arg: %s\n", b->cfg.daemon_args[i]);
+	fprintf(out,
+		"queue size %u, guest rx buffers %zu B, guest buf_alloc %u B, readers %zu B, "
+		"%.2f s x %u rounds (median), data %s, guest app syscalls %s\n",
+		b->cfg.queue_size, b->cfg.rx_buf_size, b->cfg.guest_buf_alloc, b->cfg.read_size,
+		b->cfg.duration_s, b->cfg.rounds, b->cfg.verify ? "checksum-verified" : "counted",
+		b->cfg.guest_syscalls ? "on" : "off");
+}
+
+void report_table(const struct bench *b, FILE *out)
+{
+	bool cmp = ndaemons(b) == 2;
+	char v0[24], v1[48], v2[48], r1[16], r2[16], r3[16], t[24], c[24];
+
+	fprintf(out, "\n%-44s %-6s %10s %10s %6s", "figure", "unit", "baseline",
+		cmp ? "A" : "daemon", cmp ? "A/base" : "ratio");
+	if (cmp)
+		fprintf(out, " %10s %6s %6s", "B", "B/base", "B/A");
+	fprintf(out, " %-9s %-6s %s\n", "target", "met", cmp ? "" : "cpu d/b");
+	for (unsigned i = 0; i < b->res.n; i++) {
+		const struct fig *f = &b->res.figs[i];
+		int met = fig_target_met(f, T_A), met_b = fig_target_met(f, T_B);
+		char mets[16];
+
+		if (!fig_touched(f))
+			continue; /* a scenario left out with --only */
+
+		fprintf(out, "%-44s %-6s %10s %10s %6s", f->label, f->unit,
+			f->has_baseline ? fmt_value(f, T_BASE, v0, sizeof(v0)) : "",
+			fmt_value(f, T_A, v1, sizeof(v1)),
+			f->has_baseline ? fmt_ratio(fig_ratio(f, T_A, T_BASE), r1, sizeof(r1)) : "");
+		if (cmp)
+			fprintf(out, " %10s %6s %6s", fmt_value(f, T_B, v2, sizeof(v2)),
+				f->has_baseline ? fmt_ratio(fig_ratio(f, T_B, T_BASE), r2,
+							    sizeof(r2))
+						: "",
+				fmt_ratio(fig_ratio(f, T_B, T_A), r3, sizeof(r3)));
+		if (cmp && (met >= 0 || met_b >= 0))
+			snprintf(mets, sizeof(mets), "%s/%s", met < 0 ? "-" : met ? "yes" : "NO",
+				 met_b < 0 ? "-" : met_b ? "yes" : "NO");
+		else
+			snprintf(mets, sizeof(mets), "%s", met < 0 ? "" : met ? "yes" : "NO");
+		fprintf(out, " %-9s %-6s %s\n", fig_target_text(f, t, sizeof(t)), mets,
+			cmp ? "" : fmt_cpu(f, T_A, c, sizeof(c)));
+		for (int w = T_A; w <= (cmp ? T_B : T_A); w++)
+			if (f->na[w][0])
+				fprintf(out, "%-44s   %s: %s\n", "", cmp ? bench_who(w) : "daemon",
+					f->na[w]);
+	}
+	fprintf(out, "\nCPU cost, CPU-seconds per GiB delivered (daemon runs: daemon + guest + host app):\n");
+	for (unsigned i = 0; i < b->res.n; i++) {
+		const struct fig *f = &b->res.figs[i];
+		double base = cost_per_gib(f, T_BASE), a = cost_per_gib(f, T_A);
+
+		if (isnan(base) && isnan(a))
+			continue;
+		fprintf(out, "  %-42s baseline %6.3f   %s %6.3f", f->label, base,
+			cmp ? "A" : "daemon", a);
+		if (!isnan(a) && fig_cpu_daemon(f, T_A) == fig_cpu_daemon(f, T_A))
+			fprintf(out, " (daemon %.3f)",
+				fig_cpu_daemon(f, T_A) / (fig_median(f, T_A) / 1024.0));
+		if (cmp)
+			fprintf(out, "   B %6.3f", cost_per_gib(f, T_B));
+		fputc('\n', out);
+	}
+	fprintf(out,
+		"\nratio = daemon / baseline (throughput: higher is better; latency and memory:\n"
+		"lower is better). cpu d/b = daemon / bench process CPU, %% of one CPU; the bench\n"
+		"process runs the simulated guest and the host application (baseline: both ends).\n");
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v)
+{
+	if (isnan(v) || isinf(v))
+		fputs("null", f);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void json_target(FILE *f, const struct fig *fg, int which)
+{
+	const char *names[] = { "baseline", "a", "b" };
+
+	fprintf(f, "\"%s\": {\"median\": ", names[which]);
+	json_num(f, fig_median(fg, which));
+	fputs(", \"rounds\": [", f);
+	for (unsigned r = 0; r < fg->n[which]; r++) {
+		if (r)
+			fputs(", ", f);
+		json_num(f, fg->v[which][r]);
+	}
+	fputs("], \"cpu_daemon\": ", f);
+	json_num(f, fig_cpu_daemon(fg, which));
+	fputs(", \"cpu_bench\": ", f);
+	json_num(f, fig_cpu_self(fg, which));
+	fputs(", \"cpu_s_per_gib\": ", f);
+	json_num(f, cost_per_gib(fg, which));
+	fprintf(f, ", \"failed\": %s, \"na\": ", fg->failed[which] ? "true" : "false");
+	if (fg->na[which][0])
+		json_str(f, fg->na[which]);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
+int report_json(const struct bench *b, const struct run_info *ri, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	char t[24];
+
+	if (!f)
+		return -errno;
+	fputs("{\n  \"tool\": \"vdv-bench\",\n  \"date\": ", f);
+	json_str(f, ri->date);
+	fputs(",\n  \"machine\": {\"kernel\": ", f);
+	json_str(f, ri->kernel);
+	fputs(", \"cpu\": ", f);
+	json_str(f, ri->cpu);
+	fprintf(f, ", \"ncpu\": %ld, \"loadavg_at_start\": ", ri->ncpu);
+	json_str(f, ri->load);
+	fputs("},\n  \"daemons\": {\"a\": ", f);
+	json_str(f, b->cfg.daemon[0]);
+	fputs(", \"b\": ", f);
+	if (b->cfg.daemon[1])
+		json_str(f, b->cfg.daemon[1]);
+	else
+		fputs("null", f);
+	fputs("},\n  \"daemon_args\": [", f);
+	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++) {
+		if (i)
+			fputs(", ", f);
+		json_str(f, b->cfg.daemon_args[i]);
+	}
+	fprintf(f,
+		"],\n  \"config\": {\"rounds\": %u, \"duration_s\": %g, \"queue_size\": %u, "
+		"\"rx_buf_size\": %zu, \"guest_buf_alloc\": %u, \"read_size\": %zu, "
+		"\"rr_msg\": %zu, \"mc_conns\": %u, \"mc_write\": %zu, \"idle_conns\": %u, "
+		"\"verify\": %s, \"guest_syscalls\": %s, \"smoke\": %s},\n"
+		"  \"failures\": %u,\n  \"figures\": [\n",
+		b->cfg.rounds, b->cfg.duration_s, b->cfg.queue_size, b->cfg.rx_buf_size,
+		b->cfg.guest_buf_alloc, b->cfg.read_size, b->cfg.rr_msg, b->cfg.mc_conns,
+		b->cfg.mc_write, b->cfg.idle_conns, b->cfg.verify ? "true" : "false",
+		b->cfg.guest_syscalls ? "true" : "false",
+		b->cfg.smoke ? "true" : "false", b->failures);
+	for (unsigned i = 0, first = 1; i < b->res.n; i++) {
+		const struct fig *fg = &b->res.figs[i];
+
+		if (!fig_touched(fg))
+			continue;
+		fputs(first ? "    {\"id\": " : ",\n    {\"id\": ", f);
+		first = 0;
+		json_str(f, fg->id);
+		fputs(", \"label\": ", f);
+		json_str(f, fg->label);
+		fputs(", \"unit\": ", f);
+		json_str(f, fg->unit);
+		fprintf(f, ", \"better\": \"%s\", \"target\": ",
+			fg->higher_better ? "higher" : "lower");
+		if (fg->tgt)
+			json_str(f, fig_target_text(fg, t, sizeof(t)));
+		else
+			fputs("null", f);
+		fputs(",\n     ", f);
+		if (fg->has_baseline) {
+			json_target(f, fg, T_BASE);
+			fputs(",\n     ", f);
+		}
+		json_target(f, fg, T_A);
+		fputs(", \"ratio_a\": ", f);
+		json_num(f, fg->has_baseline ? fig_ratio(fg, T_A, T_BASE) : NAN);
+		if (b->cfg.daemon[1]) {
+			fputs(",\n     ", f);
+			json_target(f, fg, T_B);
+			fputs(", \"ratio_b\": ", f);
+			json_num(f, fg->has_baseline ? fig_ratio(fg, T_B, T_BASE) : NAN);
+			fputs(", \"ratio_b_a\": ", f);
+			json_num(f, fig_ratio(fg, T_B, T_A));
+		}
+		fputs("}", f);
+	}
+	fputs("\n  ]\n}\n", f);
+	return fclose(f) ? -errno : 0;
+}
+
+int report_dat(const struct bench *b, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	bool cmp = ndaemons(b) == 2;
+	char id[32], name[32];
+
+	if (!f)
+		return -errno;
+	/* Missing values are written as 0 (gnuplot skips them on its log
+	 * scale) and the last columns label the daemon's bars. */
+	fprintf(f, "# MiB/s per write size: size base_g2h A_g2h base_h2g A_h2g%s "
+		   "label_A_g2h label_A_h2g\n", cmp ? " B_g2h B_h2g" : "");
+	for (unsigned i = 0; i < b->cfg.n_sizes; i++) {
+		size_t sz = b->cfg.sizes[i];
+		const struct fig *g = res_find((struct results *)&b->res,
+					       rec_id(id, sizeof(id), "g2h", sz));
+		const struct fig *h = res_find((struct results *)&b->res,
+					       rec_id(id, sizeof(id), "h2g", sz));
+		double v[6] = { NAN, NAN, NAN, NAN, NAN, NAN };
+
+		if (g) {
+			v[0] = fig_median(g, T_BASE);
+			v[1] = fig_median(g, T_A);
+			v[4] = fig_median(g, T_B);
+		}
+		if (h) {
+			v[2] = fig_median(h, T_BASE);
+			v[3] = fig_median(h, T_A);
+			v[5] = fig_median(h, T_B);
+		}
+		fprintf(f, "\"%s\"", bench_size_name(sz, name, sizeof(name)));
+		for (int k = 0; k < (cmp ? 6 : 4); k++)
+			fprintf(f, " %.3f", isnan(v[k]) ? 0.0 : v[k]);
+		for (int k = 1; k <= 3; k += 2) {
+			const struct fig *fg = k == 1 ? g : h;
+
+			if (isnan(v[k]))
+				fprintf(f, " \"%s\"", fg && fg->failed[T_A] ? "FAILED" : "n/a");
+			else
+				fprintf(f, " \"%.2fx\"", v[k] / v[k - 1]);
+		}
+		fputc('\n', f);
+	}
+	return fclose(f) ? -errno : 0;
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "results.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fig *res_define(struct results *r, const char *id, const char *label, const char *unit,
+		       bool higher_better, bool has_baseline, enum fig_target tgt,
+		       double target)
+{
+	struct fig *f = res_find(r, id);
+
+	if (f)
+		return f;
+	if (r->n == RES_MAX_FIGS)
+		return NULL;
+	f = &r->figs[r->n++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	snprintf(f->label, sizeof(f->label), "%s", label);
+	f->unit = unit;
+	f->higher_better = higher_better;
+	f->has_baseline = has_baseline;
+	f->tgt = tgt;
+	f->target = target;
+	return f;
+}
+
+struct fig *res_find(struct results *r, const char *id)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (!strcmp(r->figs[i].id, id))
+			return &r->figs[i];
+	return NULL;
+}
+
+void res_add(struct results *r, const char *id, int which, double v)
+{
+	struct fig *f = res_find(r, id);
+
+	if (f && f->n[which] < RES_MAX_ROUNDS)
+		f->v[which][f->n[which]++] = v;
+}
+
+void res_add_cpu(struct results *r, const char *id, int which, double daemon, double self)
+{
+	struct fig *f = res_find(r, id);
+
+	if (f && f->ncpu[which] < RES_MAX_ROUNDS) {
+		f->cpu_daemon[which][f->ncpu[which]] = daemon;
+		f->cpu_self[which][f->ncpu[which]++] = self;
+	}
+}
+
+void res_na(struct results *r, const char *id, int which, const char *why)
+{
+	struct fig *f = res_find(r, id);
+
+	if (f)
+		snprintf(f->na[which], sizeof(f->na[which]), "%s", why);
+}
+
+void res_fail(struct results *r, const char *id, int which)
+{
+	struct fig *f = res_find(r, id);
+
+	if (f)
+		f->failed[which] = true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(const double *v, unsigned n)
+{
+	double tmp[RES_MAX_ROUNDS];
+
+	if (!n)
+		return NAN;
+	memcpy(tmp, v, n * sizeof(*v));
+	qsort(tmp, n, sizeof(*tmp), cmp_double);
+	return n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+}
+
+double fig_median(const struct fig *f, int which)
+{
+	return median(f->v[which], f->n[which]);
+}
+
+double fig_cpu_daemon(const struct fig *f, int which)
+{
+	return median(f->cpu_daemon[which], f->ncpu[which]);
+}
+
+double fig_cpu_self(const struct fig *f, int which)
+{
+	return median(f->cpu_self[which], f->ncpu[which]);
+}
+
+double fig_ratio(const struct fig *f, int which, int other)
+{
+	double a = fig_median(f, which), b = fig_median(f, other);
+
+	if (isnan(a) || isnan(b) || b == 0)
+		return NAN;
+	return a / b;
+}
+
+int fig_target_met(const struct fig *f, int which)
+{
+	double v;
+
+	switch (f->tgt) {
+	case TGT_RATIO_MIN:
+		v = fig_ratio(f, which, T_BASE);
+		return isnan(v) ? -1 : v >= f->target;
+	case TGT_RATIO_MAX:
+		v = fig_ratio(f, which, T_BASE);
+		return isnan(v) ? -1 : v <= f->target;
+	case TGT_ABS_MAX:
+		v = fig_median(f, which);
+		return isnan(v) ? -1 : v < f->target;
+	default:
+		return -1;
+	}
+}
+
+const char *fig_target_text(const struct fig *f, char *buf, unsigned cap)
+{
+	switch (f->tgt) {
+	case TGT_RATIO_MIN:
+		snprintf(buf, cap, ">= %.1fx", f->target);
+		break;
+	case TGT_RATIO_MAX:
+		snprintf(buf, cap, "<= %.1fx", f->target);
+		break;
+	case TGT_ABS_MAX:
+		snprintf(buf, cap, "< %g %s", f->target, f->unit);
+		break;
+	default:
+		snprintf(buf, cap, "-");
+		break;
+	}
+	return buf;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The figures of a run: for each, the values per round of the baseline
+ * (AF_UNIX) and of each daemon, the CPU they used, and why a value is
+ * missing. Figures are registered in display order; the summary of a
+ * figure is the median over rounds.
+ */
+#ifndef VDV_BENCH_RESULTS_H
+#define VDV_BENCH_RESULTS_H
+
+#include <stdbool.h>
+
+#define RES_MAX_FIGS 48
+#define RES_MAX_ROUNDS 64
+
+enum { T_BASE = 0, T_A = 1, T_B = 2, T_N = 3 };
+
+enum fig_target {
+	TGT_NONE = 0,
+	TGT_RATIO_MIN,  /* daemon/baseline >= target */
+	TGT_RATIO_MAX,  /* daemon/baseline <= target */
+	TGT_ABS_MAX,    /* absolute value < target */
+};
+
+struct fig {
+	char id[32];
+	char label[64];
+	const char *unit;
+	bool higher_better;
+	bool has_baseline;
+	enum fig_target tgt;
+	double target;
+	double v[T_N][RES_MAX_ROUNDS];
+	unsigned n[T_N];
+	double cpu_daemon[T_N][RES_MAX_ROUNDS]; /* fraction of a CPU */
+	double cpu_self[T_N][RES_MAX_ROUNDS];
+	unsigned ncpu[T_N];
+	char na[T_N][96];   /* not measured, and why */
+	bool failed[T_N];
+};
+
+struct results {
+	struct fig figs[RES_MAX_FIGS];
+	unsigned n;
+};
+
+struct fig *res_define(struct results *r, const char *id, const char *label, const char *unit,
+		       bool higher_better, bool has_baseline, enum fig_target tgt,
+		       double target);
+struct fig *res_find(struct results *r, const char *id);
+void res_add(struct results *r, const char *id, int which, double v);
+void res_add_cpu(struct results *r, const char *id, int which, double daemon, double self);
+void res_na(struct results *r, const char *id, int which, const char *why);
+void res_fail(struct results *r, const char *id, int which);
+
+/* NAN when there is no value. */
+double fig_median(const struct fig *f, int which);
+double fig_cpu_daemon(const struct fig *f, int which);
+double fig_cpu_self(const struct fig *f, int which);
+/* which / baseline (or which / other), NAN if either is missing. */
+double fig_ratio(const struct fig *f, int which, int other);
+/* 1 met, 0 missed, -1 no target or no value. */
+int fig_target_met(const struct fig *f, int which);
+const char *fig_target_text(const struct fig *f, char *buf, unsigned cap);
+
+#endif
