@@ -191,3 +191,18 @@ xf_summary() {
     echo "${1#e2e-}: $XF_PASSED passed, $XF_FAILED failed"
     [[ $XF_FAILED -eq 0 ]]
 }
+
+# xf_guest_recv_ok SCENARIO LABEL BYTES SEED: in the guest console of
+# SCENARIO, the side LABEL received the BYTES-long payload of SEED and its
+# tool exited 0.
+xf_guest_recv_ok() {
+    local scen="$1" label="$2" want got rc
+    rc="$(xf_serial "$scen" | sed -n "s/^XF $label RC \([^ ]*\) .*/\1/p")"
+    got="$(xf_serial "$scen" | sed -n "s/^XF $label RECV //p")"
+    want="$(xf_sum "$3" "$4")"
+    if [[ "$rc" != 0 || "$got" != "$want" ]]; then
+        vdv_log "guest $label: exit '${rc:-?}', received '${got:-nothing}', want '$want'"
+        xf_guest_lines "$scen" "XF $label " | sed 's/^/    /' >&2
+        return 1
+    fi
+}

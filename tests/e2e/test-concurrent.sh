@@ -60,18 +60,8 @@ xf_check "guest ran the concurrent scenario" \
     "vdv.scenario=run vdv.script=concurrent.sh vdv.args=$COUNT,$N vdv.timeout=150"
 xf_wait_jobs 15 "${jobs[@]}"
 
-# guest_recv_ok LABEL BYTES SEED (see test-stream.sh)
-guest_recv_ok() {
-    local want got rc
-    rc="$(xf_serial concurrent | sed -n "s/^XF $1 RC \([^ ]*\) .*/\1/p")"
-    got="$(xf_serial concurrent | sed -n "s/^XF $1 RECV //p")"
-    want="$(xf_sum "$2" "$3")"
-    if [[ "$rc" != 0 || "$got" != "$want" ]]; then
-        vdv_log "guest $1: exit '${rc:-?}', received '${got:-nothing}', want '$want'"
-        xf_guest_lines concurrent "XF $1 " | sed 's/^/    /' >&2
-        return 1
-    fi
-}
+# guest_recv_ok LABEL BYTES SEED: see xf_guest_recv_ok (lib-xfer.sh).
+guest_recv_ok() { xf_guest_recv_ok concurrent "$@"; }
 
 # all_ok KIND: every connection of KIND (in/out) checked on both ends.
 all_ok() {

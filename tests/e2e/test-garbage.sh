@@ -106,17 +106,7 @@ host_data_ok() {
     got="$("$XF_TOOL" sum <"$VDV_WORK/data.recv" | cut -d' ' -f2-)"
     [[ "$got" == "$want" ]] || { vdv_log "host received '$got', want '$want'"; return 1; }
 }
-guest_recv_ok() { # LABEL BYTES SEED (see test-stream.sh)
-    local want got rc
-    rc="$(xf_serial garbage | sed -n "s/^XF $1 RC \([^ ]*\) .*/\1/p")"
-    got="$(xf_serial garbage | sed -n "s/^XF $1 RECV //p")"
-    want="$(xf_sum "$2" "$3")"
-    if [[ "$rc" != 0 || "$got" != "$want" ]]; then
-        vdv_log "guest $1: exit '${rc:-?}', received '${got:-nothing}', want '$want'"
-        xf_guest_lines garbage "XF $1 " | sed 's/^/    /' >&2
-        return 1
-    fi
-}
+guest_recv_ok() { xf_guest_recv_ok garbage "$@"; } # LABEL BYTES SEED
 mib="$((N / 1024 / 1024)) MiB"
 xf_check "transfer during the garbage: host received $mib intact" host_data_ok
 xf_check "transfer during the garbage: guest received $mib intact" guest_recv_ok data "$N" 32

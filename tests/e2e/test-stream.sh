@@ -74,19 +74,8 @@ xf_check "guest ran the stream scenario" \
     "vdv.scenario=run vdv.script=stream.sh vdv.args=$N vdv.timeout=150"
 xf_wait_jobs 15 "${jobs[@]}"
 
-# guest_recv_ok LABEL BYTES SEED: the guest's side of LABEL received the
-# payload and its tool exited 0.
-guest_recv_ok() {
-    local want got rc
-    rc="$(xf_serial stream | sed -n "s/^XF $1 RC \([^ ]*\) .*/\1/p")"
-    got="$(xf_serial stream | sed -n "s/^XF $1 RECV //p")"
-    want="$(xf_sum "$2" "$3")"
-    if [[ "$rc" != 0 || "$got" != "$want" ]]; then
-        vdv_log "guest $1: exit '${rc:-?}', received '${got:-nothing}', want '$want'"
-        xf_guest_lines stream "XF $1 " | sed 's/^/    /' >&2
-        return 1
-    fi
-}
+# guest_recv_ok LABEL BYTES SEED: see xf_guest_recv_ok (lib-xfer.sh).
+guest_recv_ok() { xf_guest_recv_ok stream "$@"; }
 # guest_ms LABEL: the guest-measured duration of LABEL.
 guest_ms() {
     xf_serial stream | sed -n "s/^XF $1 RC [^ ]* MS //p"
