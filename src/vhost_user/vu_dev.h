@@ -59,6 +59,7 @@ struct vu_dev {
 	int listen_fd;
 	int conn_fd;            /* the frontend, or -1 */
 
+	uint32_t max_queue_size; /* SET_VRING_NUM limit (0: VQ_MAX_SIZE) */
 	uint64_t features;      /* negotiated virtio features */
 	bool features_set;
 	uint64_t protocol_features;

@@ -255,6 +255,11 @@ static int h_set_vring_num(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 
 	if (!vq)
 		return -EINVAL;
+	if (dev->max_queue_size && msg->payload.state.num > dev->max_queue_size) {
+		log_warn("%s: queue %u size %u is larger than queue-size %u", dev->name,
+			 msg->payload.state.index, msg->payload.state.num, dev->max_queue_size);
+		return -EINVAL;
+	}
 	if (vq_set_num(vq, msg->payload.state.num) < 0) {
 		log_warn("%s: queue %u size %u is not a power of two in 1..%u", dev->name,
 			 msg->payload.state.index, msg->payload.state.num, VQ_MAX_SIZE);

@@ -196,6 +196,7 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 		d->backend->stop(d);
 		goto fail;
 	}
+	d->vu.max_queue_size = cfg->queue_size;
 	return 0;
 fail:
 	if (d->loop)

@@ -349,6 +349,25 @@ static void test_vring_enable_bad_value(void **state)
 	itest_fresh_frontend_ok(t);
 }
 
+/* --queue-size bounds SET_VRING_NUM: larger rings are refused, smaller and
+ * equal ones accepted, on the same connection. */
+static const char *const queue_size_64[] = { "--queue-size", "64", NULL };
+
+static void test_queue_size_limit(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = negotiated(t, NULL);
+	struct vu_vring_state st = { .index = SIM_VQ_TX, .num = 128 };
+
+	itest_expect_rejected(sim_set_msg(s, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0),
+			      "SET_VRING_NUM 128 with --queue-size 64");
+	st.num = 64;
+	assert_int_equal(sim_set_msg(s, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	st.num = 32;
+	assert_int_equal(sim_set_msg(s, VHOST_USER_SET_VRING_NUM, &st, sizeof(st), NULL, 0), 0);
+	sim_close(s);
+}
+
 static void test_set_features_not_offered(void **state)
 {
 	struct itest *t = *state;
@@ -453,6 +472,7 @@ int main(void)
 		ITEST_T(test_vring_enable_bad_value),
 		ITEST_T(test_set_features_not_offered),
 		ITEST_T(test_set_protocol_features_not_offered),
+		ITEST_T_ARGS(test_queue_size_limit, queue_size_64),
 	};
 
 	return cmocka_run_group_tests_name("vhost-user messages", tests, NULL, NULL);
