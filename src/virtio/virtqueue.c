@@ -67,6 +67,13 @@ static int translate_rings(struct vq *vq, const struct guest_mem *gm)
 		vq->addr_set = false;
 		return -EFAULT;
 	}
+	/* Aligned UVAs can still land on misaligned host addresses when a
+	 * region's UVA and mmap offset differ modulo 16: refuse those rather
+	 * than access the rings through misaligned pointers. */
+	if (((uintptr_t)d & 15) || ((uintptr_t)a & 1) || ((uintptr_t)u & 3)) {
+		vq->addr_set = false;
+		return -EINVAL;
+	}
 	vq->desc = d;
 	vq->avail = a;
 	vq->used = u;
@@ -126,7 +133,8 @@ uint16_t vq_avail_count(const struct vq *vq)
 static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 		      struct vq_elem *elem)
 {
-	const volatile struct vring_desc *table = vq->desc;
+	/* Bytes, not struct pointers: an indirect table need not be aligned. */
+	const uint8_t *table = (const uint8_t *)vq->desc;
 	uint32_t table_size = vq->num;
 	uint32_t idx = head, count = 0;
 	bool in_indirect = false;
@@ -135,6 +143,7 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 	elem->out_num = elem->in_num = 0;
 	elem->out_len = elem->in_len = 0;
 	for (;;) {
+		struct vring_desc desc;
 		uint64_t addr;
 		uint32_t len;
 		uint16_t flags, next;
@@ -147,10 +156,12 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 		 * more means the driver built a loop. */
 		if (++count > table_size)
 			return -ELOOP;
-		addr = table[idx].addr;
-		len = table[idx].len;
-		flags = table[idx].flags;
-		next = table[idx].next;
+		/* One copy: the driver may rewrite the descriptor meanwhile. */
+		memcpy(&desc, table + (size_t)idx * sizeof(desc), sizeof(desc));
+		addr = desc.addr;
+		len = desc.len;
+		flags = desc.flags;
+		next = desc.next;
 
 		if (flags & VRING_DESC_F_INDIRECT) {
 			if (!vq->indirect || in_indirect || (flags & VRING_DESC_F_NEXT))

@@ -143,6 +143,29 @@ static void test_set_addr(void **state)
 	vq_reset(&vq);
 }
 
+/* A region whose UVA and mmap offset differ modulo 16: ring UVAs that are
+ * aligned would map to misaligned host addresses, which must be refused. */
+static void test_set_addr_misaligned_host(void **state)
+{
+	struct test_ring *tr = *state;
+	const uint64_t uva = 0x7e0000000042ull;
+	struct guest_mem gm;
+	struct vq vq;
+
+	gm_init(&gm);
+	assert_int_equal(gm_add_region(&gm, tr->fd, TR_GPA_BASE, TR_MEM_SIZE, uva, 0), 0);
+	vq_init(&vq);
+	assert_int_equal(vq_set_num(&vq, 8), 0);
+	/* uva + 0x0e is 16-aligned, its host address is base + 0x0e: not. */
+	assert_int_equal(vq_set_addr(&vq, &gm, uva + 0x0e, uva + 0x10e, uva + 0x20e), -EINVAL);
+	assert_false(vq.addr_set);
+	/* Host-aligned but UVA-misaligned is refused by the UVA check too. */
+	assert_int_equal(vq_set_addr(&vq, &gm, uva + 0x1e - 0x0e, uva + 0x200, uva + 0x300),
+			 -EINVAL);
+	vq_reset(&vq);
+	gm_clear(&gm);
+}
+
 static void test_set_addr_resumes_used_idx(void **state)
 {
 	struct test_ring *tr = *state;
@@ -755,6 +778,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_set_num, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_set_addr, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_set_addr_misaligned_host, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_set_addr_resumes_used_idx, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_not_ready, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_single_desc, setup8, teardown),
