@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
-# Sets up, builds and runs every test twice: a normal build (all suites) and
-# an ASan+UBSan build (unit, integration and end-to-end suites). Prints one
-# final line "N passed, N failed" and exits non-zero on any failure.
+# Sets up, builds and runs every test twice: a normal build and an
+# ASan+UBSan build (all suites: unit, integration, e2e, bench smoke), then
+# replays the fuzz corpora under clang's ASan+UBSan. Prints one final line
+# "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,7 +22,7 @@ run() {
 	meson test -C "$dir" --print-errorlogs --num-processes 2 || return 1
 }
 
-rm -rf build/test build/test-asan
+rm -rf build/test build/test-asan build/fuzz-replay
 mkdir -p build
 echo "=== build and test: release build"
 run build/test -Dbuildtype=debugoptimized || status=1
@@ -29,7 +30,19 @@ echo "=== build and test: ASan + UBSan build"
 run build/test-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dc_args=-fno-sanitize-recover=all || status=1
 
-# One summary over both builds, from meson's machine-readable logs.
+echo "=== fuzz regression: every target once over its corpus and saved reproducers"
+fuzz_out=$(bash fuzz/replay.sh 2>&1)
+fuzz_rc=$?
+echo "$fuzz_out"
+[ $fuzz_rc -ne 0 ] && status=1
+fuzz_counts=$(sed -n 's/^fuzz: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' <<<"$fuzz_out" | tail -n 1)
+if [ -z "$fuzz_counts" ]; then
+	fuzz_counts="0 1" # it failed before it could count
+fi
+export VDV_EXTRA_COUNTS="$fuzz_counts"
+
+# One summary over both builds, from meson's machine-readable logs, plus the
+# fuzz regression's counts.
 python3 - "$root/build/test" "$root/build/test-asan" <<'PY'
 # Counts test cases, not just test programs: a cmocka program reports its
 # cases ("[  PASSED  ] N test(s)."), a script may end with "N passed, N failed".
@@ -75,6 +88,10 @@ for d in sys.argv[1:]:
         failed += f
         if not ok:
             print(f"FAILED: {os.path.basename(d)}: {t.get('name')} ({r})")
+extra = os.environ.get("VDV_EXTRA_COUNTS", "").split()
+if len(extra) == 2:
+    passed += int(extra[0])
+    failed += int(extra[1])
 summary = f"{passed} passed, {failed} failed"
 if skipped:
     summary += f", {skipped} skipped"
