@@ -39,6 +39,24 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 	 * send while a guest runs: its buffers stay posted. */
 }
 
+/* One line per guest session, so an operator sees what went through and
+ * what was refused without turning on debug logging. */
+static void log_stats(const struct vsock_dev *d)
+{
+	const struct vsock_dev_stats *s = &d->stats;
+
+	if (!s->tx_packets && !s->rx_packets)
+		return;
+	log_info("%s: session: from guest %llu packets / %llu data bytes, to guest %llu packets / "
+		 "%llu data bytes; RST sent %llu; dropped: %llu spoofed, %llu malformed, "
+		 "%llu replies (queue full); connection limit hit %llu times",
+		 d->vu.name, (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
+		 (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
+		 (unsigned long long)s->rst_sent, (unsigned long long)s->dropped_spoofed,
+		 (unsigned long long)s->dropped_malformed, (unsigned long long)s->dropped_ctrl_full,
+		 (unsigned long long)s->conn_limit_hits);
+}
+
 static void vsock_reset(struct vu_dev *vu)
 {
 	struct vsock_dev *d = dev_of(vu);
@@ -48,6 +66,8 @@ static void vsock_reset(struct vu_dev *vu)
 	atomic_store(&d->accepting, false);
 	conn_free_all(d);
 	d->rx_work = d->tx_work = false;
+	log_stats(d);
+	memset(&d->stats, 0, sizeof(d->stats));
 }
 
 static const struct vu_dev_ops vsock_ops = {
