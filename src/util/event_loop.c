@@ -127,7 +127,7 @@ int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 	return 0;
 }
 
-int ev_del(struct ev_loop *loop, int fd)
+int ev_forget(struct ev_loop *loop, int fd)
 {
 	struct ev_slot *slot;
 
@@ -138,9 +138,16 @@ int ev_del(struct ev_loop *loop, int fd)
 	slot->gen++;
 	slot->handler = NULL;
 	slot->opaque = NULL;
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
-		return -errno;
 	return 0;
+}
+
+int ev_del(struct ev_loop *loop, int fd)
+{
+	int r = ev_forget(loop, fd);
+
+	if (r == 0 && epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL) < 0)
+		return -errno;
+	return r;
 }
 
 void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque)

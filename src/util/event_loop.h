@@ -29,6 +29,11 @@ int ev_mod(struct ev_loop *loop, int fd, uint32_t events);
  * the current batch: those are skipped. */
 int ev_del(struct ev_loop *loop, int fd);
 
+/* Like ev_del() for an fd about to be closed, without the epoll_ctl call:
+ * closing the last reference removes it from the epoll set anyway. Only
+ * for fds that were never duplicated. */
+int ev_forget(struct ev_loop *loop, int fd);
+
 void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque);
 
 /* Runs until ev_stop() is called (from a handler or another thread). */

@@ -93,7 +93,9 @@ void conn_close_fd(struct vsock_conn *c)
 {
 	if (c->fd < 0)
 		return;
-	ev_del(c->dev->loop, c->fd);
+	/* Connection sockets are never duplicated: close() takes them out
+	 * of the epoll set, no epoll_ctl needed. */
+	ev_forget(c->dev->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
 	c->readable = false;

@@ -166,13 +166,13 @@ void conn_check_closed(struct vsock_conn *c)
 		c->state = CONN_CLOSING;
 		timed_arm(c, VSOCK_TIMEOUT_MS);
 	}
+	if (c->state == CONN_CLOSING && c->txbuf_len == 0) {
+		conn_reset(c); /* closes the socket: no separate shutdown */
+		return;
+	}
 	if (c->guest_shut_send && c->txbuf_len == 0 && !c->host_shut_wr && c->fd >= 0) {
 		shutdown(c->fd, SHUT_WR);
 		c->host_shut_wr = true;
-	}
-	if (c->state == CONN_CLOSING && c->txbuf_len == 0) {
-		conn_reset(c);
-		return;
 	}
 	/* Both directions finished: nothing can flow any more. */
 	if (c->host_shut_wr && c->host_eof && !(c->pending & PEND_SHUTDOWN))
