@@ -28,7 +28,8 @@ struct host_backend_ops {
 	 * to the host side. Returns 0 or -errno (the connection is reset). */
 	int (*established)(struct vsock_conn *c);
 	/* Data (or EOF: events has EPOLLRDHUP/EPOLLHUP) arrived on a
-	 * connection still in CONN_HANDSHAKE. */
+	 * connection still in CONN_HANDSHAKE. NULL for backends without a
+	 * handshake. */
 	void (*handshake_readable)(struct vsock_conn *c, uint32_t events);
 };
 

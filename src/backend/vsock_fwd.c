@@ -198,16 +198,11 @@ static int fwd_established(struct vsock_conn *c)
 	return 0;
 }
 
-static void fwd_handshake_readable(struct vsock_conn *c, uint32_t events)
-{
-	(void)c, (void)events; /* no handshake on this backend */
-}
-
 const struct host_backend_ops vsock_fwd_backend_ops = {
 	.name = "forward-cid",
 	.start = fwd_start,
 	.stop = fwd_stop,
 	.connect = fwd_connect,
 	.established = fwd_established,
-	.handshake_readable = fwd_handshake_readable,
+	/* no handshake: accepted connections are offered to the guest at once */
 };

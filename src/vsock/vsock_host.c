@@ -204,7 +204,8 @@ void conn_host_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque
 	(void)loop, (void)fd;
 
 	if (c->state == CONN_HANDSHAKE) {
-		c->dev->backend->handshake_readable(c, events);
+		if (c->dev->backend->handshake_readable)
+			c->dev->backend->handshake_readable(c, events);
 		return;
 	}
 	if (c->state == CONN_HOST_CONNECTING) {
