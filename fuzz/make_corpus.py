@@ -38,7 +38,7 @@ put("fuzz_config_yaml", "dup_cid",
     "vms:\n  - {guest_cid: 3, socket: /a, uds_path: /ua}\n"
     "  - {guest_cid: 3, socket: /b, forward_cid: 1}\n")
 put("fuzz_config_yaml", "anchors",
-    "base: &b {socket: /x, uds_path: /y}\nvms:\n  - *b\n  - {guest_cid: 9, socket: /z, forward_cid: 2, queue_size: 256}\n")
+    "base: &b {socket: /x, uds_path: /y}\nvms:\n  - *b\n  - {guest_cid: 9, socket: /z, forward_cid: 1, queue_size: 256}\n")
 
 # --- fuzz_config_args (NUL-separated, argv[0] is implied) ---------------------
 args = {
