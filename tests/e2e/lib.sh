@@ -159,6 +159,21 @@ vdv_wait_socket() {
     return 1
 }
 
+# vdv_need_sockets NAME PATH...: waits (10 s each) for the daemon's sockets;
+# if one does not appear, prints the daemon log, NAME's FAIL line and its
+# "0 passed, 1 failed" summary, and exits 1.
+vdv_need_sockets() {
+    local name="$1" path
+    shift
+    for path in "$@"; do
+        vdv_wait_socket "$path" 10 && continue
+        vdv_dump "$VDV_DAEMON_LOG" "daemon log"
+        echo "FAIL e2e-$name: daemon did not create $path"
+        echo "$name: 0 passed, 1 failed"
+        exit 1
+    done
+}
+
 # vdv_stop_daemon [TIMEOUT_S]: SIGTERM and a bounded wait; sets
 # VDV_DAEMON_RC (exit status, or "killed" when it had to be SIGKILLed).
 vdv_stop_daemon() {

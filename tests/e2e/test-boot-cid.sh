@@ -43,12 +43,7 @@ vdv_prepare_guest "$tool"
 sock="$VDV_WORK/vhost.sock"
 vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" \
     --guest-cid "$cid" --socket "$sock" --uds-path "$VDV_WORK/vm.vsock"
-if ! vdv_wait_socket "$sock" 10; then
-    vdv_dump "$VDV_WORK/daemon.log" "daemon log"
-    echo "FAIL e2e-boot-cid: daemon did not create $sock"
-    echo "boot-cid: 0 passed, 1 failed"
-    exit 1
-fi
+vdv_need_sockets boot-cid "$sock"
 
 boots=()
 for n in 1 2; do

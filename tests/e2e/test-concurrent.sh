@@ -36,11 +36,7 @@ sock="$VDV_WORK/vhost.sock"
 uds="$VDV_WORK/vm.vsock"
 vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" \
     --guest-cid 3 --socket "$sock" --uds-path "$uds"
-if ! vdv_wait_socket "$sock" 10; then
-    echo "FAIL e2e-concurrent: daemon did not create $sock"
-    echo "concurrent: 0 passed, 1 failed"
-    exit 1
-fi
+vdv_need_sockets concurrent "$sock"
 
 T="$XF_TOOL"
 jobs=()

@@ -45,11 +45,7 @@ sock="$VDV_WORK/vhost.sock"
 uds="$VDV_WORK/vm.vsock"
 vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" \
     --guest-cid 3 --socket "$sock" --uds-path "$uds"
-if ! vdv_wait_socket "$sock" 10; then
-    echo "FAIL e2e-garbage: daemon did not create $sock"
-    echo "garbage: 0 passed, 1 failed"
-    exit 1
-fi
+vdv_need_sockets garbage "$sock"
 
 "$XF_TOOL" gen "$N" --seed 32 >"$VDV_WORK/payload"
 garbage_then_after() {

@@ -162,14 +162,7 @@ for g in A B C; do
     vmargs+=(--vm "guest-cid=${cid[$g]},socket=${sock[$g]},uds-path=${uds[$g]},groups=${groups[$g]}")
 done
 vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" "${vmargs[@]}"
-for g in A B C; do
-    if ! vdv_wait_socket "${sock[$g]}" 10; then
-        vdv_dump "$VDV_WORK/daemon.log" "daemon log"
-        echo "FAIL e2e-sibling: daemon did not create ${sock[$g]}"
-        echo "sibling: 0 passed, 1 failed"
-        exit 1
-    fi
-done
+vdv_need_sockets sibling "${sock[A]}" "${sock[B]}" "${sock[C]}"
 
 bg go go_signal
 bg host_c host_to_c

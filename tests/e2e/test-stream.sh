@@ -39,11 +39,7 @@ sock="$VDV_WORK/vhost.sock"
 uds="$VDV_WORK/vm.vsock"
 vdv_start_daemon "$VDV_WORK/daemon.log" "$daemon" \
     --guest-cid 3 --socket "$sock" --uds-path "$uds"
-if ! vdv_wait_socket "$sock" 10; then
-    echo "FAIL e2e-stream: daemon did not create $sock"
-    echo "stream: 0 passed, 1 failed"
-    exit 1
-fi
+vdv_need_sockets stream "$sock"
 
 T="$XF_TOOL"
 # Guest -> host: listening before the guest boots.
