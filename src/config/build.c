@@ -219,6 +219,13 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 		goto fail;
 	vm->queue_size = (uint32_t)n;
 
+	r = build_number(s, VM_KEY_POLL_US, VDV_DEFAULT_POLL_US, &n, e);
+	if (!r)
+		r = cfg_check_poll_us(s, n, e);
+	if (r)
+		goto fail;
+	vm->poll_us = (uint32_t)n;
+
 	r = build_groups(s, vm, e);
 	if (!r)
 		r = cfg_check_vm(s, vm, e);

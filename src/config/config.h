@@ -15,10 +15,12 @@
 #define VDV_DEFAULT_GUEST_CID 3
 #define VDV_DEFAULT_TX_BUFFER_SIZE 65536u
 #define VDV_DEFAULT_QUEUE_SIZE 1024u
+#define VDV_DEFAULT_POLL_US 50u
 #define VDV_DEFAULT_GROUP "default"
 #define VDV_MIN_TX_BUFFER_SIZE 4096u
 #define VDV_MAX_TX_BUFFER_SIZE (1u << 30)
 #define VDV_MAX_QUEUE_SIZE 32768u
+#define VDV_MAX_POLL_US 1000u
 
 struct vm_config {
 	uint64_t guest_cid;
@@ -30,6 +32,12 @@ struct vm_config {
 	size_t n_forward_listen;
 	uint32_t tx_buffer_size;
 	uint32_t queue_size;
+	/* Busy-poll window in microseconds (our extension, not in rust-vmm):
+	 * how long the VM's thread may spin on the guest's tx ring and its
+	 * sockets before sleeping. Adaptive (grows while events follow soon
+	 * after it closes, drops to 0 when idle); yields the CPU while
+	 * spinning; 0 turns polling off. 0..VDV_MAX_POLL_US. */
+	uint32_t poll_us;
 	char **groups;         /* at least one group */
 	size_t n_groups;
 };

@@ -43,6 +43,7 @@ enum vm_key {
 	VM_KEY_TX_BUFFER_SIZE,
 	VM_KEY_QUEUE_SIZE,
 	VM_KEY_GROUPS,
+	VM_KEY_POLL_US,
 	VM_KEY_COUNT,
 };
 
@@ -139,6 +140,7 @@ int cfg_check_forward_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err 
 int cfg_check_port(const struct vm_spec *s, uint64_t port, struct cfg_err *e);
 int cfg_check_tx_buffer_size(const struct vm_spec *s, uint64_t size, struct cfg_err *e);
 int cfg_check_queue_size(const struct vm_spec *s, uint64_t size, struct cfg_err *e);
+int cfg_check_poll_us(const struct vm_spec *s, uint64_t us, struct cfg_err *e);
 int cfg_check_group_name(const struct vm_spec *s, const char *name, struct cfg_err *e);
 int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, struct cfg_err *e);
 /* Rules across the keys of one VM (required keys, exclusive keys,

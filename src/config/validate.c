@@ -81,6 +81,14 @@ int cfg_check_queue_size(const struct vm_spec *s, uint64_t size, struct cfg_err 
 	return 0;
 }
 
+int cfg_check_poll_us(const struct vm_spec *s, uint64_t us, struct cfg_err *e)
+{
+	if (us > VDV_MAX_POLL_US)
+		return vm_errf(e, s, VM_KEY_POLL_US, "%s %" PRIu64 " is out of range 0..%u",
+			       vm_key_disp(s, VM_KEY_POLL_US), us, VDV_MAX_POLL_US);
+	return 0;
+}
+
 int cfg_check_group_name(const struct vm_spec *s, const char *name, struct cfg_err *e)
 {
 	const char *p;

@@ -19,10 +19,11 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 	[VM_KEY_TX_BUFFER_SIZE] = "--tx-buffer-size",
 	[VM_KEY_QUEUE_SIZE] = "--queue-size",
 	[VM_KEY_GROUPS] = "--groups",
+	[VM_KEY_POLL_US] = "--poll-us",
 };
 
 const char vm_key_list[] = "guest-cid, socket, uds-path, forward-cid, forward-listen, "
-			   "tx-buffer-size, queue-size, groups";
+			   "tx-buffer-size, queue-size, groups, poll-us";
 
 const char *vm_key_name(enum vm_key k)
 {

@@ -2,14 +2,19 @@
 #include "util/event_loop.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define EV_BATCH 64
+/* First polling window after a short sleep; doubled on each further one
+ * (QEMU's defaults for the same algorithm). */
+#define EV_POLL_GROW_BASE_NS 4000u
 
 /*
  * Registrations live in an array indexed by fd. Each carries a generation
@@ -30,8 +35,22 @@ struct ev_loop {
 	size_t nslots;
 	ev_hook before_sleep;
 	void *before_sleep_opaque;
+	const struct ev_poll_ops *poll_ops;
+	void *poll_opaque;
+	uint32_t poll_max_ns;
+	uint32_t poll_ns;       /* current window, 0..poll_max_ns */
+	struct ev_poll_stats poll_stats;
 	atomic_bool stop;
 };
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 
 static uint64_t cookie(int fd, uint32_t gen)
 {
@@ -156,16 +175,106 @@ void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque)
 	loop->before_sleep_opaque = opaque;
 }
 
+void ev_set_poll(struct ev_loop *loop, const struct ev_poll_ops *ops, void *opaque,
+		 uint32_t max_ns)
+{
+	loop->poll_ops = max_ns ? ops : NULL;
+	loop->poll_opaque = opaque;
+	loop->poll_max_ns = max_ns;
+	loop->poll_ns = 0;
+}
+
+bool ev_polling(const struct ev_loop *loop)
+{
+	return loop->poll_ops && loop->poll_ns;
+}
+
+void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out)
+{
+	*out = loop->poll_stats;
+	out->window_ns = loop->poll_ns;
+}
+
+/*
+ * Spins for the current window: ops->poll, then a non-blocking look at the
+ * fds. Returns the number of fd events placed in evs (or -errno) and sets
+ * *found when ops->poll (or ops->end) reported work.
+ */
+static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *found)
+{
+	const struct ev_poll_ops *ops = loop->poll_ops;
+	int64_t deadline = mono_ns() + loop->poll_ns;
+	int n = 0;
+
+	loop->poll_stats.polls++;
+	*found = false;
+	ops->begin(loop->poll_opaque);
+	for (;;) {
+		if (ops->poll(loop->poll_opaque)) {
+			*found = true;
+			break;
+		}
+		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
+		if (n != 0 || atomic_load_explicit(&loop->stop, memory_order_relaxed) ||
+		    mono_ns() >= deadline)
+			break;
+		/* Not a pause loop: on a busy machine the guest's vCPU or
+		 * the host application may be waiting for this CPU, and the
+		 * work we poll for comes from them. */
+		sched_yield();
+	}
+	if (ops->end(loop->poll_opaque))
+		*found = true;
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	return n;
+}
+
+/* QEMU's rule: keep a window that caught the event, drop it when the
+ * event came long after (an idle loop must not spin), grow it when the
+ * event came soon after the window closed. */
+static void poll_adapt(struct ev_loop *loop, int64_t block_ns)
+{
+	if (block_ns <= (int64_t)loop->poll_ns)
+		return;
+	if (block_ns > (int64_t)loop->poll_max_ns) {
+		loop->poll_ns = 0;
+		return;
+	}
+	loop->poll_ns = loop->poll_ns ? loop->poll_ns * 2 : EV_POLL_GROW_BASE_NS;
+	if (loop->poll_ns > loop->poll_max_ns)
+		loop->poll_ns = loop->poll_max_ns;
+}
+
 int ev_run_once(struct ev_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
-	int n, handled = 0;
+	int n = 0, handled = 0;
+	bool found = false, polling;
+	int64_t t0 = 0;
 
 	if (loop->before_sleep && loop->before_sleep(loop, loop->before_sleep_opaque))
 		timeout_ms = 0;
-	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+	polling = loop->poll_ops && timeout_ms != 0;
+	if (polling) {
+		t0 = mono_ns();
+		if (loop->poll_ns) {
+			n = poll_window(loop, evs, &found);
+			if (n < 0)
+				return n;
+		}
+	}
+	if (n == 0 && !found) {
+		if (polling)
+			loop->poll_stats.sleeps++;
+		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+	} else {
+		loop->poll_stats.hits++;
+	}
+	if (polling)
+		poll_adapt(loop, mono_ns() - t0);
 	for (int i = 0; i < n; i++) {
 		uint64_t c = evs[i].data.u64;
 		int fd = (int)(uint32_t)c;
@@ -185,7 +294,8 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		slot->handler(loop, fd, evs[i].events, slot->opaque);
 		handled++;
 	}
-	return handled;
+	/* Work the poll found runs in the next turn's before-sleep hook. */
+	return handled + (found ? 1 : 0);
 }
 
 int ev_run(struct ev_loop *loop)

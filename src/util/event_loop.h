@@ -36,6 +36,38 @@ int ev_forget(struct ev_loop *loop, int fd);
 
 void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque);
 
+/*
+ * Adaptive polling (as QEMU's IOThreads do): when a turn found no more
+ * work, the loop may spin for a while before it sleeps, calling
+ * ops->poll (memory checks only, e.g. a virtqueue's avail index) and
+ * looking at its fds without blocking. Work that arrives within the window
+ * is picked up without a wake-up, and ops->begin / ops->end let the owner
+ * tell its peers not to send notifications meanwhile (ops->end returns true
+ * when work arrived while switching back). The window adapts: it grows
+ * (up to max_ns) when the loop slept only briefly after giving up, and
+ * drops to zero when a sleep outlasted max_ns, so an idle loop costs
+ * nothing. max_ns 0 turns polling off.
+ */
+struct ev_poll_ops {
+	bool (*poll)(void *opaque);  /* true: work is ready */
+	void (*begin)(void *opaque);
+	bool (*end)(void *opaque);
+};
+void ev_set_poll(struct ev_loop *loop, const struct ev_poll_ops *ops, void *opaque,
+		 uint32_t max_ns);
+
+/* True when the loop will spin a window, and so call ops->end, before it
+ * next blocks: until then its owner may leave notifications off. */
+bool ev_polling(const struct ev_loop *loop);
+
+struct ev_poll_stats {
+	uint64_t polls;     /* windows spun */
+	uint64_t hits;      /* windows that found work */
+	uint64_t sleeps;    /* blocking waits */
+	uint32_t window_ns; /* the current window */
+};
+void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out);
+
 /* Runs until ev_stop() is called (from a handler or another thread). */
 int ev_run(struct ev_loop *loop);
 /* One iteration, waiting at most timeout_ms (-1 = forever). Returns the

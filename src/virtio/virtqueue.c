@@ -326,6 +326,20 @@ void vq_disable_notify(struct vq *vq)
 		store16(&vq->used->flags, load16(&vq->used->flags) | VRING_USED_F_NO_NOTIFY);
 }
 
+void vq_suppress_kicks(struct vq *vq)
+{
+	vq->notify_enabled = false;
+	if (!vq->addr_set)
+		return;
+	/* An avail_event just behind what we consumed lies outside any
+	 * window [old, new) the driver can produce (at most num < 2^16
+	 * entries ahead), so vring_need_event() stays false. */
+	if (vq->event_idx)
+		store16(avail_event_ptr(vq), (uint16_t)(vq->last_avail_idx - 1));
+	else
+		store16(&vq->used->flags, load16(&vq->used->flags) | VRING_USED_F_NO_NOTIFY);
+}
+
 bool vq_enable_notify(struct vq *vq)
 {
 	vq->notify_enabled = true;

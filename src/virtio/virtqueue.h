@@ -116,6 +116,9 @@ bool vq_should_notify(struct vq *vq);
 
 /* Asks the driver not to kick (flags or avail_event). */
 void vq_disable_notify(struct vq *vq);
+/* Asks the driver not to kick at all, even for the next buffer (a
+ * polling device looks at the ring itself). vq_enable_notify() undoes it. */
+void vq_suppress_kicks(struct vq *vq);
 /*
  * Asks the driver to kick for the next buffer, then re-checks the ring:
  * returns true if buffers arrived meanwhile (the caller must drain again,

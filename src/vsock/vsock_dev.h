@@ -108,6 +108,7 @@ struct vsock_dev {
 	struct vq_elem rxe[VSOCK_RX_MULTI];
 	uint32_t rxe_room[VSOCK_RX_MULTI];
 	struct vsock_dev_stats stats;
+	struct ev_poll_stats poll_base; /* loop's polling counters at session start */
 };
 
 /* Creates the VM's loop, vhost-user socket and host listener. Returns 0 or

@@ -243,6 +243,16 @@ static bool batch_take(struct vsock_dev *d, struct vq *vq, const struct vq_elem 
 	return true;
 }
 
+/* After a drain: did more arrive? While the loop polls, kicks stay off
+ * (it switches them back on right before it sleeps); switching them on
+ * here would let a quick guest kick in the moment before polling starts. */
+static bool tx_more(struct vsock_dev *d, struct vq *vq)
+{
+	if (ev_polling(d->loop))
+		return vq_avail_count(vq) != 0;
+	return vq_enable_notify(vq);
+}
+
 void vsock_tx_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_TX_Q);
@@ -286,7 +296,7 @@ void vsock_tx_process(struct vsock_dev *d)
 			vq_push(vq, e->head, 0);
 		}
 		batch_flush(d, vq);
-	} while (budget && vq_enable_notify(vq));
+	} while (budget && tx_more(d, vq));
 	vq_notify(vq);
 	/* A full ring's worth handled: let other work run, then come back
 	 * (notifications are still off, so no kick would bring us back). */

@@ -159,6 +159,7 @@ struct exp_vm {
 	uint32_t tx;
 	uint32_t q;
 	const char *groups; /* '+'-joined */
+	uint32_t poll;      /* poll_us */
 };
 
 struct valid_case {
@@ -171,7 +172,10 @@ struct valid_case {
 
 #define TX 65536u
 #define Q 1024u
-#define UDS(c, s, u) { c, s, u, -1, "", TX, Q, "default" }
+#define P 50u /* poll-us default, as documented */
+_Static_assert(VDV_DEFAULT_POLL_US == P && VDV_MAX_POLL_US == 1000u,
+	       "poll-us default and limit are documented in --help and the man page");
+#define UDS(c, s, u) { c, s, u, -1, "", TX, Q, "default", P }
 
 static const struct valid_case valid_cases[] = {
 	{ "single minimal, defaults",
@@ -180,26 +184,26 @@ static const struct valid_case valid_cases[] = {
 	{ "single, every option as --opt=v",
 	  { "--guest-cid=4", "--socket=/tmp/s", "--uds-path=/tmp/u", "--tx-buffer-size=32768",
 	    "--queue-size=256", "--groups=group1+group2" }, NULL, 1,
-	  { { 4, "/tmp/s", "/tmp/u", -1, "", 32768, 256, "group1+group2" } } },
+	  { { 4, "/tmp/s", "/tmp/u", -1, "", 32768, 256, "group1+group2", P } } },
 	{ "single, underscores and --opt v, vsock backend",
 	  { "--guest_cid", "5", "--socket", "/tmp/s", "--forward_cid", "1", "--forward_listen",
 	    "9001+9002", "--tx_buffer_size", "4096", "--queue_size", "1", "--group", "g1" },
-	  NULL, 1, { { 5, "/tmp/s", NULL, 1, "9001+9002", 4096, 1, "g1" } } },
+	  NULL, 1, { { 5, "/tmp/s", NULL, 1, "9001+9002", 4096, 1, "g1", P } } },
 	{ "single, mixed --opt=v and --opt v",
 	  { "--socket=/tmp/s", "--forward-cid", "2", "--forward-listen=0+4294967294",
 	    "--guest-cid", "4294967294" }, NULL, 1,
-	  { { 4294967294u, "/tmp/s", NULL, 2, "0+4294967294", TX, Q, "default" } } },
+	  { { 4294967294u, "/tmp/s", NULL, 2, "0+4294967294", TX, Q, "default", P } } },
 	{ "hexadecimal numbers",
 	  { "--guest-cid", "0x10", "--socket", "/tmp/s", "--forward-cid", "0XfffffffE",
 	    "--tx-buffer-size", "0x1000", "--queue-size", "0x8000" }, NULL, 1,
-	  { { 16, "/tmp/s", NULL, 0xfffffffe, "", 4096, 32768, "default" } } },
+	  { { 16, "/tmp/s", NULL, 0xfffffffe, "", 4096, 32768, "default", P } } },
 	{ "upper bounds of sizes",
 	  { "--socket", "/tmp/s", "--uds-path", "/tmp/u", "--tx-buffer-size", "1073741824",
 	    "--queue-size", "32768" }, NULL, 1,
-	  { { 3, "/tmp/s", "/tmp/u", -1, "", 1073741824u, 32768, "default" } } },
+	  { { 3, "/tmp/s", "/tmp/u", -1, "", 1073741824u, 32768, "default", P } } },
 	{ "group names with . _ - and digits",
 	  { "--socket", "/tmp/s", "--uds-path", "/tmp/u", "--groups", "a.b+C_d+e-9+0" }, NULL, 1,
-	  { { 3, "/tmp/s", "/tmp/u", -1, "", TX, Q, "a.b+C_d+e-9+0" } } },
+	  { { 3, "/tmp/s", "/tmp/u", -1, "", TX, Q, "a.b+C_d+e-9+0", P } } },
 	{ "README --vm example (three VMs)",
 	  { "--vm", "guest-cid=3,socket=/tmp/vhost3.socket,uds-path=/tmp/vm3.vsock,groups=group1+groupA",
 	    "--vm", "guest-cid=4,socket=/tmp/vhost4.socket,uds-path=/tmp/vm4.vsock,"
@@ -207,16 +211,16 @@ static const struct valid_case valid_cases[] = {
 	    "--vm", "guest-cid=5,socket=/tmp/vhost5.socket,forward-cid=1,forward-listen=9001+9002,"
 		    "tx-buffer-size=32768,queue-size=1024" },
 	  NULL, 3,
-	  { { 3, "/tmp/vhost3.socket", "/tmp/vm3.vsock", -1, "", TX, Q, "group1+groupA" },
-	    { 4, "/tmp/vhost4.socket", "/tmp/vm4.vsock", -1, "", 32768, 256, "default" },
-	    { 5, "/tmp/vhost5.socket", NULL, 1, "9001+9002", 32768, 1024, "default" } } },
+	  { { 3, "/tmp/vhost3.socket", "/tmp/vm3.vsock", -1, "", TX, Q, "group1+groupA", P },
+	    { 4, "/tmp/vhost4.socket", "/tmp/vm4.vsock", -1, "", 32768, 256, "default", P },
+	    { 5, "/tmp/vhost5.socket", NULL, 1, "9001+9002", 32768, 1024, "default", P } } },
 	{ "--vm=, underscore keys, group alias, any key order",
 	  { "--vm=groups=x,uds_path=/tmp/u1,socket=/tmp/s1",
 	    "--vm", "group=y+z,guest_cid=7,forward_cid=1,socket=/tmp/s2,tx_buffer_size=8192,"
 		    "queue_size=64" },
 	  NULL, 2,
-	  { { 3, "/tmp/s1", "/tmp/u1", -1, "", TX, Q, "x" },
-	    { 7, "/tmp/s2", NULL, 1, "", 8192, 64, "y+z" } } },
+	  { { 3, "/tmp/s1", "/tmp/u1", -1, "", TX, Q, "x", P },
+	    { 7, "/tmp/s2", NULL, 1, "", 8192, 64, "y+z", P } } },
 	{ "--vm path containing '='",
 	  { "--vm", "socket=/tmp/a=b,uds-path=/tmp/c==d" }, NULL, 1,
 	  { UDS(3, "/tmp/a=b", "/tmp/c==d") } },
@@ -250,9 +254,9 @@ static const struct valid_case valid_cases[] = {
 	  "      tx_buffer_size: 32768\n"
 	  "      queue_size: 1024\n",
 	  3,
-	  { { 3, "/tmp/vhost3.socket", "/tmp/vm3.vsock", -1, "", 65536, 1024, "group1+groupA" },
-	    { 4, "/tmp/vhost4.socket", "/tmp/vm4.vsock", -1, "", 32768, 256, "group2+groupB" },
-	    { 5, "/tmp/vhost5.socket", NULL, 1, "9001+9002", 32768, 1024, "default" } } },
+	  { { 3, "/tmp/vhost3.socket", "/tmp/vm3.vsock", -1, "", 65536, 1024, "group1+groupA", P },
+	    { 4, "/tmp/vhost4.socket", "/tmp/vm4.vsock", -1, "", 32768, 256, "group2+groupB", P },
+	    { 5, "/tmp/vhost5.socket", NULL, 1, "9001+9002", 32768, 1024, "default", P } } },
 	{ "YAML numbers as strings",
 	  { 0 },
 	  "vms:\n"
@@ -262,7 +266,7 @@ static const struct valid_case valid_cases[] = {
 	  "    forward_listen: \"9001+9002\"\n"
 	  "    tx_buffer_size: \"0x1000\"\n"
 	  "    queue_size: '8'\n",
-	  1, { { 4, "/tmp/s", NULL, 1, "9001+9002", 4096, 8, "default" } } },
+	  1, { { 4, "/tmp/s", NULL, 1, "9001+9002", 4096, 8, "default", P } } },
 	{ "YAML single integer port, defaults, group alias",
 	  { 0 },
 	  "vms:\n"
@@ -270,7 +274,7 @@ static const struct valid_case valid_cases[] = {
 	  "    forward_cid: 1\n"
 	  "    forward_listen: 9001\n"
 	  "    group: solo\n",
-	  1, { { 3, "/tmp/s", NULL, 1, "9001", TX, Q, "solo" } } },
+	  1, { { 3, "/tmp/s", NULL, 1, "9001", TX, Q, "solo", P } } },
 	{ "YAML flow style, comments, document markers",
 	  { 0 },
 	  "# VMs served by this daemon\n"
@@ -278,11 +282,43 @@ static const struct valid_case valid_cases[] = {
 	  "vms: [ {guest-cid: 8, socket: /tmp/s8, uds-path: /tmp/u8},  # first\n"
 	  "       {guest_cid: 9, socket: /tmp/s9, uds_path: /tmp/u9, groups: a+b} ]\n"
 	  "...\n",
-	  2, { UDS(8, "/tmp/s8", "/tmp/u8"), { 9, "/tmp/s9", "/tmp/u9", -1, "", TX, Q, "a+b" } } },
+	  2, { UDS(8, "/tmp/s8", "/tmp/u8"), { 9, "/tmp/s9", "/tmp/u9", -1, "", TX, Q, "a+b", P } } },
 	{ "YAML quoted 'null' is a path",
 	  { 0 },
 	  "vms:\n  - socket: 'null'\n    uds_path: \"~\"\n",
 	  1, { UDS(3, "null", "~") } },
+
+	/* poll-us (our extension): 0..1000, default 50 */
+	{ "--poll-us 0 turns polling off",
+	  { "--socket", "/tmp/s", "--uds-path", "/tmp/u", "--poll-us", "0" }, NULL, 1,
+	  { { 3, "/tmp/s", "/tmp/u", -1, "", TX, Q, "default", 0 } } },
+	{ "--poll-us=1000 upper bound",
+	  { "--socket", "/tmp/s", "--uds-path", "/tmp/u", "--poll-us=1000" }, NULL, 1,
+	  { { 3, "/tmp/s", "/tmp/u", -1, "", TX, Q, "default", 1000 } } },
+	{ "--poll_us hexadecimal",
+	  { "--socket", "/tmp/s", "--forward-cid", "1", "--poll_us", "0x3e8" }, NULL, 1,
+	  { { 3, "/tmp/s", NULL, 1, "", TX, Q, "default", 1000 } } },
+	{ "--vm poll_us and poll-us, default for the others",
+	  { "--vm", "socket=/tmp/s1,uds-path=/tmp/u1,poll_us=7",
+	    "--vm", "guest-cid=4,poll-us=0,socket=/tmp/s2,uds-path=/tmp/u2",
+	    "--vm", "guest-cid=5,socket=/tmp/s3,uds-path=/tmp/u3" },
+	  NULL, 3,
+	  { { 3, "/tmp/s1", "/tmp/u1", -1, "", TX, Q, "default", 7 },
+	    { 4, "/tmp/s2", "/tmp/u2", -1, "", TX, Q, "default", 0 },
+	    UDS(5, "/tmp/s3", "/tmp/u3") } },
+	{ "YAML poll_us and poll-us, default for the others",
+	  { 0 },
+	  "vms:\n"
+	  "  - guest_cid: 4\n"
+	  "    socket: /tmp/s4\n"
+	  "    uds_path: /tmp/u4\n"
+	  "    poll_us: 7\n"
+	  "  - {guest_cid: 5, socket: /tmp/s5, uds_path: /tmp/u5, poll-us: \"1000\"}\n"
+	  "  - {guest_cid: 6, socket: /tmp/s6, uds_path: /tmp/u6}\n",
+	  3,
+	  { { 4, "/tmp/s4", "/tmp/u4", -1, "", TX, Q, "default", 7 },
+	    { 5, "/tmp/s5", "/tmp/u5", -1, "", TX, Q, "default", 1000 },
+	    UDS(6, "/tmp/s6", "/tmp/u6") } },
 };
 
 static void check_vm(const char *name, size_t i, const struct exp_vm *x, const struct vm_config *vm)
@@ -307,6 +343,9 @@ static void check_vm(const char *name, size_t i, const struct exp_vm *x, const s
 	join_groups(vm, buf, sizeof(buf));
 	assert_string_equal(buf, x->groups);
 	assert_true(vm->n_groups >= 1);
+	if (vm->poll_us != x->poll)
+		fail_msg("%s: vm %zu: poll_us %" PRIu32 ", want %" PRIu32, name, i, vm->poll_us,
+			 x->poll);
 }
 
 static void run_valid(void **state)
@@ -403,7 +442,7 @@ static const struct invalid_case invalid_cases[] = {
 	  { "groups has an empty value" } },
 	{ "--vm unknown key", { "--vm", VM_OK ",color=red" }, NULL,
 	  { "--vm #1: unknown key 'color'", "valid keys: guest-cid, socket, uds-path, forward-cid, "
-	    "forward-listen, tx-buffer-size, queue-size, groups" } },
+	    "forward-listen, tx-buffer-size, queue-size, groups, poll-us;" } },
 	{ "--vm key with space", { "--vm", VM_OK ", guest-cid=4" }, NULL,
 	  { "unknown key ' guest-cid'" } },
 	{ "--vm repeated key", { "--vm", VM_OK ",guest-cid=4,guest_cid=5" }, NULL,
@@ -499,6 +538,27 @@ static const struct invalid_case invalid_cases[] = {
 	  { "tx-buffer-size 1073741825 is out of range 4096..1073741824" } },
 	{ "tx-buffer-size wraps u32", { "--vm", VM_OK ",tx-buffer-size=4294971392" }, NULL,
 	  { "tx-buffer-size 4294971392 is out of range" } },
+	{ "poll-us too big", { "--vm", VM_OK ",poll-us=1001" }, NULL,
+	  { "--vm #1 (guest-cid 3): poll-us 1001 is out of range 0..1000" } },
+	{ "single: poll-us too big", ONE("--uds-path", "/tmp/u", "--poll-us", "1001"), NULL,
+	  { "--poll-us 1001 is out of range 0..1000" } },
+	{ "poll-us wraps u32", { "--vm", VM_OK ",poll_us=4294967346" }, NULL,
+	  { "poll-us 4294967346 is out of range 0..1000" } },
+	{ "poll-us not a number", ONE("--uds-path", "/tmp/u", "--poll-us", "fast"), NULL,
+	  { "--poll-us: 'fast' is not a number" } },
+	{ "poll-us negative", { "--vm", VM_OK ",poll-us=-1" }, NULL,
+	  { "--vm #1 (guest-cid 3): poll-us: '-1' is not a number" } },
+	{ "poll-us with unit", { "--vm", VM_OK ",poll-us=50us" }, NULL,
+	  { "poll-us: '50us' is not a number" } },
+	{ "poll-us empty", { "--vm", VM_OK ",poll_us=" }, NULL,
+	  { "--vm #1: poll-us has an empty value" } },
+	{ "single: poll-us repeated via spelling",
+	  ONE("--uds-path", "/tmp/u", "--poll-us", "5", "--poll_us=5"), NULL,
+	  { "--poll-us given twice (as '--poll-us' and '--poll_us')" } },
+	{ "--vm poll-us repeated", { "--vm", VM_OK ",poll-us=5,poll-us=6" }, NULL,
+	  { "--vm #1: poll-us given twice" } },
+	{ "--vm poll-us repeated via spelling", { "--vm", VM_OK ",poll_us=5,poll-us=6" }, NULL,
+	  { "--vm #1: poll-us given twice (as 'poll_us' and 'poll-us')" } },
 
 	/* groups */
 	{ "group bad char", { "--vm", VM_OK ",groups=a+b/c" }, NULL,
@@ -652,6 +712,20 @@ static const struct invalid_case invalid_cases[] = {
 	    "of vms[0] (line 2)" } },
 	{ "YAML bad group", { 0 }, "vms:\n  - {socket: /s, uds_path: /u, groups: \"a+b c\"}\n",
 	  { "vms[0] (guest-cid 3): groups: group name 'b c' contains byte 0x20" } },
+	{ "YAML poll-us too big", { 0 },
+	  "vms:\n  - guest_cid: 4\n    socket: /s4\n    uds_path: /u4\n"
+	  "  - guest_cid: 5\n    socket: /s5\n    uds_path: /u5\n    poll_us: 1001\n",
+	  { "<yaml>:8: vms[1] (guest-cid 5): poll-us 1001 is out of range 0..1000" } },
+	{ "YAML poll-us not a number", { 0 },
+	  "vms:\n  - {socket: /s, uds_path: /u, poll-us: fast}\n",
+	  { "<yaml>:2: vms[0] (guest-cid 3): poll-us: 'fast' is not a number" } },
+	{ "YAML poll-us null", { 0 }, "vms:\n  - socket: /s\n    uds_path: /u\n    poll_us:\n",
+	  { "<yaml>:4: vms[0]: poll-us has an empty value" } },
+	{ "YAML poll-us list", { 0 }, "vms:\n  - socket: /s\n    uds_path: /u\n    poll_us: [1]\n",
+	  { "<yaml>:4: vms[0]: poll-us must be a single value, got a list" } },
+	{ "YAML poll-us repeated", { 0 },
+	  "vms:\n  - poll_us: 5\n    socket: /s\n    poll-us: 6\n",
+	  { "<yaml>:4: vms[0]: poll-us given twice (lines 2 and 4)" } },
 };
 
 static void run_invalid(void **state)
@@ -775,7 +849,8 @@ static void test_usage_text(void **state)
 		"[default: default]", "guest-cid, socket, uds-path,",
 		"forward-cid, forward-listen, tx-buffer-size",
 		"queue-size, groups", "vms:", "guest_cid: 4", "uds_path: /tmp/vm4.vsock",
-		"counting from 0", "'group'",
+		"counting from 0", "'group'", "[--poll-us N]", "--poll-us N ", "[default: 50]",
+		"0..1000", "groups, poll-us", "rust-vmm's daemon has no such option",
 	};
 	size_t i;
 	const char *p;

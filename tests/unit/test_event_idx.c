@@ -402,6 +402,62 @@ static void test_kicks_driver_view(void **state)
 	assert_true(driver_kicks(tr, 3));
 }
 
+/* A polling device wants no kick at all, not even for the next buffer;
+ * re-enabling restores the kick for the next one and reports what came. */
+static void test_suppress_kicks_event_idx(void **state)
+{
+	struct test_ring *tr = *state;
+	struct vq_elem e;
+
+	for (uint16_t i = 0; i < 8; i++)
+		tr_desc(tr, i, tr_gpa(TR_DATA_OFF), 8, 0, 0);
+	tr_avail_add(tr, 0);
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 1);
+	assert_false(vq_enable_notify(&tr->vq));
+	vq_suppress_kicks(&tr->vq);
+	assert_int_equal(tr->used->flags, 0);
+	/* Buffer after buffer, up to a full ring, never a kick. */
+	for (uint16_t i = 1; i < 8; i++) {
+		uint16_t old = tr->avail_idx;
+
+		tr_avail_add(tr, i);
+		assert_false(driver_kicks(tr, old));
+	}
+	/* Popping while suppressed leaves the suppression in place. */
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 1);
+	assert_false(driver_kicks(tr, (uint16_t)(tr->avail_idx - 1)));
+	assert_true(vq_enable_notify(&tr->vq));
+	for (unsigned i = 0; i < 6; i++)
+		assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 1);
+	assert_false(vq_enable_notify(&tr->vq));
+	tr_desc(tr, 0, tr_gpa(TR_DATA_OFF), 8, 0, 0);
+	tr_avail_add(tr, 0);
+	assert_true(driver_kicks(tr, (uint16_t)(tr->avail_idx - 1)));
+}
+
+static void test_suppress_kicks_event_idx_wrap(void **state)
+{
+	struct test_ring *tr = *state;
+
+	/* Just past a 16-bit wrap, avail_event must wrap too (65535). */
+	vq_set_base(&tr->vq, 0);
+	tr->vq.last_avail_idx = 0;
+	vq_suppress_kicks(&tr->vq);
+	assert_int_equal(tr_avail_event(tr), 0xffff);
+	for (uint16_t n = 1; n <= 8; n++)
+		assert_false(vq_need_event(tr_avail_event(tr), n, 0));
+}
+
+static void test_suppress_kicks_flag(void **state)
+{
+	struct test_ring *tr = *state;
+
+	vq_suppress_kicks(&tr->vq);
+	assert_true(tr->used->flags & VRING_USED_F_NO_NOTIFY);
+	assert_false(vq_enable_notify(&tr->vq));
+	assert_false(tr->used->flags & VRING_USED_F_NO_NOTIFY);
+}
+
 static void test_enable_notify_not_ready(void **state)
 {
 	struct test_ring *tr = *state;
@@ -435,6 +491,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kicks_driver_view, setup_event_idx, teardown),
 		cmocka_unit_test_setup_teardown(test_enable_notify_not_ready, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suppress_kicks_event_idx, setup_event_idx,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_suppress_kicks_event_idx_wrap, setup_event_idx,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_suppress_kicks_flag, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("event_idx", tests, NULL, NULL);

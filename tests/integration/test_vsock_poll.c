@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Adaptive polling (--poll-us): while the daemon's VM thread polls the tx
+ * ring it asks the guest not to kick, so a guest that answers quickly
+ * saves its kick and the daemon's wake-up; with --poll-us 0 every packet
+ * after a quiet moment needs a kick; an idle daemon does not spin.
+ *
+ * The exchange: the guest sends REQUEST to a host port nobody listens on
+ * and waits for the daemon's RST, over and over (a request/response
+ * pattern with nothing on the host side to wait for).
+ */
+#include "itest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/virtio_vsock.h>
+
+#define ROUNDS 400
+#define NO_LISTENER_PORT 7777
+
+/* Sends ROUNDS requests, each after the answer to the previous one, and
+ * checks every answer. Returns the tx queue's counters for the run. */
+static struct sim_vq_stats ping_pong(struct sim *s, unsigned rounds)
+{
+	struct sim_pkt *p = sim_pkt_new();
+	struct sim_vq_stats st;
+
+	assert_non_null(p);
+	sim_stats_reset(s);
+	for (unsigned i = 0; i < rounds; i++) {
+		uint32_t src = 50000 + i;
+
+		itest_send_op(s, src, NO_LISTENER_PORT, VIRTIO_VSOCK_OP_REQUEST, 0, 65536, 0);
+		itest_expect_pkt(s, p, ITEST_TIMEOUT_MS);
+		assert_int_equal(p->op, VIRTIO_VSOCK_OP_RST);
+		assert_int_equal(p->dst_port, src);
+		assert_int_equal(p->src_port, NO_LISTENER_PORT);
+		/* Give back the tx descriptor the daemon returned. */
+		assert_int_equal(sim_tx_reclaim(s) >= 0, 1);
+	}
+	assert_int_equal(sim_vq_stats(s, 1, &st), 0);
+	free(p);
+	return st;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void test_off_every_request_kicks(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_vq_stats st = ping_pong(s, ROUNDS);
+
+	/* The daemon re-enables kicks before it answers, so the guest's
+	 * next packet always finds them wanted. */
+	assert_int_equal(st.kicks, ROUNDS);
+	assert_int_equal(st.kicks_suppressed, 0);
+	sim_close(s);
+}
+
+static void test_on_saves_kicks(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_vq_stats st = ping_pong(s, ROUNDS);
+
+	/* The window needs a few rounds to grow, and a slow test machine
+	 * may miss some; a quarter is far from the zero of polling off. */
+	print_message("kicks %llu, suppressed %llu of %u\n", (unsigned long long)st.kicks,
+		      (unsigned long long)st.kicks_suppressed, ROUNDS);
+	assert_int_equal(st.kicks + st.kicks_suppressed, ROUNDS);
+	assert_true(st.kicks_suppressed >= ROUNDS / 4);
+	sim_close(s);
+}
+
+/* utime + stime of a process, in clock ticks. */
+static long long cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	/* Fields after the command name, which may contain spaces. */
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+				&ut, &st), 2);
+	return (long long)(ut + st);
+}
+
+
+/* After a burst, a quiet daemon goes back to sleeping: the first packet
+ * after a pause is kicked again, and the pause costs next to no CPU. */
+static void test_idle_does_not_spin(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_vq_stats st;
+	long long t0, used;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	ping_pong(s, ROUNDS);
+	t0 = cpu_ticks(t->d.pid);
+	sleep_ms(500);
+	used = cpu_ticks(t->d.pid) - t0;
+	/* A spinning thread would use ~500 ms (50 ticks at 100 Hz). */
+	print_message("daemon CPU over 500 ms idle: %lld ticks (%ld Hz)\n", used, hz);
+	assert_true(used * 1000 / hz <= 50);
+	st = ping_pong(s, 1);
+	assert_int_equal(st.kicks, 1);
+	assert_int_equal(st.kicks_suppressed, 0);
+	sim_close(s);
+}
+
+static const char *const poll_off[] = { "--poll-us", "0", NULL };
+/* 1 ms: long enough for a loaded machine's scheduler to run the guest. */
+static const char *const poll_1ms[] = { "--poll-us", "1000", NULL };
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		ITEST_T_ARGS(test_off_every_request_kicks, poll_off),
+		ITEST_T_ARGS(test_on_saves_kicks, poll_1ms),
+		ITEST_T_ARGS(test_idle_does_not_spin, poll_1ms),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
