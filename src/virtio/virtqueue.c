@@ -326,6 +326,15 @@ void vq_disable_notify(struct vq *vq)
 		store16(&vq->used->flags, load16(&vq->used->flags) | VRING_USED_F_NO_NOTIFY);
 }
 
+bool vq_driver_waiting(const struct vq *vq)
+{
+	if (!vq_ready(vq))
+		return true;
+	if (vq->event_idx)
+		return load16(used_event_ptr((struct vq *)vq)) == vq->used_idx;
+	return !(load16(&vq->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+}
+
 void vq_suppress_kicks(struct vq *vq)
 {
 	vq->notify_enabled = false;

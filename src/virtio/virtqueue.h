@@ -126,6 +126,12 @@ void vq_suppress_kicks(struct vq *vq);
  */
 bool vq_enable_notify(struct vq *vq);
 
+/* True when the driver has asked to hear about the next used entry we
+ * publish (used_event at our index, or interrupts not suppressed): it has
+ * taken what we gave it and waits. False while it is still working
+ * through a batch. */
+bool vq_driver_waiting(const struct vq *vq);
+
 /* Entries available to pop (0 if the queue is not ready). */
 uint16_t vq_avail_count(const struct vq *vq);
 

@@ -206,6 +206,14 @@ uint64_t vsock_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+int64_t vsock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 void timed_arm(struct vsock_conn *c, uint32_t ms)
 {
 	c->deadline_ms = vsock_now_ms() + ms;

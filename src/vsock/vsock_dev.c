@@ -113,6 +113,11 @@ static bool vsock_poll(void *opaque)
 		d->tx_work = true;
 		return true;
 	}
+	if (d->rx_deferred && (vq_driver_waiting(&d->vu.vqs[VSOCK_RX_Q]) ||
+			       vsock_now_ns() >= d->rx_defer_end_ns)) {
+		d->rx_work = true;
+		return true;
+	}
 	if ((d->ctrl_len || d->ready.head) && vq_avail_count(&d->vu.vqs[VSOCK_RX_Q])) {
 		d->rx_work = true;
 		return true;
@@ -135,11 +140,19 @@ static bool vsock_poll_end(void *opaque)
 	struct vsock_dev *d = opaque;
 	struct vq *tx = &d->vu.vqs[VSOCK_TX_Q];
 
+	bool more = false;
+
 	if (vq_ready(tx) && vq_enable_notify(tx)) {
 		d->tx_work = true;
-		return true;
+		more = true;
 	}
-	return false;
+	/* Deferred reads never wait through a sleep: one more turn, which
+	 * reads or, before the deadline, polls again. */
+	if (d->rx_deferred) {
+		d->rx_work = true;
+		more = true;
+	}
+	return more;
 }
 
 static const struct ev_poll_ops vsock_poll_ops = {

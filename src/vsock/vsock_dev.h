@@ -27,6 +27,9 @@ enum { VSOCK_RX_Q = 0, VSOCK_TX_Q = 1, VSOCK_EVENT_Q = 2 };
 /* Standalone replies (RST to unknown connections) waiting for rx buffers. */
 #define VSOCK_CTRL_QUEUE_LEN 256u
 #define VSOCK_RX_MULTI 16u
+/* A host read below this many bytes marks a stream of small writes,
+ * whose reads may wait for the guest (vsock_rx.c, rx_defer). */
+#define VSOCK_RX_SMALL 1024
 /* Host ports for host-initiated connections start here (as Firecracker). */
 #define VSOCK_HOST_PORT_BASE (1u << 30)
 /* Handshake, guest answer and close-flush timeouts. */
@@ -109,6 +112,9 @@ struct vsock_dev {
 	uint32_t rxe_room[VSOCK_RX_MULTI];
 	struct vsock_dev_stats stats;
 	struct ev_poll_stats poll_base; /* loop's polling counters at session start */
+	bool rx_small;                  /* the last host read was small */
+	bool rx_deferred;               /* reads wait for the guest (see vsock_rx.c) */
+	int64_t rx_defer_end_ns;        /* ... until then at the latest */
 };
 
 /* Creates the VM's loop, vhost-user socket and host listener. Returns 0 or

@@ -27,6 +27,7 @@ void ready_remove(struct vsock_conn *c);
 void timed_arm(struct vsock_conn *c, uint32_t ms);
 void timed_disarm(struct vsock_conn *c);
 uint64_t vsock_now_ms(void);
+int64_t vsock_now_ns(void);
 
 /* vsock_rx.c: device -> guest */
 /* The connection owes the guest the packets in pend (PEND_*). */

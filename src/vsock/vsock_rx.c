@@ -229,6 +229,7 @@ static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn
 			if (!c->hangup_seen)
 				c->readable = false;
 		}
+		d->rx_small = r < VSOCK_RX_SMALL;
 		c->tx_cnt += (uint32_t)r;
 		c->fwd_cnt_sent = c->fwd_cnt;
 		c->pending &= ~PEND_CREDIT_UPDATE;
@@ -264,6 +265,27 @@ static bool conn_has_work(const struct vsock_conn *c)
 	       !c->guest_shut_recv && (conn_peer_credit(c) > 0 || !c->credit_requested);
 }
 
+/*
+ * Host applications writing many small messages: reading each one as it
+ * comes makes one packet, one guest wake-up and one notification per
+ * message. While the guest is still busy with what we gave it, it would
+ * not look at more yet; let the bytes gather in the socket and read them
+ * as one packet when it catches up. Only while the loop polls, whose
+ * windows watch for the guest to catch up and for the deadline, and never
+ * longer than --poll-us.
+ */
+static bool rx_defer(struct vsock_dev *d, struct vq *vq)
+{
+	if (!d->rx_small || d->ctrl_len || !ev_polling(d->loop) || vq_driver_waiting(vq))
+		return false;
+	if (!d->rx_deferred) {
+		d->rx_deferred = true;
+		d->rx_defer_end_ns = vsock_now_ns() + (int64_t)d->cfg->poll_us * 1000;
+		return true;
+	}
+	return vsock_now_ns() < d->rx_defer_end_ns;
+}
+
 void vsock_rx_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
@@ -275,6 +297,9 @@ void vsock_rx_process(struct vsock_dev *d)
 	d->rx_work = false;
 	if (!vq_ready(vq) || (!d->ctrl_len && !d->ready.head))
 		return;
+	if (rx_defer(d, vq))
+		return;
+	d->rx_deferred = false;
 	budget = vq->num;
 	for (;;) {
 		while (budget && (d->ctrl_len || d->ready.head)) {

@@ -127,6 +127,75 @@ static void test_idle_does_not_spin(void **state)
 	sim_close(s);
 }
 
+/*
+ * A host application writing small messages quickly while the guest is
+ * busy (it has not taken the last packets yet): the daemon lets them
+ * gather in the socket and delivers several per packet, at most --poll-us
+ * later. Read one by one, 40 messages would make 40 packets.
+ */
+#define SMALL_MSGS 40
+#define SMALL_LEN 32
+#define HOST_PORT 6001
+
+static unsigned small_writes_packets(struct itest *t, long gap_us)
+{
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	struct sim_vq_stats vs;
+	int lfd = itest_host_listen(t, HOST_PORT, 4), hfd;
+	uint8_t sent[SMALL_MSGS * SMALL_LEN], got[sizeof(sent)];
+	size_t have = 0;
+
+	assert_int_equal(sim_stream_connect(s, &st, ITEST_HOST_CID, HOST_PORT, 50100, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hfd >= 0);
+	for (size_t i = 0; i < sizeof(sent); i++)
+		sent[i] = (uint8_t)(i * 7 + i / SMALL_LEN);
+	sim_stats_reset(s);
+	/* The guest takes nothing meanwhile: to the daemon it looks busy
+	 * from the first packet on. */
+	for (unsigned m = 0; m < SMALL_MSGS; m++) {
+		struct timespec ts = { .tv_nsec = gap_us * 1000 };
+
+		assert_int_equal(itest_host_write(hfd, sent + m * SMALL_LEN, SMALL_LEN,
+						  ITEST_TIMEOUT_MS), 0);
+		nanosleep(&ts, NULL);
+	}
+	while (have < sizeof(got)) {
+		ssize_t n = sim_stream_recv(&st, got + have, sizeof(got) - have, ITEST_TIMEOUT_MS);
+
+		assert_true(n > 0);
+		have += (size_t)n;
+	}
+	assert_memory_equal(got, sent, sizeof(sent));
+	assert_int_equal(st.credit_violations, 0);
+	assert_int_equal(sim_vq_stats(s, 0, &vs), 0);
+	close(hfd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+	return (unsigned)vs.used;
+}
+
+static void test_small_writes_gather(void **state)
+{
+	unsigned pkts = small_writes_packets(*state, 150);
+
+	print_message("%u messages arrived in %u packets\n", SMALL_MSGS, pkts);
+	assert_true(pkts <= SMALL_MSGS * 3 / 4);
+}
+
+/* Without polling nothing waits: every message is read as it comes (2 ms
+ * apart, so that even a slow machine reads them one by one). */
+static void test_small_writes_no_wait_when_off(void **state)
+{
+	unsigned pkts = small_writes_packets(*state, 2000);
+
+	print_message("%u messages arrived in %u packets\n", SMALL_MSGS, pkts);
+	assert_true(pkts >= SMALL_MSGS - 2);
+}
+
 static const char *const poll_off[] = { "--poll-us", "0", NULL };
 /* 1 ms: long enough for a loaded machine's scheduler to run the guest. */
 static const char *const poll_1ms[] = { "--poll-us", "1000", NULL };
@@ -137,6 +206,8 @@ int main(void)
 		ITEST_T_ARGS(test_off_every_request_kicks, poll_off),
 		ITEST_T_ARGS(test_on_saves_kicks, poll_1ms),
 		ITEST_T_ARGS(test_idle_does_not_spin, poll_1ms),
+		ITEST_T_ARGS(test_small_writes_gather, poll_1ms),
+		ITEST_T_ARGS(test_small_writes_no_wait_when_off, poll_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

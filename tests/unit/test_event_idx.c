@@ -458,6 +458,38 @@ static void test_suppress_kicks_flag(void **state)
 	assert_false(tr->used->flags & VRING_USED_F_NO_NOTIFY);
 }
 
+/* The driver waits for us once it asked about the entry we publish next;
+ * before that it is still working through what we gave it. */
+static void test_driver_waiting_event_idx(void **state)
+{
+	struct test_ring *tr = *state;
+
+	tr_set_used_event(tr, 0);
+	assert_true(vq_driver_waiting(&tr->vq));
+	complete(tr, 3);
+	vq_notify(&tr->vq);
+	assert_false(vq_driver_waiting(&tr->vq)); /* used_event 0, used idx 3 */
+	tr_set_used_event(tr, 2);
+	assert_false(vq_driver_waiting(&tr->vq));
+	tr_set_used_event(tr, 3);
+	assert_true(vq_driver_waiting(&tr->vq));
+	/* Not ready: nobody to wait for, never hold anything back. */
+	tr->vq.broken = true;
+	tr_set_used_event(tr, 0);
+	assert_true(vq_driver_waiting(&tr->vq));
+}
+
+static void test_driver_waiting_flag(void **state)
+{
+	struct test_ring *tr = *state;
+
+	assert_true(vq_driver_waiting(&tr->vq));
+	tr->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	assert_false(vq_driver_waiting(&tr->vq));
+	tr->avail->flags = 0;
+	assert_true(vq_driver_waiting(&tr->vq));
+}
+
 static void test_enable_notify_not_ready(void **state)
 {
 	struct test_ring *tr = *state;
@@ -496,6 +528,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_suppress_kicks_event_idx_wrap, setup_event_idx,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_suppress_kicks_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_driver_waiting_event_idx, setup_event_idx,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_driver_waiting_flag, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("event_idx", tests, NULL, NULL);
