@@ -74,7 +74,8 @@ static void vsock_reset(struct vu_dev *vu)
 	 * their sockets close. */
 	atomic_store(&d->accepting, false);
 	conn_free_all(d);
-	d->rx_work = d->tx_work = false;
+	d->rx_work = d->tx_work = d->rx_deferred = false;
+	d->rx_small = false;
 	log_stats(d);
 	memset(&d->stats, 0, sizeof(d->stats));
 }

@@ -295,8 +295,12 @@ void vsock_rx_process(struct vsock_dev *d)
 	unsigned budget;
 
 	d->rx_work = false;
-	if (!vq_ready(vq) || (!d->ctrl_len && !d->ready.head))
+	if (!vq_ready(vq) || (!d->ctrl_len && !d->ready.head)) {
+		/* What waited may be gone (reset, freed): nothing to wait
+		 * for, and a stale flag would keep the loop from sleeping. */
+		d->rx_deferred = false;
 		return;
+	}
 	if (rx_defer(d, vq))
 		return;
 	d->rx_deferred = false;

@@ -196,6 +196,40 @@ static void test_small_writes_no_wait_when_off(void **state)
 	assert_true(pkts >= SMALL_MSGS - 2);
 }
 
+/* A connection that goes away while its reads wait (the guest resets it)
+ * must not leave the daemon polling for nothing. */
+static void test_reset_while_gathering_does_not_spin(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	int lfd = itest_host_listen(t, HOST_PORT, 4), hfd;
+	uint8_t msg[SMALL_LEN] = { 1 };
+	long hz = sysconf(_SC_CLK_TCK);
+	long long t0, used;
+
+	assert_int_equal(sim_stream_connect(s, &st, ITEST_HOST_CID, HOST_PORT, 50200, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hfd >= 0);
+	for (unsigned m = 0; m < 12; m++) {
+		assert_int_equal(itest_host_write(hfd, msg, sizeof(msg), ITEST_TIMEOUT_MS), 0);
+		usleep(150);
+	}
+	assert_int_equal(sim_stream_rst(&st), 0);
+	itest_host_wait_closed(hfd, ITEST_TIMEOUT_MS, NULL);
+	sleep_ms(50);
+	t0 = cpu_ticks(t->d.pid);
+	sleep_ms(500);
+	used = cpu_ticks(t->d.pid) - t0;
+	print_message("daemon CPU over 500 ms after the reset: %lld ticks (%ld Hz)\n", used, hz);
+	assert_true(used * 1000 / hz <= 100);
+	close(hfd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
 static const char *const poll_off[] = { "--poll-us", "0", NULL };
 /* 1 ms: long enough for a loaded machine's scheduler to run the guest. */
 static const char *const poll_1ms[] = { "--poll-us", "1000", NULL };
@@ -208,6 +242,7 @@ int main(void)
 		ITEST_T_ARGS(test_idle_does_not_spin, poll_1ms),
 		ITEST_T_ARGS(test_small_writes_gather, poll_1ms),
 		ITEST_T_ARGS(test_small_writes_no_wait_when_off, poll_off),
+		ITEST_T_ARGS(test_reset_while_gathering_does_not_spin, poll_1ms),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
