@@ -192,8 +192,17 @@ static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn
 		n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap, iov + niov,
 			      VQ_ELEM_MAX_IOV - niov, &got);
 		if (got == 0) {
-			vq_unpop(vq);
-			break;
+			if (k) {
+				vq_unpop(vq);
+				break;
+			}
+			/* No room for payload (a header-only buffer): data
+			 * cannot use it, and leaving it posted would have
+			 * the caller find it again and again. Return it. */
+			d->stats.dropped_malformed++;
+			vq_push(vq, e->head, 0);
+			(*budget)--;
+			continue;
 		}
 		d->rxe_room[k++] = (uint32_t)got;
 		niov += n;

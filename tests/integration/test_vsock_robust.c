@@ -217,6 +217,54 @@ static void test_request_flood_no_rx(void **state)
 }
 
 /*
+ * Data waits and the only rx buffer the guest offers has room for the
+ * header alone: the daemon must give it back and carry on (not spin on
+ * it), and the data goes into the next proper buffer.
+ */
+static void test_rx_header_only_buffer(void **state)
+{
+	struct itest *t = *state;
+	struct sim_opts o;
+	struct sim *s;
+	struct sim_stream st;
+	struct vring_desc d = { .len = 44, .flags = VRING_DESC_F_WRITE };
+	uint64_t gpa;
+	char b[16];
+	int lfd, hfd;
+
+	itest_opts(&o);
+	o.rx_bufs = 1;
+	s = itest_start(t, &o);
+	lfd = itest_host_listen(t, PORT, 8);
+	assert_int_equal(sim_stream_connect(s, &st, ITEST_HOST_CID, PORT, 65001, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hfd >= 0);
+	/* The one buffer takes the first write; the second waits. */
+	assert_int_equal(itest_host_write(hfd, "first123", 8, ITEST_TIMEOUT_MS), 0);
+	usleep(20000);
+	assert_int_equal(itest_host_write(hfd, "second12", 8, ITEST_TIMEOUT_MS), 0);
+	usleep(20000);
+	assert_non_null(sim_guest_alloc(s, 44, 8, &gpa));
+	d.addr = gpa;
+	assert_true(sim_vq_add_raw_chain(s, SIM_VQ_RX, &d, 1, true) >= 0);
+	usleep(20000);
+	/* Receiving recycles the proper buffer: all 16 bytes arrive. */
+	assert_int_equal(sim_stream_recv(&st, b, 8, ITEST_TIMEOUT_MS), 8);
+	assert_memory_equal(b, "first123", 8);
+	assert_int_equal(sim_stream_recv(&st, b, 8, ITEST_TIMEOUT_MS), 8);
+	assert_memory_equal(b, "second12", 8);
+	/* Still serving: the guest's data reaches the host. */
+	assert_int_equal(sim_stream_send(&st, "live", 4, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd, b, 4, ITEST_TIMEOUT_MS), 4);
+	assert_memory_equal(b, "live", 4);
+	close(hfd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+/*
  * The VMM goes away while data moves: a guest -> host stream whose host
  * does not read (the daemon holds data for it), a host -> guest stream in
  * full flow, and an idle host-initiated one. Every host socket must be
@@ -328,6 +376,7 @@ int main(void)
 		ITEST_T(test_rx_starved_no_spin),
 		ITEST_T(test_rx_starved_no_spin_no_event_idx),
 		ITEST_T(test_request_flood_no_rx),
+		ITEST_T(test_rx_header_only_buffer),
 		ITEST_T(test_frontend_vanishes_mid_transfer),
 		ITEST_T(test_frontend_stops_mid_transfer),
 	};
