@@ -9,11 +9,15 @@
  * Input: a 4-byte header, then the image of a 64 KiB guest memory region
  * (gpa 0, zero-filled past the input):
  *   [0] log2 of the tx ring size (mod 7: 1..64)
- *   [1] bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 host peers write data
+ *   [1] bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 host peers write data,
+ *       bit 3 the input owns the rx ring too
  *   [2] rounds of tx / rx / loop turn (1 + [2] % 4)
- * The tx ring: desc at 0x0000, avail at 0x1000, used at 0x2000. The
- * harness itself posts 16 rx buffers of 256 bytes (ring at 0x3000..0x3fff,
- * buffers at 0xf000) so that its writes are the guest's "receive" memory.
+ * The tx ring: desc at 0x0000, avail at 0x1000, used at 0x2000. The rx
+ * ring (16 entries) is at 0x3000..0x3fff: unless [1] bit 3 is set, the
+ * harness fills it with 16 buffers of 256 bytes at 0xf000, so that its
+ * writes are the guest's "receive" memory; with bit 3 the input's own
+ * descriptors and avail ring are used (header-only, read-only, chained,
+ * indirect or overlapping rx buffers).
  * The guest CID is 3. Between inputs every connection is freed, and the
  * fd count and event loop registrations must be back to their start.
  */
@@ -224,7 +228,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return -1;
 	memset(mem, 0, MEM_SIZE);
 	memcpy(mem, data + HDR_SIZE, size - HDR_SIZE < MEM_SIZE ? size - HDR_SIZE : MEM_SIZE);
-	post_rx_buffers();
+	if (!(data[1] & 8))
+		post_rx_buffers();
 	peers_write = data[1] & 4;
 	rounds = 1 + data[2] % 4;
 

@@ -255,3 +255,26 @@ put("fuzz_vsock_tx", "refused_inprogress_spoofed", vsock_input(4, 0x03, 3, [
     pkt(RESPONSE, 2004, 1234),         # no such connection
     pkt(REQUEST, 2005, 5000, dst=9),   # another CID
 ]))
+
+
+def vsock_input_rx(log2num, flags, rounds, packets, rx_bufs):
+    """Like vsock_input, with the rx ring written by the input (flags bit 3):
+    rx_bufs is a list of (addr, len, flags) single-descriptor buffers."""
+    mem = bytearray(vsock_input(log2num, flags | 8, rounds, packets)[4:])
+    mem += bytes(0x10000 - len(mem))
+    for i, (addr, ln, fl) in enumerate(rx_bufs):
+        struct.pack_into("<QIHH", mem, 0x3000 + 16 * i, addr, ln, fl, 0)
+    struct.pack_into("<HH", mem, 0x3400, 0, len(rx_bufs))
+    for i in range(len(rx_bufs)):
+        struct.pack_into("<H", mem, 0x3404 + 2 * i, i)
+    end = max(0x3404 + 2 * len(rx_bufs), 0x4000 + 0x100 * len(packets))
+    return bytes([log2num, flags | 8, rounds, 0]) + bytes(mem[:end])
+
+
+# The RESPONSE takes the first rx buffer; then host data waits while the
+# guest offers a header-only buffer (which once made the rx path spin for
+# ever), a read-only one and a proper one.
+put("fuzz_vsock_tx", "rx_header_only", vsock_input_rx(4, 0x05, 3, [
+    pkt(REQUEST, 3000, 1234),
+    pkt(RW, 3000, 1234, b"ping"),
+], [(0xe000, 300, 2), (0xe100, 44, 2), (0xe200, 300, 0), (0xe300, 300, 2)]))

@@ -172,33 +172,28 @@ static int conn_read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn
 
 		if (vq_pop(vq, &d->vu.mem, e) <= 0)
 			break;
-		if (e->in_len < VSOCK_HDR_SIZE || e->out_num) {
+		got = 0;
+		n = 0;
+		if (e->in_len > VSOCK_HDR_SIZE && !e->out_num) {
+			cap = e->in_len - VSOCK_HDR_SIZE;
+			if (cap > VSOCK_MAX_PAYLOAD)
+				cap = VSOCK_MAX_PAYLOAD;
+			if (cap > want - room)
+				cap = want - room;
+			n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap,
+				      iov + niov, VQ_ELEM_MAX_IOV - niov, &got);
+		}
+		if (got == 0) {
 			if (k) {
 				/* Keep the popped ones contiguous for unpopping;
 				 * this one is dealt with first next time. */
 				vq_unpop(vq);
 				break;
 			}
-			d->stats.dropped_malformed++;
-			vq_push(vq, e->head, 0);
-			(*budget)--;
-			continue;
-		}
-		cap = e->in_len - VSOCK_HDR_SIZE;
-		if (cap > VSOCK_MAX_PAYLOAD)
-			cap = VSOCK_MAX_PAYLOAD;
-		if (cap > want - room)
-			cap = want - room;
-		n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap, iov + niov,
-			      VQ_ELEM_MAX_IOV - niov, &got);
-		if (got == 0) {
-			if (k) {
-				vq_unpop(vq);
-				break;
-			}
-			/* No room for payload (a header-only buffer): data
-			 * cannot use it, and leaving it posted would have
-			 * the caller find it again and again. Return it. */
+			/* Data cannot use it (read-only, shorter than a
+			 * header, or no room for payload), and left posted
+			 * the caller would find it again and again: return
+			 * it empty. */
 			d->stats.dropped_malformed++;
 			vq_push(vq, e->head, 0);
 			(*budget)--;
