@@ -22,8 +22,6 @@
 #include "util/unix_socket.h"
 #include "vsock/vsock_internal.h"
 
-/* Accepting more than this per event lets other work run in between. */
-#define ACCEPT_BATCH 64
 
 int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 {
@@ -108,19 +106,21 @@ static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 	struct vsock_dev *d = opaque;
 	(void)loop, (void)events;
 
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return;
-		if (!vsock_guest_ready(d)) {
-			/* No guest memory yet: nobody could answer. */
-			log_info("%s: host connection on %s closed: the VM is not running",
-				 d->vu.name, d->cfg->uds_path);
-			close(fd);
-			continue;
-		}
-		vsock_handshake_start(d, fd);
+	/* One per event: the listening socket is level-triggered, so the
+	 * loop reports it again while connections wait, and a lone
+	 * connection costs no accept4() that only says EAGAIN. */
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (!vsock_guest_ready(d)) {
+		/* No guest memory yet: nobody could answer. */
+		log_info("%s: host connection on %s closed: the VM is not running",
+			 d->vu.name, d->cfg->uds_path);
+		close(fd);
+		return;
 	}
+	vsock_handshake_start(d, fd);
 }
 
 static int uds_start(struct vsock_dev *d, char *err, size_t errlen)

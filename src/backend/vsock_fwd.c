@@ -25,8 +25,6 @@
 #include "util/log.h"
 #include "vsock/vsock_internal.h"
 
-#define ACCEPT_BATCH 64
-
 static const char *modprobe_hint(uint32_t cid)
 {
 	return cid == VMADDR_CID_LOCAL ? " (is vsock_loopback loaded? try 'modprobe vsock_loopback')"
@@ -53,34 +51,33 @@ static uint32_t listen_cid(uint32_t forward_cid)
 static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
 	struct vsock_dev *d = opaque;
+	struct sockaddr_vm peer;
+	socklen_t len = sizeof(peer);
 	uint32_t port = 0;
 	(void)loop, (void)events;
 
 	for (size_t i = 0; i < d->n_listen_fds; i++)
 		if (d->listen_fds[i] == lfd)
 			port = d->cfg->forward_listen[i];
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		struct sockaddr_vm peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* One per event, as uds.c does: the listener is level-triggered. */
+	int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return;
-		if (peer.svm_cid != d->cfg->forward_cid) {
-			log_warn("%s: forward-listen port %u: refused a connection from cid %u "
-				 "(only forward-cid %u may connect)", d->vu.name, port,
-				 peer.svm_cid, d->cfg->forward_cid);
-			close(fd);
-			continue;
-		}
-		if (!vsock_guest_ready(d)) {
-			log_info("%s: forward-listen port %u: connection closed: the VM is not running",
-				 d->vu.name, port);
-			close(fd);
-			continue;
-		}
-		vsock_host_initiated(d, fd, port);
+	if (fd < 0)
+		return;
+	if (peer.svm_cid != d->cfg->forward_cid) {
+		log_warn("%s: forward-listen port %u: refused a connection from cid %u "
+			 "(only forward-cid %u may connect)", d->vu.name, port, peer.svm_cid,
+			 d->cfg->forward_cid);
+		close(fd);
+		return;
 	}
+	if (!vsock_guest_ready(d)) {
+		log_info("%s: forward-listen port %u: connection closed: the VM is not running",
+			 d->vu.name, port);
+		close(fd);
+		return;
+	}
+	vsock_host_initiated(d, fd, port);
 }
 
 static void fwd_stop(struct vsock_dev *d)
