@@ -51,7 +51,6 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-
 static uint64_t cookie(int fd, uint32_t gen)
 {
 	return (uint64_t)(uint32_t)fd | ((uint64_t)gen << 32);
@@ -204,7 +203,7 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 {
 	const struct ev_poll_ops *ops = loop->poll_ops;
 	int64_t deadline = mono_ns() + loop->poll_ns;
-	int n = 0;
+	int n = 0, err = 0;
 
 	loop->poll_stats.polls++;
 	*found = false;
@@ -215,6 +214,8 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 			break;
 		}
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
+		if (n < 0)
+			err = errno; /* before ops->end can change it */
 		if (n != 0 || atomic_load_explicit(&loop->stop, memory_order_relaxed) ||
 		    mono_ns() >= deadline)
 			break;
@@ -226,7 +227,7 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 	if (ops->end(loop->poll_opaque))
 		*found = true;
 	if (n < 0)
-		return errno == EINTR ? 0 : -errno;
+		return err == EINTR ? 0 : -err;
 	return n;
 }
 

@@ -119,7 +119,10 @@ static bool vsock_poll(void *opaque)
 		d->rx_work = true;
 		return true;
 	}
-	if ((d->ctrl_len || d->ready.head) && vq_avail_count(&d->vu.vqs[VSOCK_RX_Q])) {
+	/* Data and replies that wait for rx buffers (not for the guest to
+	 * catch up: that is the case above). */
+	if (!d->rx_deferred && (d->ctrl_len || d->ready.head) &&
+	    vq_avail_count(&d->vu.vqs[VSOCK_RX_Q])) {
 		d->rx_work = true;
 		return true;
 	}
@@ -140,7 +143,6 @@ static bool vsock_poll_end(void *opaque)
 {
 	struct vsock_dev *d = opaque;
 	struct vq *tx = &d->vu.vqs[VSOCK_TX_Q];
-
 	bool more = false;
 
 	if (vq_ready(tx) && vq_enable_notify(tx)) {
