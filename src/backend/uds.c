@@ -22,7 +22,6 @@
 #include "util/unix_socket.h"
 #include "vsock/vsock_internal.h"
 
-
 int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 {
 	static const char kw[] = "connect";

@@ -8,8 +8,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "util/clock.h"
 
 #define EV_BATCH 64
 /* First polling window after a short sleep; doubled on each further one
@@ -42,14 +43,6 @@ struct ev_loop {
 	struct ev_poll_stats poll_stats;
 	atomic_bool stop;
 };
-
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static uint64_t cookie(int fd, uint32_t gen)
 {
@@ -202,7 +195,7 @@ void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out)
 static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *found)
 {
 	const struct ev_poll_ops *ops = loop->poll_ops;
-	int64_t deadline = mono_ns() + loop->poll_ns;
+	int64_t deadline = vdv_now_ns() + loop->poll_ns;
 	int n = 0, err = 0;
 
 	loop->poll_stats.polls++;
@@ -217,7 +210,7 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 		if (n < 0)
 			err = errno; /* before ops->end can change it */
 		if (n != 0 || atomic_load_explicit(&loop->stop, memory_order_relaxed) ||
-		    mono_ns() >= deadline)
+		    vdv_now_ns() >= deadline)
 			break;
 		/* Not a pause loop: on a busy machine the guest's vCPU or
 		 * the host application may be waiting for this CPU, and the
@@ -258,7 +251,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		timeout_ms = 0;
 	polling = loop->poll_ops && timeout_ms != 0;
 	if (polling) {
-		t0 = mono_ns();
+		t0 = vdv_now_ns();
 		if (loop->poll_ns) {
 			n = poll_window(loop, evs, &found);
 			if (n < 0)
@@ -275,7 +268,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		loop->poll_stats.hits++;
 	}
 	if (polling)
-		poll_adapt(loop, mono_ns() - t0);
+		poll_adapt(loop, vdv_now_ns() - t0);
 	for (int i = 0; i < n; i++) {
 		uint64_t c = evs[i].data.u64;
 		int fd = (int)(uint32_t)c;

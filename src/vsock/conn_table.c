@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -200,18 +199,7 @@ void ready_remove(struct vsock_conn *c)
 
 uint64_t vsock_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int64_t vsock_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return (uint64_t)(vdv_now_ns() / 1000000);
 }
 
 void timed_arm(struct vsock_conn *c, uint32_t ms)

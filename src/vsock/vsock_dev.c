@@ -115,7 +115,7 @@ static bool vsock_poll(void *opaque)
 		return true;
 	}
 	if (d->rx_deferred && (vq_driver_waiting(&d->vu.vqs[VSOCK_RX_Q]) ||
-			       vsock_now_ns() >= d->rx_defer_end_ns)) {
+			       vdv_now_ns() >= d->rx_defer_end_ns)) {
 		d->rx_work = true;
 		return true;
 	}

@@ -3,6 +3,7 @@
 #ifndef VDV_VSOCK_VSOCK_INTERNAL_H
 #define VDV_VSOCK_VSOCK_INTERNAL_H
 
+#include "util/clock.h"
 #include "vsock/vsock_dev.h"
 
 /* conn_table.c: lookup, life cycle, lists, host port allocation */
@@ -27,7 +28,6 @@ void ready_remove(struct vsock_conn *c);
 void timed_arm(struct vsock_conn *c, uint32_t ms);
 void timed_disarm(struct vsock_conn *c);
 uint64_t vsock_now_ms(void);
-int64_t vsock_now_ns(void);
 
 /* vsock_rx.c: device -> guest */
 /* The connection owes the guest the packets in pend (PEND_*). */

@@ -284,10 +284,10 @@ static bool rx_defer(struct vsock_dev *d, struct vq *vq)
 		return false;
 	if (!d->rx_deferred) {
 		d->rx_deferred = true;
-		d->rx_defer_end_ns = vsock_now_ns() + (int64_t)d->cfg->poll_us * 1000;
+		d->rx_defer_end_ns = vdv_now_ns() + (int64_t)d->cfg->poll_us * 1000;
 		return true;
 	}
-	return vsock_now_ns() < d->rx_defer_end_ns;
+	return vdv_now_ns() < d->rx_defer_end_ns;
 }
 
 void vsock_rx_process(struct vsock_dev *d)

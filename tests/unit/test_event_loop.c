@@ -12,11 +12,11 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "util/clock.h"
 #include "util/event_loop.h"
 
 struct probe {
@@ -56,14 +56,6 @@ static void on_fd(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 
 	(void)loop, (void)events, (void)r;
 	((struct probe *)opaque)->fd_events++;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static uint32_t window(struct ev_loop *loop)
@@ -205,9 +197,9 @@ static void test_poll_hit_does_not_sleep(void **state)
 	ev_set_poll(loop, &probe_ops, &p, 50 * 1000 * 1000);
 	grow_once(loop);
 	p.poll_hit_at = 1;
-	t0 = now_ns();
+	t0 = vdv_now_ns();
 	assert_int_equal(ev_run_once(loop, 2000), 1);
-	assert_true(now_ns() - t0 < 1000 * 1000 * 1000);
+	assert_true(vdv_now_ns() - t0 < 1000 * 1000 * 1000);
 	assert_int_equal(p.polls, 1);
 	assert_int_equal(p.ends, 1); /* notifications are always switched back on */
 	ev_get_poll_stats(loop, &st);
@@ -229,9 +221,9 @@ static void test_end_finds_work(void **state)
 	ev_set_poll(loop, &probe_ops, &p, 50 * 1000 * 1000);
 	grow_once(loop);
 	p.end_finds = true;
-	t0 = now_ns();
+	t0 = vdv_now_ns();
 	assert_int_equal(ev_run_once(loop, 2000), 1);
-	assert_true(now_ns() - t0 < 1000 * 1000 * 1000);
+	assert_true(vdv_now_ns() - t0 < 1000 * 1000 * 1000);
 	assert_int_equal(p.ends, 1);
 	ev_loop_free(loop);
 }
