@@ -36,6 +36,22 @@ vdv_fail() {
     VDV_FAILED=1
 }
 
+# Runs one check (COMMAND...) and counts it under DESCRIPTION; the test
+# goes on either way and ends with "$VDV_CHECKS_PASSED passed, ...".
+VDV_CHECKS_PASSED=0
+VDV_CHECKS_FAILED=0
+vdv_check() { # DESCRIPTION COMMAND...
+    local what="$1"
+    shift
+    if "$@"; then
+        vdv_log "ok: $what"
+        VDV_CHECKS_PASSED=$((VDV_CHECKS_PASSED + 1))
+    else
+        vdv_fail "$what"
+        VDV_CHECKS_FAILED=$((VDV_CHECKS_FAILED + 1))
+    fi
+}
+
 vdv_now_ms() { date +%s%3N; }
 
 # Kills (TERM, then KILL after a bounded wait) every PID we started that is

@@ -23,19 +23,6 @@ tool="$2"
 
 # Not the default 3, so that a daemon ignoring --guest-cid is caught.
 cid=7
-passed=0
-failed=0
-check() { # DESCRIPTION COMMAND...
-    local what="$1"
-    shift
-    if "$@"; then
-        vdv_log "ok: $what"
-        passed=$((passed + 1))
-    else
-        vdv_fail "$what"
-        failed=$((failed + 1))
-    fi
-}
 
 vdv_init
 vdv_prepare_guest "$tool"
@@ -50,25 +37,25 @@ for n in 1 2; do
     if ! vdv_wait_socket "$sock" 10; then
         vdv_fail "vhost-user socket gone before boot $n"
     fi
-    check "guest $n: virtio-vsock bound, CID $cid" \
+    vdv_check "guest $n: virtio-vsock bound, CID $cid" \
         vdv_boot_guest "boot$n" "$sock" \
         "vdv.scenario=cid vdv.expect_cid=$cid vdv.name=cid-boot$n"
     boots+=("boot $n: /init ${VDV_BOOT_MS:-?} ms, result ${VDV_RESULT_MS:-?} ms")
-    check "daemon alive after guest $n powered off" vdv_daemon_alive
+    vdv_check "daemon alive after guest $n powered off" vdv_daemon_alive
 done
 
 # Status 0 within 10 s and no sanitizer report (the ASan build runs this too:
 # a report there makes the status non-zero).
-check "daemon exits with status 0 within 10s of SIGTERM" xf_daemon_stops_cleanly
+vdv_check "daemon exits with status 0 within 10s of SIGTERM" xf_daemon_stops_cleanly
 
-if [[ $failed -ne 0 ]]; then
+if [[ $VDV_CHECKS_FAILED -ne 0 ]]; then
     vdv_dump "$VDV_WORK/daemon.log" "daemon log" 100
 fi
 vdv_log "guest boot time under TCG: ${boots[0]}; ${boots[1]}"
-if [[ $failed -eq 0 ]]; then
+if [[ $VDV_CHECKS_FAILED -eq 0 ]]; then
     echo "PASS e2e-boot-cid"
 else
     echo "FAIL e2e-boot-cid"
 fi
-echo "boot-cid: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+echo "boot-cid: $VDV_CHECKS_PASSED passed, $VDV_CHECKS_FAILED failed"
+[[ $VDV_CHECKS_FAILED -eq 0 ]]

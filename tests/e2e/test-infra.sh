@@ -19,8 +19,6 @@ set -euo pipefail
 vdv_init
 vdv_prepare_guest "$1"
 
-passed=0
-failed=0
 
 nodevice_fails_cleanly() {
     if VDV_DUMP_ON_FAIL=0 vdv_boot_guest nodevice "" \
@@ -40,26 +38,17 @@ nodevice_fails_cleanly() {
 
 for t in nodevice_fails_cleanly loopback; do
     if [[ $t == loopback ]]; then
-        ok=0
-        vdv_boot_guest loopback "" "vdv.scenario=run vdv.script=loopback.sh" || ok=$?
+        vdv_check "$t" vdv_boot_guest loopback "" "vdv.scenario=run vdv.script=loopback.sh"
     else
-        ok=0
-        "$t" || ok=$?
-    fi
-    if [[ $ok -eq 0 ]]; then
-        vdv_log "ok: $t"
-        passed=$((passed + 1))
-    else
-        vdv_fail "$t"
-        failed=$((failed + 1))
+        vdv_check "$t" "$t"
     fi
     vdv_log "$t: guest boot time under TCG: /init after ${VDV_BOOT_MS:-?} ms"
 done
 
-if [[ $failed -eq 0 ]]; then
+if [[ $VDV_CHECKS_FAILED -eq 0 ]]; then
     echo "PASS e2e-infra"
 else
     echo "FAIL e2e-infra"
 fi
-echo "infra: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+echo "infra: $VDV_CHECKS_PASSED passed, $VDV_CHECKS_FAILED failed"
+[[ $VDV_CHECKS_FAILED -eq 0 ]]

@@ -38,19 +38,6 @@ GO_PORT=7000
 export VDV_E2E_QEMU_TIMEOUT="${VDV_E2E_QEMU_TIMEOUT:-240}"
 export VDV_E2E_BOOT_TIMEOUT="${VDV_E2E_BOOT_TIMEOUT:-120}"
 
-passed=0
-failed=0
-check() { # DESCRIPTION COMMAND...
-    local what="$1"
-    shift
-    if "$@"; then
-        vdv_log "ok: $what"
-        passed=$((passed + 1))
-    else
-        vdv_fail "$what"
-        failed=$((failed + 1))
-    fi
-}
 
 sum_of() { # BYTES SEED -> "<bytes> <checksum>"
     "$tool" gen "$1" --seed "$2" | "$tool" sum | cut -d' ' -f2-
@@ -222,19 +209,19 @@ host_c_ok() {
     [[ "$got" == "$want" ]] || { vdv_log "host got '$got' from C, want '$want'"; return 1; }
 }
 
-check "guest A (CID 3, g1) listened and moved $N bytes each way" guest_ok A
-check "guest B (CID 4, g1+g3) reached A, refused on CID 9 and on C" guest_ok B
-check "guest C (CID 5, g2) listened" guest_ok C
-check "A's listener accepted CID 4" accepted_from A 4
-check "A received B's $N bytes intact" recv_is A "$N" 40
-check "B received A's $N bytes intact" recv_is B "$N" 30
-check "B -> CID 9 (no such VM) refused in < $FAST_MS ms" refused_fast nocid
-check "B -> C (no shared group, listening) refused in < $FAST_MS ms" refused_fast forbidden
-check "the host's go reached B" test "$(bg_rc go)" == 0
-check "C was listening: the host reached it after B's refusal" host_c_ok
+vdv_check "guest A (CID 3, g1) listened and moved $N bytes each way" guest_ok A
+vdv_check "guest B (CID 4, g1+g3) reached A, refused on CID 9 and on C" guest_ok B
+vdv_check "guest C (CID 5, g2) listened" guest_ok C
+vdv_check "A's listener accepted CID 4" accepted_from A 4
+vdv_check "A received B's $N bytes intact" recv_is A "$N" 40
+vdv_check "B received A's $N bytes intact" recv_is B "$N" 30
+vdv_check "B -> CID 9 (no such VM) refused in < $FAST_MS ms" refused_fast nocid
+vdv_check "B -> C (no shared group, listening) refused in < $FAST_MS ms" refused_fast forbidden
+vdv_check "the host's go reached B" test "$(bg_rc go)" == 0
+vdv_check "C was listening: the host reached it after B's refusal" host_c_ok
 vdv_log "B connected to A after $(sib_line B xfer attempts) attempt(s);" \
     "$(serial B | grep -a '^SIB xfer CONNECTED' | head -n 1)"
-check "daemon alive after the three guests" vdv_daemon_alive
+vdv_check "daemon alive after the three guests" vdv_daemon_alive
 
 daemon_stops() {
     vdv_stop_daemon 10 || { vdv_log "daemon needed SIGKILL"; return 1; }
@@ -245,13 +232,13 @@ daemon_stops() {
         return 1
     fi
 }
-check "daemon exits with status 0 on SIGTERM" daemon_stops
+vdv_check "daemon exits with status 0 on SIGTERM" daemon_stops
 
-if [[ $failed -ne 0 ]]; then
+if [[ $VDV_CHECKS_FAILED -ne 0 ]]; then
     vdv_dump "$VDV_WORK/daemon.log" "daemon log" 100
     echo "FAIL e2e-sibling"
 else
     echo "PASS e2e-sibling"
 fi
-echo "sibling: $passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+echo "sibling: $VDV_CHECKS_PASSED passed, $VDV_CHECKS_FAILED failed"
+[[ $VDV_CHECKS_FAILED -eq 0 ]]

@@ -822,6 +822,14 @@ static enum verdict need_main(void)
 	return PASS;
 }
 
+/* An exchange on the shared daemon's VM, once that is known to be up. */
+static enum verdict main_exchange(struct xchg *x)
+{
+	enum verdict v = need_main();
+
+	return v == PASS ? exchange(x) : v;
+}
+
 /* Host connections before any VM runs are closed at once. */
 static enum verdict c_main_daemon(void)
 {
@@ -856,11 +864,8 @@ static enum verdict c_guest_to_host(void)
 {
 	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 43000,
 			  .g_n = 1, .lfd = svc_fd, .len = SMALL };
-	enum verdict v = need_main();
+	enum verdict v = main_exchange(&x);
 
-	if (v != PASS)
-		return v;
-	v = exchange(&x);
 	if (v == PASS)
 		snprintf(why, sizeof(why), "%u KiB each way in %lld ms", SMALL / 1024,
 			 (long long)x.ms);
@@ -871,12 +876,9 @@ static enum verdict c_enclave_cid(void)
 {
 	struct xchg x = { .sim = main_sim, .g_cid = ENCLAVE_CID, .g_port = SVC, .g_src = 43100,
 			  .g_n = 1, .lfd = svc_fd, .len = SMALL };
-	enum verdict v = need_main();
-
-	if (v != PASS)
-		return v;
 	/* The guest engine only takes the RESPONSE (and data) from cid 77. */
-	v = exchange(&x);
+	enum verdict v = main_exchange(&x);
+
 	if (v == PASS)
 		snprintf(why, sizeof(why), "cid %u port %u answered from cid %u, %u KiB each way",
 			 ENCLAVE_CID, SVC, ENCLAVE_CID, SMALL / 1024);
@@ -968,11 +970,8 @@ static enum verdict c_bulk(void)
 {
 	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 43300,
 			  .g_n = 1, .lfd = svc_fd, .h_port = FL_A, .h_n = 1, .len = BULK };
-	enum verdict v = need_main();
+	enum verdict v = main_exchange(&x);
 
-	if (v != PASS)
-		return v;
-	v = exchange(&x);
 	if (v == PASS)
 		snprintf(why, sizeof(why),
 			 "guest->host and host->guest connections, %u MiB each way each, "
@@ -987,11 +986,8 @@ static enum verdict c_concurrent(void)
 	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 44000,
 			  .g_n = CONC_EACH, .lfd = svc_fd, .h_port = FL_A, .h_n = CONC_EACH,
 			  .len = CONC_BYTES };
-	enum verdict v = need_main();
+	enum verdict v = main_exchange(&x);
 
-	if (v != PASS)
-		return v;
-	v = exchange(&x);
 	if (v == PASS)
 		snprintf(why, sizeof(why),
 			 "%u guest->host + %u host->guest connections at once, %u KiB each way "
@@ -1006,11 +1002,8 @@ static enum verdict c_slow_host_reader(void)
 	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 46000,
 			  .g_n = 1, .lfd = svc_fd, .h_port = FL_A, .h_n = 1,
 			  .len = 1024 * 1024, .host_rx_delay_ms = 1500 };
-	enum verdict v = need_main();
+	enum verdict v = main_exchange(&x);
 
-	if (v != PASS)
-		return v;
-	v = exchange(&x);
 	if (v == PASS)
 		snprintf(why, sizeof(why), "1 MiB each way, host idle for 1.5 s first: %lld ms",
 			 (long long)x.ms);
@@ -1023,11 +1016,8 @@ static enum verdict c_small_guest_credit(void)
 	struct xchg x = { .sim = main_sim, .g_cid = HOST_CID, .g_port = SVC, .g_src = 46100,
 			  .g_n = 2, .lfd = svc_fd, .h_port = FL_B, .h_n = 2,
 			  .len = 512 * 1024, .guest_buf_alloc = 8192 };
-	enum verdict v = need_main();
+	enum verdict v = main_exchange(&x);
 
-	if (v != PASS)
-		return v;
-	v = exchange(&x);
 	if (v == PASS)
 		snprintf(why, sizeof(why), "buf_alloc 8 KiB, 4 connections, 512 KiB each way, "
 			 "no credit violation: %lld ms", (long long)x.ms);

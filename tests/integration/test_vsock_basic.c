@@ -9,126 +9,14 @@
 #include "itest.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define HOST_CID 2
 #define PORT 1234
-
-/* ---- host side helpers (AF_UNIX only) ---- */
-
-static int host_listen(struct itest *t, unsigned port)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->d.uds_path, port) >=
-	    (int)sizeof(sa.sun_path))
-		fail_msg("listener path too long");
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 8), 0);
-	return fd;
-}
-
-static int wait_fd(int fd, short ev, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = ev };
-	int r = poll(&p, 1, timeout_ms);
-
-	return r > 0 ? 0 : (r == 0 ? -ETIMEDOUT : -errno);
-}
-
-static int host_accept(int lfd, int timeout_ms)
-{
-	if (wait_fd(lfd, POLLIN, timeout_ms))
-		return -ETIMEDOUT;
-	return accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-}
-
-/* Reads exactly n bytes; returns n, fewer at EOF, or -errno. */
-static ssize_t host_read(int fd, void *buf, size_t n, int timeout_ms)
-{
-	int64_t deadline = sim_now_ms() + timeout_ms;
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r;
-		int left = (int)(deadline - sim_now_ms());
-
-		if (left <= 0 || wait_fd(fd, POLLIN, left))
-			return -ETIMEDOUT;
-		r = read(fd, (uint8_t *)buf + done, n - done);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
-}
-
-static int host_write(int fd, const void *buf, size_t n, int timeout_ms)
-{
-	int64_t deadline = sim_now_ms() + timeout_ms;
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t r;
-		int left = (int)(deadline - sim_now_ms());
-
-		if (left <= 0 || wait_fd(fd, POLLOUT, left))
-			return -ETIMEDOUT;
-		r = send(fd, (const uint8_t *)buf + done, n - done, MSG_NOSIGNAL);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		done += (size_t)r;
-	}
-	return 0;
-}
-
-/* Host -> guest: connect to UDS_PATH and ask for port. */
-static int host_connect(struct itest *t, const char *handshake)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memcpy(sa.sun_path, t->d.uds_path, sizeof(sa.sun_path) - 1);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(host_write(fd, handshake, strlen(handshake), ITEST_TIMEOUT_MS), 0);
-	return fd;
-}
-
-/* Reads one '\n'-terminated line byte by byte (the data after it belongs
- * to the stream). Returns its length, 0 at EOF, or -errno. */
-static int host_read_line(int fd, char *line, size_t cap, int timeout_ms)
-{
-	size_t n = 0;
-
-	while (n + 1 < cap) {
-		ssize_t r = host_read(fd, line + n, 1, timeout_ms);
-
-		if (r <= 0) {
-			line[n] = 0;
-			return r < 0 ? (int)r : 0;
-		}
-		if (line[n++] == '\n')
-			break;
-	}
-	line[n] = 0;
-	return (int)n;
-}
 
 static struct sim *started(struct itest *t, const struct sim_opts *o)
 {
@@ -185,14 +73,14 @@ static void echo_with(struct itest *t, const struct sim_opts *o)
 	};
 	struct sim *s = started(t, o);
 	struct sim_stream st;
-	int lfd = host_listen(t, PORT), hfd;
+	int lfd = itest_host_listen(t, PORT, 8), hfd;
 	char buf[256], msg[64];
 	unsigned i;
 	ssize_t n;
 
 	assert_int_equal(sim_stream_connect(s, &st, HOST_CID, PORT, 50001, 0, ITEST_TIMEOUT_MS),
 			 0);
-	hfd = host_accept(lfd, ITEST_TIMEOUT_MS);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(hfd >= 0);
 	assert_true(st.peer_buf_alloc > 0);
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
@@ -200,12 +88,12 @@ static void echo_with(struct itest *t, const struct sim_opts *o)
 
 		st.tx_flags = layouts[i];
 		assert_int_equal(sim_stream_send(&st, msg, (size_t)len, ITEST_TIMEOUT_MS), 0);
-		n = host_read(hfd, buf, (size_t)len, ITEST_TIMEOUT_MS);
+		n = itest_host_read(hfd, buf, (size_t)len, ITEST_TIMEOUT_MS);
 		assert_int_equal(n, len);
 		assert_memory_equal(buf, msg, (size_t)len);
 
 		len = snprintf(msg, sizeof(msg), "host answers #%u", i);
-		assert_int_equal(host_write(hfd, msg, (size_t)len, ITEST_TIMEOUT_MS), 0);
+		assert_int_equal(itest_host_write(hfd, msg, (size_t)len, ITEST_TIMEOUT_MS), 0);
 		n = sim_stream_recv(&st, buf, (size_t)len, ITEST_TIMEOUT_MS);
 		assert_int_equal(n, len);
 		assert_memory_equal(buf, msg, (size_t)len);
@@ -213,7 +101,7 @@ static void echo_with(struct itest *t, const struct sim_opts *o)
 	/* Guest closes both directions: the host sees EOF. */
 	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV |
 					     VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
-	assert_int_equal(host_read(hfd, buf, 1, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd, buf, 1, ITEST_TIMEOUT_MS), 0);
 	assert_int_equal(st.credit_violations, 0);
 	assert_int_equal(st.stray, 0);
 	close(hfd);
@@ -254,14 +142,14 @@ static void test_host_closes(void **state)
 	struct itest *t = *state;
 	struct sim *s = started(t, NULL);
 	struct sim_stream st;
-	int lfd = host_listen(t, PORT), hfd;
+	int lfd = itest_host_listen(t, PORT, 8), hfd;
 	char buf[16];
 
 	assert_int_equal(sim_stream_connect(s, &st, HOST_CID, PORT, 50002, 0, ITEST_TIMEOUT_MS),
 			 0);
-	hfd = host_accept(lfd, ITEST_TIMEOUT_MS);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(hfd >= 0);
-	assert_int_equal(host_write(hfd, "bye", 3, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_write(hfd, "bye", 3, ITEST_TIMEOUT_MS), 0);
 	close(hfd);
 	/* Data first, then end of stream. */
 	assert_int_equal(sim_stream_recv(&st, buf, sizeof(buf), ITEST_TIMEOUT_MS), 3);
@@ -281,25 +169,25 @@ static void test_host_connect(void **state)
 	unsigned host_port = 0;
 	int hfd;
 
-	hfd = host_connect(t, "CONNECT 1234\n");
+	hfd = itest_host_connect(t, "CONNECT 1234\n");
 	assert_int_equal(sim_stream_accept(s, &st, PORT, 0, false, ITEST_TIMEOUT_MS), 0);
 	assert_int_equal(st.peer_cid, HOST_CID);
-	assert_true(host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS) > 0);
+	assert_true(itest_host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS) > 0);
 	assert_int_equal(sscanf(line, "OK %u\n", &host_port), 1);
 	/* rust-vmm's vhost-device-vsock answers with the guest port
 	 * ("OK {peer_port}"); Firecracker with the host-side port. We are a
 	 * drop-in for the former. */
 	assert_int_equal(host_port, PORT);
 
-	assert_int_equal(host_write(hfd, "ping", 4, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_write(hfd, "ping", 4, ITEST_TIMEOUT_MS), 0);
 	assert_int_equal(sim_stream_recv(&st, buf, 4, ITEST_TIMEOUT_MS), 4);
 	assert_memory_equal(buf, "ping", 4);
 	assert_int_equal(sim_stream_send(&st, "pong", 4, ITEST_TIMEOUT_MS), 0);
-	assert_int_equal(host_read(hfd, buf, 4, ITEST_TIMEOUT_MS), 4);
+	assert_int_equal(itest_host_read(hfd, buf, 4, ITEST_TIMEOUT_MS), 4);
 	assert_memory_equal(buf, "pong", 4);
 
 	assert_int_equal(sim_stream_rst(&st), 0);
-	assert_int_equal(host_read(hfd, buf, 1, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd, buf, 1, ITEST_TIMEOUT_MS), 0);
 	close(hfd);
 	sim_stream_fini(&st);
 	sim_close(s);
@@ -313,10 +201,10 @@ static void test_host_connect_refused(void **state)
 	char line[64];
 	int hfd, r;
 
-	hfd = host_connect(t, "CONNECT 1234\n");
+	hfd = itest_host_connect(t, "CONNECT 1234\n");
 	assert_int_equal(sim_stream_accept(s, &st, PORT, 0, true, ITEST_TIMEOUT_MS), 0);
 	/* No "OK": the host connection ends. */
-	r = host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS);
+	r = itest_host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS);
 	if (r != 0 && r != -ECONNRESET)
 		fail_msg("refused connect: host read %d (%s)", r, r > 0 ? line : "");
 	close(hfd);
@@ -337,8 +225,8 @@ static void test_host_bad_handshake(void **state)
 	unsigned i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int hfd = host_connect(t, bad[i]);
-		int r = host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS);
+		int hfd = itest_host_connect(t, bad[i]);
+		int r = itest_host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS);
 
 		if (r > 0 && !strncmp(line, "OK", 2))
 			fail_msg("handshake \"%.*s\" accepted", (int)strlen(bad[i]) - 1, bad[i]);
@@ -358,12 +246,12 @@ static void test_spoofed_src_cid(void **state)
 	struct sim *s = started(t, NULL);
 	struct sim_pkt *p = sim_pkt_new();
 	struct virtio_vsock_hdr h;
-	int lfd = host_listen(t, PORT);
+	int lfd = itest_host_listen(t, PORT, 8);
 
 	h = sim_vsock_hdr(sim_guest_cid(s) + 7, HOST_CID, 50003, PORT, VIRTIO_VSOCK_OP_REQUEST, 0,
 			  0, 65536, 0);
 	assert_int_equal(sim_tx_send(s, &h, NULL, 0, 0), 0);
-	assert_int_equal(host_accept(lfd, 300), -ETIMEDOUT);
+	assert_int_equal(itest_host_accept(lfd, 300), -ETIMEDOUT);
 	/* Dropped, not answered (an RST would go to a CID that is not ours). */
 	assert_int_equal(sim_rx_poll(s, p, 100), -ETIMEDOUT);
 	free(p);
@@ -385,7 +273,7 @@ static void *host_reader(void *arg)
 
 	b->result = -ENOMEM;
 	if (want && got) {
-		ssize_t n = host_read(b->fd, got, b->len, 20000);
+		ssize_t n = itest_host_read(b->fd, got, b->len, 20000);
 
 		fill_pattern(want, b->len, b->seed);
 		b->result = n != (ssize_t)b->len ? -EIO : memcmp(want, got, b->len) ? -EBADMSG : 0;
@@ -403,7 +291,7 @@ static void *host_writer(void *arg)
 	b->result = -ENOMEM;
 	if (data) {
 		fill_pattern(data, b->len, b->seed);
-		b->result = host_write(b->fd, data, b->len, 20000);
+		b->result = itest_host_write(b->fd, data, b->len, 20000);
 		shutdown(b->fd, SHUT_WR);
 	}
 	free(data);
@@ -419,14 +307,14 @@ static void test_bulk_guest_to_host(void **state)
 	struct sim_stream st;
 	struct sim_vq_stats tx;
 	uint8_t *data = malloc(len);
-	int lfd = host_listen(t, PORT);
+	int lfd = itest_host_listen(t, PORT, 8);
 	pthread_t th;
 
 	assert_non_null(data);
 	fill_pattern(data, len, b.seed);
 	assert_int_equal(sim_stream_connect(s, &st, HOST_CID, PORT, 50004, 0, ITEST_TIMEOUT_MS),
 			 0);
-	b.fd = host_accept(lfd, ITEST_TIMEOUT_MS);
+	b.fd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(b.fd >= 0);
 	assert_int_equal(pthread_create(&th, NULL, host_reader, &b), 0);
 	st.tx_flags = SIM_TX_PAGES;
@@ -454,7 +342,7 @@ static void host_to_guest(struct itest *t, const struct sim_opts *o, uint32_t bu
 	struct sim_vq_stats rx;
 	uint8_t *want = malloc(len), *got = malloc(len);
 	size_t done = 0;
-	int lfd = host_listen(t, PORT);
+	int lfd = itest_host_listen(t, PORT, 8);
 	pthread_t th;
 
 	assert_non_null(want);
@@ -462,7 +350,7 @@ static void host_to_guest(struct itest *t, const struct sim_opts *o, uint32_t bu
 	fill_pattern(want, len, b.seed);
 	assert_int_equal(sim_stream_connect(s, &st, HOST_CID, PORT, 50005, buf_alloc,
 					    ITEST_TIMEOUT_MS), 0);
-	b.fd = host_accept(lfd, ITEST_TIMEOUT_MS);
+	b.fd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(b.fd >= 0);
 	sim_stats_reset(s);
 	assert_int_equal(pthread_create(&th, NULL, host_writer, &b), 0);
@@ -520,17 +408,17 @@ static void test_frontend_gone_closes_host_side(void **state)
 	struct itest *t = *state;
 	struct sim *s = started(t, NULL);
 	struct sim_stream st;
-	int lfd = host_listen(t, PORT), hfd;
+	int lfd = itest_host_listen(t, PORT, 8), hfd;
 	char c;
 
 	assert_int_equal(sim_stream_connect(s, &st, HOST_CID, PORT, 50006, 0, ITEST_TIMEOUT_MS),
 			 0);
-	hfd = host_accept(lfd, ITEST_TIMEOUT_MS);
+	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(hfd >= 0);
 	/* The VMM dies: the host application must not hang forever. */
 	sim_stream_fini(&st);
 	sim_close(s);
-	assert_int_equal(host_read(hfd, &c, 1, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd, &c, 1, ITEST_TIMEOUT_MS), 0);
 	close(hfd);
 	close(lfd);
 	itest_fresh_frontend_ok(t);
