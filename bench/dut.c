@@ -42,6 +42,24 @@ void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t 
 	r->taken += n;
 }
 
+void dut_app_rx_take(struct dut_app_rx *a, const struct bg_conn *c, const uint8_t *p,
+		     size_t n)
+{
+	dut_app_recv(&a->recv, c, n, a->cap);
+	while (n) {
+		size_t k = n < a->cap - a->pos ? n : a->cap - a->pos;
+
+		/* The copy recv() makes from the socket's queue. */
+		memcpy(a->buf + a->pos, p, k);
+		if (a->verify)
+			csum_update(&a->sum, a->buf + a->pos, k);
+		a->pos = (a->pos + k) % a->cap;
+		a->bytes += k;
+		p += k;
+		n -= k;
+	}
+}
+
 void dut_bg_cfg(const struct bench *b, size_t tx_max_payload, struct bg_cfg *cfg)
 {
 	bg_cfg_init(cfg);

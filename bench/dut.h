@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include "bench.h"
+#include "csum.h"
 #include "bguest.h"
 #include "sim/sim_daemon.h"
 
@@ -44,6 +45,21 @@ struct dut_recv {
 	size_t taken;
 };
 void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t cap);
+
+/* A guest application receiving a stream: its recv() buffer (allocated by
+ * the caller), the calls it pays, and what it got. */
+struct dut_app_rx {
+	uint8_t *buf;
+	size_t cap, pos;
+	bool verify;
+	uint64_t bytes;
+	struct csum sum;
+	struct dut_recv recv;
+};
+/* One packet's payload as the application's recv() takes it: the call is
+ * charged (dut_app_recv), the bytes copied through buf and checksummed. */
+void dut_app_rx_take(struct dut_app_rx *a, const struct bg_conn *c, const uint8_t *p,
+		     size_t n);
 
 /* Fills cfg from the bench options; tx_max_payload is the largest write. */
 void dut_bg_cfg(const struct bench *b, size_t tx_max_payload, struct bg_cfg *cfg);

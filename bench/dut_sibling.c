@@ -31,15 +31,9 @@
 
 struct receiver {
 	struct bg *g;
-	size_t cap;
-	uint8_t *buf;
-	bool verify;
 	int timeout_ms;
 	atomic_int stop;
-	/* results */
-	uint64_t bytes;
-	struct csum sum;
-	struct dut_recv recv;
+	struct dut_app_rx rx; /* also the results */
 	bool eof;
 	int64_t t_end_ns;
 	int err;
@@ -49,17 +43,7 @@ static void rcv_data(struct bg_conn *c, const uint8_t *p, size_t n)
 {
 	struct receiver *r = c->user;
 
-	dut_app_recv(&r->recv, c, n, r->cap);
-	while (n) {
-		size_t k = n < r->cap ? n : r->cap;
-
-		memcpy(r->buf, p, k);
-		if (r->verify)
-			csum_update(&r->sum, r->buf, k);
-		r->bytes += k;
-		p += k;
-		n -= k;
-	}
+	dut_app_rx_take(&r->rx, c, p, n);
 }
 
 static void rcv_event(struct bg_conn *c, enum bg_event ev)
@@ -168,16 +152,16 @@ static int stream(struct dut *s, struct bg *ga, struct receiver *rcv, const char
 		return r;
 	if (rcv->err)
 		return rcv->err;
-	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->bytes, &rcv->sum))
+	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->rx.bytes, &rcv->rx.sum))
 		return -EBADMSG;
-	rec_stream(b, id, s->which, rcv->bytes, rcv->t_end_ns - t0, cpu_since(&m));
+	rec_stream(b, id, s->which, rcv->rx.bytes, rcv->t_end_ns - t0, cpu_since(&m));
 	return 0;
 }
 
 static int sibling(struct bench *b, int which, const char *id, size_t size)
 {
 	char dir[] = "/tmp/vdv-bench-XXXXXX", vm_a[256], vm_b[256], sock_a[64], sock_b[64];
-	struct receiver rcv = { .cap = b->cfg.read_size, .verify = b->cfg.verify };
+	struct receiver rcv = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	const char *argv[] = { b->cfg.daemon[which - T_A], "--vm", vm_a, "--vm", vm_b, NULL };
 	struct bg *ga = NULL;
 	struct bg_cfg cfg;
@@ -192,8 +176,8 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 		 CID_A, sock_a, dir);
 	snprintf(vm_b, sizeof(vm_b), "guest-cid=%d,socket=%s,uds-path=%s/vm4.vsock,groups=bench",
 		 CID_B, sock_b, dir);
-	rcv.buf = malloc(rcv.cap);
-	r = rcv.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
+	rcv.rx.buf = malloc(rcv.rx.cap);
+	r = rcv.rx.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
 	if (!r)
 		r = sim_daemon_wait_path(&s.d, sock_a, 10000);
 	if (!r)
@@ -226,7 +210,7 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 	snprintf(vm_b, sizeof(vm_b), "%s/vm4.vsock", dir);
 	unlink(vm_b);
 	rmdir(dir);
-	free(rcv.buf);
+	free(rcv.rx.buf);
 	return r < 0 ? -1 : 0;
 }
 

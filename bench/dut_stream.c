@@ -30,12 +30,7 @@
 
 /* The guest application receiving a stream. */
 struct guest_reader {
-	uint8_t *buf;       /* its recv() buffer */
-	size_t cap, pos;
-	bool verify;
-	uint64_t bytes;
-	struct csum sum;
-	struct dut_recv recv;
+	struct dut_app_rx rx;
 	bool eof, closed;
 	uint64_t credit_violations;
 	int64_t t_end_ns;
@@ -45,19 +40,7 @@ static void reader_data(struct bg_conn *c, const uint8_t *p, size_t n)
 {
 	struct guest_reader *r = c->user;
 
-	dut_app_recv(&r->recv, c, n, r->cap);
-	while (n) {
-		size_t k = n < r->cap - r->pos ? n : r->cap - r->pos;
-
-		/* The copy recv() makes from the socket's queue. */
-		memcpy(r->buf + r->pos, p, k);
-		if (r->verify)
-			csum_update(&r->sum, r->buf + r->pos, k);
-		r->pos = (r->pos + k) % r->cap;
-		r->bytes += k;
-		p += k;
-		n -= k;
-	}
+	dut_app_rx_take(&r->rx, c, p, n);
 }
 
 static void reader_event(struct bg_conn *c, enum bg_event ev)
@@ -141,7 +124,7 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 static int host_to_guest(struct dut *s, const char *id, size_t size)
 {
 	struct bench *b = s->b;
-	struct guest_reader gr = { .cap = b->cfg.read_size, .verify = b->cfg.verify };
+	struct guest_reader gr = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	struct app_stream hw = { .io_size = size, .verify = b->cfg.verify };
 	void *user = &gr;
 	struct bg_conn *c;
@@ -150,13 +133,13 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	pthread_t th;
 	int r;
 
-	gr.buf = malloc(gr.cap);
-	if (!gr.buf)
+	gr.rx.buf = malloc(gr.rx.cap);
+	if (!gr.rx.buf)
 		return -1;
 	r = dut_connect_pairs(s, PORT, 1, &reader_ops, &user, &c, &hw.fd);
 	if (r) {
 		bench_fail(b, id, s->which, "connect: %s", strerror(-r));
-		free(gr.buf);
+		free(gr.rx.buf);
 		return -1;
 	}
 	cpu_mark(&m, s->d.pid);
@@ -172,7 +155,7 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
 		r = -EIO;
 	close(hw.fd);
-	free(gr.buf);
+	free(gr.rx.buf);
 	if (r || hw.err) {
 		bench_fail(b, id, s->which, "%s", strerror(-(r ? r : hw.err)));
 		return -1;
@@ -181,9 +164,9 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 		bench_fail(b, id, s->which, "the daemon sent beyond the guest's credit");
 		return -1;
 	}
-	if (rec_check_stream(b, id, s->which, hw.bytes, &hw.sum, gr.bytes, &gr.sum))
+	if (rec_check_stream(b, id, s->which, hw.bytes, &hw.sum, gr.rx.bytes, &gr.rx.sum))
 		return -1;
-	rec_stream(b, id, s->which, gr.bytes, gr.t_end_ns - t0, cpu_since(&m));
+	rec_stream(b, id, s->which, gr.rx.bytes, gr.t_end_ns - t0, cpu_since(&m));
 	return 0;
 }
 
