@@ -18,9 +18,8 @@
 #include "util/event_loop.h"
 #include "vhost_user/vu_dev.h"
 #include "vsock/vsock_conn.h"
-#include "vsock/vsock_hdr.h"
+#include "vsock/vsock_proto.h"
 
-enum { VSOCK_RX_Q = 0, VSOCK_TX_Q = 1, VSOCK_EVENT_Q = 2 };
 
 #define VSOCK_MAX_CONNS 1024u
 #define VSOCK_HASH_BUCKETS 2048u

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* The 44-byte virtio-vsock packet header in host byte order, and its
- * conversion to and from the little-endian wire layout. */
-#ifndef VDV_VSOCK_VSOCK_HDR_H
-#define VDV_VSOCK_VSOCK_HDR_H
+/* The virtio-vsock wire protocol: device constants, the 44-byte packet
+ * header in host byte order, and its conversion to and from the
+ * little-endian wire layout. */
+#ifndef VDV_VSOCK_VSOCK_PROTO_H
+#define VDV_VSOCK_VSOCK_PROTO_H
 
 #include <endian.h>
 #include <linux/virtio_vsock.h>
@@ -13,6 +14,12 @@
 /* Largest payload one packet may carry (Linux' VIRTIO_VSOCK_MAX_PKT_BUF_SIZE). */
 #define VSOCK_MAX_PAYLOAD (64u * 1024u)
 #define VSOCK_HOST_CID 2u
+
+/* Device feature bits (virtio spec 5.10.3) and queues (0 rx, 1 tx, 2 event). */
+#define VSOCK_F_STREAM_BIT 0
+#define VSOCK_F_SEQPACKET_BIT 1
+#define VSOCK_F_NO_IMPLIED_STREAM_BIT 2
+enum { VSOCK_RX_Q = 0, VSOCK_TX_Q = 1, VSOCK_EVENT_Q = 2, VSOCK_QUEUES = 3 };
 
 struct vsock_hdr {
 	uint64_t src_cid, dst_cid;
