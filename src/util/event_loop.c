@@ -2,6 +2,7 @@
 #include "util/event_loop.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -16,6 +17,15 @@
 /* First polling window after a short sleep; doubled on each further one
  * (QEMU's defaults for the same algorithm). */
 #define EV_POLL_GROW_BASE_NS 4000u
+
+/*
+ * heap_idx of a timer: 1..heap_len while it is in the heap (1-based, so
+ * that 0 can mean "not armed"), EV_TIMER_LATE | i while it waits in
+ * late[i] (see run_timers()). EV_TIMER_MAX bounds the armed timers so both
+ * encodings fit, and so ev_run_once()'s count of fired timers fits an int.
+ */
+#define EV_TIMER_LATE (1u << 31)
+#define EV_TIMER_MAX (1u << 30)
 
 /*
  * Registrations live in an array indexed by fd. Each carries a generation
@@ -41,6 +51,17 @@ struct ev_loop {
 	uint32_t poll_max_ns;
 	uint32_t poll_ns;       /* current window, 0..poll_max_ns */
 	struct ev_poll_stats poll_stats;
+	/* Min-heap of armed timers by deadline, heap[1] the earliest; heap[0]
+	 * unused. heap_cap always covers every armed timer (heap and late),
+	 * so moving the late ones in at the end of a pass cannot fail. */
+	struct ev_timer **heap;
+	size_t heap_len, heap_cap;
+	/* Timers armed during a pass for a deadline <= timers_now: they fire
+	 * in the next pass (see run_timers()). Empty outside a pass. */
+	struct ev_timer **late;
+	size_t late_len, late_cap;
+	int64_t timers_now;
+	bool timers_running;
 	atomic_bool stop;
 };
 
@@ -81,6 +102,10 @@ void ev_loop_free(struct ev_loop *loop)
 	close(loop->epfd);
 	close(loop->wakefd);
 	free(loop->slots);
+	/* The timers belong to their owners (who may have freed them
+	 * already): only the arrays go. */
+	free(loop->heap);
+	free(loop->late);
 	free(loop);
 }
 
@@ -187,6 +212,214 @@ void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out)
 	out->window_ns = loop->poll_ns;
 }
 
+/* Timers: a binary min-heap, O(log n) arm and cancel through heap_idx. */
+
+static bool earlier(const struct ev_timer *a, const struct ev_timer *b)
+{
+	return a->deadline_ns < b->deadline_ns;
+}
+
+static void heap_set(struct ev_loop *loop, size_t i, struct ev_timer *t)
+{
+	loop->heap[i] = t;
+	t->heap_idx = (unsigned)i;
+}
+
+static void sift_up(struct ev_loop *loop, size_t i)
+{
+	struct ev_timer *t = loop->heap[i];
+
+	while (i > 1 && earlier(t, loop->heap[i / 2])) {
+		heap_set(loop, i, loop->heap[i / 2]);
+		i /= 2;
+	}
+	heap_set(loop, i, t);
+}
+
+static void sift_down(struct ev_loop *loop, size_t i)
+{
+	struct ev_timer *t = loop->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i;
+
+		if (c > loop->heap_len)
+			break;
+		if (c < loop->heap_len && earlier(loop->heap[c + 1], loop->heap[c]))
+			c++;
+		if (!earlier(loop->heap[c], t))
+			break;
+		heap_set(loop, i, loop->heap[c]);
+		i = c;
+	}
+	heap_set(loop, i, t);
+}
+
+/* Restores the heap order around i after heap[i]'s deadline changed. */
+static void heap_fix(struct ev_loop *loop, size_t i)
+{
+	if (i > 1 && earlier(loop->heap[i], loop->heap[i / 2]))
+		sift_up(loop, i);
+	else
+		sift_down(loop, i);
+}
+
+/* Capacity is reserved by the caller. */
+static void heap_push(struct ev_loop *loop, struct ev_timer *t)
+{
+	heap_set(loop, ++loop->heap_len, t);
+	sift_up(loop, loop->heap_len);
+}
+
+static void heap_remove(struct ev_loop *loop, struct ev_timer *t)
+{
+	size_t i = t->heap_idx;
+	struct ev_timer *last = loop->heap[loop->heap_len--];
+
+	t->heap_idx = 0;
+	if (last != t) {
+		heap_set(loop, i, last);
+		heap_fix(loop, i);
+	}
+}
+
+static void late_remove(struct ev_loop *loop, struct ev_timer *t)
+{
+	size_t i = t->heap_idx & ~EV_TIMER_LATE;
+	struct ev_timer *last = loop->late[--loop->late_len];
+
+	t->heap_idx = 0;
+	if (last != t) {
+		loop->late[i] = last;
+		last->heap_idx = EV_TIMER_LATE | (unsigned)i;
+	}
+}
+
+/* Grows *arr (doubling) to hold at least n entries. */
+static int reserve(struct ev_timer ***arr, size_t *cap, size_t n)
+{
+	size_t c = *cap ? *cap : 64;
+	struct ev_timer **a;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	a = realloc(*arr, c * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap = c;
+	return 0;
+}
+
+void ev_timer_init(struct ev_timer *t, ev_timer_fn fn, void *opaque)
+{
+	t->deadline_ns = 0;
+	t->fn = fn;
+	t->opaque = opaque;
+	t->heap_idx = 0;
+}
+
+void ev_timer_cancel(struct ev_loop *loop, struct ev_timer *t)
+{
+	if (!t->heap_idx)
+		return;
+	if (t->heap_idx & EV_TIMER_LATE)
+		late_remove(loop, t);
+	else
+		heap_remove(loop, t);
+}
+
+int ev_timer_arm(struct ev_loop *loop, struct ev_timer *t, int64_t deadline_ns)
+{
+	/* Armed by a callback of the running pass for a time that pass
+	 * counts as due: set aside, or the pass might never end. */
+	bool late = loop->timers_running && deadline_ns <= loop->timers_now;
+	size_t armed = loop->heap_len + loop->late_len + (t->heap_idx ? 0 : 1);
+	int r;
+
+	/* Allocate first, so that on failure t is left as it was. */
+	if (armed > EV_TIMER_MAX)
+		return -ENOMEM;
+	r = reserve(&loop->heap, &loop->heap_cap, armed + 1);
+	if (r == 0 && late)
+		r = reserve(&loop->late, &loop->late_cap, loop->late_len + 1);
+	if (r < 0)
+		return r;
+	if (!late && t->heap_idx && !(t->heap_idx & EV_TIMER_LATE)) {
+		/* Re-arm within the heap: move it in place. */
+		t->deadline_ns = deadline_ns;
+		heap_fix(loop, t->heap_idx);
+		return 0;
+	}
+	ev_timer_cancel(loop, t);
+	t->deadline_ns = deadline_ns;
+	if (late) {
+		loop->late[loop->late_len] = t;
+		t->heap_idx = EV_TIMER_LATE | (unsigned)loop->late_len++;
+	} else {
+		heap_push(loop, t);
+	}
+	return 0;
+}
+
+/*
+ * Clamps timeout_ms (-1 = none) to the time left until the earliest timer,
+ * rounded up to whole ms: rounding down would wake the loop just before
+ * the deadline, and it would then spin with 0 ms timeouts until it passed.
+ */
+static int timer_timeout(const struct ev_loop *loop, int timeout_ms)
+{
+	int64_t deadline, now, ms;
+
+	if (!loop->heap_len || timeout_ms == 0)
+		return timeout_ms;
+	deadline = loop->heap[1]->deadline_ns;
+	now = vdv_now_ns();
+	if (deadline <= now)
+		return 0;
+	/* Rounded up; this form cannot overflow for deadlines near INT64_MAX. */
+	ms = (deadline - now - 1) / 1000000 + 1;
+	if (timeout_ms > 0 && ms >= timeout_ms)
+		return timeout_ms;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * Fires the timers that are due at the start of the pass, earliest first,
+ * each disarmed before its fn runs. Only those: a timer that a callback
+ * arms for a time already past goes to late[] and joins the heap when the
+ * pass is over, so that a timer re-arming itself for "now" fires once per
+ * pass instead of looping, and cannot starve others that were due. Returns
+ * the number fired.
+ */
+static int run_timers(struct ev_loop *loop)
+{
+	/* Saved for an ev_run_once() nested in a callback. */
+	bool outer = loop->timers_running;
+	int64_t outer_now = loop->timers_now;
+	int fired = 0;
+
+	if (!loop->heap_len)
+		return 0;
+	loop->timers_now = vdv_now_ns(); /* once per pass */
+	loop->timers_running = true;
+	while (loop->heap_len && loop->heap[1]->deadline_ns <= loop->timers_now) {
+		struct ev_timer *t = loop->heap[1];
+
+		heap_remove(loop, t);
+		t->fn(loop, t->opaque);
+		fired++;
+	}
+	loop->timers_running = outer;
+	loop->timers_now = outer_now;
+	/* heap_cap covers these (see ev_timer_arm()). */
+	while (loop->late_len)
+		heap_push(loop, loop->late[--loop->late_len]);
+	return fired;
+}
+
 /*
  * Spins for the current window: ops->poll, then a non-blocking look at the
  * fds. Returns the number of fd events placed in evs (or -errno) and sets
@@ -197,6 +430,11 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 	const struct ev_poll_ops *ops = loop->poll_ops;
 	int64_t deadline = vdv_now_ns() + loop->poll_ns;
 	int n = 0, err = 0;
+
+	/* A timer due within the window ends it: it must not wait for
+	 * a spin that finds nothing. */
+	if (loop->heap_len && loop->heap[1]->deadline_ns < deadline)
+		deadline = loop->heap[1]->deadline_ns;
 
 	loop->poll_stats.polls++;
 	*found = false;
@@ -249,6 +487,9 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 
 	if (loop->before_sleep && loop->before_sleep(loop, loop->before_sleep_opaque))
 		timeout_ms = 0;
+	/* After the hook, which may arm timers. A due timer means no
+	 * window, like work left by the hook. */
+	timeout_ms = timer_timeout(loop, timeout_ms);
 	polling = loop->poll_ops && timeout_ms != 0;
 	if (polling) {
 		t0 = vdv_now_ns();
@@ -256,6 +497,8 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 			n = poll_window(loop, evs, &found);
 			if (n < 0)
 				return n;
+			/* The window took time: a timer may be due now. */
+			timeout_ms = timer_timeout(loop, timeout_ms);
 		}
 	}
 	if (n == 0 && !found) {
@@ -288,6 +531,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		slot->handler(loop, fd, evs[i].events, slot->opaque);
 		handled++;
 	}
+	handled += run_timers(loop);
 	/* Work the poll found runs in the next turn's before-sleep hook. */
 	return handled + (found ? 1 : 0);
 }

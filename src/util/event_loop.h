@@ -3,7 +3,10 @@
  * A small epoll event loop, one per thread. Handlers are registered per fd
  * with an opaque pointer; a before-sleep hook runs once per iteration before
  * blocking, which is where batched work (used-ring flushes, notifications)
- * gets done.
+ * gets done. One-shot timers (struct ev_timer, embedded in their owner, in
+ * the style of Redis' time events) live in a min-heap ordered by deadline:
+ * the loop sleeps no longer than the earliest one and runs the due ones
+ * after the fd events of each iteration.
  */
 #ifndef VDV_UTIL_EVENT_LOOP_H
 #define VDV_UTIL_EVENT_LOOP_H
@@ -12,6 +15,32 @@
 #include <stdint.h>
 
 struct ev_loop;
+
+/*
+ * A one-shot timer embedded in its owner's struct (no allocation). Fields
+ * are the loop's. A timer is disarmed before its fn runs, so fn may re-arm
+ * it or free its owner. A timer armed from a timer callback for a deadline
+ * that has already passed fires in the next iteration, not in the current
+ * one (a callback re-arming itself for "now" cannot trap the loop). Timers
+ * with equal deadlines fire in no particular order. The owner cancels its
+ * timer before freeing it; ev_loop_free() leaves armed timers untouched.
+ */
+typedef void (*ev_timer_fn)(struct ev_loop *loop, void *opaque);
+struct ev_timer {
+	int64_t deadline_ns;   /* CLOCK_MONOTONIC ns (util/clock.h vdv_now_ns()) */
+	ev_timer_fn fn;
+	void *opaque;
+	unsigned heap_idx;     /* private: position in the loop's heap, 0 = not armed */
+};
+/* Sets fn/opaque; the timer starts disarmed. */
+void ev_timer_init(struct ev_timer *t, ev_timer_fn fn, void *opaque);
+/* Arms (or re-arms) t to fire once at deadline_ns. Returns 0 or -ENOMEM
+ * (then t is left as it was). */
+int ev_timer_arm(struct ev_loop *loop, struct ev_timer *t, int64_t deadline_ns);
+/* Disarms t if armed; safe on a disarmed timer and from within any
+ * callback, including t's own. */
+void ev_timer_cancel(struct ev_loop *loop, struct ev_timer *t);
+static inline bool ev_timer_armed(const struct ev_timer *t) { return t->heap_idx != 0; }
 
 /* Called with the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLHUP, ...). */
 typedef void (*ev_handler)(struct ev_loop *loop, int fd, uint32_t events, void *opaque);
@@ -70,8 +99,9 @@ void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out);
 
 /* Runs until ev_stop() is called (from a handler or another thread). */
 int ev_run(struct ev_loop *loop);
-/* One iteration, waiting at most timeout_ms (-1 = forever). Returns the
- * number of events handled or -errno. */
+/* One iteration, waiting at most timeout_ms (-1 = forever) and no longer
+ * than until the earliest timer is due. Returns the number of events
+ * handled (fd events, fired timers, work found by polling) or -errno. */
 int ev_run_once(struct ev_loop *loop, int timeout_ms);
 /* Thread-safe: wakes the loop and makes ev_run return. */
 void ev_stop(struct ev_loop *loop);

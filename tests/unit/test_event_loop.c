@@ -4,14 +4,26 @@
  * how it ends (work found by the poll hook, by end(), or an fd event), and
  * how the window grows after short sleeps and collapses after long ones,
  * so that an idle loop never spins.
+ *
+ * Its timers: when they fire (not before their deadline, in deadline
+ * order, once), cancel and re-arm from anywhere including callbacks, how
+ * they bound the loop's sleep and polling window, and a heap of many.
+ * Every wait that a timer should end is bounded: by the caller's timeout,
+ * or under a SIGALRM deadline (its handler only interrupts epoll_wait) of
+ * 2 s at most per test step, so a broken timer fails a test instead of
+ * hanging it.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -278,8 +290,576 @@ static void test_pending_work_skips_window(void **state)
 	ev_loop_free(loop);
 }
 
+/* ---- timers ---- */
+
+#define MS 1000000LL
+
+struct rec {
+	struct ev_timer t;
+	int id;
+	int fired;
+	int64_t fired_at;
+	/* Shared by the timers of one test: the order they fired in. */
+	int *log;
+	int *nlog;
+	/* Cancelled from the callback, when set. */
+	struct ev_timer *victim;
+	/* Re-arm from the callback: 1 for its old deadline, 2 for "now". */
+	int rearm;
+};
+
+static void on_timer(struct ev_loop *loop, void *opaque)
+{
+	struct rec *r = opaque;
+
+	r->fired++;
+	r->fired_at = vdv_now_ns();
+	/* Disarmed before the call. */
+	assert_false(ev_timer_armed(&r->t));
+	if (r->log)
+		r->log[(*r->nlog)++] = r->id;
+	if (r->victim)
+		ev_timer_cancel(loop, r->victim);
+	/* Bounded, so that a loop that keeps firing it fails an assertion
+	 * instead of hanging. */
+	if (r->rearm && r->fired < 100)
+		assert_int_equal(ev_timer_arm(loop, &r->t, r->rearm == 1 ?
+					      r->t.deadline_ns : vdv_now_ns()), 0);
+}
+
+static void rec_init(struct rec *r, int id)
+{
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	ev_timer_init(&r->t, on_timer, r);
+}
+
+/* Interrupts epoll_wait (no SA_RESTART): ev_run_once then returns 0. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void set_alarm(int64_t ns)
+{
+	struct itimerval it = { 0 };
+
+	it.it_value.tv_sec = ns / 1000000000;
+	it.it_value.tv_usec = ns % 1000000000 / 1000;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* ev_run_once(loop, -1), cut short at end: then it returns 0 (EINTR),
+ * or -ETIMEDOUT when end has already passed. */
+static int turn(struct ev_loop *loop, int64_t end)
+{
+	int64_t left = end - vdv_now_ns();
+	int r;
+
+	if (left < 1000)
+		return -ETIMEDOUT;
+	set_alarm(left);
+	r = ev_run_once(loop, -1);
+	set_alarm(0);
+	return r;
+}
+
+static int64_t in_2s(void)
+{
+	return vdv_now_ns() + 2000 * MS;
+}
+
+static int64_t since(int64_t t0)
+{
+	return vdv_now_ns() - t0;
+}
+
+/* Fires once, not before its deadline: a 200 ms margin for "not before",
+ * and the first blocking turn must already fire it (the sleep ends at
+ * the deadline, not before). */
+static void test_timer_fires_once(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec r;
+	int64_t dl;
+
+	(void)state;
+	rec_init(&r, 0);
+	assert_false(ev_timer_armed(&r.t));
+	dl = vdv_now_ns() + 200 * MS;
+	assert_int_equal(ev_timer_arm(loop, &r.t, dl), 0);
+	assert_true(ev_timer_armed(&r.t));
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(ev_run_once(loop, 10), 0);
+	assert_int_equal(r.fired, 0);
+	assert_true(ev_timer_armed(&r.t));
+	assert_int_equal(turn(loop, in_2s()), 1);
+	assert_int_equal(r.fired, 1);
+	assert_true(r.fired_at >= dl);
+	assert_false(ev_timer_armed(&r.t));
+	assert_int_equal(r.t.deadline_ns, dl);
+	assert_int_equal(ev_run_once(loop, 20), 0);
+	assert_int_equal(r.fired, 1);
+	ev_loop_free(loop);
+}
+
+/* Deadline order, both across turns and within one pass. */
+static void test_timer_order(void **state)
+{
+	static const int off_ms[] = { 40, 10, 50, 20, 30 };
+	static const int past_us[] = { -5, -1, -4, -2, -3 };
+	struct ev_loop *loop = ev_loop_new();
+	struct rec r[5];
+	int log[5], nlog = 0;
+	int64_t now = vdv_now_ns(), end;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		rec_init(&r[i], i);
+		r[i].log = log;
+		r[i].nlog = &nlog;
+		assert_int_equal(ev_timer_arm(loop, &r[i].t, now + off_ms[i] * MS), 0);
+	}
+	end = in_2s();
+	while (nlog < 5 && turn(loop, end) >= 0)
+		;
+	assert_int_equal(nlog, 5);
+	assert_int_equal(log[0], 1);
+	assert_int_equal(log[1], 3);
+	assert_int_equal(log[2], 4);
+	assert_int_equal(log[3], 0);
+	assert_int_equal(log[4], 2);
+	for (int i = 0; i < 5; i++)
+		assert_true(r[i].fired_at >= now + off_ms[i] * MS);
+
+	/* All due already: one pass fires all five, earliest first, and
+	 * each counts as an event. */
+	nlog = 0;
+	now = vdv_now_ns();
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ev_timer_arm(loop, &r[i].t, now + past_us[i] * 1000), 0);
+	assert_int_equal(ev_run_once(loop, 0), 5);
+	assert_int_equal(nlog, 5);
+	assert_int_equal(log[0], 0);
+	assert_int_equal(log[1], 2);
+	assert_int_equal(log[2], 4);
+	assert_int_equal(log[3], 3);
+	assert_int_equal(log[4], 1);
+	ev_loop_free(loop);
+}
+
+/* A cancelled timer never fires, and no longer shortens the sleep. */
+static void test_timer_cancel_before_due(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a, b;
+	int64_t t0;
+
+	(void)state;
+	rec_init(&a, 0);
+	rec_init(&b, 1);
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns() + 10 * MS), 0);
+	ev_timer_cancel(loop, &a.t);
+	assert_false(ev_timer_armed(&a.t));
+	t0 = vdv_now_ns();
+	assert_int_equal(ev_run_once(loop, 60), 0);
+	assert_true(since(t0) >= 50 * MS);
+	assert_int_equal(a.fired, 0);
+
+	/* Also one that is already due, next to one that is not. */
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns() - MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &b.t, vdv_now_ns() + 1000 * MS), 0);
+	ev_timer_cancel(loop, &a.t);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(a.fired, 0);
+	assert_true(ev_timer_armed(&b.t));
+	ev_loop_free(loop);
+}
+
+/* Re-arming moves the deadline: earlier (the sleep ends sooner) and
+ * later (it no longer fires at the old one). */
+static void test_timer_rearm_moves(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a, other;
+	int64_t t0, dl, end;
+
+	(void)state;
+	rec_init(&a, 0);
+	rec_init(&other, 1);
+	/* A later timer keeps the heap from being trivial. */
+	assert_int_equal(ev_timer_arm(loop, &other.t, vdv_now_ns() + 10000 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns() + 5000 * MS), 0);
+	dl = vdv_now_ns() + 20 * MS;
+	assert_int_equal(ev_timer_arm(loop, &a.t, dl), 0);
+	t0 = vdv_now_ns();
+	assert_int_equal(turn(loop, in_2s()), 1);
+	assert_true(since(t0) < 1000 * MS);
+	assert_int_equal(a.fired, 1);
+	assert_true(a.fired_at >= dl);
+
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns() + 10 * MS), 0);
+	dl = vdv_now_ns() + 80 * MS;
+	assert_int_equal(ev_timer_arm(loop, &a.t, dl), 0);
+	assert_int_equal(ev_run_once(loop, 40), 0);
+	assert_int_equal(a.fired, 1);
+	assert_true(ev_timer_armed(&a.t));
+	end = in_2s();
+	while (a.fired == 1 && turn(loop, end) >= 0)
+		;
+	assert_int_equal(a.fired, 2);
+	assert_true(a.fired_at >= dl);
+	assert_int_equal(other.fired, 0);
+	ev_loop_free(loop);
+}
+
+/* A callback cancels another timer that is due in the same pass (it must
+ * not fire), one that is not due yet, and its own (already disarmed). */
+static void test_timer_cancel_from_callback(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a, b, c, d;
+	int64_t now = vdv_now_ns();
+
+	(void)state;
+	rec_init(&a, 0);
+	rec_init(&b, 1);
+	rec_init(&c, 2);
+	rec_init(&d, 3);
+	a.victim = &b.t;
+	c.victim = &c.t;
+	b.victim = &d.t;
+	assert_int_equal(ev_timer_arm(loop, &a.t, now - 3 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &b.t, now - 2 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &c.t, now - 1 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &d.t, now + 1000 * MS), 0);
+	assert_int_equal(ev_run_once(loop, 0), 2);
+	assert_int_equal(a.fired, 1);
+	assert_int_equal(b.fired, 0);
+	assert_int_equal(c.fired, 1);
+	assert_false(ev_timer_armed(&b.t));
+	assert_false(ev_timer_armed(&c.t));
+	assert_true(ev_timer_armed(&d.t));
+
+	/* Now from a callback against a not-yet-due timer. */
+	c.victim = &d.t;
+	assert_int_equal(ev_timer_arm(loop, &c.t, vdv_now_ns() - MS), 0);
+	assert_int_equal(ev_run_once(loop, 0), 1);
+	assert_false(ev_timer_armed(&d.t));
+	assert_int_equal(d.fired, 0);
+	ev_loop_free(loop);
+}
+
+/* A callback that re-arms its timer for a time that is already due (its
+ * own past deadline, or "now") fires once per pass, not in a loop, and
+ * does not starve a timer that was due with it. */
+static void test_timer_rearm_self_now(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a, b, c;
+	int64_t now = vdv_now_ns();
+
+	(void)state;
+	rec_init(&a, 0);
+	rec_init(&b, 1);
+	rec_init(&c, 2);
+	a.rearm = 1;
+	c.rearm = 2;
+	assert_int_equal(ev_timer_arm(loop, &a.t, now - 3 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &c.t, now - 2 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &b.t, now - 1 * MS), 0);
+	assert_int_equal(ev_run_once(loop, 0), 3);
+	assert_int_equal(a.fired, 1);
+	assert_int_equal(b.fired, 1);
+	assert_int_equal(c.fired, 1);
+	assert_true(ev_timer_armed(&a.t));
+	assert_true(ev_timer_armed(&c.t));
+	for (int pass = 2; pass <= 4; pass++) {
+		assert_int_equal(ev_run_once(loop, 0), 2);
+		assert_int_equal(a.fired, pass);
+		assert_int_equal(c.fired, pass);
+	}
+	/* Still due: the loop must not sleep. */
+	assert_int_equal(turn(loop, in_2s()), 2);
+	ev_timer_cancel(loop, &a.t);
+	ev_timer_cancel(loop, &c.t);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	ev_loop_free(loop);
+}
+
+/* With only a timer armed, ev_run_once(-1) sleeps until its deadline and
+ * no longer; a shorter caller timeout still wins; a deadline a fraction of
+ * a millisecond away is rounded up, so the first sleep does not end early
+ * (which would return 0 without firing). */
+static void test_timer_bounds_sleep(void **state)
+{
+	static const int frac_us[] = { 300, 1500, 2700 };
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a;
+	int64_t t0, dl;
+
+	(void)state;
+	rec_init(&a, 0);
+	t0 = vdv_now_ns();
+	dl = t0 + 50 * MS;
+	assert_int_equal(ev_timer_arm(loop, &a.t, dl), 0);
+	assert_int_equal(turn(loop, in_2s()), 1);
+	assert_int_equal(a.fired, 1);
+	assert_true(a.fired_at >= dl);
+	assert_true(since(t0) < 1000 * MS);
+
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns() + 5000 * MS), 0);
+	t0 = vdv_now_ns();
+	assert_int_equal(ev_run_once(loop, 10), 0);
+	assert_true(since(t0) < 1000 * MS);
+	ev_timer_cancel(loop, &a.t);
+
+	for (size_t i = 0; i < sizeof(frac_us) / sizeof(frac_us[0]); i++) {
+		dl = vdv_now_ns() + frac_us[i] * 1000LL;
+		assert_int_equal(ev_timer_arm(loop, &a.t, dl), 0);
+		assert_int_equal(turn(loop, in_2s()), 1);
+		assert_true(a.fired_at >= dl);
+	}
+	ev_loop_free(loop);
+}
+
+/* A timer armed by the before-sleep hook bounds that same turn's sleep. */
+static bool arm_in_hook(struct ev_loop *loop, void *opaque)
+{
+	struct rec *r = opaque;
+
+	if (!r->fired && !ev_timer_armed(&r->t))
+		assert_int_equal(ev_timer_arm(loop, &r->t, vdv_now_ns() + 20 * MS), 0);
+	return false;
+}
+
+static void test_timer_armed_by_hook(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a;
+
+	(void)state;
+	rec_init(&a, 0);
+	ev_set_before_sleep(loop, arm_in_hook, &a);
+	assert_int_equal(turn(loop, in_2s()), 1);
+	assert_int_equal(a.fired, 1);
+	ev_loop_free(loop);
+}
+
+/* A polling window longer than the time to the next deadline stops at the
+ * deadline, and the turn then does not sleep: the timer fires on time, not
+ * after the whole window (131 ms here) nor after a further sleep of the
+ * 40 ms computed before the window. */
+static void test_timer_caps_poll_window(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct probe p = { 0 };
+	struct rec a;
+	int64_t t0, dl;
+
+	(void)state;
+	rec_init(&a, 0);
+	ev_set_poll(loop, &probe_ops, &p, 1000u * 1000 * 1000);
+	for (int i = 0; i < 25 && window(loop) < 100 * MS; i++)
+		ev_run_once(loop, 1);
+	assert_true(window(loop) >= 100 * MS);
+	t0 = vdv_now_ns();
+	dl = t0 + 40 * MS;
+	assert_int_equal(ev_timer_arm(loop, &a.t, dl), 0);
+	assert_int_equal(ev_run_once(loop, 2000), 1);
+	assert_int_equal(a.fired, 1);
+	assert_true(a.fired_at >= dl);
+	assert_true(a.fired_at - dl < 25 * MS);
+	assert_int_equal(p.begins, p.ends);
+	ev_loop_free(loop);
+}
+
+/* The callback may free its owner (the loop must not touch the timer
+ * after the call: ASan builds catch it). */
+static void free_owner(struct ev_loop *loop, void *opaque)
+{
+	(void)loop;
+	free(opaque);
+}
+
+static void test_timer_free_owner_in_callback(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct ev_timer *t = malloc(sizeof(*t));
+	struct rec b;
+
+	(void)state;
+	assert_non_null(t);
+	rec_init(&b, 1);
+	ev_timer_init(t, free_owner, t);
+	assert_int_equal(ev_timer_arm(loop, t, vdv_now_ns() - 2 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &b.t, vdv_now_ns() - 1 * MS), 0);
+	assert_int_equal(ev_run_once(loop, 0), 2);
+	assert_int_equal(b.fired, 1);
+	ev_loop_free(loop);
+}
+
+/* An fd event and a due timer in the same turn count as two events. */
+static void test_timer_counts_with_fd_events(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct probe p = { 0 };
+	struct rec a;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	uint64_t one = 1;
+
+	(void)state;
+	assert_true(efd >= 0);
+	rec_init(&a, 0);
+	assert_int_equal(ev_add(loop, efd, EPOLLIN, on_fd, &p), 0);
+	assert_int_equal(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+	assert_int_equal(ev_timer_arm(loop, &a.t, vdv_now_ns()), 0);
+	assert_int_equal(ev_run_once(loop, 0), 2);
+	assert_int_equal(p.fd_events, 1);
+	assert_int_equal(a.fired, 1);
+	ev_loop_free(loop);
+	close(efd);
+}
+
+/* Cancelling a disarmed timer (never armed, cancelled, or fired) changes
+ * nothing, in particular not the other timers in the heap. */
+static void test_timer_cancel_disarmed_noop(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec a, b, c;
+	int64_t now = vdv_now_ns();
+
+	(void)state;
+	rec_init(&a, 0);
+	rec_init(&b, 1);
+	rec_init(&c, 2);
+	ev_timer_cancel(loop, &b.t);
+	assert_false(ev_timer_armed(&b.t));
+	assert_int_equal(ev_timer_arm(loop, &a.t, now - 2 * MS), 0);
+	assert_int_equal(ev_timer_arm(loop, &c.t, now - 1 * MS), 0);
+	ev_timer_cancel(loop, &b.t);
+	ev_timer_cancel(loop, &b.t);
+	assert_true(ev_timer_armed(&a.t));
+	assert_true(ev_timer_armed(&c.t));
+	assert_int_equal(ev_run_once(loop, 0), 2);
+	assert_int_equal(a.fired, 1);
+	assert_int_equal(c.fired, 1);
+	ev_timer_cancel(loop, &a.t); /* fired */
+	assert_int_equal(ev_timer_arm(loop, &a.t, now - MS), 0);
+	ev_timer_cancel(loop, &a.t);
+	ev_timer_cancel(loop, &a.t); /* cancelled */
+	assert_false(ev_timer_armed(&a.t));
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(a.fired, 1);
+	ev_loop_free(loop);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static int64_t last_deadline;
+static unsigned nfired;
+
+static void on_many(struct ev_loop *loop, void *opaque)
+{
+	struct rec *r = opaque;
+
+	(void)loop;
+	/* Deadline order across the whole run: a pass fires only what is
+	 * due, so later passes only see later deadlines. */
+	assert_true(r->t.deadline_ns >= last_deadline);
+	last_deadline = r->t.deadline_ns;
+	r->fired++;
+	nfired++;
+}
+
+/*
+ * n timers armed with random deadlines (in random order), a tenth of them
+ * cancelled and a seventh re-armed, which moves them inside the heap: all
+ * others fire once, in non-decreasing deadline order. spread_ns 0 puts
+ * every deadline in the past, so one pass fires them all.
+ */
+static void many_timers(unsigned n, int64_t spread_ns)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec *r = calloc(n, sizeof(*r));
+	int64_t base = vdv_now_ns() - (spread_ns ? 0 : 1000 * MS);
+	int64_t range = spread_ns ? spread_ns : 1000 * MS;
+	unsigned want = 0;
+	int64_t end;
+
+	assert_non_null(r);
+	last_deadline = INT64_MIN;
+	nfired = 0;
+	for (unsigned i = 0; i < n; i++) {
+		ev_timer_init(&r[i].t, on_many, &r[i]);
+		assert_int_equal(ev_timer_arm(loop, &r[i].t,
+					      base + (int64_t)(rng() % (uint64_t)range)), 0);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (i % 10 == 0)
+			ev_timer_cancel(loop, &r[i].t);
+		else if (i % 7 == 0)
+			assert_int_equal(ev_timer_arm(loop, &r[i].t,
+						      base + (int64_t)(rng() % (uint64_t)range)), 0);
+		want += i % 10 != 0;
+	}
+	if (!spread_ns) {
+		assert_int_equal(ev_run_once(loop, 0), (int)want);
+	} else {
+		end = in_2s();
+		while (nfired < want && turn(loop, end) >= 0)
+			;
+	}
+	assert_int_equal(nfired, want);
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(r[i].fired, i % 10 != 0);
+		assert_false(ev_timer_armed(&r[i].t));
+	}
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	ev_loop_free(loop);
+	free(r);
+}
+
+static void test_timer_many_random(void **state)
+{
+	(void)state;
+	many_timers(10000, 30 * MS);
+}
+
+static void test_timer_300k_one_pass(void **state)
+{
+	(void)state;
+	many_timers(300000, 0);
+}
+
+/* Armed timers belong to their owners: freeing the loop frees only its
+ * own arrays (LeakSanitizer checks the rest). */
+static void test_timer_loop_free_armed(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct rec r[100];
+
+	(void)state;
+	for (int i = 0; i < 100; i++) {
+		rec_init(&r[i], i);
+		assert_int_equal(ev_timer_arm(loop, &r[i].t, vdv_now_ns() + 1000 * MS), 0);
+	}
+	ev_loop_free(loop);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(r[i].fired, 0);
+}
+
 int main(void)
 {
+	struct sigaction sa = { .sa_handler = on_alarm };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_off_by_default),
 		cmocka_unit_test(test_max_zero_is_off),
@@ -291,7 +871,26 @@ int main(void)
 		cmocka_unit_test(test_end_finds_work),
 		cmocka_unit_test(test_fd_event_in_window),
 		cmocka_unit_test(test_pending_work_skips_window),
+		cmocka_unit_test(test_timer_fires_once),
+		cmocka_unit_test(test_timer_order),
+		cmocka_unit_test(test_timer_cancel_before_due),
+		cmocka_unit_test(test_timer_rearm_moves),
+		cmocka_unit_test(test_timer_cancel_from_callback),
+		cmocka_unit_test(test_timer_rearm_self_now),
+		cmocka_unit_test(test_timer_bounds_sleep),
+		cmocka_unit_test(test_timer_armed_by_hook),
+		cmocka_unit_test(test_timer_caps_poll_window),
+		cmocka_unit_test(test_timer_free_owner_in_callback),
+		cmocka_unit_test(test_timer_counts_with_fd_events),
+		cmocka_unit_test(test_timer_cancel_disarmed_noop),
+		cmocka_unit_test(test_timer_many_random),
+		cmocka_unit_test(test_timer_300k_one_pass),
+		cmocka_unit_test(test_timer_loop_free_armed),
 	};
 
+	/* No SA_RESTART: the alarm must end a blocked epoll_wait. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
