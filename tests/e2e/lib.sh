@@ -114,7 +114,8 @@ vdv_init() {
 vdv_cannot_run() {
     vdv_log "cannot run: $*"
     if [[ "${VDV_E2E_ALLOW_SKIP:-0}" == 1 ]]; then
-        vdv_log "SKIP (VDV_E2E_ALLOW_SKIP=1)"
+        # Last line: scripts/summarize.py shows it as the skip's reason.
+        vdv_log "SKIP (VDV_E2E_ALLOW_SKIP=1): $*"
         exit 77
     fi
     exit 1

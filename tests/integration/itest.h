@@ -184,8 +184,10 @@ int itest_proc_rss_kib(pid_t pid, uint64_t *kib);
 /* Whether the daemon's log contains needle. */
 bool itest_log_contains(const struct itest *t, const char *needle);
 
-/* Raises this process' soft RLIMIT_NOFILE to want, capped by the hard
- * limit (children spawned later inherit it). Returns the new soft limit. */
+/* Raises this process' soft RLIMIT_NOFILE to want, and the hard limit too
+ * when it is lower and the process may (CAP_SYS_RESOURCE); otherwise capped
+ * by the hard limit. Children spawned later (the daemon) inherit it.
+ * Returns the new soft limit. */
 rlim_t itest_raise_nofile(rlim_t want);
 
 #endif
