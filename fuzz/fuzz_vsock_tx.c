@@ -149,15 +149,9 @@ static void setup_dev(void)
 	d->timer_fd = timer_fd;
 	d->inbox.efd = -1;
 	d->next_host_port = VSOCK_HOST_PORT_BASE;
-	snprintf(d->vu.name, sizeof(d->vu.name), "fuzz");
-	d->vu.loop = loop;
-	d->vu.ops = &fuzz_ops;
-	d->vu.opaque = d;
-	d->vu.listen_fd = -1;
-	d->vu.conn_fd = -1;
+	if (vu_dev_init(&d->vu, loop, "fuzz", &fuzz_ops, d) < 0)
+		abort();
 	d->vu.mem = gm; /* shares the mappings: never gm_clear() this copy */
-	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
-		vq_init(&d->vu.vqs[q]);
 	if (ev_add(loop, timer_fd, EPOLLIN, vsock_timer_event, d) < 0)
 		abort();
 }

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * A sequence of vhost-user messages fed to vu_dispatch() on a device whose
- * connection is one end of a non-blocking socketpair (replies are drained
- * from the other end and checked for framing).
+ * A sequence of vhost-user messages fed to a session (vu_dev_handle_msg())
+ * attached to one end of a socketpair (replies are drained from the other
+ * end and checked for framing).
  *
  * Input: up to MAX_MSGS records, each
  *   u8  request     (0xf0 and 0xf1 are harness actions, below)
  *   u8  flags       (header flags; a version other than 1 ends the
- *                    connection, as vu_msg_recv() would)
- *   u16 size        (payload bytes that follow; > 4096 ends the connection)
+ *                    connection: the header is sent on the socket, where
+ *                    the session reads and refuses it)
+ *   u16 size        (payload bytes that follow; > 4096 ends the
+ *                    connection, the same way)
  *   u8  nfds        (mod 9: fds that come with the message)
  *   u16 kinds       (2 bits per fd: 0/1 a dup of memfd 0/1, 2/3 an eventfd)
  *   size bytes of payload (a malloc of exactly hdr + size bytes, so a
@@ -22,9 +24,10 @@
  * any vhost-user backend fault with SIGBUS; that is outside this target).
  *
  * The toy device (3 queues, 8-byte config) drains every queue that becomes
- * ready with vq_pop/vq_push/vq_notify. Between inputs the session is reset
- * (vu_reset_session) and the memfds emptied; the process must then hold
- * exactly the fds it held at start-up and no event loop registration.
+ * ready with vq_pop/vq_push/vq_notify. A session that ends (bad message)
+ * is attached again to a fresh socketpair. Between inputs the session is
+ * detached and the memfds emptied; the process must then hold exactly the
+ * fds it held before the first attach and no event loop registration.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,7 +39,7 @@
 
 #include "fuzz_common.h"
 #include "util/event_loop.h"
-#include "vhost_user/vu_internal.h"
+#include "vhost_user/vu_dev.h"
 
 #define MAX_MSGS 64
 #define REC_HDR 7u
@@ -49,7 +52,7 @@ static struct ev_loop *loop;
 static struct vu_dev dev;
 static int sv[2] = { -1, -1 };
 static int memfd[2] = { -1, -1 };
-static int baseline_fds;
+static int baseline_fds; /* with no session attached */
 
 static void toy_get_config(struct vu_dev *d, uint32_t offset, uint32_t size, uint8_t *out)
 {
@@ -120,13 +123,21 @@ static void reset_memfds(void)
 			abort();
 }
 
+/* A new frontend connection: sv[0] goes to the session, sv[1] is ours. */
+static void attach(void)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    vu_dev_attach(&dev, sv[0]) < 0)
+		abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 
 	fuzz_quiet_logs();
 	loop = ev_loop_new();
-	if (!loop || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	if (!loop || vu_dev_init(&dev, loop, "fuzz", &toy_ops, NULL) < 0)
 		abort();
 	for (int i = 0; i < 2; i++) {
 		memfd[i] = memfd_create("fuzz_vu_msg", MFD_CLOEXEC);
@@ -134,21 +145,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			abort();
 	}
 	reset_memfds();
-	memset(&dev, 0, sizeof(dev));
-	snprintf(dev.name, sizeof(dev.name), "fuzz");
-	dev.loop = loop;
-	dev.ops = &toy_ops;
-	dev.listen_fd = -1;
-	dev.conn_fd = sv[0];
-	gm_init(&dev.mem);
-	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
-		vq_init(&dev.vqs[q]);
 	baseline_fds = fuzz_count_fds();
+	attach();
 	return 0;
 }
 
 /* Reads back every reply; each must be a well-formed reply header with
- * its payload. */
+ * its payload. If the session ended meanwhile, our end is closed and a
+ * fresh connection attached. */
 static void drain_replies(void)
 {
 	static uint8_t buf[65536];
@@ -168,6 +172,23 @@ static void drain_replies(void)
 		FUZZ_ASSERT(have - off - sizeof(h) >= h.size);
 		off += sizeof(h) + h.size;
 	}
+	if (!vu_dev_attached(&dev)) {
+		close(sv[1]);
+		attach();
+	}
+}
+
+/* A header the session's reader refuses (bad version, oversized payload):
+ * sent on the socket, so that the session ends the way it does for a VMM. */
+static void send_refused_header(uint8_t req, uint8_t flags, uint16_t psize)
+{
+	struct vu_msg_header h = { .request = req, .flags = flags, .size = psize };
+
+	if (send(sv[1], &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
+		abort();
+	(void)ev_run_once(loop, 0);
+	FUZZ_ASSERT(!vu_dev_attached(&dev));
+	drain_replies();
 }
 
 /* Keeps a region inside its memfd: see the comment at the top. */
@@ -228,16 +249,16 @@ static void end_input(void)
 	if (log_max_level >= LOG_DEBUG)
 		for (unsigned q = 0; q < toy_ops.num_queues; q++)
 			fprintf(stderr, "fuzz: queue %u popped %llu bad %llu calls %llu\n", q,
-				(unsigned long long)dev.vqs[q].stats.popped,
-				(unsigned long long)dev.vqs[q].stats.bad_chains,
-				(unsigned long long)dev.vqs[q].stats.notifications);
-	vu_reset_session(&dev);
-	drain_replies();
+				(unsigned long long)vu_queue(&dev, q)->stats.popped,
+				(unsigned long long)vu_queue(&dev, q)->stats.bad_chains,
+				(unsigned long long)vu_queue(&dev, q)->stats.notifications);
+	vu_dev_detach(&dev, "end of input");
+	close(sv[1]); /* the replies were drained after each message */
 	/* Nothing may stay registered on the loop once the session is gone. */
 	for (int fd = 0; fd < 256; fd++)
 		FUZZ_ASSERT(ev_del(loop, fd) == -ENOENT);
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
-		const struct vq *vq = &dev.vqs[q];
+		const struct vq *vq = vu_queue(&dev, q);
 		FUZZ_ASSERT(vq->kick_fd < 0 && vq->call_fd < 0 && vq->err_fd < 0);
 	}
 	FUZZ_ASSERT(dev.mem.nregions == 0);
@@ -248,6 +269,7 @@ static void end_input(void)
 		abort();
 	}
 	reset_memfds();
+	attach();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -274,8 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if ((flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
 		    psize > VHOST_USER_PAYLOAD_MAX) {
-			/* vu_msg_recv() refuses it: the frontend is dropped. */
-			vu_reset_session(&dev);
+			send_refused_header(req, flags, psize);
 			off += psize;
 			continue;
 		}
@@ -296,12 +317,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 		clamp_regions(msg, kinds, nfds);
-		r = vu_dispatch(&dev, msg, fds, nfds);
+		r = vu_dev_handle_msg(&dev, msg, fds, nfds);
 		free(msg);
 		FUZZ_ASSERT(r <= 0);
+		FUZZ_ASSERT(vu_dev_attached(&dev) == (r == 0)); /* errors end it */
 		drain_replies();
-		if (r < 0)
-			vu_reset_session(&dev); /* the server disconnects */
 	}
 	end_input();
 	return 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Message framing on the vhost-user socket: header + payload + SCM_RIGHTS. */
-#include "vhost_user/vu_internal.h"
+#include "vhost_user/vu_msg_io.h"
 
 #include <errno.h>
 #include <string.h>

@@ -281,7 +281,11 @@ int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, 
 		snprintf(err, errlen, "%s: %s", name, why);
 		goto fail;
 	}
-	r = vu_dev_init(&d->vu, d->loop, name, cfg->socket, &vsock_ops, d, why, sizeof(why));
+	r = vu_dev_init(&d->vu, d->loop, name, &vsock_ops, d);
+	if (r < 0)
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	else
+		r = vu_listen_init(&d->listener, &d->vu, cfg->socket, why, sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "%s: socket: %s", name, why);
 		d->backend->stop(d);
@@ -337,6 +341,7 @@ void vsock_dev_destroy(struct vsock_dev *d)
 	sibling_inbox_destroy(d);
 	conn_free_all(d);
 	d->backend->stop(d);
+	vu_listen_destroy(&d->listener);
 	vu_dev_destroy(&d->vu);
 	close(d->timer_fd);
 	d->timer_fd = -1;

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "util/event_loop.h"
 #include "vhost_user/vu_dev.h"
+#include "vhost_user/vu_listen.h"
 #include "vsock/vsock_conn.h"
 #include "vsock/vsock_proto.h"
 
@@ -76,6 +77,7 @@ struct vsock_dev {
 	const struct vm_config *cfg;
 	struct ev_loop *loop;
 	struct vu_dev vu;
+	struct vu_listen listener;      /* the vhost-user socket, feeds vu */
 	pthread_t thread;
 	bool thread_started;
 

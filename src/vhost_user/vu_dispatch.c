@@ -4,7 +4,7 @@
  * the payload must be and how many fds may come with it, so that validation,
  * stray-fd cleanup, logging and REPLY_ACK happen in one place (vu_dispatch).
  */
-#include "vhost_user/vu_internal.h"
+#include "vhost_user/vu_dispatch.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "vhost_user/vu_msg_io.h"
 
 enum fd_rule {
 	FDS_NONE,       /* no fd may come */
@@ -21,13 +22,20 @@ enum fd_rule {
 	FDS_ANY,        /* optional, ignored (closed) */
 };
 
-/* A handler returns 0 or -errno. Handlers that send their own reply (the
- * GET_* requests) set *replied. */
-typedef int (*vu_handler)(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			  unsigned nfds, bool *replied);
+/* One request being handled: what a handler gets. */
+struct vu_req {
+	struct vu_dev *dev;
+	const struct vu_session_hooks *session;
+	struct vu_msg *msg;     /* only hdr.size payload bytes may be there */
+	int *fds;               /* a handler that keeps fds[i] sets it to -1 */
+	unsigned nfds;
+	bool replied;           /* the handler sent its own reply (GET_*) */
+};
+
+/* A handler returns 0 or -errno. */
+typedef int (*vu_handler)(struct vu_req *req);
 
 struct vu_request_desc {
-	const char *name;
 	vu_handler handler;
 	uint32_t min_size;
 	uint32_t max_size;
@@ -56,10 +64,10 @@ static bool protocol_features_negotiated(const struct vu_dev *dev)
 	return dev->features & BIT(VHOST_USER_F_PROTOCOL_FEATURES);
 }
 
-static int reply_u64(struct vu_dev *dev, struct vu_msg *msg, uint64_t v, bool *replied)
+static int reply_u64(struct vu_req *req, uint64_t v)
 {
-	*replied = true;
-	return vu_msg_reply(dev->conn_fd, &msg->hdr, &v, sizeof(v));
+	req->replied = true;
+	return vu_msg_reply(req->dev->conn_fd, &req->msg->hdr, &v, sizeof(v));
 }
 
 static void close_fds(int *fds, unsigned n)
@@ -79,18 +87,15 @@ static void queue_maybe_ready(struct vu_dev *dev, unsigned q)
 		dev->ops->queue_kick(dev, q);
 }
 
-static int h_get_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			  unsigned nfds, bool *replied)
+static int h_get_features(struct vu_req *req)
 {
-	(void)fds, (void)nfds;
-	return reply_u64(dev, msg, vu_offered_features(dev), replied);
+	return reply_u64(req, vu_offered_features(req->dev));
 }
 
-static int h_set_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			  unsigned nfds, bool *replied)
+static int h_set_features(struct vu_req *req)
 {
-	uint64_t f = msg->payload.u64, offered = vu_offered_features(dev);
-	(void)fds, (void)nfds, (void)replied;
+	struct vu_dev *dev = req->dev;
+	uint64_t f = req->msg->payload.u64, offered = vu_offered_features(dev);
 
 	if (f & ~offered) {
 		log_warn("%s: frontend acked features 0x%" PRIx64 " that were not offered (0x%" PRIx64 ")",
@@ -113,40 +118,33 @@ static int h_set_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 	return 0;
 }
 
-static int h_get_protocol_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-				   unsigned nfds, bool *replied)
+static int h_get_protocol_features(struct vu_req *req)
 {
-	(void)fds, (void)nfds;
-	return reply_u64(dev, msg, vu_offered_protocol_features(), replied);
+	return reply_u64(req, vu_offered_protocol_features());
 }
 
-static int h_set_protocol_features(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-				   unsigned nfds, bool *replied)
+static int h_set_protocol_features(struct vu_req *req)
 {
-	uint64_t f = msg->payload.u64;
-	(void)fds, (void)nfds, (void)replied;
+	uint64_t f = req->msg->payload.u64;
 
 	if (f & ~vu_offered_protocol_features()) {
 		log_warn("%s: frontend acked protocol features 0x%" PRIx64 " that were not offered",
-			 dev->name, f & ~vu_offered_protocol_features());
+			 req->dev->name, f & ~vu_offered_protocol_features());
 		return -EINVAL;
 	}
-	dev->protocol_features = f;
+	req->dev->protocol_features = f;
 	return 0;
 }
 
-static int h_set_owner(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-		       unsigned nfds, bool *replied)
+static int h_set_owner(struct vu_req *req)
 {
-	(void)dev, (void)msg, (void)fds, (void)nfds, (void)replied;
+	(void)req; /* the connection is the owner: nothing to record */
 	return 0;
 }
 
-static int h_reset_owner(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			 unsigned nfds, bool *replied)
+static int h_reset_owner(struct vu_req *req)
 {
-	(void)msg, (void)fds, (void)nfds, (void)replied;
-	vu_reset_session(dev);
+	req->session->reset(req->dev);
 	return 0;
 }
 
@@ -158,18 +156,17 @@ static void remap_queues(struct vu_dev *dev)
 				 dev->name, q);
 }
 
-static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			   unsigned nfds, bool *replied)
+static int h_set_mem_table(struct vu_req *req)
 {
-	const struct vu_memory *m = &msg->payload.memory;
+	struct vu_dev *dev = req->dev;
+	const struct vu_memory *m = &req->msg->payload.memory;
 	int r = 0;
-	(void)replied;
 
 	if (m->nregions == 0 || m->nregions > VHOST_USER_MEM_MAX_REGIONS ||
-	    msg->hdr.size < 8 + m->nregions * sizeof(struct vu_mem_region) ||
-	    nfds != m->nregions) {
+	    req->msg->hdr.size < 8 + m->nregions * sizeof(struct vu_mem_region) ||
+	    req->nfds != m->nregions) {
 		log_warn("%s: SET_MEM_TABLE with %u regions, %u fds, %u bytes is malformed",
-			 dev->name, m->nregions, nfds, msg->hdr.size);
+			 dev->name, m->nregions, req->nfds, req->msg->hdr.size);
 		return -EINVAL;
 	}
 	/* The device holds no pointer into guest memory between events, so
@@ -177,7 +174,7 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 	gm_clear(&dev->mem);
 	for (unsigned i = 0; i < m->nregions; i++) {
 		const struct vu_mem_region *rg = &m->regions[i];
-		r = gm_add_region(&dev->mem, fds[i], rg->guest_phys_addr, rg->memory_size,
+		r = gm_add_region(&dev->mem, req->fds[i], rg->guest_phys_addr, rg->memory_size,
 				  rg->userspace_addr, rg->mmap_offset);
 		if (r < 0) {
 			log_warn("%s: cannot map memory region %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64 "): %s",
@@ -186,28 +183,25 @@ static int h_set_mem_table(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 			break;
 		}
 	}
-	close_fds(fds, nfds);
+	close_fds(req->fds, req->nfds);
 	remap_queues(dev);
 	return r;
 }
 
-static int h_get_max_mem_slots(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			       unsigned nfds, bool *replied)
+static int h_get_max_mem_slots(struct vu_req *req)
 {
-	(void)fds, (void)nfds;
-	return reply_u64(dev, msg, GM_MAX_REGIONS, replied);
+	return reply_u64(req, GM_MAX_REGIONS);
 }
 
-static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			 unsigned nfds, bool *replied)
+static int h_add_mem_reg(struct vu_req *req)
 {
-	const struct vu_mem_region *rg = &msg->payload.mem_reg.region;
+	struct vu_dev *dev = req->dev;
+	const struct vu_mem_region *rg = &req->msg->payload.mem_reg.region;
 	int r;
-	(void)nfds, (void)replied;
 
-	r = gm_add_region(&dev->mem, fds[0], rg->guest_phys_addr, rg->memory_size,
+	r = gm_add_region(&dev->mem, req->fds[0], rg->guest_phys_addr, rg->memory_size,
 			  rg->userspace_addr, rg->mmap_offset);
-	close_fds(fds, 1);
+	close_fds(req->fds, 1);
 	if (r < 0) {
 		log_warn("%s: ADD_MEM_REG gpa 0x%" PRIx64 " size 0x%" PRIx64 " failed: %s",
 			 dev->name, rg->guest_phys_addr, rg->memory_size, strerror(-r));
@@ -217,14 +211,13 @@ static int h_add_mem_reg(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 	return 0;
 }
 
-static int h_rem_mem_reg(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			 unsigned nfds, bool *replied)
+static int h_rem_mem_reg(struct vu_req *req)
 {
-	const struct vu_mem_region *rg = &msg->payload.mem_reg.region;
+	struct vu_dev *dev = req->dev;
+	const struct vu_mem_region *rg = &req->msg->payload.mem_reg.region;
 	int r;
-	(void)replied;
 
-	close_fds(fds, nfds);
+	close_fds(req->fds, req->nfds);
 	r = gm_remove_region(&dev->mem, rg->guest_phys_addr, rg->memory_size,
 			     rg->userspace_addr);
 	if (r < 0) {
@@ -247,34 +240,33 @@ static struct vq *msg_queue(struct vu_dev *dev, uint32_t index, const char *what
 	return &dev->vqs[index];
 }
 
-static int h_set_vring_num(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			   unsigned nfds, bool *replied)
+static int h_set_vring_num(struct vu_req *req)
 {
-	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_NUM");
-	(void)fds, (void)nfds, (void)replied;
+	struct vu_dev *dev = req->dev;
+	const struct vu_vring_state *st = &req->msg->payload.state;
+	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_NUM");
 
 	if (!vq)
 		return -EINVAL;
-	if (dev->max_queue_size && msg->payload.state.num > dev->max_queue_size) {
+	if (dev->max_queue_size && st->num > dev->max_queue_size) {
 		log_warn("%s: queue %u size %u is larger than queue-size %u", dev->name,
-			 msg->payload.state.index, msg->payload.state.num, dev->max_queue_size);
+			 st->index, st->num, dev->max_queue_size);
 		return -EINVAL;
 	}
-	if (vq_set_num(vq, msg->payload.state.num) < 0) {
+	if (vq_set_num(vq, st->num) < 0) {
 		log_warn("%s: queue %u size %u is not a power of two in 1..%u", dev->name,
-			 msg->payload.state.index, msg->payload.state.num, VQ_MAX_SIZE);
+			 st->index, st->num, VQ_MAX_SIZE);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			    unsigned nfds, bool *replied)
+static int h_set_vring_addr(struct vu_req *req)
 {
-	const struct vu_vring_addr *a = &msg->payload.addr;
+	struct vu_dev *dev = req->dev;
+	const struct vu_vring_addr *a = &req->msg->payload.addr;
 	struct vq *vq = msg_queue(dev, a->index, "SET_VRING_ADDR");
 	int r;
-	(void)fds, (void)nfds, (void)replied;
 
 	if (!vq)
 		return -EINVAL;
@@ -291,70 +283,67 @@ static int h_set_vring_addr(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 	return 0;
 }
 
-static int h_set_vring_base(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			    unsigned nfds, bool *replied)
+static int h_set_vring_base(struct vu_req *req)
 {
-	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_BASE");
-	(void)fds, (void)nfds, (void)replied;
+	struct vu_dev *dev = req->dev;
+	const struct vu_vring_state *st = &req->msg->payload.state;
+	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_BASE");
 
 	if (!vq)
 		return -EINVAL;
-	if (msg->payload.state.num > UINT16_MAX) {
-		log_warn("%s: queue %u base %u is out of range", dev->name,
-			 msg->payload.state.index, msg->payload.state.num);
+	if (st->num > UINT16_MAX) {
+		log_warn("%s: queue %u base %u is out of range", dev->name, st->index, st->num);
 		return -EINVAL;
 	}
-	vq_set_base(vq, (uint16_t)msg->payload.state.num);
+	vq_set_base(vq, (uint16_t)st->num);
 	return 0;
 }
 
-static int h_get_vring_base(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			    unsigned nfds, bool *replied)
+static int h_get_vring_base(struct vu_req *req)
 {
-	struct vu_vring_state st = msg->payload.state;
+	struct vu_dev *dev = req->dev;
+	struct vu_vring_state st = req->msg->payload.state;
 	struct vq *vq = msg_queue(dev, st.index, "GET_VRING_BASE");
-	(void)fds, (void)nfds;
 
 	if (!vq)
 		return -EINVAL;
 	/* GET_VRING_BASE stops the ring: publish what we did, then let go. */
 	if (vq->addr_set)
 		vq_notify(vq);
-	vu_queue_unwatch(dev, st.index);
+	req->session->unwatch_queue(dev, st.index);
 	vq->started = false;
 	if (vq->kick_fd >= 0) {
 		close(vq->kick_fd);
 		vq->kick_fd = -1;
 	}
 	st.num = vq->last_avail_idx;
-	*replied = true;
-	return vu_msg_reply(dev->conn_fd, &msg->hdr, &st, sizeof(st));
+	req->replied = true;
+	return vu_msg_reply(dev->conn_fd, &req->msg->hdr, &st, sizeof(st));
 }
 
-static int h_set_vring_fd(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			  unsigned nfds, bool *replied)
+static int h_set_vring_fd(struct vu_req *req)
 {
-	uint64_t v = msg->payload.u64;
+	struct vu_dev *dev = req->dev;
+	uint32_t request = req->msg->hdr.request;
+	uint64_t v = req->msg->payload.u64;
 	unsigned q = (unsigned)(v & VHOST_USER_VRING_IDX_MASK);
 	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
-	const char *name = vu_request_name(msg->hdr.request);
-	struct vq *vq = msg_queue(dev, q, name);
-	int fd = nfds ? fds[0] : -1;
+	struct vq *vq = msg_queue(dev, q, vu_request_name(request));
+	int fd = req->nfds ? req->fds[0] : -1;
 	int *slot;
-	(void)replied;
 
 	if (!vq) {
-		close_fds(fds, nfds);
+		close_fds(req->fds, req->nfds);
 		return -EINVAL;
 	}
-	switch (msg->hdr.request) {
+	switch (request) {
 	case VHOST_USER_SET_VRING_KICK:
 		if (nofd) {
 			log_warn("%s: queue %u: polling mode (kick without fd) is not supported",
 				 dev->name, q);
 			return -ENOTSUP;
 		}
-		vu_queue_unwatch(dev, q);
+		req->session->unwatch_queue(dev, q);
 		slot = &vq->kick_fd;
 		break;
 	case VHOST_USER_SET_VRING_CALL:
@@ -367,21 +356,21 @@ static int h_set_vring_fd(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 	if (*slot >= 0)
 		close(*slot);
 	*slot = fd;
-	if (nfds)
-		fds[0] = -1; /* kept */
-	if (msg->hdr.request == VHOST_USER_SET_VRING_KICK) {
+	if (req->nfds)
+		req->fds[0] = -1; /* kept */
+	if (request == VHOST_USER_SET_VRING_KICK) {
 		vq->started = true;
-		vu_queue_watch(dev, q);
+		req->session->watch_queue(dev, q);
 		queue_maybe_ready(dev, q);
 	}
 	return 0;
 }
 
-static int h_set_vring_enable(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			      unsigned nfds, bool *replied)
+static int h_set_vring_enable(struct vu_req *req)
 {
-	struct vq *vq = msg_queue(dev, msg->payload.state.index, "SET_VRING_ENABLE");
-	(void)fds, (void)nfds, (void)replied;
+	struct vu_dev *dev = req->dev;
+	const struct vu_vring_state *st = &req->msg->payload.state;
+	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_ENABLE");
 
 	if (!vq)
 		return -EINVAL;
@@ -389,98 +378,95 @@ static int h_set_vring_enable(struct vu_dev *dev, struct vu_msg *msg, int *fds,
 		log_warn("%s: SET_VRING_ENABLE without PROTOCOL_FEATURES negotiated", dev->name);
 		return -EINVAL;
 	}
-	if (msg->payload.state.num > 1) {
+	if (st->num > 1) {
 		log_warn("%s: SET_VRING_ENABLE queue %u with value %u (not 0 or 1)",
-			 dev->name, msg->payload.state.index, msg->payload.state.num);
+			 dev->name, st->index, st->num);
 		return -EINVAL;
 	}
-	vq->enabled = msg->payload.state.num == 1;
+	vq->enabled = st->num == 1;
 	if (!vq->enabled && vq->addr_set)
 		vq_notify(vq);
-	queue_maybe_ready(dev, msg->payload.state.index);
+	queue_maybe_ready(dev, st->index);
 	return 0;
 }
 
-static int h_get_queue_num(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			   unsigned nfds, bool *replied)
+static int h_get_queue_num(struct vu_req *req)
 {
-	(void)fds, (void)nfds;
-	return reply_u64(dev, msg, dev->ops->num_queues, replied);
+	return reply_u64(req, req->dev->ops->num_queues);
 }
 
-static int h_get_config(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			unsigned nfds, bool *replied)
+static int h_get_config(struct vu_req *req)
 {
-	struct vu_config_space *c = &msg->payload.config;
+	struct vu_dev *dev = req->dev;
+	struct vu_config_space *c = &req->msg->payload.config;
 	uint32_t off = c->offset, size = c->size;
-	(void)fds, (void)nfds;
 
-	if (size > VHOST_USER_MAX_CONFIG_SIZE || msg->hdr.size != VU_CONFIG_HDR_SIZE + size ||
+	req->replied = true;
+	if (size > VHOST_USER_MAX_CONFIG_SIZE || req->msg->hdr.size != VU_CONFIG_HDR_SIZE + size ||
 	    off > dev->ops->config_size || size > dev->ops->config_size - off) {
 		log_warn("%s: GET_CONFIG offset %u size %u outside the %u-byte config space",
 			 dev->name, off, size, dev->ops->config_size);
 		/* QEMU treats a reply whose size differs as a failure. */
 		c->size = 0;
-		*replied = true;
-		return vu_msg_reply(dev->conn_fd, &msg->hdr, c, VU_CONFIG_HDR_SIZE);
+		return vu_msg_reply(dev->conn_fd, &req->msg->hdr, c, VU_CONFIG_HDR_SIZE);
 	}
 	memset(c->region, 0, size);
 	dev->ops->get_config(dev, off, size, c->region);
-	*replied = true;
-	return vu_msg_reply(dev->conn_fd, &msg->hdr, c, VU_CONFIG_HDR_SIZE + size);
+	return vu_msg_reply(dev->conn_fd, &req->msg->hdr, c, VU_CONFIG_HDR_SIZE + size);
 }
 
-static int h_set_config(struct vu_dev *dev, struct vu_msg *msg, int *fds,
-			unsigned nfds, bool *replied)
+static int h_set_config(struct vu_req *req)
 {
-	(void)msg, (void)fds, (void)nfds, (void)replied;
-	/* The vsock config space (guest_cid) is read-only for the driver. */
-	log_warn("%s: SET_CONFIG refused: the config space is read-only", dev->name);
+	/* Config space is read-only for the driver of every device served
+	 * here: no vu_dev_ops hook writes it. */
+	log_warn("%s: SET_CONFIG refused: the config space is read-only", req->dev->name);
 	return -EPERM;
 }
 
 #define U64 sizeof(uint64_t)
 #define STATE sizeof(struct vu_vring_state)
 
+/* Requests without a handler are refused (-ENOTSUP); the size range and
+ * fd rule of the others are checked before their handler runs. */
 static const struct vu_request_desc requests[VHOST_USER_MAX_REQUEST] = {
-	[VHOST_USER_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, U64, FDS_NONE, true },
-	[VHOST_USER_SET_FEATURES] = { "SET_FEATURES", h_set_features, U64, U64, FDS_NONE },
-	[VHOST_USER_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, U64, FDS_NONE },
-	[VHOST_USER_RESET_OWNER] = { "RESET_OWNER", h_reset_owner, 0, U64, FDS_NONE },
-	[VHOST_USER_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, 8 + sizeof(struct vu_mem_region),
+	[VHOST_USER_GET_FEATURES] = { h_get_features, 0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_FEATURES] = { h_set_features, U64, U64, FDS_NONE },
+	[VHOST_USER_SET_OWNER] = { h_set_owner, 0, U64, FDS_NONE },
+	[VHOST_USER_RESET_OWNER] = { h_reset_owner, 0, U64, FDS_NONE },
+	[VHOST_USER_SET_MEM_TABLE] = { h_set_mem_table, 8 + sizeof(struct vu_mem_region),
 				       sizeof(struct vu_memory), FDS_REGIONS },
-	[VHOST_USER_SET_VRING_NUM] = { "SET_VRING_NUM", h_set_vring_num, STATE, STATE, FDS_NONE },
-	[VHOST_USER_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_set_vring_addr, sizeof(struct vu_vring_addr),
+	[VHOST_USER_SET_VRING_NUM] = { h_set_vring_num, STATE, STATE, FDS_NONE },
+	[VHOST_USER_SET_VRING_ADDR] = { h_set_vring_addr, sizeof(struct vu_vring_addr),
 					sizeof(struct vu_vring_addr), FDS_NONE },
-	[VHOST_USER_SET_VRING_BASE] = { "SET_VRING_BASE", h_set_vring_base, STATE, STATE, FDS_NONE },
-	[VHOST_USER_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, STATE, STATE, FDS_NONE, true },
-	[VHOST_USER_SET_VRING_KICK] = { "SET_VRING_KICK", h_set_vring_fd, U64, U64, FDS_VRING },
-	[VHOST_USER_SET_VRING_CALL] = { "SET_VRING_CALL", h_set_vring_fd, U64, U64, FDS_VRING },
-	[VHOST_USER_SET_VRING_ERR] = { "SET_VRING_ERR", h_set_vring_fd, U64, U64, FDS_VRING },
-	[VHOST_USER_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", h_get_protocol_features,
-					       0, U64, FDS_NONE, true },
-	[VHOST_USER_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", h_set_protocol_features,
-					       U64, U64, FDS_NONE },
-	[VHOST_USER_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, U64, FDS_NONE, true },
-	[VHOST_USER_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_set_vring_enable, STATE, STATE,
-					  FDS_NONE },
-	[VHOST_USER_GET_CONFIG] = { "GET_CONFIG", h_get_config, VU_CONFIG_HDR_SIZE,
+	[VHOST_USER_SET_VRING_BASE] = { h_set_vring_base, STATE, STATE, FDS_NONE },
+	[VHOST_USER_GET_VRING_BASE] = { h_get_vring_base, STATE, STATE, FDS_NONE, true },
+	[VHOST_USER_SET_VRING_KICK] = { h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_SET_VRING_CALL] = { h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_SET_VRING_ERR] = { h_set_vring_fd, U64, U64, FDS_VRING },
+	[VHOST_USER_GET_PROTOCOL_FEATURES] = { h_get_protocol_features, 0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_PROTOCOL_FEATURES] = { h_set_protocol_features, U64, U64, FDS_NONE },
+	[VHOST_USER_GET_QUEUE_NUM] = { h_get_queue_num, 0, U64, FDS_NONE, true },
+	[VHOST_USER_SET_VRING_ENABLE] = { h_set_vring_enable, STATE, STATE, FDS_NONE },
+	[VHOST_USER_GET_CONFIG] = { h_get_config, VU_CONFIG_HDR_SIZE,
 				    sizeof(struct vu_config_space), FDS_NONE, true },
-	[VHOST_USER_SET_CONFIG] = { "SET_CONFIG", h_set_config, VU_CONFIG_HDR_SIZE,
+	[VHOST_USER_SET_CONFIG] = { h_set_config, VU_CONFIG_HDR_SIZE,
 				    sizeof(struct vu_config_space), FDS_NONE },
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", h_get_max_mem_slots, 0, U64,
-					   FDS_NONE, true },
-	[VHOST_USER_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, sizeof(struct vu_mem_single_region),
+	[VHOST_USER_GET_MAX_MEM_SLOTS] = { h_get_max_mem_slots, 0, U64, FDS_NONE, true },
+	[VHOST_USER_ADD_MEM_REG] = { h_add_mem_reg, sizeof(struct vu_mem_single_region),
 				     sizeof(struct vu_mem_single_region), FDS_ONE },
-	[VHOST_USER_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, sizeof(struct vu_mem_single_region),
+	[VHOST_USER_REM_MEM_REG] = { h_rem_mem_reg, sizeof(struct vu_mem_single_region),
 				     sizeof(struct vu_mem_single_region), FDS_ANY },
+};
+
+static const char *const request_names[VHOST_USER_MAX_REQUEST] = {
+#define VU_REQUEST_NAME(name, code) [code] = #name,
+	VHOST_USER_REQUESTS(VU_REQUEST_NAME)
+#undef VU_REQUEST_NAME
 };
 
 const char *vu_request_name(uint32_t request)
 {
-	if (request < VHOST_USER_MAX_REQUEST && requests[request].name)
-		return requests[request].name;
-	return "UNKNOWN";
+	return request < VHOST_USER_MAX_REQUEST ? request_names[request] : "UNKNOWN";
 }
 
 static bool fds_ok(const struct vu_request_desc *d, const struct vu_msg *msg, unsigned nfds)
@@ -500,38 +486,41 @@ static bool fds_ok(const struct vu_request_desc *d, const struct vu_msg *msg, un
 	return false;
 }
 
-int vu_dispatch(struct vu_dev *dev, struct vu_msg *msg, int *fds, unsigned nfds)
+int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
+		struct vu_msg *msg, int *fds, unsigned nfds)
 {
-	uint32_t req = msg->hdr.request;
-	const struct vu_request_desc *d = req < VHOST_USER_MAX_REQUEST ? &requests[req] : NULL;
+	uint32_t code = msg->hdr.request;
+	const char *name = vu_request_name(code);
+	const struct vu_request_desc *d = code < VHOST_USER_MAX_REQUEST ? &requests[code] : NULL;
 	bool want_ack = (msg->hdr.flags & VHOST_USER_NEED_REPLY_MASK) &&
 			(dev->protocol_features & BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
-	bool replied = false;
+	struct vu_req req = {
+		.dev = dev, .session = session, .msg = msg, .fds = fds, .nfds = nfds,
+	};
 	int r;
 
 	dev->stats.messages++;
 	if (!d || !d->handler) {
-		log_warn("%s: unsupported vhost-user request %u (%s)", dev->name, req,
-			 vu_request_name(req));
+		log_warn("%s: unsupported vhost-user request %u (%s)", dev->name, code, name);
 		close_fds(fds, nfds);
 		r = -ENOTSUP;
 		goto out;
 	}
 	if (msg->hdr.size < d->min_size || msg->hdr.size > d->max_size) {
-		log_warn("%s: %s with a %u-byte payload (expected %u..%u)", dev->name, d->name,
+		log_warn("%s: %s with a %u-byte payload (expected %u..%u)", dev->name, name,
 			 msg->hdr.size, d->min_size, d->max_size);
 		close_fds(fds, nfds);
 		r = -EINVAL;
 		goto out;
 	}
 	if (!fds_ok(d, msg, nfds)) {
-		log_warn("%s: %s came with %u file descriptors", dev->name, d->name, nfds);
+		log_warn("%s: %s came with %u file descriptors", dev->name, name, nfds);
 		close_fds(fds, nfds);
 		r = -EINVAL;
 		goto out;
 	}
-	log_debug("%s: %s", dev->name, d->name);
-	r = d->handler(dev, msg, fds, nfds, &replied);
+	log_debug("%s: %s", dev->name, name);
+	r = d->handler(&req);
 	/* Handlers mark the fds they keep with -1; the rest are closed. */
 	close_fds(fds, nfds);
 out:
@@ -539,9 +528,9 @@ out:
 		dev->stats.bad_messages++;
 	/* A request that owes a reply and failed before sending it: the
 	 * frontend would wait forever, so drop the connection instead. */
-	if (r < 0 && !replied && d && d->replies)
+	if (r < 0 && !req.replied && d && d->replies)
 		return r;
-	if (replied)
+	if (req.replied)
 		return r; /* only a failed reply write gets here with r < 0 */
 	if (want_ack) {
 		uint64_t status = r < 0 ? 1 : 0;

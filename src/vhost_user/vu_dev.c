@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The session with one frontend on a connection its owner attached: read
+ * its messages and hand them to the dispatcher, watch the queues' kick fds,
+ * and clean up when it goes so that the next one can be attached.
+ */
+#include "vhost_user/vu_dev.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vhost_user/vu_dispatch.h"
+#include "vhost_user/vu_msg_io.h"
+
+/* A frontend that stops in the middle of a message is cut off after this. */
+#define VU_MSG_TIMEOUT_S 5
+
+static void kick_handler(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct vu_dev *dev = opaque;
+	(void)loop, (void)events;
+
+	for (unsigned q = 0; q < dev->ops->num_queues; q++) {
+		struct vq *vq = &dev->vqs[q];
+		if (vq->kick_fd != fd)
+			continue;
+		if (vq_ready(vq) && dev->ops->queue_kick)
+			dev->ops->queue_kick(dev, q);
+		return;
+	}
+}
+
+static void queue_watch(struct vu_dev *dev, unsigned q)
+{
+	struct vq *vq = &dev->vqs[q];
+
+	if (vq->kick_fd < 0)
+		return;
+	/* Edge-triggered: every kick (eventfd write) is an edge, so the
+	 * counter never has to be read back: one syscall less per kick. */
+	if (ev_add(dev->loop, vq->kick_fd, EPOLLIN | EPOLLET, kick_handler, dev) < 0)
+		log_warn("%s: cannot watch queue %u kick fd", dev->name, q);
+}
+
+static void queue_unwatch(struct vu_dev *dev, unsigned q)
+{
+	if (dev->vqs[q].kick_fd >= 0)
+		ev_del(dev->loop, dev->vqs[q].kick_fd);
+}
+
+/* Releases rings, memory and negotiated state; tells the device to reset.
+ * The connection itself stays (RESET_OWNER) or is gone already (detach). */
+static void session_reset(struct vu_dev *dev)
+{
+	if (dev->ops->reset)
+		dev->ops->reset(dev);
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
+		queue_unwatch(dev, q);
+		vq_reset(&dev->vqs[q]);
+	}
+	gm_clear(&dev->mem);
+	dev->features = 0;
+	dev->features_set = false;
+	dev->protocol_features = 0;
+}
+
+static const struct vu_session_hooks session_hooks = {
+	.reset = session_reset,
+	.watch_queue = queue_watch,
+	.unwatch_queue = queue_unwatch,
+};
+
+int vu_dev_handle_msg(struct vu_dev *dev, struct vu_msg *msg, int *fds, unsigned nfds)
+{
+	int r;
+
+	if (dev->conn_fd < 0) {
+		for (unsigned i = 0; i < nfds; i++)
+			close(fds[i]);
+		return -ENOTCONN;
+	}
+	r = vu_dispatch(dev, &session_hooks, msg, fds, nfds);
+	if (r < 0)
+		vu_dev_detach(dev, strerror(-r));
+	return r;
+}
+
+static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct vu_dev *dev = opaque;
+	struct vu_msg msg;
+	int fds[VHOST_USER_MAX_FDS];
+	unsigned nfds;
+	int r;
+	(void)loop, (void)events;
+
+	r = vu_msg_recv(fd, &msg, fds, &nfds);
+	if (r == 0) {
+		vu_dev_detach(dev, "connection closed");
+		return;
+	}
+	if (r < 0) {
+		dev->stats.bad_messages++;
+		log_warn("%s: unreadable vhost-user message: %s", dev->name, strerror(-r));
+		vu_dev_detach(dev, "protocol error");
+		return;
+	}
+	vu_dev_handle_msg(dev, &msg, fds, nfds);
+}
+
+int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
+		const struct vu_dev_ops *ops, void *opaque)
+{
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->name, sizeof(dev->name), "%s", name);
+	dev->loop = loop;
+	dev->ops = ops;
+	dev->opaque = opaque;
+	dev->conn_fd = -1;
+	gm_init(&dev->mem);
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
+		vq_init(&dev->vqs[q]);
+	if (ops->num_queues == 0 || ops->num_queues > VU_MAX_QUEUES) {
+		log_error("%s: device has %u queues (max %u)", dev->name, ops->num_queues,
+			  VU_MAX_QUEUES);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vu_dev_attach(struct vu_dev *dev, int conn_fd)
+{
+	struct timeval tv = { .tv_sec = VU_MSG_TIMEOUT_S };
+	int fl, r;
+
+	if (dev->conn_fd >= 0)
+		return -EBUSY;
+	/* Blocking reads with a timeout: a message is read whole once its
+	 * first byte arrives, and a stalled frontend cannot hang the thread. */
+	fl = fcntl(conn_fd, F_GETFL);
+	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(conn_fd, F_SETFL, fl & ~O_NONBLOCK) < 0) ||
+	    setsockopt(conn_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(conn_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	r = ev_add(dev->loop, conn_fd, EPOLLIN, on_conn, dev);
+	if (r < 0)
+		return r;
+	dev->conn_fd = conn_fd;
+	dev->stats.frontends++;
+	log_debug("%s: frontend attached", dev->name);
+	return 0;
+}
+
+void vu_dev_detach(struct vu_dev *dev, const char *why)
+{
+	if (dev->conn_fd < 0)
+		return;
+	log_info("%s: frontend disconnected (%s)", dev->name, why);
+	ev_del(dev->loop, dev->conn_fd);
+	close(dev->conn_fd);
+	dev->conn_fd = -1;
+	session_reset(dev);
+	/* Last: the callback may attach the next frontend right away. */
+	if (dev->detached)
+		dev->detached(dev, dev->detached_opaque);
+}
+
+void vu_dev_on_detached(struct vu_dev *dev, vu_detached_fn fn, void *opaque)
+{
+	dev->detached = fn;
+	dev->detached_opaque = opaque;
+}
+
+void vu_dev_destroy(struct vu_dev *dev)
+{
+	vu_dev_detach(dev, "shutting down");
+}
+
+bool vu_dev_attached(const struct vu_dev *dev)
+{
+	return dev->conn_fd >= 0;
+}
+
+bool vu_dev_has_memory(const struct vu_dev *dev)
+{
+	return dev->conn_fd >= 0 && dev->mem.nregions > 0;
+}

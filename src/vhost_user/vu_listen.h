@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * A listening Unix socket that feeds one vhost-user session: accepts a
+ * frontend (VMM), attaches it to the session, and accepts the next one only
+ * once that one has gone. Frontends that connect meanwhile wait in the
+ * socket's backlog.
+ */
+#ifndef VDV_VHOST_USER_VU_LISTEN_H
+#define VDV_VHOST_USER_VU_LISTEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vhost_user/vu_dev.h"
+
+struct vu_listen {
+	struct vu_dev *dev;
+	char *path;
+	int fd;                 /* the listening socket, or -1 */
+	bool watching;          /* fd is on the loop (no frontend attached) */
+};
+
+/*
+ * Creates the listening socket at path (a stale socket file is replaced;
+ * any other existing file is an error) and starts accepting on dev's loop.
+ * dev must be initialised and stay alive until vu_listen_destroy(); this
+ * takes dev's detached callback. Returns 0 or -errno; on error, err holds a
+ * message naming the path.
+ */
+int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
+		   char *err, size_t errlen);
+
+/* Stops accepting, closes and removes the socket, and gives dev's detached
+ * callback back. An attached frontend stays attached (vu_dev_destroy()).
+ * Safe after a failed init and on a zeroed struct. */
+void vu_listen_destroy(struct vu_listen *l);
+
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The session object (struct vu_dev) and the contract a device plugs in
+ * with (struct vu_dev_ops). Its own header so that every layer of
+ * src/vhost_user/ can work on the session's state without including the
+ * header of the layer above it: the session (vu_dev.h) owns the object and
+ * its connection, the dispatcher (vu_dispatch.h) the negotiated state.
+ * Users include vu_dev.h.
+ */
+#ifndef VDV_VHOST_USER_VU_TYPES_H
+#define VDV_VHOST_USER_VU_TYPES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/event_loop.h"
+#include "virtio/guest_mem.h"
+#include "virtio/virtqueue.h"
+
+#define VU_MAX_QUEUES 8
+
+/* Transport feature bits (virtio spec 6). */
+#define VIRTIO_F_NOTIFY_ON_EMPTY_BIT 24
+#define VIRTIO_F_VERSION_1_BIT 32
+
+struct vu_dev;
+
+struct vu_dev_ops {
+	/* Device-specific feature bits offered in addition to the transport
+	 * ones (VERSION_1, EVENT_IDX, INDIRECT_DESC, NOTIFY_ON_EMPTY). */
+	uint64_t device_features;
+	unsigned num_queues;
+	/* Reads config space bytes [offset, offset+size); the range has
+	 * been checked against config_size. */
+	uint32_t config_size;
+	void (*get_config)(struct vu_dev *dev, uint32_t offset, uint32_t size, uint8_t *out);
+	/* Queue q may have new buffers (kick, or it just became ready). */
+	void (*queue_kick)(struct vu_dev *dev, unsigned q);
+	/* The frontend went away or reset the device: rings and memory are
+	 * about to be released. Drop all per-guest state. */
+	void (*reset)(struct vu_dev *dev);
+};
+
+/* Told that the frontend went away (after the device's reset). */
+typedef void (*vu_detached_fn)(struct vu_dev *dev, void *opaque);
+
+struct vu_stats {
+	uint64_t messages;
+	uint64_t bad_messages;
+	uint64_t frontends;     /* connections served */
+};
+
+struct vu_dev {
+	char name[48];          /* for log lines */
+	struct ev_loop *loop;
+	const struct vu_dev_ops *ops;
+	void *opaque;           /* the device's own state */
+
+	int conn_fd;            /* the attached frontend, or -1 */
+	vu_detached_fn detached; /* see vu_dev_on_detached() */
+	void *detached_opaque;
+
+	uint32_t max_queue_size; /* SET_VRING_NUM limit (0: VQ_MAX_SIZE) */
+	uint64_t features;      /* negotiated virtio features */
+	bool features_set;
+	uint64_t protocol_features;
+	struct guest_mem mem;
+	struct vq vqs[VU_MAX_QUEUES];
+	struct vu_stats stats;
+};
+
+static inline struct vq *vu_queue(struct vu_dev *dev, unsigned q)
+{
+	return &dev->vqs[q];
+}
+
+#endif

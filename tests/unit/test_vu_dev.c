@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The vhost-user session on an attached fd, with no listening socket: one
+ * end of a socketpair is the frontend, the test turns the session's event
+ * loop itself. Covers what the session adds over the request handlers:
+ * attach / detach / re-attach, the device's reset and the owner's detached
+ * callback, ending the session on a bad message, REPLY_ACK, and kick fds
+ * watched while a ring runs and forgotten when it stops.
+ */
+#include "vu_test_msg.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+
+#include "vhost_user/vu_dev.h"
+#include "vhost_user/vu_dispatch.h"
+
+#define BIT(n) (1ull << (n))
+#define TOY_QUEUES 2u
+#define TOY_FEATURE BIT(0)
+
+/* Guest memory: a memfd seen at a made-up frontend address. */
+#define MEM_SIZE (1u << 20)
+#define MEM_GPA 0x40000000ull
+#define MEM_UVA 0x7f0040000000ull
+#define RING_NUM 16u
+
+struct fixture {
+	struct ev_loop *loop;
+	struct vu_dev dev;
+	int sv[2];              /* sv[0] goes to the session, sv[1] is the frontend */
+	unsigned resets;
+	unsigned kicks[TOY_QUEUES];
+	unsigned detached;
+	bool attached_in_reset; /* the fd was still attached when reset ran */
+	int next_fd;            /* attached by the detached callback if >= 0 */
+};
+
+static void toy_get_config(struct vu_dev *dev, uint32_t offset, uint32_t size, uint8_t *out)
+{
+	static const uint8_t cfg[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	(void)dev;
+	memcpy(out, cfg + offset, size);
+}
+
+static void toy_queue_kick(struct vu_dev *dev, unsigned q)
+{
+	struct fixture *f = dev->opaque;
+
+	assert_true(q < TOY_QUEUES);
+	f->kicks[q]++;
+}
+
+static void toy_reset(struct vu_dev *dev)
+{
+	struct fixture *f = dev->opaque;
+
+	f->resets++;
+	f->attached_in_reset = vu_dev_attached(dev);
+}
+
+static const struct vu_dev_ops toy_ops = {
+	.device_features = TOY_FEATURE,
+	.num_queues = TOY_QUEUES,
+	.config_size = 8,
+	.get_config = toy_get_config,
+	.queue_kick = toy_queue_kick,
+	.reset = toy_reset,
+};
+
+static void on_detached(struct vu_dev *dev, void *opaque)
+{
+	struct fixture *f = opaque;
+
+	assert_ptr_equal(dev, &f->dev);
+	assert_false(vu_dev_attached(dev));
+	f->detached++;
+	if (f->next_fd >= 0) {
+		assert_int_equal(vu_dev_attach(dev, f->next_fd), 0);
+		f->next_fd = -1;
+	}
+}
+
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->loop = ev_loop_new();
+	assert_non_null(f->loop);
+	assert_int_equal(vu_dev_init(&f->dev, f->loop, "test", &toy_ops, f), 0);
+	vu_dev_on_detached(&f->dev, on_detached, f);
+	f->sv[0] = f->sv[1] = -1;
+	f->next_fd = -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	vu_dev_destroy(&f->dev);
+	if (f->sv[1] >= 0)
+		close(f->sv[1]);
+	if (f->next_fd >= 0)
+		close(f->next_fd);
+	ev_loop_free(f->loop);
+	free(f);
+	return 0;
+}
+
+/* A fresh socketpair; sv[0] is attached. */
+static void connect_frontend(struct fixture *f)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv), 0);
+	assert_int_equal(vu_dev_attach(&f->dev, f->sv[0]), 0);
+}
+
+static void negotiate_reply_ack(struct fixture *f)
+{
+	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, 0,
+		    TOY_FEATURE | BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+	vt_send_u64(f->sv[1], VHOST_USER_SET_PROTOCOL_FEATURES, 0,
+		    BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	vt_pump(f->loop);
+	vt_expect_silence(f->sv[1]);
+}
+
+static void test_init_opens_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_dev_ops bad = toy_ops;
+	struct vu_dev dev;
+	int before = count_fds();
+
+	assert_int_equal(vu_dev_init(&dev, f->loop, "idle", &toy_ops, NULL), 0);
+	assert_int_equal(count_fds(), before);
+	assert_false(vu_dev_attached(&dev));
+	assert_false(vu_dev_has_memory(&dev));
+	vu_dev_destroy(&dev);
+
+	bad.num_queues = 0;
+	assert_int_equal(vu_dev_init(&dev, f->loop, "bad", &bad, NULL), -EINVAL);
+	bad.num_queues = VU_MAX_QUEUES + 1;
+	assert_int_equal(vu_dev_init(&dev, f->loop, "bad", &bad, NULL), -EINVAL);
+	assert_int_equal(count_fds(), before);
+}
+
+static void test_get_features_reply(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t v;
+
+	connect_frontend(f);
+	assert_true(vu_dev_attached(&f->dev));
+	vt_send(f->sv[1], VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	v = vt_recv_u64(f->sv[1], VHOST_USER_GET_FEATURES);
+	assert_true(v == vu_offered_features(&f->dev));
+	assert_true(v & TOY_FEATURE);
+	assert_true(v & BIT(VIRTIO_F_VERSION_1_BIT));
+	assert_true(v & BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+	assert_int_equal(f->dev.stats.messages, 1);
+	assert_int_equal(f->dev.stats.frontends, 1);
+}
+
+static void test_set_owner_no_reply(void **state)
+{
+	struct fixture *f = *state;
+
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	vt_expect_silence(f->sv[1]);
+	/* The session still serves: the next reply is the next request's. */
+	vt_send(f->sv[1], VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_GET_QUEUE_NUM), TOY_QUEUES);
+	assert_int_equal(f->dev.stats.messages, 2);
+	assert_int_equal(f->dev.stats.bad_messages, 0);
+	assert_int_equal(f->resets, 0);
+}
+
+/* A request that owes a reply, with a payload outside its size range:
+ * the frontend would wait for an answer that never comes, so the session
+ * ends instead. */
+static void test_bad_size_closes(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t big[2] = { 0, 0 };
+
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_GET_FEATURES, 0, big, sizeof(big), NULL, 0);
+	vt_pump(f->loop);
+	vt_expect_closed(f->sv[1]);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->dev.stats.bad_messages, 1);
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->detached, 1);
+}
+
+/* A header announcing more payload than any request may carry: the
+ * reader refuses it before reading on. */
+static void test_oversized_header_closes(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_msg_header h = {
+		.request = VHOST_USER_SET_FEATURES, .flags = VHOST_USER_VERSION,
+		.size = VHOST_USER_PAYLOAD_MAX + 1,
+	};
+
+	connect_frontend(f);
+	assert_int_equal(send(f->sv[1], &h, sizeof(h), MSG_NOSIGNAL), (ssize_t)sizeof(h));
+	vt_pump(f->loop);
+	vt_expect_closed(f->sv[1]);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->detached, 1);
+}
+
+static void test_reply_ack(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_vring_state ok = { .index = 0, .num = RING_NUM };
+	struct vu_vring_state bad = { .index = TOY_QUEUES, .num = RING_NUM };
+
+	connect_frontend(f);
+	/* Before REPLY_ACK is negotiated, NEED_REPLY asks for nothing. */
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, VHOST_USER_NEED_REPLY_MASK, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	vt_expect_silence(f->sv[1]);
+
+	negotiate_reply_ack(f);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_NUM, VHOST_USER_NEED_REPLY_MASK, &ok,
+		sizeof(ok), NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_VRING_NUM), 0);
+	/* A refused request is acked with a failure status; the session
+	 * goes on. */
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_NUM, VHOST_USER_NEED_REPLY_MASK, &bad,
+		sizeof(bad), NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_VRING_NUM), 1);
+	/* So is a request the backend does not implement. */
+	vt_send_u64(f->sv[1], VHOST_USER_SET_LOG_BASE, VHOST_USER_NEED_REPLY_MASK, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_LOG_BASE), 1);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_int_equal(f->dev.stats.bad_messages, 2);
+	assert_int_equal(f->resets, 0);
+}
+
+static void test_detach_resets_and_tells(void **state)
+{
+	struct fixture *f = *state;
+
+	connect_frontend(f);
+	negotiate_reply_ack(f);
+	assert_true(f->dev.features_set);
+	vu_dev_detach(&f->dev, "test");
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->resets, 1);
+	assert_false(f->attached_in_reset);
+	assert_int_equal(f->detached, 1);
+	assert_false(f->dev.features_set);
+	assert_int_equal(f->dev.features, 0);
+	assert_int_equal(f->dev.protocol_features, 0);
+	vt_expect_closed(f->sv[1]);
+	/* Nothing attached: nothing to do, nobody told. */
+	vu_dev_detach(&f->dev, "again");
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->detached, 1);
+}
+
+static void test_peer_close_detaches(void **state)
+{
+	struct fixture *f = *state;
+
+	connect_frontend(f);
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	vt_pump(f->loop);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_false(fd_open(f->sv[0])); /* the session closed its end */
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->detached, 1);
+}
+
+static void test_attach_busy(void **state)
+{
+	struct fixture *f = *state;
+	int other[2];
+
+	connect_frontend(f);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+	assert_int_equal(vu_dev_attach(&f->dev, other[0]), -EBUSY);
+	/* Refused: the fd is still the caller's, and the first frontend is
+	 * still served. */
+	assert_true(fd_open(other[0]));
+	close(other[0]);
+	close(other[1]);
+	vt_send(f->sv[1], VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vt_recv_u64(f->sv[1], VHOST_USER_GET_FEATURES) & TOY_FEATURE);
+	assert_int_equal(f->dev.stats.frontends, 1);
+	assert_int_equal(f->detached, 0);
+}
+
+static void test_reattach_after_detach(void **state)
+{
+	struct fixture *f = *state;
+	int old;
+
+	connect_frontend(f);
+	old = f->sv[1];
+	vu_dev_detach(&f->dev, "test");
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_GET_QUEUE_NUM), TOY_QUEUES);
+	vt_expect_closed(old);
+	close(old);
+	assert_int_equal(f->dev.stats.frontends, 2);
+	assert_int_equal(f->resets, 1);
+}
+
+/* What a listener does: attach the next frontend from the callback. */
+static void test_reattach_from_callback(void **state)
+{
+	struct fixture *f = *state;
+	int next[2];
+
+	connect_frontend(f);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, next), 0);
+	f->next_fd = next[0];
+	close(f->sv[1]);
+	f->sv[1] = next[1];
+	vt_pump(f->loop);
+	assert_int_equal(f->detached, 1);
+	assert_true(vu_dev_attached(&f->dev));
+	vt_send(f->sv[1], VHOST_USER_GET_FEATURES, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vt_recv_u64(f->sv[1], VHOST_USER_GET_FEATURES) & TOY_FEATURE);
+	assert_int_equal(f->dev.stats.frontends, 2);
+}
+
+static void write_kick(int efd)
+{
+	uint64_t one = 1;
+
+	assert_int_equal(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+}
+
+/* Memory, one ring started with a kick fd: kicks reach the device while
+ * the ring runs, not after GET_VRING_BASE stopped it, again once it is
+ * restarted, and not after the frontend went (nor its memory). */
+static void test_kicks_follow_the_ring(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_memory mem = { .nregions = 1 };
+	struct vu_vring_state num = { .index = 0, .num = RING_NUM };
+	struct vu_vring_state base = { .index = 0, .num = 0 };
+	struct vu_vring_addr addr = {
+		.index = 0,
+		.desc_user_addr = MEM_UVA,
+		.avail_user_addr = MEM_UVA + 0x1000,
+		.used_user_addr = MEM_UVA + 0x2000,
+	};
+	struct vu_msg_header h;
+	struct vu_vring_state st;
+	int memfd = memfd_create("test_vu_dev", MFD_CLOEXEC);
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	int efd2 = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	unsigned kicks;
+
+	assert_true(memfd >= 0 && efd >= 0 && efd2 >= 0);
+	assert_int_equal(ftruncate(memfd, MEM_SIZE), 0);
+	mem.regions[0] = (struct vu_mem_region){
+		.guest_phys_addr = MEM_GPA, .memory_size = MEM_SIZE,
+		.userspace_addr = MEM_UVA, .mmap_offset = 0,
+	};
+	connect_frontend(f);
+	/* No PROTOCOL_FEATURES: rings are enabled as soon as they start. */
+	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, 0, TOY_FEATURE);
+	vt_send(f->sv[1], VHOST_USER_SET_MEM_TABLE, 0, &mem,
+		8 + sizeof(struct vu_mem_region), &memfd, 1);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_NUM, 0, &num, sizeof(num), NULL, 0);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_BASE, 0, &base, sizeof(base), NULL, 0);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_ADDR, 0, &addr, sizeof(addr), NULL, 0);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_KICK, 0, &(uint64_t){ 0 }, sizeof(uint64_t),
+		&efd, 1);
+	vt_pump(f->loop);
+	vt_expect_silence(f->sv[1]);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_true(vu_dev_has_memory(&f->dev));
+	assert_true(vq_ready(vu_queue(&f->dev, 0)));
+	/* The ring became ready: the device looked once. */
+	assert_int_equal(f->kicks[0], 1);
+
+	write_kick(efd);
+	vt_pump(f->loop);
+	assert_int_equal(f->kicks[0], 2);
+	assert_int_equal(f->kicks[1], 0);
+
+	vt_send(f->sv[1], VHOST_USER_GET_VRING_BASE, 0, &base, sizeof(base), NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv(f->sv[1], &h, &st, sizeof(st)), (int)sizeof(st));
+	assert_int_equal(h.request, VHOST_USER_GET_VRING_BASE);
+	assert_int_equal(st.index, 0);
+	kicks = f->kicks[0];
+	/* Stopped: the kick fd is no longer watched (and was closed). */
+	write_kick(efd);
+	vt_pump_idle(f->loop);
+	assert_int_equal(f->kicks[0], kicks);
+
+	/* Restarted with a new kick fd (it likely gets the old one's number
+	 * in the session: a stale watch would make it unwatchable). */
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_KICK, 0, &(uint64_t){ 0 }, sizeof(uint64_t),
+		&efd2, 1);
+	vt_pump(f->loop);
+	assert_int_equal(f->kicks[0], kicks + 1);
+	write_kick(efd2);
+	vt_pump(f->loop);
+	assert_int_equal(f->kicks[0], kicks + 2);
+
+	vu_dev_detach(&f->dev, "test");
+	assert_false(vu_dev_has_memory(&f->dev));
+	assert_int_equal(f->dev.mem.nregions, 0);
+	/* Detached: the kick fd is no longer watched either. */
+	write_kick(efd2);
+	vt_pump_idle(f->loop);
+	assert_int_equal(f->kicks[0], kicks + 2);
+	close(memfd);
+	close(efd);
+	close(efd2);
+}
+
+static void test_handle_msg_needs_attach(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_msg msg = { .hdr = { .request = VHOST_USER_SET_OWNER,
+				       .flags = VHOST_USER_VERSION } };
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(vu_dev_handle_msg(&f->dev, &msg, &fd, 1), -ENOTCONN);
+	assert_false(fd_open(fd)); /* consumed all the same */
+
+	/* Attached: a bad message ends the session, as if read from it. */
+	connect_frontend(f);
+	msg.hdr.request = VHOST_USER_GET_QUEUE_NUM;
+	msg.hdr.size = 16;
+	assert_int_equal(vu_dev_handle_msg(&f->dev, &msg, NULL, 0), -EINVAL);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->detached, 1);
+	vt_expect_closed(f->sv[1]);
+}
+
+static void test_destroy_detaches(void **state)
+{
+	struct fixture *f = *state;
+
+	connect_frontend(f);
+	vu_dev_destroy(&f->dev);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->resets, 1);
+	assert_int_equal(f->detached, 1);
+	vt_expect_closed(f->sv[1]);
+}
+
+static void test_request_names(void **state)
+{
+	(void)state;
+	assert_string_equal(vu_request_name(VHOST_USER_GET_FEATURES), "GET_FEATURES");
+	assert_string_equal(vu_request_name(VHOST_USER_SET_VRING_KICK), "SET_VRING_KICK");
+	/* Names come from the code list, also for requests we refuse. */
+	assert_string_equal(vu_request_name(VHOST_USER_SET_LOG_BASE), "SET_LOG_BASE");
+	assert_string_equal(vu_request_name(VHOST_USER_GET_STATUS), "GET_STATUS");
+	assert_int_equal(VHOST_USER_GET_STATUS, 40);
+	assert_int_equal(VHOST_USER_MAX_REQUEST, 41);
+	assert_string_equal(vu_request_name(VHOST_USER_MAX_REQUEST), "UNKNOWN");
+	assert_string_equal(vu_request_name(0xffffffffu), "UNKNOWN");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_opens_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_features_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_owner_no_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_size_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oversized_header_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_resets_and_tells, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_close_detaches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reattach_after_detach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reattach_from_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kicks_follow_the_ring, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handle_msg_needs_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_detaches, setup, teardown),
+		cmocka_unit_test(test_request_names),
+	};
+
+	return cmocka_run_group_tests_name("vu_dev", tests, NULL, NULL);
+}
