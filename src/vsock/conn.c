@@ -193,6 +193,11 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		return conn_accept_data(c, h);
 	if (c->pending & PEND_RST)
 		return 0;
+	/* Never answered: the connection is simply gone. Its credit fields
+	 * are not taken either: an unblocking update would add CONN_FX_RX,
+	 * asking the caller to queue a connection it must free. */
+	if (h->op == VIRTIO_VSOCK_OP_RST)
+		return CONN_FX_CLOSE | CONN_FX_FREE;
 	fx = take_peer_credit(c, h);
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -201,9 +206,6 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		c->state = CONN_ESTABLISHED;
 		fx |= disarm(c) | CONN_FX_ESTAB;
 		return c->readable ? fx | CONN_FX_RX : fx;
-	case VIRTIO_VSOCK_OP_RST:
-		/* Never answered: the connection is simply gone. */
-		return fx | CONN_FX_CLOSE | CONN_FX_FREE;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		c->guest_shut |= h->flags & (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 		return fx | check_closed(c);
