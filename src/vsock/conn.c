@@ -259,31 +259,34 @@ unsigned conn_on_host_eof(struct conn *c)
 
 unsigned conn_on_timeout(struct conn *c, uint64_t now, enum conn_timeout_why *why)
 {
+	unsigned fx;
+
 	*why = CONN_TMO_NONE;
 	if (!c->deadline_ms || now < c->deadline_ms)
 		return 0;
-	c->deadline_ms = 0;
+	/* The deadline is spent: like every change of it, that is said. */
+	fx = disarm(c);
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		*why = CONN_TMO_HANDSHAKE;
-		return CONN_FX_CLOSE | CONN_FX_FREE;
+		return fx | CONN_FX_CLOSE | CONN_FX_FREE;
 	case CONN_CONNECTING:
 		*why = CONN_TMO_CONNECT;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_OFFERED:
 		*why = CONN_TMO_GUEST;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_CLOSING:
 		/* A reset connection waits for no deadline; this one still
 		 * held data the host would not take. */
 		if (c->pending & PEND_RST)
-			return 0;
+			return fx;
 		*why = CONN_TMO_CLOSE;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_ESTABLISHED:
 		break;
 	}
-	return 0;
+	return fx;
 }
 
 bool conn_has_work(const struct conn *c)
