@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vsock/vsock_hdr.h"
+#include "vsock/vsock_proto.h"
 
 struct vsock_dev;
 struct vsock_conn;

@@ -193,6 +193,11 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		return conn_accept_data(c, h);
 	if (c->pending & PEND_RST)
 		return 0;
+	/* Never answered: the connection is simply gone. Its credit fields
+	 * are not taken either: an unblocking update would add CONN_FX_RX,
+	 * asking the caller to queue a connection it must free. */
+	if (h->op == VIRTIO_VSOCK_OP_RST)
+		return CONN_FX_CLOSE | CONN_FX_FREE;
 	fx = take_peer_credit(c, h);
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -201,9 +206,6 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		c->state = CONN_ESTABLISHED;
 		fx |= disarm(c) | CONN_FX_ESTAB;
 		return c->readable ? fx | CONN_FX_RX : fx;
-	case VIRTIO_VSOCK_OP_RST:
-		/* Never answered: the connection is simply gone. */
-		return fx | CONN_FX_CLOSE | CONN_FX_FREE;
 	case VIRTIO_VSOCK_OP_SHUTDOWN:
 		c->guest_shut |= h->flags & (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 		return fx | check_closed(c);
@@ -257,31 +259,34 @@ unsigned conn_on_host_eof(struct conn *c)
 
 unsigned conn_on_timeout(struct conn *c, uint64_t now, enum conn_timeout_why *why)
 {
+	unsigned fx;
+
 	*why = CONN_TMO_NONE;
 	if (!c->deadline_ms || now < c->deadline_ms)
 		return 0;
-	c->deadline_ms = 0;
+	/* The deadline is spent: like every change of it, that is said. */
+	fx = disarm(c);
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		*why = CONN_TMO_HANDSHAKE;
-		return CONN_FX_CLOSE | CONN_FX_FREE;
+		return fx | CONN_FX_CLOSE | CONN_FX_FREE;
 	case CONN_CONNECTING:
 		*why = CONN_TMO_CONNECT;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_OFFERED:
 		*why = CONN_TMO_GUEST;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_CLOSING:
 		/* A reset connection waits for no deadline; this one still
 		 * held data the host would not take. */
 		if (c->pending & PEND_RST)
-			return 0;
+			return fx;
 		*why = CONN_TMO_CLOSE;
-		return conn_reset(c);
+		return fx | conn_reset(c);
 	case CONN_ESTABLISHED:
 		break;
 	}
-	return 0;
+	return fx;
 }
 
 bool conn_has_work(const struct conn *c)
