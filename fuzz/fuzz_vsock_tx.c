@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * Guest packets: vsock_tx_process() on a tx ring the input fills, with the
- * rx path and the event loop run in between so that replies, credit and
- * host data flow. No real backend: connect() hands out one end of a Unix
- * socketpair (refused, immediate or in progress, chosen by the port), so
- * nothing outside this process is touched.
+ * Guest packets: the device built as the daemon builds it (vsock_dev_new
+ * and a backend), its tx queue kicked on a ring the input fills, with the
+ * event loop run in between so that replies, credit and host data flow.
+ * No real backend: connect() hands out one end of a Unix socketpair
+ * (refused, immediate or in progress, chosen by the port), so nothing
+ * outside this process is touched. Only the vhost-user session's memory
+ * and rings are set up by hand, as the VMM's messages would.
  *
  * Input: a 4-byte header, then the image of a 64 KiB guest memory region
  * (gpa 0, zero-filled past the input):
@@ -27,11 +29,10 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
-#include "vsock/vsock_internal.h"
+#include "vsock/vsock.h"
 
 #define MEM_SIZE 0x10000u
 #define HDR_SIZE 4u
@@ -46,8 +47,8 @@
 static struct vm_config cfg;
 static char *groups[] = { (char *)"default" };
 static struct vsock_dev *d;
+static struct vu_dev *vu;
 static struct ev_loop *loop;
-static int timer_fd = -1;
 static struct guest_mem gm;
 static uint8_t *mem;
 static int peers[MAX_PEERS];
@@ -55,29 +56,37 @@ static unsigned npeers;
 static int baseline_fds;
 static bool peers_write;
 
-static int fake_start(struct vsock_dev *dev, char *err, size_t errlen)
+static int fake_start(struct vsock_backend *b, char *err, size_t errlen)
 {
-	(void)dev, (void)err, (void)errlen;
+	(void)b, (void)err, (void)errlen;
 	return 0;
 }
 
-static void fake_stop(struct vsock_dev *dev)
+static void fake_stop(struct vsock_backend *b)
 {
-	(void)dev;
+	(void)b;
 }
 
-static int fake_connect(struct vsock_dev *dev, uint64_t dst_cid, uint32_t port, bool *in_progress)
+static int fake_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint32_t *wait)
 {
 	int sv[2];
-	(void)dev, (void)dst_cid;
+	(void)b;
 
-	if (port % 3 == 0 || npeers == MAX_PEERS)
+	*wait = 0;
+	if (h->dst_port % 3 == 0 || npeers == MAX_PEERS)
 		return -ECONNREFUSED;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	peers[npeers++] = sv[1];
-	*in_progress = port % 3 == 2;
+	if (h->dst_port % 3 == 2)
+		*wait = EPOLLOUT;
 	return sv[0];
+}
+
+static int fake_connect_done(struct vsock_conn *c, uint32_t events)
+{
+	(void)c;
+	return events & EPOLLOUT ? 1 : 0;
 }
 
 static int fake_established(struct vsock_conn *c)
@@ -86,30 +95,15 @@ static int fake_established(struct vsock_conn *c)
 	return 0;
 }
 
-static void fake_handshake_readable(struct vsock_conn *c, uint32_t events)
-{
-	(void)c, (void)events;
-}
-
-static const struct host_backend_ops fake_backend = {
+static const struct vsock_backend_ops fake_ops = {
 	.name = "fuzz",
 	.start = fake_start,
 	.stop = fake_stop,
 	.connect = fake_connect,
+	.connect_done = fake_connect_done,
 	.established = fake_established,
-	.handshake_readable = fake_handshake_readable,
 };
-
-static void fuzz_reset(struct vu_dev *vu)
-{
-	conn_free_all(vu->opaque);
-}
-
-static const struct vu_dev_ops fuzz_ops = {
-	.num_queues = VSOCK_NUM_QUEUES,
-	.config_size = 8,
-	.reset = fuzz_reset,
-};
+static struct vsock_backend fake_backend = { .ops = &fake_ops };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -124,36 +118,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.queue_size = 64;
 	cfg.groups = groups;
 	cfg.n_groups = 1;
-	d = calloc(1, sizeof(*d));
 	loop = ev_loop_new();
-	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d = loop ? vsock_dev_new(&cfg, loop) : NULL;
 	fd = memfd_create("fuzz_vsock_tx", MFD_CLOEXEC);
-	if (!d || !loop || timer_fd < 0 || fd < 0 || ftruncate(fd, MEM_SIZE) < 0)
+	if (!d || vsock_dev_add_backend(d, &fake_backend) < 0 || fd < 0 ||
+	    ftruncate(fd, MEM_SIZE) < 0)
 		abort();
+	vu = vsock_dev_vu(d);
 	mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	gm_init(&gm);
 	if (mem == MAP_FAILED || gm_add_region(&gm, fd, 0, MEM_SIZE, UVA0, 0) < 0)
 		abort();
 	close(fd);
+	/* What SET_MEM_TABLE would do; shares the mappings: never
+	 * gm_clear() the session's copy. */
+	vu->mem = gm;
 	baseline_fds = fuzz_count_fds();
 	return 0;
-}
-
-static void setup_dev(void)
-{
-	memset(d, 0, sizeof(*d));
-	d->cfg = &cfg;
-	d->loop = loop;
-	d->backend = &fake_backend;
-	d->backend_fd = -1;
-	d->timer_fd = timer_fd;
-	d->inbox.efd = -1;
-	d->next_host_port = VSOCK_HOST_PORT_BASE;
-	if (vu_dev_init(&d->vu, loop, "fuzz", &fuzz_ops, d) < 0)
-		abort();
-	d->vu.mem = gm; /* shares the mappings: never gm_clear() this copy */
-	if (ev_add(loop, timer_fd, EPOLLIN, vsock_timer_event, d) < 0)
-		abort();
 }
 
 static void post_rx_buffers(void)
@@ -174,9 +155,10 @@ static void post_rx_buffers(void)
 static int start_queue(unsigned q, unsigned num, uint64_t desc, uint64_t avail, uint64_t used,
 		       uint8_t flags)
 {
-	struct vq *vq = vu_queue(&d->vu, q);
+	struct vq *vq = vu_queue(vu, q);
 
-	if (vq_set_num(vq, num) < 0 || vq_set_addr(vq, &d->vu.mem, UVA0 + desc,
+	vq_init(vq);
+	if (vq_set_num(vq, num) < 0 || vq_set_addr(vq, &vu->mem, UVA0 + desc,
 						   UVA0 + avail, UVA0 + used) < 0)
 		return -1;
 	vq->event_idx = flags & 1;
@@ -189,20 +171,12 @@ static void end_input(void)
 {
 	int n;
 
-	if (log_max_level >= LOG_DEBUG)
-		fprintf(stderr, "fuzz: tx %llu pkts %llu bytes, rx %llu pkts, malformed %llu, "
-			"spoofed %llu, rst %llu, conns %u, peers %u\n",
-			(unsigned long long)d->stats.tx_packets, (unsigned long long)d->stats.tx_bytes,
-			(unsigned long long)d->stats.rx_packets,
-			(unsigned long long)d->stats.dropped_malformed,
-			(unsigned long long)d->stats.dropped_spoofed,
-			(unsigned long long)d->stats.rst_sent, d->nconns, npeers);
-	conn_free_all(d);
-	ev_del(loop, timer_fd);
+	/* What a VMM disconnecting does: every connection goes. */
+	vu->ops->reset(vu);
 	for (unsigned i = 0; i < npeers; i++)
 		close(peers[i]);
 	npeers = 0;
-	FUZZ_ASSERT(d->nconns == 0);
+	FUZZ_ASSERT(vsock_dev_nconns(d) == 0);
 	for (int fd = 0; fd < 256; fd++)
 		FUZZ_ASSERT(ev_del(loop, fd) == -ENOENT);
 	n = fuzz_count_fds();
@@ -227,14 +201,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	peers_write = data[1] & 4;
 	rounds = 1 + data[2] % 4;
 
-	setup_dev();
 	if (start_queue(VSOCK_TX_Q, 1u << (data[0] % 7), 0x0000, 0x1000, 0x2000, data[1]) < 0 ||
 	    start_queue(VSOCK_RX_Q, RX_NUM, RX_DESC, RX_AVAIL, RX_USED, data[1]) < 0)
 		abort();
 
 	for (unsigned r = 0; r < rounds; r++) {
-		vsock_tx_process(d);
-		vsock_rx_process(d);
+		vu->ops->queue_kick(vu, VSOCK_TX_Q);
+		(void)ev_run_once(loop, 0); /* before sleeping: the rx path */
 		if (peers_write)
 			for (unsigned i = 0; i < npeers; i++)
 				if (send(peers[i], host_data, sizeof(host_data),
@@ -242,8 +215,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					/* full or closed: fine */
 				}
 		(void)ev_run_once(loop, 0);
-		vsock_rx_process(d);
-		FUZZ_ASSERT(d->nconns <= VSOCK_MAX_CONNS);
+		(void)ev_run_once(loop, 0);
+		FUZZ_ASSERT(vsock_dev_nconns(d) <= 1024);
 	}
 	end_input();
 	return 0;

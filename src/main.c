@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * vhost-device-vsock: parse the configuration, create one vsock device (and
- * one thread) per VM, then wait for SIGINT/SIGTERM and shut down cleanly,
- * removing the sockets we created.
+ * vhost-device-vsock: parse the configuration, create one VM (a vsock
+ * device, its backends and its thread: daemon/vm.c) per VM entry, then
+ * wait for SIGINT/SIGTERM and shut down cleanly, removing the sockets we
+ * created.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,22 +13,22 @@
 
 #include "config/config.h"
 #include "util/log.h"
-#include "vsock/vsock_dev.h"
+#include "daemon/vm.h"
 
-static void destroy_all(struct vsock_dev *devs, size_t n)
+static void destroy_all(struct vm *vms, size_t n)
 {
 	/* All threads first: a running VM may hand a connection to another. */
 	for (size_t i = 0; i < n; i++)
-		vsock_dev_stop(&devs[i]);
+		vm_stop(&vms[i]);
 	for (size_t i = 0; i < n; i++)
-		vsock_dev_destroy(&devs[i]);
+		vm_destroy(&vms[i]);
 }
 
 int main(int argc, char **argv)
 {
 	struct vdv_config cfg = { 0 };
 	char err[1024];
-	struct vsock_dev *devs;
+	struct vm *devs;
 	sigset_t sigs;
 	int sig = 0;
 	size_t i;
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 	/* Create every socket before serving any VM: a bad path in the last
 	 * VM must not leave the first ones half running. */
 	for (i = 0; i < cfg.n_vms; i++) {
-		if (vsock_dev_init(&devs[i], &cfg.vms[i], err, sizeof(err)) < 0) {
+		if (vm_init(&devs[i], &cfg.vms[i], err, sizeof(err)) < 0) {
 			fprintf(stderr, "vhost-device-vsock: error: %s\n", err);
 			destroy_all(devs, i);
 			free(devs);
@@ -70,9 +71,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	sibling_registry_set(devs, cfg.n_vms);
 	for (i = 0; i < cfg.n_vms; i++) {
-		int r = vsock_dev_start(&devs[i]);
+		int r = vm_start(&devs[i]);
 		if (r < 0) {
 			fprintf(stderr, "vhost-device-vsock: error: cannot start thread: %s\n",
 				strerror(-r));

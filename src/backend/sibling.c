@@ -1,8 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Sibling VM routing by groups; see sibling.h for the design. */
-#include "backend/sibling.h"
-
+/*
+ * Sibling VMs: guests of this daemon that share a group talk to each other.
+ *
+ * A sibling connection is a Unix socketpair whose ends the two VM threads
+ * treat like host sockets, so each side runs the ordinary connection state
+ * machine, credit and tx buffer against its own guest. The only cross-thread
+ * step is the hand-off of the far end to the target VM (a bounded inbox and
+ * an eventfd); after that no lock is taken. Memory stays bounded on both
+ * sides: the socketpair's kernel buffer plus each side's tx buffer, and a
+ * slow receiver throttles the sender through the sender's own credit, never
+ * stalling the sender's other connections.
+ *
+ * Handshake over the pair: the target writes one byte, SIBLING_ACK, when its
+ * guest accepts (RESPONSE); closing its end instead means refused.
+ *
+ * Every VM has this backend first in its list; it declines (-ENOENT) CIDs
+ * that are no VM of this daemon, which then go to the host backend.
+ */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -10,16 +28,32 @@
 #include <unistd.h>
 
 #include "util/log.h"
-#include "vsock/vsock_internal.h"
+#include "vsock/backend.h"
 
-static struct vsock_dev *registry;
+#define SIBLING_INBOX_LEN 64u
+#define SIBLING_ACK 'A'
+
+/* A sibling connection handed to this VM by another VM's thread. */
+struct sibling_req {
+	int fd;                         /* our end of the socketpair */
+	uint64_t src_cid;
+	uint32_t src_port, dst_port;
+};
+
+/* The backend's state in one VM: its inbox, and its place in the registry. */
+struct sibling {
+	struct vsock_backend *b;
+	pthread_mutex_t lock;           /* the inbox, filled by other threads */
+	struct sibling_req items[SIBLING_INBOX_LEN];
+	unsigned head, len;
+	int efd;                        /* eventfd: items are waiting */
+};
+
+/* Every started instance of the process, by VM. Changed only while no VM
+ * thread runs (start and stop); the lock keeps that honest. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sibling **registry;
 static size_t registry_len;
-
-void sibling_registry_set(struct vsock_dev *devs, size_t n)
-{
-	registry = devs;
-	registry_len = n;
-}
 
 static bool share_group(const struct vm_config *a, const struct vm_config *b)
 {
@@ -30,185 +64,205 @@ static bool share_group(const struct vm_config *a, const struct vm_config *b)
 	return false;
 }
 
-/* A VM that exists but shares no group with the caller. */
-#define SIBLING_FORBIDDEN ((struct vsock_dev *)-1)
-
-/* The registry is written before the threads start and only read after:
- * no lock needed. A VM of another group is not "some other CID": the
- * caller must refuse, not hand the connection to its host backend. */
-static struct vsock_dev *find_sibling(struct vsock_dev *d, uint64_t cid)
+/* The sibling with cid, -EACCES when that VM exists but shares no group
+ * with self (the caller must refuse, not hand the connection to its host
+ * backend), -ENOENT when no VM has it. */
+static int find_sibling(const struct sibling *self, uint64_t cid, struct sibling **out)
 {
+	const struct vm_config *me = vsock_dev_cfg(self->b->dev);
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < registry_len; i++) {
-		struct vsock_dev *t = &registry[i];
-		if (t->cfg->guest_cid != cid)
+		struct sibling *t = registry[i];
+		const struct vm_config *tc = vsock_dev_cfg(t->b->dev);
+
+		if (tc->guest_cid != cid)
 			continue;
-		if (t == d)
-			return SIBLING_FORBIDDEN;
-		return share_group(d->cfg, t->cfg) ? t : SIBLING_FORBIDDEN;
+		if (t == self || !share_group(me, tc)) {
+			r = -EACCES;
+		} else {
+			*out = t;
+			r = 0;
+		}
+		break;
 	}
-	return NULL;
+	pthread_mutex_unlock(&registry_lock);
+	return r;
 }
 
-static int inbox_push(struct vsock_dev *t, const struct sibling_req *req)
+static int inbox_push(struct sibling *t, const struct sibling_req *req)
 {
-	struct sibling_inbox *in = &t->inbox;
 	uint64_t one = 1;
 	int r = 0;
 
-	pthread_mutex_lock(&in->lock);
-	if (in->len == SIBLING_INBOX_LEN)
+	pthread_mutex_lock(&t->lock);
+	if (t->len == SIBLING_INBOX_LEN)
 		r = -EBUSY; /* bounded: a VM that does not keep up refuses */
 	else
-		in->items[(in->head + in->len++) % SIBLING_INBOX_LEN] = *req;
-	pthread_mutex_unlock(&in->lock);
-	if (r == 0 && write(in->efd, &one, sizeof(one)) < 0) {
+		t->items[(t->head + t->len++) % SIBLING_INBOX_LEN] = *req;
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && write(t->efd, &one, sizeof(one)) < 0) {
 		/* The counter cannot overflow in practice; the item is queued
 		 * and will be seen on the next wake-up anyway. */
 	}
 	return r;
 }
 
-int sibling_connect(struct vsock_dev *d, const struct vsock_hdr *h)
+static int sibling_connect(struct vsock_backend *b, const struct vsock_hdr *h,
+			   uint32_t *wait_events)
 {
-	struct vsock_dev *t = find_sibling(d, h->dst_cid);
+	struct sibling *t = NULL;
 	struct sibling_req req;
-	struct vsock_conn *c;
-	int sv[2];
+	int sv[2], r;
 
-	if (t == NULL)
+	*wait_events = 0;
+	if (h->dst_cid == VSOCK_HOST_CID)
 		return -ENOENT;
-	if (t == SIBLING_FORBIDDEN)
-		return -EACCES;
-	if (!atomic_load(&t->accepting))
+	r = find_sibling(b->priv, h->dst_cid, &t);
+	if (r < 0)
+		return r;
+	if (!vsock_dev_accepting(t->b->dev))
 		return -EHOSTUNREACH;
-	if (conn_at_limit(d))
-		return -EMFILE;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	c = conn_new(d, sv[0], CONN_HOST_CONNECTING);
-	if (!c) {
-		close(sv[0]);
-		close(sv[1]);
-		return -ENOMEM;
-	}
-	c->sibling = true;
-	c->peer_cid = h->dst_cid;
-	c->peer_port = h->dst_port;
-	c->guest_port = h->src_port;
-	c->peer_buf_alloc = h->buf_alloc;
-	c->peer_fwd_cnt = h->fwd_cnt;
-	conn_set_interest(c); /* a pair is writable at once: no EPOLLOUT wait */
 	req = (struct sibling_req){
 		.fd = sv[1],
-		.src_cid = d->cfg->guest_cid,
+		.src_cid = vsock_dev_cfg(b->dev)->guest_cid,
 		.src_port = h->src_port,
 		.dst_port = h->dst_port,
 	};
 	if (inbox_push(t, &req) < 0) {
+		close(sv[0]);
 		close(sv[1]);
-		conn_free(c);
 		return -EBUSY;
 	}
-	conn_hash_insert(c);
-	timed_arm(c, VSOCK_TIMEOUT_MS);
-	return 0;
+	/* The answer is one byte, or the far end closing. */
+	*wait_events = EPOLLIN;
+	return sv[0];
 }
 
-int sibling_established(struct vsock_conn *c)
+static int sibling_connect_done(struct vsock_conn *c, uint32_t events)
+{
+	char b;
+	ssize_t r;
+
+	if (!(events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)))
+		return 0;
+	r = recv(vsock_conn_fd(c), &b, 1, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	/* Anything but the ack: the sibling's guest refused, timed out or
+	 * is gone. */
+	return r == 1 && b == SIBLING_ACK ? 1 : -ECONNREFUSED;
+}
+
+static int sibling_established(struct vsock_conn *c)
 {
 	char ack = SIBLING_ACK;
 
-	return send(c->fd, &ack, 1, MSG_NOSIGNAL) == 1 ? 0 : -EIO;
-}
-
-void sibling_answer_readable(struct vsock_conn *c)
-{
-	char b;
-	ssize_t r = recv(c->fd, &b, 1, 0);
-
-	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (r != 1 || b != SIBLING_ACK) {
-		/* The sibling's guest refused, timed out or is gone. */
-		conn_reset(c);
-		return;
-	}
-	timed_disarm(c);
-	c->state = CONN_ESTABLISHED;
-	/* Data may already follow the ack, and its edge has been consumed. */
-	c->readable = true;
-	conn_want(c, PEND_RESPONSE);
+	return send(vsock_conn_fd(c), &ack, 1, MSG_NOSIGNAL) == 1 ? 0 : -EIO;
 }
 
 static void inbox_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 {
-	struct vsock_dev *d = opaque;
-	struct sibling_inbox *in = &d->inbox;
+	struct sibling *s = opaque;
 	uint64_t v;
 	ssize_t n = read(fd, &v, sizeof(v));
 	(void)loop, (void)events, (void)n;
 
 	for (;;) {
 		struct sibling_req req;
-		struct vsock_conn *c;
 
-		pthread_mutex_lock(&in->lock);
-		if (!in->len) {
-			pthread_mutex_unlock(&in->lock);
+		pthread_mutex_lock(&s->lock);
+		if (!s->len) {
+			pthread_mutex_unlock(&s->lock);
 			return;
 		}
-		req = in->items[in->head];
-		in->head = (in->head + 1) % SIBLING_INBOX_LEN;
-		in->len--;
-		pthread_mutex_unlock(&in->lock);
-
-		/* Closing our end tells the initiator "refused". */
-		if (conn_lookup(d, req.src_cid, req.src_port, req.dst_port)) {
-			close(req.fd);
-			continue;
-		}
-		c = conn_new(d, req.fd, CONN_HANDSHAKE);
-		if (!c) {
-			close(req.fd);
-			continue;
-		}
-		c->sibling = true;
-		if (vsock_offer_to_guest(c, req.src_cid, req.src_port, req.dst_port) < 0)
-			conn_free(c);
+		req = s->items[s->head];
+		s->head = (s->head + 1) % SIBLING_INBOX_LEN;
+		s->len--;
+		pthread_mutex_unlock(&s->lock);
+		/* On failure our end is closed: the initiator reads "refused". */
+		vsock_offer(s->b, req.fd, req.src_cid, req.src_port, req.dst_port);
 	}
 }
 
-int sibling_inbox_init(struct vsock_dev *d)
+static void sibling_stop(struct vsock_backend *b)
 {
-	struct sibling_inbox *in = &d->inbox;
+	struct sibling *s = b->priv;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (size_t i = 0; i < registry_len; i++)
+		if (registry[i] == s) {
+			registry[i] = registry[--registry_len];
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	while (s->len) {
+		close(s->items[s->head].fd);
+		s->head = (s->head + 1) % SIBLING_INBOX_LEN;
+		s->len--;
+	}
+	if (s->efd >= 0) {
+		ev_del(vsock_dev_loop(b->dev), s->efd);
+		close(s->efd);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+	b->priv = NULL;
+}
+
+static int sibling_start(struct vsock_backend *b, char *err, size_t errlen)
+{
+	struct sibling *s = calloc(1, sizeof(*s));
+	struct sibling **grown;
 	int r;
 
-	pthread_mutex_init(&in->lock, NULL);
-	in->head = in->len = 0;
-	in->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (in->efd < 0)
-		return -errno;
-	r = ev_add(d->loop, in->efd, EPOLLIN, inbox_event, d);
-	if (r < 0) {
-		close(in->efd);
-		in->efd = -1;
+	if (!s) {
+		snprintf(err, errlen, "sibling inbox: out of memory");
+		return -ENOMEM;
 	}
+	s->b = b;
+	pthread_mutex_init(&s->lock, NULL);
+	b->priv = s;
+	s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->efd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = ev_add(vsock_dev_loop(b->dev), s->efd, EPOLLIN, inbox_event, s);
+	if (r < 0) {
+		close(s->efd);
+		s->efd = -1;
+		goto fail;
+	}
+	pthread_mutex_lock(&registry_lock);
+	grown = realloc(registry, (registry_len + 1) * sizeof(*registry));
+	if (grown) {
+		registry = grown;
+		registry[registry_len++] = s;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	if (!grown) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot create the sibling inbox: %s", strerror(-r));
+	sibling_stop(b);
 	return r;
 }
 
-void sibling_inbox_destroy(struct vsock_dev *d)
-{
-	struct sibling_inbox *in = &d->inbox;
-
-	if (in->efd < 0)
-		return;
-	while (in->len) {
-		close(in->items[in->head].fd);
-		in->head = (in->head + 1) % SIBLING_INBOX_LEN;
-		in->len--;
-	}
-	ev_del(d->loop, in->efd);
-	close(in->efd);
-	in->efd = -1;
-	pthread_mutex_destroy(&in->lock);
-}
+const struct vsock_backend_ops sibling_backend_ops = {
+	.name = "sibling",
+	.start = sibling_start,
+	.stop = sibling_stop,
+	.connect = sibling_connect,
+	.connect_done = sibling_connect_done,
+	.established = sibling_established,
+	/* no handshake: a request from a sibling is offered at once */
+};

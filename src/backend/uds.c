@@ -10,6 +10,7 @@
 #include "backend/uds.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,7 @@
 
 #include "util/log.h"
 #include "util/unix_socket.h"
-#include "vsock/vsock_internal.h"
+#include "vsock/backend.h"
 
 int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 {
@@ -53,6 +54,7 @@ int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 {
 	char buf[UDS_CONNECT_LINE_MAX + 1];
+	int fd = vsock_conn_fd(c);
 	char *nl;
 	uint32_t port;
 	ssize_t r;
@@ -60,7 +62,7 @@ static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 	/* Peek, so that bytes after the newline stay in the socket: they
 	 * belong to the stream and reach the guest through the normal path. */
 	do {
-		r = recv(c->fd, buf, UDS_CONNECT_LINE_MAX, MSG_PEEK);
+		r = recv(fd, buf, UDS_CONNECT_LINE_MAX, MSG_PEEK);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -81,7 +83,7 @@ static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 		return; /* wait for the rest of the line (or the timeout) */
 	}
 	/* Consume exactly the line. */
-	if (recv(c->fd, buf, (size_t)(nl - buf) + 1, 0) != nl - buf + 1) {
+	if (recv(fd, buf, (size_t)(nl - buf) + 1, 0) != nl - buf + 1) {
 		vsock_handshake_done(c, -1, "short read of the CONNECT line");
 		return;
 	}
@@ -100,9 +102,15 @@ static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 	vsock_handshake_done(c, port, NULL);
 }
 
+/* The backend's own state: the listening socket at uds-path. */
+struct uds {
+	int listen_fd;
+};
+
 static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
-	struct vsock_dev *d = opaque;
+	struct vsock_backend *b = opaque;
+	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
 	(void)loop, (void)events;
 
 	/* One per event: the listening socket is level-triggered, so the
@@ -112,57 +120,74 @@ static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 
 	if (fd < 0)
 		return;
-	if (!vsock_guest_ready(d)) {
+	if (!vsock_guest_ready(b->dev)) {
 		/* No guest memory yet: nobody could answer. */
 		log_info("%s: host connection on %s closed: the VM is not running",
-			 d->vu.name, d->cfg->uds_path);
+			 vsock_dev_name(b->dev), cfg->uds_path);
 		close(fd);
 		return;
 	}
-	vsock_handshake_start(d, fd);
+	vsock_handshake_start(b, fd);
 }
 
-static int uds_start(struct vsock_dev *d, char *err, size_t errlen)
+static void uds_stop(struct vsock_backend *b)
 {
+	struct uds *u = b->priv;
+
+	if (!u)
+		return;
+	if (u->listen_fd >= 0) {
+		ev_del(vsock_dev_loop(b->dev), u->listen_fd);
+		close(u->listen_fd);
+		unlink(vsock_dev_cfg(b->dev)->uds_path);
+	}
+	free(u);
+	b->priv = NULL;
+}
+
+static int uds_start(struct vsock_backend *b, char *err, size_t errlen)
+{
+	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
+	struct uds *u = calloc(1, sizeof(*u));
 	char why[256];
-	int fd = unix_listen(d->cfg->uds_path, why, sizeof(why));
 	int r;
 
-	if (fd < 0) {
-		snprintf(err, errlen, "uds-path: %s", why);
-		return fd;
+	if (!u) {
+		snprintf(err, errlen, "uds-path: out of memory");
+		return -ENOMEM;
 	}
-	r = ev_add(d->loop, fd, EPOLLIN, uds_on_accept, d);
+	u->listen_fd = -1;
+	b->priv = u;
+	r = unix_listen(cfg->uds_path, why, sizeof(why));
 	if (r < 0) {
-		snprintf(err, errlen, "uds-path '%s': %s", d->cfg->uds_path, strerror(-r));
-		close(fd);
-		unlink(d->cfg->uds_path);
+		snprintf(err, errlen, "uds-path: %s", why);
+		uds_stop(b);
 		return r;
 	}
-	d->backend_fd = fd;
+	u->listen_fd = r;
+	r = ev_add(vsock_dev_loop(b->dev), u->listen_fd, EPOLLIN, uds_on_accept, b);
+	if (r < 0) {
+		snprintf(err, errlen, "uds-path '%s': %s", cfg->uds_path, strerror(-r));
+		close(u->listen_fd);
+		unlink(cfg->uds_path);
+		u->listen_fd = -1;
+		uds_stop(b);
+		return r;
+	}
 	return 0;
 }
 
-static void uds_stop(struct vsock_dev *d)
-{
-	if (d->backend_fd < 0)
-		return;
-	ev_del(d->loop, d->backend_fd);
-	close(d->backend_fd);
-	unlink(d->cfg->uds_path);
-	d->backend_fd = -1;
-}
-
-static int uds_connect(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, bool *in_progress)
+static int uds_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint32_t *wait_events)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, n;
 
-	*in_progress = false;
+	*wait_events = 0;
 	/* Hybrid vsock has only the host behind it. */
-	if (dst_cid != VSOCK_HOST_CID)
+	if (h->dst_cid != VSOCK_HOST_CID)
 		return -EHOSTUNREACH;
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", d->cfg->uds_path, port);
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", vsock_dev_cfg(b->dev)->uds_path,
+		     h->dst_port);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -178,22 +203,29 @@ static int uds_connect(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, boo
 	return fd;
 }
 
+static int uds_connect_done(struct vsock_conn *c, uint32_t events)
+{
+	(void)c, (void)events;
+	return 1; /* never in progress: see uds_connect */
+}
+
 static int uds_established(struct vsock_conn *c)
 {
 	char line[32];
-	int n = snprintf(line, sizeof(line), "OK %u\n", c->guest_port);
-	ssize_t r = send(c->fd, line, (size_t)n, MSG_NOSIGNAL);
+	int n = snprintf(line, sizeof(line), "OK %u\n", vsock_conn_guest_port(c));
+	ssize_t r = send(vsock_conn_fd(c), line, (size_t)n, MSG_NOSIGNAL);
 
 	/* A fresh socket has room for a dozen bytes; anything else means the
 	 * host side is already gone. */
 	return r == n ? 0 : -EIO;
 }
 
-const struct host_backend_ops uds_backend_ops = {
+const struct vsock_backend_ops uds_backend_ops = {
 	.name = "uds",
 	.start = uds_start,
 	.stop = uds_stop,
 	.connect = uds_connect,
+	.connect_done = uds_connect_done,
 	.established = uds_established,
 	.handshake_readable = uds_handshake_readable,
 };

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/backend.h"
+#include "vsock/backend.h"
 
 /* Longest "CONNECT <port>\n" line accepted, newline included. */
 #define UDS_CONNECT_LINE_MAX 64

@@ -21,9 +21,8 @@
 #include <unistd.h>
 #include <fcntl.h>
 
-#include "backend/backend.h"
 #include "util/log.h"
-#include "vsock/vsock_internal.h"
+#include "vsock/backend.h"
 
 static const char *modprobe_hint(uint32_t cid)
 {
@@ -48,55 +47,69 @@ static uint32_t listen_cid(uint32_t forward_cid)
 	return cid;
 }
 
+/* The backend's own state: one listening socket per forward-listen port. */
+struct fwd {
+	size_t n;
+	int fds[];
+};
+
 static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
-	struct vsock_dev *d = opaque;
+	struct vsock_backend *b = opaque;
+	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
+	const char *name = vsock_dev_name(b->dev);
+	struct fwd *f = b->priv;
 	struct sockaddr_vm peer;
 	socklen_t len = sizeof(peer);
 	uint32_t port = 0;
 	(void)loop, (void)events;
 
-	for (size_t i = 0; i < d->n_listen_fds; i++)
-		if (d->listen_fds[i] == lfd)
-			port = d->cfg->forward_listen[i];
+	for (size_t i = 0; i < f->n; i++)
+		if (f->fds[i] == lfd)
+			port = cfg->forward_listen[i];
 	/* One per event, as uds.c does: the listener is level-triggered. */
 	int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	if (peer.svm_cid != d->cfg->forward_cid) {
+	if (peer.svm_cid != cfg->forward_cid) {
 		log_warn("%s: forward-listen port %u: refused a connection from cid %u "
-			 "(only forward-cid %u may connect)", d->vu.name, port, peer.svm_cid,
-			 d->cfg->forward_cid);
+			 "(only forward-cid %u may connect)", name, port, peer.svm_cid,
+			 cfg->forward_cid);
 		close(fd);
 		return;
 	}
-	if (!vsock_guest_ready(d)) {
+	if (!vsock_guest_ready(b->dev)) {
 		log_info("%s: forward-listen port %u: connection closed: the VM is not running",
-			 d->vu.name, port);
+			 name, port);
 		close(fd);
 		return;
 	}
-	vsock_host_initiated(d, fd, port);
+	vsock_offer(b, fd, VSOCK_HOST_CID, 0, port);
 }
 
-static void fwd_stop(struct vsock_dev *d)
+static void fwd_stop(struct vsock_backend *b)
 {
-	for (size_t i = 0; i < d->n_listen_fds; i++) {
-		if (d->listen_fds[i] < 0)
+	struct fwd *f = b->priv;
+
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->fds[i] < 0)
 			continue;
-		ev_del(d->loop, d->listen_fds[i]);
-		close(d->listen_fds[i]);
+		ev_del(vsock_dev_loop(b->dev), f->fds[i]);
+		close(f->fds[i]);
 	}
-	free(d->listen_fds);
-	d->listen_fds = NULL;
-	d->n_listen_fds = 0;
+	free(f);
+	b->priv = NULL;
 }
 
-static int fwd_start(struct vsock_dev *d, char *err, size_t errlen)
+static int fwd_start(struct vsock_backend *b, char *err, size_t errlen)
 {
-	uint32_t fcid = d->cfg->forward_cid, bind_cid = listen_cid(fcid);
-	size_t n = d->cfg->n_forward_listen;
+	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
+	uint32_t fcid = cfg->forward_cid, bind_cid = listen_cid(fcid);
+	size_t n = cfg->n_forward_listen;
+	struct fwd *f;
 	int probe, r;
 
 	/* Fail at start-up, with the reason, rather than on the first guest
@@ -125,19 +138,20 @@ static int fwd_start(struct vsock_dev *d, char *err, size_t errlen)
 		}
 	}
 	close(probe);
-	d->listen_fds = calloc(n ? n : 1, sizeof(int));
-	if (!d->listen_fds) {
+	f = calloc(1, sizeof(*f) + n * sizeof(int));
+	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
-		d->listen_fds[i] = -1;
-	d->n_listen_fds = n;
+		f->fds[i] = -1;
+	f->n = n;
+	b->priv = f;
 	for (size_t i = 0; i < n; i++) {
 		struct sockaddr_vm sa = {
 			.svm_family = AF_VSOCK,
 			.svm_cid = bind_cid,
-			.svm_port = d->cfg->forward_listen[i],
+			.svm_port = cfg->forward_listen[i],
 		};
 		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -150,37 +164,37 @@ static int fwd_start(struct vsock_dev *d, char *err, size_t errlen)
 						     : modprobe_hint(fcid));
 			if (fd >= 0)
 				close(fd);
-			fwd_stop(d);
+			fwd_stop(b);
 			return r;
 		}
-		d->listen_fds[i] = fd;
-		r = ev_add(d->loop, fd, EPOLLIN, fwd_on_accept, d);
+		f->fds[i] = fd;
+		r = ev_add(vsock_dev_loop(b->dev), fd, EPOLLIN, fwd_on_accept, b);
 		if (r < 0) {
 			snprintf(err, errlen, "forward-listen port %u: %s", sa.svm_port, strerror(-r));
-			fwd_stop(d);
+			fwd_stop(b);
 			return r;
 		}
 	}
 	return 0;
 }
 
-static int fwd_connect(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, bool *in_progress)
+static int fwd_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint32_t *wait_events)
 {
 	struct sockaddr_vm sa = {
 		.svm_family = AF_VSOCK,
-		.svm_cid = d->cfg->forward_cid,
-		.svm_port = port,
+		/* every destination is forwarded to forward-cid */
+		.svm_cid = vsock_dev_cfg(b->dev)->forward_cid,
+		.svm_port = h->dst_port,
 	};
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	(void)dst_cid; /* every destination is forwarded to forward-cid */
 
-	*in_progress = false;
+	*wait_events = 0;
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		if (e == EINPROGRESS) {
-			*in_progress = true;
+			*wait_events = EPOLLOUT;
 			return fd;
 		}
 		close(fd);
@@ -189,17 +203,31 @@ static int fwd_connect(struct vsock_dev *d, uint64_t dst_cid, uint32_t port, boo
 	return fd;
 }
 
+/* The connect in progress finished: did it succeed? */
+static int fwd_connect_done(struct vsock_conn *c, uint32_t events)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		return 0;
+	if (getsockopt(vsock_conn_fd(c), SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	return err ? -err : 1;
+}
+
 static int fwd_established(struct vsock_conn *c)
 {
 	(void)c; /* a vsock peer needs no word from us: its connect is done */
 	return 0;
 }
 
-const struct host_backend_ops vsock_fwd_backend_ops = {
+const struct vsock_backend_ops vsock_fwd_backend_ops = {
 	.name = "forward-cid",
 	.start = fwd_start,
 	.stop = fwd_stop,
 	.connect = fwd_connect,
+	.connect_done = fwd_connect_done,
 	.established = fwd_established,
 	/* no handshake: accepted connections are offered to the guest at once */
 };

@@ -166,8 +166,4 @@ struct vu_msg {
 	} payload;
 } __attribute__((packed));
 
-/* Device constants still defined here for their users (being moved out). */
-#define VIRTIO_VSOCK_F_STREAM_BIT 0
-#define VSOCK_NUM_QUEUES 3
-
 #endif

@@ -1,17 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Glue: the vsock device's vhost-user callbacks, its event loop thread,
- * and the entry points the host backends call. */
-#include "vsock/vsock_internal.h"
+/*
+ * The vsock device of one VM: its vhost-user callbacks (config space,
+ * kicks, reset), its loop hooks (batched work before sleeping, adaptive
+ * polling), and the calls its backends make (vsock/backend.h).
+ */
+#include "vsock/vsock.h"
 
 #include <endian.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
+#include "vsock/conn_io.h"
+#include "vsock/rxq.h"
+#include "vsock/txq.h"
 
 #define VSOCK_CONFIG_SIZE 8u /* le64 guest_cid */
 
@@ -32,7 +38,7 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 	struct vsock_dev *d = dev_of(vu);
 
 	if (q == VSOCK_TX_Q)
-		vsock_tx_process(d);
+		txq_process(d);
 	else if (q == VSOCK_RX_Q)
 		d->rx_work = true; /* new rx buffers: pending data can flow */
 	/* The event queue only matters for transport resets, which we never
@@ -55,7 +61,7 @@ static void log_stats(struct vsock_dev *d)
 		 "%llu data bytes; RST sent %llu; dropped: %llu spoofed, %llu malformed, "
 		 "%llu replies (queue full); connection limit hit %llu times; "
 		 "polling: %llu of %llu windows found work, %llu sleeps",
-		 d->vu.name, (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
+		 d->name, (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
 		 (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
 		 (unsigned long long)s->rst_sent, (unsigned long long)s->dropped_spoofed,
 		 (unsigned long long)s->dropped_malformed, (unsigned long long)s->dropped_ctrl_full,
@@ -73,7 +79,7 @@ static void vsock_reset(struct vu_dev *vu)
 	/* The guest is gone: its connections die with it. Host peers see
 	 * their sockets close. */
 	atomic_store(&d->accepting, false);
-	conn_free_all(d);
+	conn_io_free_all(d);
 	d->rx_work = d->tx_work = d->rx_deferred = false;
 	d->rx_small = false;
 	log_stats(d);
@@ -81,8 +87,8 @@ static void vsock_reset(struct vu_dev *vu)
 }
 
 static const struct vu_dev_ops vsock_ops = {
-	.device_features = 1ull << VIRTIO_VSOCK_F_STREAM_BIT,
-	.num_queues = VSOCK_NUM_QUEUES,
+	.device_features = 1ull << VSOCK_F_STREAM_BIT,
+	.num_queues = VSOCK_QUEUES,
 	.config_size = VSOCK_CONFIG_SIZE,
 	.get_config = vsock_get_config,
 	.queue_kick = vsock_queue_kick,
@@ -96,9 +102,9 @@ static bool vsock_before_sleep(struct ev_loop *loop, void *opaque)
 	(void)loop;
 
 	if (d->tx_work)
-		vsock_tx_process(d);
+		txq_process(d);
 	if (d->rx_work)
-		vsock_rx_process(d);
+		rxq_process(d);
 	/* Cheap enough per loop turn, and always current for the siblings. */
 	atomic_store_explicit(&d->accepting, vsock_guest_ready(d), memory_order_relaxed);
 	return d->tx_work || d->rx_work;
@@ -121,7 +127,7 @@ static bool vsock_poll(void *opaque)
 	}
 	/* Data and replies that wait for rx buffers (not for the guest to
 	 * catch up: that is the case above). */
-	if (!d->rx_deferred && (d->ctrl_len || d->ready.head) &&
+	if (!d->rx_deferred && (d->ctrl_len || d->conns.ready.head) &&
 	    vq_avail_count(&d->vu.vqs[VSOCK_RX_Q])) {
 		d->rx_work = true;
 		return true;
@@ -164,6 +170,72 @@ static const struct ev_poll_ops vsock_poll_ops = {
 	.end = vsock_poll_end,
 };
 
+struct vsock_dev *vsock_dev_new(const struct vm_config *cfg, struct ev_loop *loop)
+{
+	struct vsock_dev *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->cfg = cfg;
+	d->loop = loop;
+	snprintf(d->name, sizeof(d->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
+	conn_table_init(&d->conns);
+	ev_timer_init(&d->timer, conn_io_timer_fired, d);
+	ev_set_before_sleep(loop, vsock_before_sleep, d);
+	ev_set_poll(loop, &vsock_poll_ops, d, cfg->poll_us * 1000u);
+	if (vu_dev_init(&d->vu, loop, d->name, &vsock_ops, d) < 0) {
+		free(d);
+		return NULL;
+	}
+	d->vu.max_queue_size = cfg->queue_size;
+	return d;
+}
+
+void vsock_dev_free(struct vsock_dev *d)
+{
+	if (!d)
+		return;
+	vu_dev_destroy(&d->vu);
+	conn_io_free_all(d);
+	free(d);
+}
+
+int vsock_dev_add_backend(struct vsock_dev *d, struct vsock_backend *b)
+{
+	if (d->nbackends == VSOCK_MAX_BACKENDS)
+		return -ENOSPC;
+	b->dev = d;
+	d->backends[d->nbackends++] = b;
+	return 0;
+}
+
+unsigned vsock_dev_nconns(const struct vsock_dev *d)
+{
+	return d->conns.nconns;
+}
+
+struct vu_dev *vsock_dev_vu(struct vsock_dev *d)
+{
+	return &d->vu;
+}
+
+/* --- vsock/backend.h --- */
+
+struct ev_loop *vsock_dev_loop(const struct vsock_dev *d)
+{
+	return d->loop;
+}
+
+const struct vm_config *vsock_dev_cfg(const struct vsock_dev *d)
+{
+	return d->cfg;
+}
+
+const char *vsock_dev_name(const struct vsock_dev *d)
+{
+	return d->name;
+}
+
 bool vsock_guest_ready(const struct vsock_dev *d)
 {
 	/* Memory alone is not enough: with its rings stopped (VM paused,
@@ -173,54 +245,68 @@ bool vsock_guest_ready(const struct vsock_dev *d)
 	       vq_ready(&d->vu.vqs[VSOCK_TX_Q]);
 }
 
-int vsock_offer_to_guest(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
-			 uint32_t guest_port)
+bool vsock_dev_accepting(const struct vsock_dev *d)
+{
+	return atomic_load_explicit(&d->accepting, memory_order_relaxed);
+}
+
+int vsock_conn_fd(const struct vsock_conn *c)
+{
+	return c->fd;
+}
+
+uint32_t vsock_conn_guest_port(const struct vsock_conn *c)
+{
+	return c->p.guest_port;
+}
+
+/* Makes c, a connection with its host socket, a REQUEST to the guest. */
+static int offer(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
+		 uint32_t guest_port)
 {
 	struct vsock_dev *d = c->dev;
 
 	if (!vsock_guest_ready(d))
 		return -ENOTCONN;
 	if (!peer_port)
-		peer_port = conn_alloc_host_port(d, peer_cid, guest_port);
+		peer_port = conn_alloc_host_port(&d->conns, peer_cid, guest_port);
 	if (!peer_port)
 		return -EADDRINUSE;
-	c->peer_cid = peer_cid;
-	c->peer_port = peer_port;
-	c->guest_port = guest_port;
-	c->state = CONN_GUEST_CONNECTING;
-	/* Bytes may already wait behind the handshake, and their edge was
-	 * consumed by it: look once the guest accepts. */
-	c->readable = true;
-	conn_hash_insert(c);
-	conn_want(c, PEND_REQUEST);
-	timed_arm(c, VSOCK_TIMEOUT_MS);
+	if (conn_lookup(&d->conns, peer_cid, peer_port, guest_port))
+		return -EADDRINUSE;
+	c->p.peer_cid = peer_cid;
+	c->p.peer_port = peer_port;
+	c->p.guest_port = guest_port;
+	conn_hash_insert(&d->conns, c);
+	conn_io_apply(c, conn_offer(&c->p, peer_cid, peer_port, guest_port));
 	return 0;
 }
 
-int vsock_host_initiated(struct vsock_dev *d, int fd, uint32_t guest_port)
+int vsock_offer(struct vsock_backend *b, int fd, uint64_t peer_cid, uint32_t peer_port,
+		uint32_t guest_port)
 {
-	struct vsock_conn *c = conn_new(d, fd, CONN_HANDSHAKE);
+	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
 	int r;
 
 	if (!c) {
 		close(fd);
 		return -EMFILE;
 	}
-	r = vsock_offer_to_guest(c, VSOCK_HOST_CID, 0, guest_port);
+	r = offer(c, peer_cid, peer_port, guest_port);
 	if (r < 0)
-		conn_free(c);
+		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 	return r;
 }
 
-struct vsock_conn *vsock_handshake_start(struct vsock_dev *d, int fd)
+struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd)
 {
-	struct vsock_conn *c = conn_new(d, fd, CONN_HANDSHAKE);
+	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
 
 	if (!c) {
 		close(fd);
 		return NULL;
 	}
-	timed_arm(c, VSOCK_TIMEOUT_MS);
+	conn_io_apply(c, conn_handshake(&c->p));
 	return c;
 }
 
@@ -230,121 +316,15 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 	int r;
 
 	if (guest_port < 0) {
-		log_info("%s: host connection on %s closed: %s", d->vu.name, d->cfg->uds_path, why);
-		conn_free(c);
+		log_info("%s: host connection on %s closed: %s", d->name,
+			 d->cfg->uds_path ? d->cfg->uds_path : "?", why);
+		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 		return;
 	}
-	r = vsock_offer_to_guest(c, VSOCK_HOST_CID, 0, (uint32_t)guest_port);
+	r = offer(c, VSOCK_HOST_CID, 0, (uint32_t)guest_port);
 	if (r < 0) {
-		log_info("%s: host connection to guest port %u closed: %s", d->vu.name,
+		log_info("%s: host connection to guest port %u closed: %s", d->name,
 			 (uint32_t)guest_port, strerror(-r));
-		conn_free(c);
+		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 	}
-}
-
-int vsock_dev_init(struct vsock_dev *d, const struct vm_config *cfg, char *err, size_t errlen)
-{
-	char name[48];
-	char why[256];
-	int r;
-
-	memset(d, 0, sizeof(*d));
-	d->cfg = cfg;
-	d->backend_fd = -1;
-	d->timer_fd = -1;
-	d->inbox.efd = -1;
-	d->next_host_port = VSOCK_HOST_PORT_BASE;
-	d->backend = &uds_backend_ops;
-	snprintf(name, sizeof(name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
-	/* Exactly one of the two is configured (checked by config/). */
-	if (!cfg->uds_path)
-		d->backend = &vsock_fwd_backend_ops;
-	d->loop = ev_loop_new();
-	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (!d->loop || d->timer_fd < 0 ||
-	    ev_add(d->loop, d->timer_fd, EPOLLIN, vsock_timer_event, d) < 0) {
-		snprintf(err, errlen, "%s: cannot create event loop: %s", name, strerror(errno));
-		r = -ENOMEM;
-		goto fail;
-	}
-	ev_set_before_sleep(d->loop, vsock_before_sleep, d);
-	ev_set_poll(d->loop, &vsock_poll_ops, d, cfg->poll_us * 1000u);
-	r = sibling_inbox_init(d);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot create the sibling inbox: %s", name, strerror(-r));
-		goto fail;
-	}
-	/* The host side first: once the vhost-user socket exists, a VMM (and
-	 * whoever waits for that socket) may assume the VM is fully served. */
-	r = d->backend->start(d, why, sizeof(why));
-	if (r < 0) {
-		snprintf(err, errlen, "%s: %s", name, why);
-		goto fail;
-	}
-	r = vu_dev_init(&d->vu, d->loop, name, &vsock_ops, d);
-	if (r < 0)
-		snprintf(why, sizeof(why), "%s", strerror(-r));
-	else
-		r = vu_listen_init(&d->listener, &d->vu, cfg->socket, why, sizeof(why));
-	if (r < 0) {
-		snprintf(err, errlen, "%s: socket: %s", name, why);
-		d->backend->stop(d);
-		goto fail;
-	}
-	d->vu.max_queue_size = cfg->queue_size;
-	return 0;
-fail:
-	if (d->loop)
-		sibling_inbox_destroy(d);
-	if (d->timer_fd >= 0)
-		close(d->timer_fd);
-	d->timer_fd = -1;
-	ev_loop_free(d->loop);
-	d->loop = NULL;
-	return r;
-}
-
-static void *vsock_thread(void *arg)
-{
-	struct vsock_dev *d = arg;
-	int r = ev_run(d->loop);
-
-	if (r < 0)
-		log_error("%s: event loop failed: %s", d->vu.name, strerror(-r));
-	return NULL;
-}
-
-int vsock_dev_start(struct vsock_dev *d)
-{
-	int r = pthread_create(&d->thread, NULL, vsock_thread, d);
-
-	if (r != 0)
-		return -r;
-	d->thread_started = true;
-	return 0;
-}
-
-void vsock_dev_stop(struct vsock_dev *d)
-{
-	if (!d->loop || !d->thread_started)
-		return;
-	ev_stop(d->loop);
-	pthread_join(d->thread, NULL);
-	d->thread_started = false;
-}
-
-void vsock_dev_destroy(struct vsock_dev *d)
-{
-	if (!d->loop)
-		return;
-	vsock_dev_stop(d);
-	sibling_inbox_destroy(d);
-	conn_free_all(d);
-	d->backend->stop(d);
-	vu_listen_destroy(&d->listener);
-	vu_dev_destroy(&d->vu);
-	close(d->timer_fd);
-	d->timer_fd = -1;
-	ev_loop_free(d->loop);
-	d->loop = NULL;
 }

@@ -23,7 +23,7 @@
 #define GPORT_BASE 40000u
 #define HPORT_BASE 20000u
 #define GUEST_BUF (32u * 1024u)
-#define MAX_CONNS 1024u /* VSOCK_MAX_CONNS in src/vsock/vsock_dev.h */
+#define MAX_CONNS 1024u /* VSOCK_MAX_CONNS in src/vsock/conn_table.h */
 #define NOFILE_WANT 4096u
 
 enum mc_state { MC_IDLE, MC_CONNECTING, MC_OPEN, MC_REFUSED, MC_RESET };

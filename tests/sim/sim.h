@@ -59,6 +59,11 @@ enum sim_mem_mode {
 #define SIM_RX_FILL 0xffffffffu   /* sim_opts.rx_bufs: fill the whole ring */
 #define SIM_PKT_MAX (64u * 1024u) /* largest payload a vsock packet carries */
 #define SIM_HDR_SIZE ((unsigned)sizeof(struct virtio_vsock_hdr)) /* 44 */
+/* The vsock device's feature bit for stream sockets (virtio spec 5.10.3);
+ * the simulator keeps its own copy of the wire facts it relies on. */
+#ifndef VIRTIO_VSOCK_F_STREAM_BIT
+#define VIRTIO_VSOCK_F_STREAM_BIT 0
+#endif
 
 /* Default virtio features the simulated driver accepts (intersected with
  * what the backend offers). NOTIFY_ON_EMPTY is left out because Linux's

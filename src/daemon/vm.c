@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* One VM of the daemon, wired together; see vm.h. */
+#include "daemon/vm.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+
+int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+{
+	/* Sibling VMs first: a CID of this daemon never leaves it. Exactly
+	 * one of uds-path and forward-cid is configured (checked by config/). */
+	const struct vsock_backend_ops *ops[VM_MAX_BACKENDS] = {
+		&sibling_backend_ops,
+		cfg->uds_path ? &uds_backend_ops : &vsock_fwd_backend_ops,
+	};
+	char why[256];
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	snprintf(vm->name, sizeof(vm->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
+	vm->loop = ev_loop_new();
+	vm->dev = vm->loop ? vsock_dev_new(cfg, vm->loop) : NULL;
+	if (!vm->dev) {
+		snprintf(err, errlen, "%s: cannot create event loop: %s", vm->name, strerror(errno));
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* The host side first: once the vhost-user socket exists, a VMM (and
+	 * whoever waits for that socket) may assume the VM is fully served. */
+	for (unsigned i = 0; i < VM_MAX_BACKENDS; i++) {
+		struct vsock_backend *b = &vm->backends[i];
+
+		b->ops = ops[i];
+		r = vsock_dev_add_backend(vm->dev, b);
+		if (r == 0)
+			r = b->ops->start(b, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, errlen, "%s: %s", vm->name, why);
+			goto fail;
+		}
+		vm->nstarted++;
+	}
+	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, why, sizeof(why));
+	if (r < 0) {
+		snprintf(err, errlen, "%s: socket: %s", vm->name, why);
+		goto fail;
+	}
+	return 0;
+fail:
+	vm_destroy(vm);
+	return r;
+}
+
+static void *vm_thread(void *arg)
+{
+	struct vm *vm = arg;
+	int r = ev_run(vm->loop);
+
+	if (r < 0)
+		log_error("%s: event loop failed: %s", vm->name, strerror(-r));
+	return NULL;
+}
+
+int vm_start(struct vm *vm)
+{
+	int r = pthread_create(&vm->thread, NULL, vm_thread, vm);
+
+	if (r != 0)
+		return -r;
+	vm->thread_started = true;
+	return 0;
+}
+
+void vm_stop(struct vm *vm)
+{
+	if (!vm->thread_started)
+		return;
+	ev_stop(vm->loop);
+	pthread_join(vm->thread, NULL);
+	vm->thread_started = false;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	vm_stop(vm);
+	vu_listen_destroy(&vm->listen);
+	/* The VMM goes first (its session's reset frees the connections),
+	 * then the backends' listeners, then the device. */
+	if (vm->dev)
+		vu_dev_destroy(vsock_dev_vu(vm->dev));
+	while (vm->nstarted) {
+		struct vsock_backend *b = &vm->backends[--vm->nstarted];
+		b->ops->stop(b);
+	}
+	vsock_dev_free(vm->dev);
+	vm->dev = NULL;
+	ev_loop_free(vm->loop);
+	vm->loop = NULL;
+}

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* The host-socket side of a connection; see conn_io.h. */
+#include "vsock/conn_io.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+/* How long an emptied tx buffer is kept before it is freed: a connection
+ * that keeps pushing back should not malloc/free per packet. */
+#define TXBUF_IDLE_MS 1000u
+
+static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque);
+
+static uint64_t now_ms(void)
+{
+	return (uint64_t)(vdv_now_ns() / 1000000);
+}
+
+bool conn_io_at_limit(struct vsock_dev *d)
+{
+	if (d->conns.nconns < VSOCK_MAX_CONNS) {
+		d->limit_logged = false;
+		return false;
+	}
+	d->stats.conn_limit_hits++;
+	/* Once per episode, not once per refused connection. */
+	if (!d->limit_logged)
+		log_warn("%s: connection limit (%u) reached; refusing new connections", d->name,
+			 VSOCK_MAX_CONNS);
+	d->limit_logged = true;
+	return true;
+}
+
+static void set_interest(struct vsock_conn *c)
+{
+	uint32_t ev = EPOLLIN | EPOLLRDHUP | EPOLLET;
+
+	if (c->fd < 0)
+		return;
+	if (c->txbuf_len || (c->p.state == CONN_CONNECTING && c->wait_out))
+		ev |= EPOLLOUT;
+	/* Only on a change: the data path never calls epoll_ctl per packet. */
+	if (ev != c->epoll_events && ev_mod(c->dev->loop, c->fd, ev) == 0)
+		c->epoll_events = ev;
+}
+
+/* Re-arms d's timer when c's deadline is earlier than the one it waits for. */
+static void deadline_changed(struct vsock_conn *c)
+{
+	struct vsock_dev *d = c->dev;
+	uint64_t ms = c->p.deadline_ms;
+
+	conn_timed_update(&d->conns, c);
+	if (!ms || (c->idle_ms && c->idle_ms < ms))
+		ms = c->idle_ms;
+	if (!ms)
+		return; /* a timer that finds nothing due re-arms for the rest */
+	if (!ev_timer_armed(&d->timer) || (int64_t)(ms * 1000000) < d->timer.deadline_ns)
+		ev_timer_arm(d->loop, &d->timer, (int64_t)(ms * 1000000));
+}
+
+void conn_io_close(struct vsock_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	/* Connection sockets are never duplicated: close() takes them out
+	 * of the epoll set, no epoll_ctl needed. */
+	ev_forget(c->dev->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+}
+
+static void conn_free(struct vsock_conn *c)
+{
+	conn_io_close(c);
+	conn_release(&c->dev->conns, c);
+}
+
+void conn_io_apply(struct vsock_conn *c, unsigned fx)
+{
+	struct vsock_dev *d = c->dev;
+
+	if (fx & CONN_FX_FREE) {
+		conn_free(c);
+		return;
+	}
+	/* The backend speaks first: "OK <port>" must precede any data. */
+	if ((fx & CONN_FX_ESTAB) && c->via->ops->established(c) < 0)
+		fx |= conn_reset(&c->p);
+	if (fx & CONN_FX_CLOSE) {
+		if (c->p.why)
+			log_debug("%s: guest port %u: %s; resetting", d->name, c->p.guest_port,
+				  c->p.why);
+		conn_io_close(c);
+	} else if ((fx & CONN_FX_SHUT_WR) && c->fd >= 0) {
+		shutdown(c->fd, SHUT_WR);
+	}
+	if (fx & CONN_FX_ARM)
+		deadline_changed(c);
+	if (fx & CONN_FX_RX) {
+		conn_ready_add(&d->conns, c);
+		d->rx_work = true;
+	}
+}
+
+struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, int fd,
+			       bool wait_out)
+{
+	struct vsock_conn *c;
+
+	if (conn_io_at_limit(d))
+		return NULL;
+	c = conn_alloc(&d->conns, d, d->cfg->guest_cid, d->cfg->tx_buffer_size);
+	if (!c)
+		return NULL;
+	c->via = via;
+	c->fd = fd;
+	c->wait_out = wait_out;
+	/* Edge-triggered: we track readability ourselves and never have to
+	 * touch epoll while data moves; EPOLLOUT is added only while the tx
+	 * buffer holds data or a connect is in progress. */
+	c->epoll_events = EPOLLIN | EPOLLRDHUP | EPOLLET | (wait_out ? EPOLLOUT : 0);
+	if (ev_add(d->loop, fd, c->epoll_events, conn_event, c) < 0) {
+		c->fd = -1;
+		conn_release(&d->conns, c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Copies len bytes of iov (from byte off) into the ring buffer. */
+static void txbuf_append(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t off,
+			 size_t len)
+{
+	uint32_t cap = c->p.buf_alloc;
+
+	for (unsigned i = 0; i < n && len; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t l = iov[i].iov_len;
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		p += off;
+		l -= off;
+		off = 0;
+		if (l > len)
+			l = len;
+		len -= l;
+		while (l) {
+			uint32_t tail = (c->txbuf_head + c->txbuf_len) % cap;
+			uint32_t chunk = cap - tail < l ? cap - tail : (uint32_t)l;
+			memcpy(c->txbuf + tail, p, chunk);
+			c->txbuf_len += chunk;
+			p += chunk;
+			l -= chunk;
+		}
+	}
+}
+
+void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t len)
+{
+	ssize_t r = 0;
+	unsigned fx = 0;
+
+	/* Reset meanwhile (an earlier packet of the same batch): dropped. */
+	if (c->fd < 0 || (c->p.pending & PEND_RST))
+		return;
+	if (c->txbuf_len == 0) {
+		do {
+			r = writev(c->fd, iov, (int)n);
+		} while (r < 0 && errno == EINTR);
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				log_debug("%s: host socket of guest port %u: %s", c->dev->name,
+					  c->p.guest_port, strerror(errno));
+				conn_io_apply(c, conn_reset(&c->p));
+				return;
+			}
+			r = 0;
+		}
+		if ((size_t)r == len) {
+			conn_io_apply(c, conn_on_written(&c->p, (uint32_t)r));
+			return;
+		}
+	}
+	/* The socket pushed back: keep the rest. conn.c admitted no more
+	 * than the credit we gave, so it fits; check anyway. */
+	if ((size_t)c->txbuf_len + (len - (size_t)r) > c->p.buf_alloc) {
+		conn_io_apply(c, conn_reset(&c->p));
+		return;
+	}
+	if (!c->txbuf) {
+		c->txbuf = malloc(c->p.buf_alloc);
+		if (!c->txbuf) {
+			conn_io_apply(c, conn_reset(&c->p));
+			return;
+		}
+		c->txbuf_head = 0;
+	}
+	txbuf_append(c, iov, n, (size_t)r, len - (size_t)r);
+	if (c->idle_ms) {
+		c->idle_ms = 0;
+		conn_timed_update(&c->dev->conns, c);
+	}
+	set_interest(c);
+	if (r > 0)
+		fx = conn_on_written(&c->p, (uint32_t)r);
+	conn_io_apply(c, fx);
+}
+
+/* Writes as much of the tx buffer as the socket takes: bytes or -errno. */
+static ssize_t txbuf_flush(struct vsock_conn *c)
+{
+	uint32_t cap = c->p.buf_alloc;
+	ssize_t total = 0;
+
+	while (c->txbuf_len) {
+		uint32_t first = cap - c->txbuf_head < c->txbuf_len ? cap - c->txbuf_head
+								    : c->txbuf_len;
+		struct iovec iov[2] = {
+			{ c->txbuf + c->txbuf_head, first },
+			{ c->txbuf, c->txbuf_len - first },
+		};
+		ssize_t r = writev(c->fd, iov, iov[1].iov_len ? 2 : 1);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		c->txbuf_head = (c->txbuf_head + (uint32_t)r) % cap;
+		c->txbuf_len -= (uint32_t)r;
+		total += r;
+	}
+	if (c->txbuf_len == 0) {
+		c->txbuf_head = 0;
+		if (c->txbuf) {
+			c->idle_ms = now_ms() + TXBUF_IDLE_MS;
+			deadline_changed(c);
+		}
+	}
+	set_interest(c);
+	return total;
+}
+
+ssize_t conn_io_readv(struct vsock_conn *c, const struct iovec *iov, unsigned n)
+{
+	ssize_t r;
+
+	do {
+		r = readv(c->fd, iov, (int)n);
+	} while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
+static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
+{
+	struct vsock_conn *c = opaque;
+	unsigned fx = 0;
+	(void)loop, (void)fd;
+
+	if (c->p.state == CONN_HANDSHAKE) {
+		if (c->via->ops->handshake_readable)
+			c->via->ops->handshake_readable(c, events);
+		return;
+	}
+	if (c->p.state == CONN_CONNECTING) {
+		int r = c->via->ops->connect_done(c, events);
+
+		if (r == 0)
+			return;
+		if (r < 0)
+			log_debug("%s: connect for guest port %u to cid %llu port %u failed: %s",
+				  c->dev->name, c->p.guest_port, (unsigned long long)c->p.peer_cid,
+				  c->p.peer_port, strerror(-r));
+		/* An EPOLLIN that came with it was consumed here: look again. */
+		fx = conn_connected(&c->p, r > 0, events & EPOLLIN);
+		set_interest(c);
+		conn_io_apply(c, fx);
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		/* Errors and hang-ups surface through the next read. */
+		fx |= conn_on_host_readable(&c->p, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->txbuf_len) {
+		ssize_t r = txbuf_flush(c);
+
+		if (r < 0)
+			fx |= conn_reset(&c->p);
+		else
+			fx |= conn_on_written(&c->p, (uint32_t)r);
+	}
+	conn_io_apply(c, fx);
+}
+
+void conn_io_free_all(struct vsock_dev *d)
+{
+	struct conn_table *t = &d->conns;
+
+	/* Handshakes are only on the deadline list; everything else is hashed. */
+	while (t->timed.head)
+		conn_free(t->timed.head);
+	for (unsigned b = 0; b < VSOCK_HASH_BUCKETS; b++)
+		while (t->buckets[b])
+			conn_free(t->buckets[b]);
+	d->ctrl_len = d->ctrl_head = 0;
+	ev_timer_cancel(d->loop, &d->timer);
+}
+
+static void log_timeout(struct vsock_conn *c, enum conn_timeout_why why)
+{
+	const char *name = c->dev->name;
+
+	switch (why) {
+	case CONN_TMO_HANDSHAKE:
+		log_info("%s: host connection sent no CONNECT line within %u ms; closing", name,
+			 CONN_TIMEOUT_MS);
+		break;
+	case CONN_TMO_CONNECT:
+		log_info("%s: connect from guest port %u to cid %llu port %u timed out", name,
+			 c->p.guest_port, (unsigned long long)c->p.peer_cid, c->p.peer_port);
+		break;
+	case CONN_TMO_GUEST:
+		log_info("%s: guest did not answer the connection to port %u within %u ms", name,
+			 c->p.guest_port, CONN_TIMEOUT_MS);
+		break;
+	case CONN_TMO_CLOSE:
+	case CONN_TMO_NONE:
+		break;
+	}
+}
+
+void conn_io_timer_fired(struct ev_loop *loop, void *opaque)
+{
+	struct vsock_dev *d = opaque;
+	uint64_t now = now_ms(), next = 0;
+	struct vsock_conn *c, *nx;
+	(void)loop;
+
+	for (c = d->conns.timed.head; c; c = nx) {
+		enum conn_timeout_why why;
+		unsigned fx;
+
+		nx = c->timed.next;
+		if (c->idle_ms && c->idle_ms <= now) {
+			c->idle_ms = 0;
+			if (c->txbuf_len == 0) {
+				free(c->txbuf);
+				c->txbuf = NULL;
+			}
+		}
+		fx = conn_on_timeout(&c->p, now, &why);
+		log_timeout(c, why);
+		/* Applying c's effects unlinks or frees c only: nx stays valid. */
+		conn_io_apply(c, fx);
+		if (fx & CONN_FX_FREE)
+			continue;
+		conn_timed_update(&d->conns, c);
+		if (c->p.deadline_ms && (!next || c->p.deadline_ms < next))
+			next = c->p.deadline_ms;
+		if (c->idle_ms && (!next || c->idle_ms < next))
+			next = c->idle_ms;
+	}
+	if (next)
+		ev_timer_arm(d->loop, &d->timer, (int64_t)(next * 1000000));
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The host-socket side of a connection: watching its fd, carrying out the
+ * effects conn.c asks for (close, shut, re-arm, free, tell the backend),
+ * writing guest data (straight, then from the tx buffer when the socket
+ * pushes back), reading for the guest, and the VM's deadline timer. Never
+ * touches a vring.
+ */
+#ifndef VDV_VSOCK_CONN_IO_H
+#define VDV_VSOCK_CONN_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "vsock/dev_state.h"
+
+/* True (counted, logged once per episode) when d may add no connection. */
+bool conn_io_at_limit(struct vsock_dev *d);
+/* A new connection of d owning fd, watched on d's loop (wait_out: its
+ * connect completes with EPOLLOUT), owned by backend via. NULL at the
+ * connection limit or out of memory; fd is then NOT closed. */
+struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, int fd,
+			       bool wait_out);
+/* Carries out fx (CONN_FX_*). With CONN_FX_FREE, c is gone afterwards. */
+void conn_io_apply(struct vsock_conn *c, unsigned fx);
+/* Hands len bytes of guest payload in iov to the host socket, keeping in
+ * the tx buffer what it refuses, and applies what follows (credit update,
+ * shutdown, reset on a socket error). */
+void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t len);
+/* readv on the host socket: bytes read, 0 at EOF, or -errno. */
+ssize_t conn_io_readv(struct vsock_conn *c, const struct iovec *iov, unsigned n);
+/* Closes the host socket of c, if open. */
+void conn_io_close(struct vsock_conn *c);
+/* Closes and forgets every connection of d (the guest went away). */
+void conn_io_free_all(struct vsock_dev *d);
+/* d->timer's callback: runs the deadlines that are due. */
+void conn_io_timer_fired(struct ev_loop *loop, void *opaque);
+
+#endif

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The connections of one VM: struct vsock_conn (a connection's protocol
+ * state from conn.h plus what ties it to this VM: its host socket, its
+ * backend, its list links), the table that finds one by port pair, the
+ * ready list (connections owing the guest a packet), the deadline list,
+ * and host port allocation. Opens nothing and registers nothing: the
+ * socket side is conn_io.c.
+ */
+#ifndef VDV_VSOCK_CONN_TABLE_H
+#define VDV_VSOCK_CONN_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vsock/conn.h"
+
+struct vsock_dev;
+struct vsock_backend;
+
+#define VSOCK_MAX_CONNS 1024u
+#define VSOCK_HASH_BUCKETS 2048u
+/* Host ports for host-initiated connections start here (as Firecracker). */
+#define VSOCK_HOST_PORT_BASE (1u << 30)
+
+struct conn_link {
+	struct vsock_conn *prev, *next;
+	bool linked;
+};
+
+struct conn_list {
+	struct vsock_conn *head, *tail;
+	unsigned len;
+};
+
+struct vsock_conn {
+	struct conn p;                  /* the protocol: conn.c */
+	struct vsock_dev *dev;
+	const struct vsock_backend *via; /* owns the host side */
+	int fd;                         /* host socket, or -1 */
+	uint32_t epoll_events;          /* current interest on fd */
+	uint8_t rx_burst;               /* rx buffers to offer the next readv (1..16) */
+	bool hashed;
+	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
+	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
+
+	struct vsock_conn *hash_next;
+	struct conn_link ready;         /* on the ready list: owes the guest a packet */
+	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
+
+	uint8_t *txbuf;                 /* ring buffer of p.buf_alloc bytes, on demand */
+	uint32_t txbuf_head, txbuf_len;
+};
+
+/* The table's part of a VM. */
+struct conn_table {
+	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
+	unsigned nconns;                /* including handshakes */
+	uint32_t next_host_port;
+	struct conn_list ready;
+	struct conn_list timed;
+};
+
+void conn_table_init(struct conn_table *t);
+
+struct vsock_conn *conn_lookup(struct conn_table *t, uint64_t peer_cid, uint32_t peer_port,
+			       uint32_t guest_port);
+/* A connection of dev, not in the table yet, with no host socket.
+ * NULL when memory is short. */
+struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint64_t guest_cid,
+			      uint32_t buf_alloc);
+/* Enters c under its port pair (c->p.peer_cid, peer_port, guest_port). */
+void conn_hash_insert(struct conn_table *t, struct vsock_conn *c);
+/* Unlinks c from everything and frees it; the host socket must be closed. */
+void conn_release(struct conn_table *t, struct vsock_conn *c);
+/* A free host port for a host-initiated connection, or 0 if none. */
+uint32_t conn_alloc_host_port(struct conn_table *t, uint64_t peer_cid, uint32_t guest_port);
+
+void conn_ready_add(struct conn_table *t, struct vsock_conn *c);
+void conn_ready_remove(struct conn_table *t, struct vsock_conn *c);
+/* Puts c on the deadline list when p.deadline_ms or idle_ms is set, else
+ * takes it off. */
+void conn_timed_update(struct conn_table *t, struct vsock_conn *c);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The state of one VM's vsock device, shared by the files of src/vsock/
+ * (data only; the device's functions are in vsock_dev.c): its
+ * config, loop and vhost-user session, its connections, backends, the
+ * queue of standalone replies, counters and the scratch space of the ring
+ * loops. Touched by the VM's thread only, except `accepting`.
+ */
+#ifndef VDV_VSOCK_DEV_STATE_H
+#define VDV_VSOCK_DEV_STATE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "util/event_loop.h"
+#include "vhost_user/vu_dev.h"
+#include "vsock/backend.h"
+#include "vsock/conn_table.h"
+#include "vsock/vsock_proto.h"
+
+/* Standalone replies (RST to unknown connections) waiting for rx buffers. */
+#define VSOCK_CTRL_QUEUE_LEN 256u
+#define VSOCK_RX_MULTI 16u
+/* A host read below this many bytes marks a stream of small writes,
+ * whose reads may wait for the guest (rxq.c, rx_defer). */
+#define VSOCK_RX_SMALL 1024
+#define VSOCK_MAX_BACKENDS 2u
+
+struct vsock_dev_stats {
+	uint64_t tx_packets, rx_packets;
+	uint64_t tx_bytes, rx_bytes;
+	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
+	uint64_t rst_sent;
+	uint64_t conn_limit_hits;
+};
+
+/* Consecutive RW packets of one connection, written with one writev. */
+#define VSOCK_TX_BATCH 256u
+struct tx_batch {
+	struct vsock_conn *conn;
+	size_t len;
+	unsigned niov, nheads;
+	struct iovec iov[VSOCK_TX_BATCH];
+	uint16_t heads[VSOCK_TX_BATCH];  /* pushed once the data is written */
+};
+
+struct vsock_dev {
+	const struct vm_config *cfg;
+	struct ev_loop *loop;
+	struct vu_dev vu;
+	char name[48];
+
+	struct vsock_backend *backends[VSOCK_MAX_BACKENDS]; /* asked in order */
+	unsigned nbackends;
+
+	struct conn_table conns;
+	bool limit_logged;
+	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
+	unsigned ctrl_head, ctrl_len;
+
+	struct ev_timer timer;          /* the earliest connection deadline */
+	bool rx_work;                   /* run the rx path before sleeping */
+	bool tx_work;                   /* tx ring not drained (budget hit) */
+	/* Published by this VM's thread for the others: a guest is running
+	 * and can be offered connections. */
+	atomic_bool accepting;
+
+	struct vq_elem elem;            /* scratch, too big for the stack */
+	struct tx_batch txb;
+	/* rx buffers filled by one readv (Linux posts 4 KiB buffers: 16 of
+	 * them take a 64 KiB host write in one system call). */
+	struct vq_elem rxe[VSOCK_RX_MULTI];
+	uint32_t rxe_room[VSOCK_RX_MULTI];
+	struct vsock_dev_stats stats;
+	struct ev_poll_stats poll_base; /* loop's polling counters at session start */
+	bool rx_small;                  /* the last host read was small */
+	bool rx_deferred;               /* reads wait for the guest (see rxq.c) */
+	int64_t rx_defer_end_ns;        /* ... until then at the latest */
+};
+
+#endif

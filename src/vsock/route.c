@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* A guest REQUEST goes to the first backend of the VM that takes it. */
+#include "vsock/route.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "vsock/conn_io.h"
+#include "vsock/rxq.h"
+
+void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	struct vsock_backend *b = NULL;
+	struct vsock_conn *c;
+	uint32_t wait = 0;
+	int fd = -EHOSTUNREACH;
+	unsigned fx;
+
+	c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
+	if (c) {
+		/* The guest reuses a live port pair: the old one is dead to it. */
+		log_debug("%s: REQUEST for existing connection %u->%u, resetting it", d->name,
+			  h->src_port, h->dst_port);
+		conn_io_apply(c, conn_reset(&c->p));
+		rxq_reply_rst(d, h);
+		return;
+	}
+	if (conn_io_at_limit(d)) {
+		rxq_reply_rst(d, h);
+		return;
+	}
+	for (unsigned i = 0; i < d->nbackends; i++) {
+		b = d->backends[i];
+		fd = b->ops->connect(b, h, &wait);
+		if (fd != -ENOENT)
+			break;
+	}
+	if (fd < 0) {
+		log_debug("%s: guest connect to cid %llu port %u refused: %s", d->name,
+			  (unsigned long long)h->dst_cid, h->dst_port, strerror(-fd));
+		rxq_reply_rst(d, h);
+		return;
+	}
+	c = conn_io_new(d, b, fd, (wait & EPOLLOUT) != 0);
+	if (!c) {
+		close(fd);
+		rxq_reply_rst(d, h);
+		return;
+	}
+	fx = conn_guest_request(&c->p, h, wait != 0); /* sets the port pair */
+	conn_hash_insert(&d->conns, c);
+	conn_io_apply(c, fx);
+}

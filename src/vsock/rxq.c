@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Device -> guest: fills the guest's rx buffers from the queue of
+ * standalone replies (RSTs) and from the ready list (connections owing
+ * control packets or data). Data is read from the host socket straight
+ * into guest memory, at most what the guest's credit allows. Used entries
+ * are published and the guest notified once per pass (the role of the
+ * kernel's vhost_transport_do_send_pkt). What to send is conn.c's call.
+ */
+#include "vsock/rxq.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "util/iov.h"
+#include "util/log.h"
+#include "vsock/conn_io.h"
+
+void rxq_reply_rst(struct vsock_dev *d, const struct vsock_hdr *in)
+{
+	struct vsock_hdr *h;
+
+	/* Never answer an RST with an RST: two peers could ping-pong forever. */
+	if (in->op == VIRTIO_VSOCK_OP_RST)
+		return;
+	if (d->ctrl_len == VSOCK_CTRL_QUEUE_LEN) {
+		/* Bounded: a guest flooding us while posting no rx buffers
+		 * loses replies, not our memory. */
+		d->stats.dropped_ctrl_full++;
+		return;
+	}
+	h = &d->ctrl[(d->ctrl_head + d->ctrl_len++) % VSOCK_CTRL_QUEUE_LEN];
+	*h = (struct vsock_hdr){
+		.src_cid = in->dst_cid,
+		.dst_cid = d->cfg->guest_cid,
+		.src_port = in->dst_port,
+		.dst_port = in->src_port,
+		.type = in->type,
+		.op = VIRTIO_VSOCK_OP_RST,
+	};
+	d->rx_work = true;
+}
+
+/* Writes the header at the start of the element's writable part. */
+static bool put_hdr(struct vq_elem *e, const struct vsock_hdr *h)
+{
+	uint8_t wire[VSOCK_HDR_SIZE];
+
+	vsock_hdr_encode(h, wire);
+	return iov_from_buf(e->iov + e->out_num, e->in_num, 0, wire, sizeof(wire)) ==
+	       sizeof(wire);
+}
+
+/* After a connection got a buffer: round robin, the next one gets the
+ * next buffer; a connection with nothing left leaves the list. */
+static void requeue(struct vsock_dev *d, struct vsock_conn *c)
+{
+	conn_ready_remove(&d->conns, c);
+	if (conn_has_work(&c->p))
+		conn_ready_add(&d->conns, c);
+}
+
+/*
+ * Reads from c's socket into as many rx buffers as one readv can fill
+ * (bounded by want, the guest's credit, and VSOCK_RX_MULTI), one packet
+ * per buffer. Returns false when the guest has no rx buffer.
+ */
+static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, uint32_t want,
+		       unsigned *budget)
+{
+	struct iovec iov[VQ_ELEM_MAX_IOV];
+	uint32_t room = 0;
+	unsigned k = 0, niov = 0, sent = 0;
+	/* Popping buffers a small read will not reach costs more than it
+	 * saves: offer one, and double while reads fill all they are given. */
+	unsigned burst = c->rx_burst ? c->rx_burst : 1;
+	unsigned fx = 0;
+	ssize_t r;
+
+	while (k < burst && *budget && room < want && niov < VQ_ELEM_MAX_IOV) {
+		struct vq_elem *e = &d->rxe[k];
+		size_t got = 0, cap;
+		unsigned n = 0;
+
+		if (vq_pop(vq, &d->vu.mem, e) <= 0)
+			break;
+		if (e->in_len > VSOCK_HDR_SIZE && !e->out_num) {
+			cap = e->in_len - VSOCK_HDR_SIZE;
+			if (cap > VSOCK_MAX_PAYLOAD)
+				cap = VSOCK_MAX_PAYLOAD;
+			if (cap > want - room)
+				cap = want - room;
+			n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap,
+				      iov + niov, VQ_ELEM_MAX_IOV - niov, &got);
+		}
+		if (got == 0) {
+			if (k) {
+				/* Keep the popped ones contiguous for unpopping;
+				 * this one is dealt with first next time. */
+				vq_unpop(vq);
+				break;
+			}
+			/* Data cannot use it (read-only, shorter than a
+			 * header, or no room for payload), and left posted
+			 * the caller would find it again and again: return
+			 * it empty. */
+			d->stats.dropped_malformed++;
+			vq_push(vq, e->head, 0);
+			(*budget)--;
+			continue;
+		}
+		d->rxe_room[k++] = (uint32_t)got;
+		niov += n;
+		room += (uint32_t)got;
+		(*budget)--;
+	}
+	if (k == 0)
+		return false;
+	r = conn_io_readv(c, iov, niov);
+	if (r > 0) {
+		uint32_t left = (uint32_t)r;
+
+		for (; sent < k && left; sent++) {
+			uint32_t take = left < d->rxe_room[sent] ? left : d->rxe_room[sent];
+			struct vsock_hdr h;
+
+			conn_hdr(&c->p, VIRTIO_VSOCK_OP_RW, &h);
+			h.len = take;
+			put_hdr(&d->rxe[sent], &h);
+			vq_push(vq, d->rxe[sent].head, VSOCK_HDR_SIZE + take);
+			left -= take;
+		}
+		if ((uint32_t)r == room && burst < VSOCK_RX_MULTI)
+			c->rx_burst = (uint8_t)(burst * 2);
+		else if ((uint32_t)r < room)
+			c->rx_burst = 1;
+		conn_on_read(&c->p, (uint32_t)r, (uint32_t)r < room);
+		d->rx_small = r < VSOCK_RX_SMALL;
+		d->stats.rx_bytes += (uint64_t)r;
+		d->stats.rx_packets += sent;
+	} else if (r == 0) {
+		fx = conn_on_host_eof(&c->p);
+	} else if (r == -EAGAIN || r == -EWOULDBLOCK) {
+		conn_on_host_drained(&c->p);
+	} else {
+		log_debug("%s: host socket of port %u: %s", d->name, c->p.guest_port,
+			  strerror((int)-r));
+		fx = conn_reset(&c->p);
+	}
+	/* Give back, last first, the buffers the data did not reach. */
+	for (unsigned i = k; i > sent; i--) {
+		vq_unpop(vq);
+		(*budget)++;
+	}
+	conn_io_apply(c, fx);
+	return true;
+}
+
+/*
+ * Host applications writing many small messages: reading each one as it
+ * comes makes one packet, one guest wake-up and one notification per
+ * message. While the guest is still busy with what we gave it, it would
+ * not look at more yet; let the bytes gather in the socket and read them
+ * as one packet when it catches up. Only while the loop polls, whose
+ * windows watch for the guest to catch up and for the deadline, and never
+ * longer than --poll-us.
+ */
+static bool rx_defer(struct vsock_dev *d, struct vq *vq)
+{
+	if (!d->rx_small || d->ctrl_len || !ev_polling(d->loop) || vq_driver_waiting(vq))
+		return false;
+	if (!d->rx_deferred) {
+		d->rx_deferred = true;
+		d->rx_defer_end_ns = vdv_now_ns() + (int64_t)d->cfg->poll_us * 1000;
+		return true;
+	}
+	return vdv_now_ns() < d->rx_defer_end_ns;
+}
+
+/* One control packet into a popped buffer: a standalone reply first, else
+ * what the head of the ready list owes. */
+static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsigned *budget)
+{
+	struct vsock_conn *c;
+	struct vsock_hdr h;
+	unsigned fx;
+
+	if (d->ctrl_len) {
+		put_hdr(e, &d->ctrl[d->ctrl_head]);
+		d->ctrl_head = (d->ctrl_head + 1) % VSOCK_CTRL_QUEUE_LEN;
+		d->ctrl_len--;
+		d->stats.rst_sent++;
+		d->stats.rx_packets++;
+		vq_push(vq, e->head, VSOCK_HDR_SIZE);
+		return;
+	}
+	c = d->conns.ready.head;
+	if (!conn_next_ctrl(&c->p, &h, &fx)) {
+		/* Nothing to send after all: give the buffer back. */
+		vq_unpop(vq);
+		(*budget)++;
+		conn_ready_remove(&d->conns, c);
+		return;
+	}
+	put_hdr(e, &h);
+	d->stats.rx_packets++;
+	if (h.op == VIRTIO_VSOCK_OP_RST)
+		d->stats.rst_sent++;
+	vq_push(vq, e->head, VSOCK_HDR_SIZE);
+	if (!(fx & CONN_FX_FREE))
+		requeue(d, c);
+	conn_io_apply(c, fx);
+}
+
+void rxq_process(struct vsock_dev *d)
+{
+	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
+	struct vq_elem *e = &d->elem;
+	/* One pass never uses more buffers than the ring holds, and each
+	 * connection that yields nothing is dropped from the list: bounded. */
+	unsigned budget;
+
+	d->rx_work = false;
+	if (!vq_ready(vq) || (!d->ctrl_len && !d->conns.ready.head)) {
+		/* What waited may be gone (reset, freed): nothing to wait
+		 * for, and a stale flag would keep the loop from sleeping. */
+		d->rx_deferred = false;
+		return;
+	}
+	if (rx_defer(d, vq))
+		return;
+	d->rx_deferred = false;
+	budget = vq->num;
+	for (;;) {
+		while (budget && (d->ctrl_len || d->conns.ready.head)) {
+			struct vsock_conn *c = d->conns.ready.head;
+			uint32_t want;
+
+			if (!d->ctrl_len && (want = conn_rx_room(&c->p)) > 0) {
+				if (!read_multi(d, vq, c, want, &budget))
+					break; /* no rx buffer */
+				requeue(d, c); /* read_multi never frees c */
+				continue;
+			}
+			if (vq_pop(vq, &d->vu.mem, e) <= 0)
+				break;
+			budget--;
+			if (e->in_len < VSOCK_HDR_SIZE || e->out_num) {
+				/* Not a usable rx buffer: give it back empty. */
+				d->stats.dropped_malformed++;
+				vq_push(vq, e->head, 0);
+				continue;
+			}
+			put_ctrl(d, vq, e, &budget);
+		}
+		if (!budget || (!d->ctrl_len && !d->conns.ready.head))
+			break;
+		/* Out of rx buffers with work left: ask for a kick when the
+		 * guest posts more, re-checking for buffers posted meanwhile. */
+		if (!vq_enable_notify(vq))
+			break;
+	}
+	vq_notify(vq);
+	/* Budget exhausted with work left: go again on the next loop turn. */
+	if (budget == 0 && (d->ctrl_len || d->conns.ready.head))
+		d->rx_work = true;
+}
