@@ -8,6 +8,9 @@
 #  (b) mutual includes: a module (a.c + a.h, or what a "module:" line groups)
 #      that includes another module's header while that module includes one
 #      of its headers. Both directions are reported, unless excepted.
+#  (c) "only:" lines: a file named there may include nothing but the headers
+#      listed (project and system headers alike), e.g. to keep the sans-I/O
+#      connection module free of sockets, epoll and vrings.
 # Also fails on an include that is no file of src/ (product code must not
 # reach into tests/), a layer missing from the table, and an "except:" line
 # that no longer matches anything (delete it: the violation is gone).
@@ -50,6 +53,8 @@ declare -A allow=()       # layer -> " dep dep " or " * "
 declare -A except_inc=()  # "src/file -> target" -> table line
 declare -A except_pair=() # "modA <-> modB" (sorted) -> table line
 declare -A except_used=()
+declare -A only_of=()     # "src/file" -> " header header " ("<x.h>" for system)
+declare -A only_line=()
 declare -A module_of=()   # path without extension -> module name
 declare -A module_line=()
 violations=0
@@ -72,6 +77,9 @@ while IFS= read -r raw || [[ -n $raw ]]; do
 		a=${BASH_REMATCH[1]} b=${BASH_REMATCH[2]}
 		[[ $a < $b ]] || { t=$a; a=$b; b=$t; }
 		except_pair["$a <-> $b"]=$n
+	elif [[ $line =~ ^only:\ (src/[^ ]+)\ -\>\ (.+)$ ]]; then
+		only_of[${BASH_REMATCH[1]}]=" ${BASH_REMATCH[2]} "
+		only_line[${BASH_REMATCH[1]}]=$n
 	elif [[ $line =~ ^module:\ (.+)$ ]]; then
 		read -ra members <<<"${BASH_REMATCH[1]}"
 		for m in "${members[@]}"; do
@@ -94,6 +102,10 @@ module() { # path relative to src/ -> module name
 	echo "${module_of[$p]:-$p}"
 }
 
+for f in "${!only_of[@]}"; do
+	[[ -f $src/${f#src/} ]] ||
+		fail "${table##*/}:${only_line[$f]}: only: $f is no file of src/ (stale line)"
+done
 for m in "${!module_of[@]}"; do
 	compgen -G "$src/$m.[ch]" >/dev/null ||
 		fail "${table##*/}:${module_line[$m]}: module: $m names no file of src/ (stale line)"
@@ -112,6 +124,13 @@ while IFS= read -r -d '' f; do
 		continue
 	fi
 	while IFS=: read -r ln text; do
+		if [[ -n ${only_of["src/$rel"]+x} &&
+		      $text =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*([\"<][^\">]+[\">]) ]]; then
+			h=${BASH_REMATCH[1]}
+			[[ $h == \"* ]] && h=${h//\"/}
+			[[ ${only_of["src/$rel"]} == *" $h "* ]] ||
+				fail "src/$rel:$ln: only: $h is not among what ${table##*/}:${only_line["src/$rel"]} allows this file"
+		fi
 		[[ $text =~ ^[[:space:]]*#[[:space:]]*include[[:space:]]*\"([^\"]+)\" ]] || continue
 		inc=${BASH_REMATCH[1]}
 		includes=$((includes + 1))
