@@ -165,6 +165,34 @@ static int build_path(struct vm_spec *s, enum vm_key k, char **out, struct cfg_e
 	return *out ? 0 : oom(e);
 }
 
+static uint32_t *tx_buffer_size_of(struct vm_config *vm)
+{
+	return &vm->tx_buffer_size;
+}
+
+static uint32_t *queue_size_of(struct vm_config *vm)
+{
+	return &vm->queue_size;
+}
+
+static uint32_t *poll_us_of(struct vm_config *vm)
+{
+	return &vm->poll_us;
+}
+
+/* The plain numeric keys: parsed, checked by their rule, stored. */
+static const struct {
+	enum vm_key key;
+	uint64_t def;
+	int (*check)(const struct vm_spec *s, uint64_t v, struct cfg_err *e);
+	uint32_t *(*field)(struct vm_config *vm);
+} u32_keys[] = {
+	{ VM_KEY_TX_BUFFER_SIZE, VDV_DEFAULT_TX_BUFFER_SIZE, cfg_check_tx_buffer_size,
+	  tx_buffer_size_of },
+	{ VM_KEY_QUEUE_SIZE, VDV_DEFAULT_QUEUE_SIZE, cfg_check_queue_size, queue_size_of },
+	{ VM_KEY_POLL_US, VDV_DEFAULT_POLL_US, cfg_check_poll_us, poll_us_of },
+};
+
 int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 {
 	uint64_t n;
@@ -205,26 +233,14 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 			goto fail;
 	}
 
-	r = build_number(s, VM_KEY_TX_BUFFER_SIZE, VDV_DEFAULT_TX_BUFFER_SIZE, &n, e);
-	if (!r)
-		r = cfg_check_tx_buffer_size(s, n, e);
-	if (r)
-		goto fail;
-	vm->tx_buffer_size = (uint32_t)n;
-
-	r = build_number(s, VM_KEY_QUEUE_SIZE, VDV_DEFAULT_QUEUE_SIZE, &n, e);
-	if (!r)
-		r = cfg_check_queue_size(s, n, e);
-	if (r)
-		goto fail;
-	vm->queue_size = (uint32_t)n;
-
-	r = build_number(s, VM_KEY_POLL_US, VDV_DEFAULT_POLL_US, &n, e);
-	if (!r)
-		r = cfg_check_poll_us(s, n, e);
-	if (r)
-		goto fail;
-	vm->poll_us = (uint32_t)n;
+	for (size_t i = 0; i < sizeof(u32_keys) / sizeof(u32_keys[0]); i++) {
+		r = build_number(s, u32_keys[i].key, u32_keys[i].def, &n, e);
+		if (!r)
+			r = u32_keys[i].check(s, n, e);
+		if (r)
+			goto fail;
+		*u32_keys[i].field(vm) = (uint32_t)n;
+	}
 
 	r = build_groups(s, vm, e);
 	if (!r)

@@ -13,6 +13,19 @@
 
 #include "config/config_internal.h"
 
+/* CIDs are 32-bit on the wire of every transport but virtio's config space
+ * (le64, upper half reserved), and 0xFFFFFFFF is VMADDR_CID_ANY. */
+static int check_cid_below_any(const struct vm_spec *s, enum vm_key key, uint64_t cid,
+			       unsigned lowest, struct cfg_err *e)
+{
+	if (cid < CFG_CID_ANY)
+		return 0;
+	return vm_errf(e, s, key,
+		       "%s %" PRIu64 " is out of range %u..4294967294 "
+		       "(CIDs are 32-bit and 4294967295 is VMADDR_CID_ANY)",
+		       vm_key_disp(s, key), cid, lowest);
+}
+
 int cfg_check_guest_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err *e)
 {
 	const char *k = vm_key_disp(s, VM_KEY_GUEST_CID);
@@ -22,14 +35,7 @@ int cfg_check_guest_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err *e
 			       "%s %" PRIu64 " is reserved (0: hypervisor, 1: local loopback, "
 			       "2: host); use 3..4294967294",
 			       k, cid);
-	/* CIDs are 32-bit on the wire of every transport but virtio's config
-	 * space (le64, upper half reserved), and 0xFFFFFFFF is VMADDR_CID_ANY. */
-	if (cid >= CFG_CID_ANY)
-		return vm_errf(e, s, VM_KEY_GUEST_CID,
-			       "%s %" PRIu64 " is out of range 3..4294967294 "
-			       "(CIDs are 32-bit and 4294967295 is VMADDR_CID_ANY)",
-			       k, cid);
-	return 0;
+	return check_cid_below_any(s, VM_KEY_GUEST_CID, cid, 3, e);
 }
 
 int cfg_check_forward_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err *e)
@@ -43,12 +49,7 @@ int cfg_check_forward_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err 
 			       "%s 0 is the hypervisor's CID, which host sockets cannot reach; "
 			       "use 1 (host loopback) or the CID of a vsock endpoint",
 			       k);
-	if (cid >= CFG_CID_ANY)
-		return vm_errf(e, s, VM_KEY_FORWARD_CID,
-			       "%s %" PRIu64 " is out of range 1..4294967294 "
-			       "(CIDs are 32-bit and 4294967295 is VMADDR_CID_ANY)",
-			       k, cid);
-	return 0;
+	return check_cid_below_any(s, VM_KEY_FORWARD_CID, cid, 1, e);
 }
 
 int cfg_check_port(const struct vm_spec *s, uint64_t port, struct cfg_err *e)

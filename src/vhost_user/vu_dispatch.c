@@ -230,11 +230,14 @@ static int h_rem_mem_reg(struct vu_req *req)
 }
 
 /* The queue a vring request names, or NULL (logged) if out of range. */
-static struct vq *msg_queue(struct vu_dev *dev, uint32_t index, const char *what)
+/* The queue a request names, or NULL (logged) when the device has none. */
+static struct vq *req_queue(struct vu_req *req, uint32_t index)
 {
+	struct vu_dev *dev = req->dev;
+
 	if (index >= dev->ops->num_queues) {
 		log_warn("%s: %s for queue %u, but the device has %u queues", dev->name,
-			 what, index, dev->ops->num_queues);
+			 vu_request_name(req->msg->hdr.request), index, dev->ops->num_queues);
 		return NULL;
 	}
 	return &dev->vqs[index];
@@ -244,7 +247,7 @@ static int h_set_vring_num(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
 	const struct vu_vring_state *st = &req->msg->payload.state;
-	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_NUM");
+	struct vq *vq = req_queue(req, st->index);
 
 	if (!vq)
 		return -EINVAL;
@@ -265,7 +268,7 @@ static int h_set_vring_addr(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
 	const struct vu_vring_addr *a = &req->msg->payload.addr;
-	struct vq *vq = msg_queue(dev, a->index, "SET_VRING_ADDR");
+	struct vq *vq = req_queue(req, a->index);
 	int r;
 
 	if (!vq)
@@ -287,7 +290,7 @@ static int h_set_vring_base(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
 	const struct vu_vring_state *st = &req->msg->payload.state;
-	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_BASE");
+	struct vq *vq = req_queue(req, st->index);
 
 	if (!vq)
 		return -EINVAL;
@@ -303,7 +306,7 @@ static int h_get_vring_base(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
 	struct vu_vring_state st = req->msg->payload.state;
-	struct vq *vq = msg_queue(dev, st.index, "GET_VRING_BASE");
+	struct vq *vq = req_queue(req, st.index);
 
 	if (!vq)
 		return -EINVAL;
@@ -328,7 +331,7 @@ static int h_set_vring_fd(struct vu_req *req)
 	uint64_t v = req->msg->payload.u64;
 	unsigned q = (unsigned)(v & VHOST_USER_VRING_IDX_MASK);
 	bool nofd = v & VHOST_USER_VRING_NOFD_MASK;
-	struct vq *vq = msg_queue(dev, q, vu_request_name(request));
+	struct vq *vq = req_queue(req, q);
 	int fd = req->nfds ? req->fds[0] : -1;
 	int *slot;
 
@@ -370,7 +373,7 @@ static int h_set_vring_enable(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
 	const struct vu_vring_state *st = &req->msg->payload.state;
-	struct vq *vq = msg_queue(dev, st->index, "SET_VRING_ENABLE");
+	struct vq *vq = req_queue(req, st->index);
 
 	if (!vq)
 		return -EINVAL;
