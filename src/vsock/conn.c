@@ -31,7 +31,7 @@ static unsigned want(struct conn *c, uint32_t pend)
 	return CONN_FX_RX;
 }
 
-void conn_init(struct conn *c, uint64_t guest_cid, uint32_t buf_alloc)
+void conn_init(struct conn *c, uint32_t guest_cid, uint32_t buf_alloc)
 {
 	memset(c, 0, sizeof(*c));
 	c->type = VIRTIO_VSOCK_TYPE_STREAM;
@@ -68,9 +68,23 @@ unsigned conn_reset(struct conn *c)
 	return fx | CONN_FX_CLOSE | CONN_FX_RX;
 }
 
-static unsigned protocol_error(struct conn *c, const char *why)
+const char *conn_why_text(enum conn_why why)
 {
-	c->why = why;
+	static const char *const text[] = {
+		[CONN_WHY_NONE] = "no protocol error",
+		[CONN_WHY_NOT_ESTABLISHED] = "data on a connection that is not established",
+		[CONN_WHY_AFTER_SHUTDOWN] = "data after its SHUTDOWN SEND",
+		[CONN_WHY_BEYOND_CREDIT] = "data beyond its credit",
+		[CONN_WHY_BAD_RESPONSE] = "RESPONSE to no REQUEST of ours",
+		[CONN_WHY_UNKNOWN_OP] = "unknown op",
+	};
+
+	return (unsigned)why < sizeof(text) / sizeof(text[0]) ? text[why] : "?";
+}
+
+static unsigned protocol_error(struct conn *c, enum conn_why why)
+{
+	c->why = (uint8_t)why;
 	return conn_reset(c);
 }
 
@@ -174,13 +188,13 @@ unsigned conn_accept_data(struct conn *c, const struct vsock_hdr *h)
 	if (h->len == 0)
 		return fx;
 	if (c->state != CONN_ESTABLISHED)
-		return fx | protocol_error(c, "data on a connection that is not established");
+		return fx | protocol_error(c, CONN_WHY_NOT_ESTABLISHED);
 	if (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND)
-		return fx | protocol_error(c, "data after its SHUTDOWN SEND");
+		return fx | protocol_error(c, CONN_WHY_AFTER_SHUTDOWN);
 	/* What the host has not taken yet is ours to buffer, and we promised
 	 * no more than buf_alloc of it. */
 	if (h->len > c->buf_alloc - conn_queued(c))
-		return fx | protocol_error(c, "data beyond its credit");
+		return fx | protocol_error(c, CONN_WHY_BEYOND_CREDIT);
 	c->rx_cnt += h->len;
 	return fx | CONN_FX_WRITE;
 }
@@ -202,7 +216,7 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
 		if (c->state != CONN_OFFERED)
-			return fx | protocol_error(c, "RESPONSE to no REQUEST of ours");
+			return fx | protocol_error(c, CONN_WHY_BAD_RESPONSE);
 		c->state = CONN_ESTABLISHED;
 		fx |= disarm(c) | CONN_FX_ESTAB;
 		return c->readable ? fx | CONN_FX_RX : fx;
@@ -214,7 +228,7 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
 		return fx | want(c, PEND_CREDIT_UPDATE);
 	default:
-		return fx | protocol_error(c, "unknown op");
+		return fx | protocol_error(c, CONN_WHY_UNKNOWN_OP);
 	}
 }
 

@@ -70,27 +70,24 @@ enum conn_timeout_why {
 	CONN_TMO_CLOSE,     /* buffered data could not be delivered after a close */
 };
 
+/* Why the guest broke the protocol, for the caller's log line. */
+enum conn_why {
+	CONN_WHY_NONE,
+	CONN_WHY_NOT_ESTABLISHED, /* data on a connection that is not established */
+	CONN_WHY_AFTER_SHUTDOWN,  /* data after its SHUTDOWN SEND */
+	CONN_WHY_BEYOND_CREDIT,   /* data beyond the credit we gave */
+	CONN_WHY_BAD_RESPONSE,    /* RESPONSE to no REQUEST of ours */
+	CONN_WHY_UNKNOWN_OP,
+};
+
+/* Laid out small: one per connection, a thousand per VM. */
 struct conn {
-	enum conn_state state;
-	uint16_t type;            /* VIRTIO_VSOCK_TYPE_STREAM */
-	uint64_t guest_cid;
 	uint64_t peer_cid;        /* the other end: 2 (host) or a sibling VM */
+	uint64_t deadline_ms;     /* 0: none */
+	uint32_t guest_cid;       /* 32-bit: the configuration checks it */
 	uint32_t peer_port;       /* port at peer_cid */
 	uint32_t guest_port;
 	uint32_t buf_alloc;       /* ours: the tx-buffer-size */
-
-	uint32_t pending;         /* PEND_* */
-	uint32_t shutdown_flags;  /* VIRTIO_VSOCK_SHUTDOWN_* for PEND_SHUTDOWN */
-	uint64_t deadline_ms;     /* 0: none */
-
-	/* What each side said it will no longer do. */
-	uint32_t guest_shut;      /* VIRTIO_VSOCK_SHUTDOWN_RCV / _SEND from the guest */
-	bool host_eof;            /* the host side will send no more */
-	bool host_shut_wr;        /* we asked for the host's write side to be shut */
-
-	/* Input facts about the host socket, kept by the caller's events. */
-	bool readable;            /* edge-triggered: the socket may have data */
-	bool hangup_seen;         /* an event said EOF or an error is queued */
 
 	uint32_t rx_cnt;          /* bytes received from the guest */
 	uint32_t fwd_cnt;         /* of those, handed to the host socket */
@@ -98,12 +95,27 @@ struct conn {
 	uint32_t tx_cnt;          /* bytes sent to the guest */
 	uint32_t peer_buf_alloc;  /* the guest's receive buffer */
 	uint32_t peer_fwd_cnt;    /* bytes the guest's application consumed */
+
+	uint16_t type;            /* VIRTIO_VSOCK_TYPE_STREAM */
+	uint8_t state;            /* enum conn_state */
+	uint8_t pending;          /* PEND_* */
+	uint8_t shutdown_flags;   /* VIRTIO_VSOCK_SHUTDOWN_* for PEND_SHUTDOWN */
+	/* What each side said it will no longer do. */
+	uint8_t guest_shut;       /* VIRTIO_VSOCK_SHUTDOWN_RCV / _SEND from the guest */
+	bool host_eof;            /* the host side will send no more */
+	bool host_shut_wr;        /* we asked for the host's write side to be shut */
+	/* Input facts about the host socket, kept by the caller's events. */
+	bool readable;            /* edge-triggered: the socket may have data */
+	bool hangup_seen;         /* an event said EOF or an error is queued */
 	bool credit_requested;    /* CREDIT_REQUEST owed or sent, no update seen since */
-	const char *why;          /* why the guest broke the protocol (for a log line) */
+	uint8_t why;              /* enum conn_why: why the guest broke the protocol */
 };
 
+/* The text of c->why. */
+const char *conn_why_text(enum conn_why why);
+
 /* A fresh connection of guest guest_cid advertising buf_alloc. */
-void conn_init(struct conn *c, uint64_t guest_cid, uint32_t buf_alloc);
+void conn_init(struct conn *c, uint32_t guest_cid, uint32_t buf_alloc);
 
 /* Bytes the guest can still accept from us. */
 static inline uint32_t conn_peer_credit(const struct conn *c)

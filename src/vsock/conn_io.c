@@ -38,17 +38,23 @@ bool conn_io_at_limit(struct vsock_dev *d)
 	return true;
 }
 
+/* Edge-triggered: we track readability ourselves and never have to touch
+ * epoll while data moves; EPOLLOUT is added only while the tx buffer holds
+ * data or a connect is in progress. */
+static uint32_t interest(bool out)
+{
+	return EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0);
+}
+
 static void set_interest(struct vsock_conn *c)
 {
-	uint32_t ev = EPOLLIN | EPOLLRDHUP | EPOLLET;
+	bool out = c->txbuf_len || (c->p.state == CONN_CONNECTING && c->wait_out);
 
 	if (c->fd < 0)
 		return;
-	if (c->txbuf_len || (c->p.state == CONN_CONNECTING && c->wait_out))
-		ev |= EPOLLOUT;
 	/* Only on a change: the data path never calls epoll_ctl per packet. */
-	if (ev != c->epoll_events && ev_mod(c->dev->loop, c->fd, ev) == 0)
-		c->epoll_events = ev;
+	if (out != c->out_armed && ev_mod(c->dev->loop, c->fd, interest(out)) == 0)
+		c->out_armed = out;
 }
 
 /* Re-arms d's timer when c's deadline is earlier than the one it waits for. */
@@ -97,7 +103,7 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx)
 	if (fx & CONN_FX_CLOSE) {
 		if (c->p.why)
 			log_debug("%s: guest port %u: %s; resetting", d->name, c->p.guest_port,
-				  c->p.why);
+				  conn_why_text(c->p.why));
 		conn_io_close(c);
 	} else if ((fx & CONN_FX_SHUT_WR) && c->fd >= 0) {
 		shutdown(c->fd, SHUT_WR);
@@ -117,17 +123,14 @@ struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, i
 
 	if (conn_io_at_limit(d))
 		return NULL;
-	c = conn_alloc(&d->conns, d, d->cfg->guest_cid, d->cfg->tx_buffer_size);
+	c = conn_alloc(&d->conns, d, (uint32_t)d->cfg->guest_cid, d->cfg->tx_buffer_size);
 	if (!c)
 		return NULL;
 	c->via = via;
 	c->fd = fd;
 	c->wait_out = wait_out;
-	/* Edge-triggered: we track readability ourselves and never have to
-	 * touch epoll while data moves; EPOLLOUT is added only while the tx
-	 * buffer holds data or a connect is in progress. */
-	c->epoll_events = EPOLLIN | EPOLLRDHUP | EPOLLET | (wait_out ? EPOLLOUT : 0);
-	if (ev_add(d->loop, fd, c->epoll_events, conn_event, c) < 0) {
+	c->out_armed = wait_out;
+	if (ev_add(d->loop, fd, interest(wait_out), conn_event, c) < 0) {
 		c->fd = -1;
 		conn_release(&d->conns, c);
 		return NULL;

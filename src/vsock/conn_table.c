@@ -58,7 +58,7 @@ static void hash_remove(struct conn_table *t, struct vsock_conn *c)
 	c->hashed = false;
 }
 
-struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint64_t guest_cid,
+struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint32_t guest_cid,
 			      uint32_t buf_alloc)
 {
 	struct vsock_conn *c = calloc(1, sizeof(*c));
@@ -73,10 +73,10 @@ struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint6
 }
 
 /* Doubly linked lists through an embedded link, one per purpose. */
-static void list_add(struct conn_list *l, struct conn_link *lk, struct vsock_conn *c,
-		     struct conn_link *(*link_of)(struct vsock_conn *))
+static void list_add(struct conn_list *l, struct conn_link *lk, bool *linked,
+		     struct vsock_conn *c, struct conn_link *(*link_of)(struct vsock_conn *))
 {
-	if (lk->linked)
+	if (*linked)
 		return;
 	lk->prev = l->tail;
 	lk->next = NULL;
@@ -85,14 +85,14 @@ static void list_add(struct conn_list *l, struct conn_link *lk, struct vsock_con
 	else
 		l->head = c;
 	l->tail = c;
-	lk->linked = true;
+	*linked = true;
 	l->len++;
 }
 
-static void list_del(struct conn_list *l, struct conn_link *lk,
+static void list_del(struct conn_list *l, struct conn_link *lk, bool *linked,
 		     struct conn_link *(*link_of)(struct vsock_conn *))
 {
-	if (!lk->linked)
+	if (!*linked)
 		return;
 	if (lk->prev)
 		link_of(lk->prev)->next = lk->next;
@@ -103,7 +103,7 @@ static void list_del(struct conn_list *l, struct conn_link *lk,
 	else
 		l->tail = lk->prev;
 	lk->prev = lk->next = NULL;
-	lk->linked = false;
+	*linked = false;
 	l->len--;
 }
 
@@ -119,27 +119,27 @@ static struct conn_link *timed_link(struct vsock_conn *c)
 
 void conn_ready_add(struct conn_table *t, struct vsock_conn *c)
 {
-	list_add(&t->ready, &c->ready, c, ready_link);
+	list_add(&t->ready, &c->ready, &c->on_ready, c, ready_link);
 }
 
 void conn_ready_remove(struct conn_table *t, struct vsock_conn *c)
 {
-	list_del(&t->ready, &c->ready, ready_link);
+	list_del(&t->ready, &c->ready, &c->on_ready, ready_link);
 }
 
 void conn_timed_update(struct conn_table *t, struct vsock_conn *c)
 {
 	if (c->p.deadline_ms || c->idle_ms)
-		list_add(&t->timed, &c->timed, c, timed_link);
+		list_add(&t->timed, &c->timed, &c->on_timed, c, timed_link);
 	else
-		list_del(&t->timed, &c->timed, timed_link);
+		list_del(&t->timed, &c->timed, &c->on_timed, timed_link);
 }
 
 void conn_release(struct conn_table *t, struct vsock_conn *c)
 {
 	hash_remove(t, c);
-	list_del(&t->ready, &c->ready, ready_link);
-	list_del(&t->timed, &c->timed, timed_link);
+	list_del(&t->ready, &c->ready, &c->on_ready, ready_link);
+	list_del(&t->timed, &c->timed, &c->on_timed, timed_link);
 	free(c->txbuf);
 	free(c);
 	t->nconns--;

@@ -25,7 +25,6 @@ struct vsock_backend;
 
 struct conn_link {
 	struct vsock_conn *prev, *next;
-	bool linked;
 };
 
 struct conn_list {
@@ -33,23 +32,23 @@ struct conn_list {
 	unsigned len;
 };
 
+/* Laid out small: one per connection, a thousand per VM. */
 struct vsock_conn {
 	struct conn p;                  /* the protocol: conn.c */
 	struct vsock_dev *dev;
 	const struct vsock_backend *via; /* owns the host side */
-	int fd;                         /* host socket, or -1 */
-	uint32_t epoll_events;          /* current interest on fd */
-	uint8_t rx_burst;               /* rx buffers to offer the next readv (1..16) */
-	bool hashed;
-	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
-	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
-
 	struct vsock_conn *hash_next;
 	struct conn_link ready;         /* on the ready list: owes the guest a packet */
 	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
-
 	uint8_t *txbuf;                 /* ring buffer of p.buf_alloc bytes, on demand */
+	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
+	int fd;                         /* host socket, or -1 */
 	uint32_t txbuf_head, txbuf_len;
+	uint8_t rx_burst;               /* rx buffers to offer the next readv (1..16) */
+	bool hashed;
+	bool on_ready, on_timed;        /* linked on those lists */
+	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
+	bool out_armed;                 /* EPOLLOUT is in fd's interest */
 };
 
 /* The table's part of a VM. */
@@ -67,7 +66,7 @@ struct vsock_conn *conn_lookup(struct conn_table *t, uint64_t peer_cid, uint32_t
 			       uint32_t guest_port);
 /* A connection of dev, not in the table yet, with no host socket.
  * NULL when memory is short. */
-struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint64_t guest_cid,
+struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint32_t guest_cid,
 			      uint32_t buf_alloc);
 /* Enters c under its port pair (c->p.peer_cid, peer_port, guest_port). */
 void conn_hash_insert(struct conn_table *t, struct vsock_conn *c);

@@ -360,7 +360,7 @@ static void test_guest_counters_wrap(void **state)
 	assert_int_equal(c.fwd_cnt_sent, BUF - 1000);
 	/* The whole buffer is free again. */
 	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
-	assert_int_equal(c.why, NULL);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 }
 
 static void test_credit_update_below_half(void **state)
@@ -531,25 +531,25 @@ static void test_data_in_other_states_resets(void **state)
 	(void)state;
 	open_connecting(&c);
 	assert_int_equal(guest_data(&c, 10), CONN_FX_ARM | FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 	assert_int_equal(c.rx_cnt, 0);
 
 	open_offered(&c);
 	assert_int_equal(guest_data(&c, 10), CONN_FX_ARM | FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 
 	open_closing(&c);
 	assert_int_equal(guest_data(&c, 10), CONN_FX_ARM | FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 	assert_int_equal(c.rx_cnt, 1000);
 
 	/* Unknown to the guest: freed without an RST. */
 	open_handshake(&c);
 	assert_int_equal(guest_data(&c, 10), CONN_FX_ARM | CONN_FX_CLOSE | CONN_FX_FREE);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_int_equal(c.pending, 0);
 }
 
@@ -561,9 +561,9 @@ static void test_data_after_shutdown_send_resets(void **state)
 	open_established(&c);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_SHUT_WR);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	assert_int_equal(guest_data(&c, 1), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 	assert_int_equal(c.rx_cnt, 0);
 }
@@ -576,13 +576,13 @@ static void test_data_beyond_credit_resets(void **state)
 	open_established(&c);
 	assert_int_equal(guest_data(&c, BUF - 100), CONN_FX_WRITE);
 	assert_int_equal(guest_data(&c, 101), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 	assert_int_equal(c.rx_cnt, BUF - 100);
 	/* One packet larger than the whole buffer. */
 	open_established(&c);
 	assert_int_equal(guest_data(&c, BUF + 1), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_int_equal(c.rx_cnt, 0);
 }
 
@@ -598,9 +598,9 @@ static void test_data_at_credit_limit_accepted(void **state)
 	/* What the host took is free again, to the byte. */
 	assert_int_equal(conn_on_written(&c, 50), CONN_FX_RX);
 	assert_int_equal(guest_data(&c, 50), CONN_FX_WRITE);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	assert_int_equal(guest_data(&c, 1), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 }
 
 static void test_packets_ignored_after_reset(void **state)
@@ -617,7 +617,7 @@ static void test_packets_ignored_after_reset(void **state)
 	open_readable(&c);
 	conn_on_read(&c, PEER_BUF, false); /* blocked: an update would unblock */
 	assert_int_equal(conn_reset(&c), FX_RESET);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		struct vsock_hdr h = from_guest(&c, ops[i]);
 
@@ -631,7 +631,7 @@ static void test_packets_ignored_after_reset(void **state)
 		assert_int_equal(c.rx_cnt, 0);
 		assert_int_equal(c.guest_shut, 0);
 		assert_int_equal(c.peer_buf_alloc, PEER_BUF);
-		assert_null(c.why);
+		assert_int_equal(c.why, CONN_WHY_NONE);
 	}
 }
 
@@ -687,7 +687,7 @@ static void test_every_op_in_every_state(void **state)
 			case O_RESET:
 				assert_int_equal(fx, armed | FX_RESET);
 				assert_resetting(&c);
-				assert_non_null(c.why);
+				assert_int_not_equal(c.why, CONN_WHY_NONE);
 				break;
 			case O_FREE:
 				assert_int_equal(fx, CONN_FX_CLOSE | CONN_FX_FREE);
@@ -734,7 +734,7 @@ static void test_response_establishes_offered(void **state)
 	assert_int_equal(conn_rx_room(&c), PEER_BUF);
 	/* A second RESPONSE answers nothing. */
 	assert_int_equal(conn_on_guest(&c, &h), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 }
 
 static void test_response_establishes_not_readable(void **state)
@@ -763,7 +763,7 @@ static void test_response_unasked_resets(void **state)
 	(void)state;
 	open_established(&c);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_RESPONSE, 0), FX_RESET);
-	assert_non_null(c.why);
+	assert_int_not_equal(c.why, CONN_WHY_NONE);
 	assert_resetting(&c);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
 
@@ -781,7 +781,7 @@ static void test_rst_frees_never_answered(void **state)
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0), CONN_FX_RX);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_RST, 0), CONN_FX_CLOSE | CONN_FX_FREE);
 	assert_int_equal(c.pending & PEND_RST, 0);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	/* The guest refusing our REQUEST. */
 	open_offered(&c);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_RST, 0), CONN_FX_CLOSE | CONN_FX_FREE);
@@ -814,7 +814,7 @@ static void test_unknown_op_resets(void **state)
 	for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		open_readable(&c);
 		assert_int_equal(guest_op(&c, ops[i], 0), FX_RESET);
-		assert_non_null(c.why);
+		assert_int_not_equal(c.why, CONN_WHY_NONE);
 		assert_resetting(&c);
 		expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
 		expect_no_ctrl(&c);
@@ -837,7 +837,7 @@ static void test_reset_rst_is_the_last_word(void **state)
 	assert_int_equal(c.pending, PEND_CREDIT_UPDATE | PEND_CREDIT_REQUEST | PEND_SHUTDOWN);
 	assert_int_equal(conn_reset(&c), FX_RESET);
 	assert_resetting(&c);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	assert_true(conn_has_work(&c));
 	assert_int_equal(conn_rx_room(&c), 0);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
@@ -1023,7 +1023,7 @@ static void test_full_close_empty_resets(void **state)
 				  VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_ARM | FX_RESET);
 	assert_resetting(&c);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
 }
 
@@ -1283,7 +1283,7 @@ static void test_connected_failed(void **state)
 	open_connecting(&c);
 	assert_int_equal(conn_connected(&c, false, true), CONN_FX_ARM | FX_RESET);
 	assert_resetting(&c);
-	assert_null(c.why);
+	assert_int_equal(c.why, CONN_WHY_NONE);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
 	expect_no_ctrl(&c);
 }
