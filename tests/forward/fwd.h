@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "sim/sim.h"
+#include "sim/sim_stream.h"
 
 #define FWD_SEED(id, dir) (((uint32_t)(id) << 1) | (uint32_t)(dir))
 #define FWD_ID_LEN 4u

@@ -48,12 +48,14 @@ enum sim_chain_kind {
 	SIM_CHAIN_TX,    /* buf freed on use */
 	SIM_CHAIN_RX,    /* buf recycled into the rx pool */
 	SIM_CHAIN_EVENT, /* buf reposted */
+	SIM_CHAIN_SLOT,  /* tx slot back to the pool */
 };
 
 /* Bookkeeping of one chain in flight, indexed by its head slot. */
 struct sim_chain {
 	uint8_t kind;
 	uint16_t ndesc;     /* slots taken in the descriptor table */
+	uint16_t slot;      /* SIM_CHAIN_SLOT: the tx slot */
 	uint64_t buf_gpa;   /* data buffer */
 	uint32_t buf_size;
 	uint64_t ind_gpa;   /* indirect table, freed on use */
@@ -106,6 +108,11 @@ struct sim_rxbuf {
 	uint32_t size; /* whole buffer: header + payload room */
 };
 
+struct sim_txslot {
+	uint8_t *buf;
+	uint64_t gpa;
+};
+
 struct sim {
 	int sock;
 	struct sim_opts opts;
@@ -122,6 +129,15 @@ struct sim {
 	unsigned rx_posted;
 	uint64_t ev_gpa; /* event buffers, 4 bytes each */
 	unsigned ev_n;
+
+	/* tx slots: [hdr | payload room | indirect table of 2], made on the
+	 * first sim_tx_slot_take(). */
+	struct sim_txslot *tx_slot;
+	size_t tx_tbl_off;
+	unsigned tx_nslots;
+	uint16_t *tx_free;      /* stack of free slot indices */
+	unsigned tx_nfree;
+	bool tx_indirect;
 };
 
 void sim_release_chain(struct sim *sim, unsigned q, const struct sim_used *u);
