@@ -36,29 +36,29 @@ struct guest_reader {
 	int64_t t_end_ns;
 };
 
-static void reader_data(struct bg_conn *c, const uint8_t *p, size_t n)
+static void reader_data(struct sg_conn *c, const uint8_t *p, size_t n)
 {
 	struct guest_reader *r = c->user;
 
 	dut_app_rx_take(&r->rx, c, p, n);
 }
 
-static void reader_event(struct bg_conn *c, enum bg_event ev)
+static void reader_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct guest_reader *r = c->user;
 
-	if ((ev == BG_EV_SHUTDOWN && c->peer_shut_send) || ev == BG_EV_CLOSED) {
+	if ((ev == SG_EV_SHUTDOWN && c->peer_shut_send) || ev == SG_EV_CLOSED) {
 		if (!r->eof)
 			r->t_end_ns = now_ns();
 		r->eof = true;
 		r->credit_violations = c->credit_violations;
 	}
 	/* c is gone after this callback: remember that we must not close it. */
-	if (ev == BG_EV_CLOSED)
+	if (ev == SG_EV_CLOSED)
 		r->closed = true;
 }
 
-static const struct bg_conn_ops reader_ops = { .data = reader_data, .event = reader_event };
+static const struct sg_conn_ops reader_ops = { .data = reader_data, .event = reader_event };
 
 static int join_ms(const struct bench *b)
 {
@@ -70,7 +70,7 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 	struct bench *b = s->b;
 	struct app_stream hr = { .io_size = b->cfg.read_size, .verify = b->cfg.verify };
 	struct csum sent = { 0 };
-	struct bg_conn *c;
+	struct sg_conn *c;
 	struct cpu_mark m;
 	uint64_t bytes = 0;
 	int64_t t0, deadline;
@@ -97,15 +97,15 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 		if (b->cfg.verify)
 			csum_update(&sent, p, size);
 		dut_app_call(); /* the application's send() */
-		r = bg_send_all(c, p, size, b->cfg.timeout_ms);
+		r = sg_send_all(c, p, size, b->cfg.timeout_ms);
 		bytes += size;
 		if (now_ns() >= deadline)
 			break;
 	}
 	if (!r)
-		r = bg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
+		r = sg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
 	if (!r)
-		r = bg_kick(s->g);
+		r = sg_kick(s->g);
 	/* Keep serving the device (credit updates, the close) until the host
 	 * reader has seen the end of the stream. */
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
@@ -127,7 +127,7 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	struct guest_reader gr = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	struct app_stream hw = { .io_size = size, .verify = b->cfg.verify };
 	void *user = &gr;
-	struct bg_conn *c;
+	struct sg_conn *c;
 	struct cpu_mark m;
 	int64_t t0;
 	pthread_t th;
@@ -149,7 +149,7 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	if (!r)
 		r = dut_poll_until(s, &gr.eof, join_ms(b));
 	if (!r && !gr.closed)
-		bg_close_conn(c);
+		sg_close_conn(c);
 	if (r)
 		shutdown(hw.fd, SHUT_RDWR);
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
