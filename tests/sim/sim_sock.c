@@ -238,7 +238,7 @@ static void reply_rst(struct sg *g, const struct virtio_vsock_hdr *in)
 	send_ctrl(g, &tmp, VIRTIO_VSOCK_OP_RST, 0);
 }
 
-static uint32_t peer_credit(const struct sg_conn *c)
+uint32_t sg_peer_credit(const struct sg_conn *c)
 {
 	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
 
@@ -271,7 +271,7 @@ ssize_t sg_send(struct sg_conn *c, const void *buf, size_t len)
 		return -EPIPE;
 	while (done < len) {
 		struct virtio_vsock_hdr h;
-		uint32_t n = peer_credit(c);
+		uint32_t n = sg_peer_credit(c);
 		uint8_t *slot_buf;
 		int slot, r;
 
@@ -334,7 +334,7 @@ void sg_note_stall(const struct sg_conn *c)
 	snprintf(g->stall, sizeof(g->stall),
 		 "send stalled: peer credit %u of %u, %u/%u tx slots free; tx chains %llu "
 		 "added %llu used %llu kicks; rx used %llu",
-		 peer_credit(c), c->peer_buf_alloc, nfree, total,
+		 sg_peer_credit(c), c->peer_buf_alloc, nfree, total,
 		 (unsigned long long)tx.added, (unsigned long long)tx.used,
 		 (unsigned long long)tx.kicks, (unsigned long long)rx.used);
 }
@@ -479,12 +479,13 @@ static void stray(struct sg *g, const struct virtio_vsock_hdr *h)
 
 static void handle_request(struct sg *g, const struct virtio_vsock_hdr *h)
 {
-	const struct listener *l = find_listener(g, le32toh(h->dst_port));
+	const struct listener *found = find_listener(g, le32toh(h->dst_port));
 	uint64_t cid = le64toh(h->src_cid);
 	uint32_t sport = le32toh(h->src_port), dport = le32toh(h->dst_port);
+	struct listener l;
 	struct sg_conn *c;
 
-	if (!l) {
+	if (!found) {
 		stray(g, h);
 		return;
 	}
@@ -492,12 +493,14 @@ static void handle_request(struct sg *g, const struct virtio_vsock_hdr *h)
 		reply_rst(g, h);
 		return;
 	}
-	if (l->ops && l->ops->accept && !l->ops->accept(g, cid, sport, l->user)) {
+	/* A copy: the accept hook may stop listening, which moves entries. */
+	l = *found;
+	if (l.ops && l.ops->accept && !l.ops->accept(g, cid, sport, l.user)) {
 		g->st.refused++;
 		reply_rst(g, h);
 		return;
 	}
-	c = conn_new(g, cid, sport, dport, l->ops, l->user);
+	c = conn_new(g, cid, sport, dport, l.ops, l.user);
 	if (!c) {
 		reply_rst(g, h);
 		return;

@@ -160,6 +160,9 @@ int sg_connect(struct sg *g, uint64_t dst_cid, uint32_t dst_port, uint32_t src_p
  * (a non-blocking send); returns the bytes queued or -errno. Does not
  * kick: call sg_kick() once the application's write is done. */
 ssize_t sg_send(struct sg_conn *c, const void *buf, size_t len);
+/* What the peer lets us send now: its buf_alloc minus what it has not
+ * consumed of ours. */
+uint32_t sg_peer_credit(const struct sg_conn *c);
 /* sg_send() until all of buf is queued, polling meanwhile. */
 int sg_send_all(struct sg_conn *c, const void *buf, size_t len, int timeout_ms);
 /* Notifies the device of new tx packets if it asked for it. */
