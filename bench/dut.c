@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "host_io.h"
 #include "sim/sim.h"
 
@@ -58,6 +59,56 @@ void dut_app_rx_take(struct dut_app_rx *a, const struct sg_conn *c, const uint8_
 		p += k;
 		n -= k;
 	}
+}
+
+static void reader_data(struct sg_conn *c, const uint8_t *p, size_t n)
+{
+	struct dut_reader *r = c->user;
+
+	dut_app_rx_take(&r->rx, c, p, n);
+}
+
+static void reader_event(struct sg_conn *c, enum sg_event ev)
+{
+	struct dut_reader *r = c->user;
+
+	if ((ev == SG_EV_SHUTDOWN && c->peer_shut_send) || ev == SG_EV_CLOSED) {
+		if (!r->eof)
+			r->t_end_ns = now_ns();
+		r->eof = true;
+		r->credit_violations = c->credit_violations;
+	}
+	/* c is gone after this callback: remember that we must not close it. */
+	if (ev == SG_EV_CLOSED)
+		r->closed = true;
+}
+
+const struct sg_conn_ops dut_reader_ops = { .data = reader_data, .event = reader_event };
+
+int dut_guest_write(const struct bench *b, struct sg_conn *c, size_t size, uint64_t *bytes,
+		    struct csum *sent)
+{
+	int64_t deadline = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
+	int r = 0;
+
+	*bytes = 0;
+	/* At least one write, as app_stream_write(). */
+	while (!r) {
+		const uint8_t *p = app_chunk(*bytes, size);
+
+		if (b->cfg.verify)
+			csum_update(sent, p, size);
+		dut_app_call(); /* the application's send() */
+		r = sg_send_all(c, p, size, b->cfg.timeout_ms);
+		*bytes += size;
+		if (now_ns() >= deadline)
+			break;
+	}
+	if (!r)
+		r = sg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	if (!r)
+		r = sg_kick(c->g);
+	return r;
 }
 
 void dut_sg_cfg(const struct bench *b, size_t tx_max_payload, struct sg_cfg *cfg)

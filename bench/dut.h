@@ -61,6 +61,22 @@ struct dut_app_rx {
 void dut_app_rx_take(struct dut_app_rx *a, const struct sg_conn *c, const uint8_t *p,
 		     size_t n);
 
+/* A guest application reading one stream to its end (user of its
+ * connection, with dut_reader_ops): what it got, and when the end came. */
+struct dut_reader {
+	struct dut_app_rx rx;
+	bool eof, closed;           /* end of stream; the connection is gone */
+	uint64_t credit_violations; /* the connection's, at the end */
+	int64_t t_end_ns;
+};
+extern const struct sg_conn_ops dut_reader_ops;
+
+/* A guest application writing size-byte writes on c for the measured
+ * duration (at least one write), then SHUTDOWN(SEND): 0 or -errno; *bytes
+ * and *sent (checksummed when verifying) say what it wrote. */
+int dut_guest_write(const struct bench *b, struct sg_conn *c, size_t size, uint64_t *bytes,
+		    struct csum *sent);
+
 /* Fills cfg from the bench options; tx_max_payload is the largest write. */
 void dut_sg_cfg(const struct bench *b, size_t tx_max_payload, struct sg_cfg *cfg);
 

@@ -31,39 +31,17 @@
 
 struct receiver {
 	struct sg *g;
-	int timeout_ms;
 	atomic_int stop;
-	struct dut_app_rx rx; /* also the results */
-	bool eof;
-	int64_t t_end_ns;
+	struct dut_reader rd; /* also the results */
 	int err;
 };
-
-static void rcv_data(struct sg_conn *c, const uint8_t *p, size_t n)
-{
-	struct receiver *r = c->user;
-
-	dut_app_rx_take(&r->rx, c, p, n);
-}
-
-static void rcv_event(struct sg_conn *c, enum sg_event ev)
-{
-	struct receiver *r = c->user;
-
-	if (((ev == SG_EV_SHUTDOWN && c->peer_shut_send) || ev == SG_EV_CLOSED) && !r->eof) {
-		r->eof = true;
-		r->t_end_ns = now_ns();
-	}
-}
-
-static const struct sg_conn_ops rcv_ops = { .data = rcv_data, .event = rcv_event };
 
 /* Guest B: serves its device until the stream ended or we are told to stop. */
 static void *receiver_main(void *arg)
 {
 	struct receiver *r = arg;
 
-	while (!r->eof && !atomic_load(&r->stop)) {
+	while (!r->rd.eof && !atomic_load(&r->stop)) {
 		int n = sg_poll(r->g, 20);
 
 		if (n < 0) {
@@ -119,23 +97,7 @@ static int stream(struct dut *s, struct sg *ga, struct receiver *rcv, const char
 	}
 	cpu_mark(&m, s->d.pid);
 	t0 = now_ns();
-	deadline = t0 + (int64_t)(b->cfg.duration_s * 1e9);
-	/* At least one write, as app_stream_write(). */
-	while (!r) {
-		const uint8_t *p = app_chunk(bytes, size);
-
-		if (b->cfg.verify)
-			csum_update(&sent, p, size);
-		dut_app_call();
-		r = sg_send_all(c, p, size, b->cfg.timeout_ms);
-		bytes += size;
-		if (now_ns() >= deadline)
-			break;
-	}
-	if (!r)
-		r = sg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
-	if (!r)
-		r = sg_kick(ga);
+	r = dut_guest_write(b, c, size, &bytes, &sent);
 	if (r)
 		atomic_store(&rcv->stop, 1);
 	/* Guest A keeps serving its device until B has everything. */
@@ -152,16 +114,16 @@ static int stream(struct dut *s, struct sg *ga, struct receiver *rcv, const char
 		return r;
 	if (rcv->err)
 		return rcv->err;
-	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->rx.bytes, &rcv->rx.sum))
+	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->rd.rx.bytes, &rcv->rd.rx.sum))
 		return -EBADMSG;
-	rec_stream(b, id, s->which, rcv->rx.bytes, rcv->t_end_ns - t0, cpu_since(&m));
+	rec_stream(b, id, s->which, rcv->rd.rx.bytes, rcv->rd.t_end_ns - t0, cpu_since(&m));
 	return 0;
 }
 
 static int sibling(struct bench *b, int which, const char *id, size_t size)
 {
 	char dir[] = "/tmp/vdv-bench-XXXXXX", vm_a[256], vm_b[256], sock_a[64], sock_b[64];
-	struct receiver rcv = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
+	struct receiver rcv = { .rd.rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	const char *argv[] = { b->cfg.daemon[which - T_A], "--vm", vm_a, "--vm", vm_b, NULL };
 	struct sg *ga = NULL;
 	struct sg_cfg cfg;
@@ -176,8 +138,8 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 		 CID_A, sock_a, dir);
 	snprintf(vm_b, sizeof(vm_b), "guest-cid=%d,socket=%s,uds-path=%s/vm4.vsock,groups=bench",
 		 CID_B, sock_b, dir);
-	rcv.rx.buf = malloc(rcv.rx.cap);
-	r = rcv.rx.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
+	rcv.rd.rx.buf = malloc(rcv.rd.rx.cap);
+	r = rcv.rd.rx.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
 	if (!r)
 		r = sim_daemon_wait_path(&s.d, sock_a, 10000);
 	if (!r)
@@ -193,7 +155,7 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 	if (!r)
 		r = sg_open(sock_b, &cfg, &rcv.g);
 	if (!r)
-		r = sg_listen(rcv.g, PORT, &rcv_ops, &rcv);
+		r = sg_listen(rcv.g, PORT, &dut_reader_ops, &rcv.rd);
 	if (!r)
 		r = stream(&s, ga, &rcv, id, size);
 	if (r < 0)
@@ -210,7 +172,7 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 	snprintf(vm_b, sizeof(vm_b), "%s/vm4.vsock", dir);
 	unlink(vm_b);
 	rmdir(dir);
-	free(rcv.rx.buf);
+	free(rcv.rd.rx.buf);
 	return r < 0 ? -1 : 0;
 }
 

@@ -92,6 +92,10 @@ int sim_vq_init(struct sim_vq *vq, struct sim_mem *mem, unsigned idx, unsigned n
 void sim_vq_fini(struct sim_vq *vq, struct sim_mem *mem);
 int sim_vq_take(struct sim_vq *vq, unsigned n, uint16_t *slots);
 void sim_vq_publish(struct sim_vq *vq, uint16_t head, const struct sim_chain *c);
+/* Takes n slots, copies descs into them (each next but the last's aimed at
+ * the following slot), and publishes the chain as c. Head slot or -errno. */
+int sim_vq_add_descs(struct sim_vq *vq, const struct vring_desc *descs, unsigned n,
+		     struct sim_chain *c);
 bool sim_vq_kick_prepare(struct sim_vq *vq);
 int sim_vq_do_kick(struct sim_vq *vq);
 int sim_vq_pop(struct sim_vq *vq, struct sim_used *out);

@@ -146,7 +146,6 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	bool indirect = flags & SIM_TX_INDIRECT;
 	unsigned nseg, ndesc, ring_desc, i;
 	struct vring_desc *d = NULL;
-	uint16_t *slots = NULL;
 	int64_t deadline;
 	uint8_t *buf;
 	int r;
@@ -179,8 +178,7 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	c.buf_size = (uint32_t)(SIM_HDR_SIZE + len);
 	buf = sim_mem_alloc(&sim->mem, c.buf_size, 8, &c.buf_gpa);
 	d = calloc(ndesc, sizeof(*d));
-	slots = calloc(ndesc, sizeof(*slots));
-	if (!buf || !d || !slots) {
+	if (!buf || !d) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -207,7 +205,7 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	}
 
 	if (indirect) {
-		struct vring_desc *tbl;
+		struct vring_desc *tbl, ind;
 
 		c.ind_size = ndesc * (uint32_t)sizeof(*d);
 		tbl = sim_mem_alloc(&sim->mem, c.ind_size, 16, &c.ind_gpa);
@@ -217,24 +215,14 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 			goto out;
 		}
 		memcpy(tbl, d, c.ind_size);
-		r = sim_vq_take(vq, 1, slots);
-		if (r)
-			goto out;
-		set_desc(&vq->desc[slots[0]], c.ind_gpa, c.ind_size, VRING_DESC_F_INDIRECT, 0);
+		set_desc(&ind, c.ind_gpa, c.ind_size, VRING_DESC_F_INDIRECT, 0);
+		r = sim_vq_add_descs(vq, &ind, 1, &c);
 	} else {
-		r = sim_vq_take(vq, ndesc, slots);
-		if (r)
-			goto out;
-		for (i = 0; i < ndesc; i++) {
-			vq->desc[slots[i]] = d[i];
-			if (i + 1 < ndesc)
-				vq->desc[slots[i]].next = htole16(slots[i + 1]);
-		}
+		r = sim_vq_add_descs(vq, d, ndesc, &c);
 	}
-	c.ndesc = (uint16_t)ring_desc;
-	sim_vq_publish(vq, slots[0], &c);
+	if (r < 0)
+		goto out;
 	free(d);
-	free(slots);
 	if (flags & SIM_TX_NO_KICK)
 		return 0;
 	return sim_vq_notify(sim, SIM_VQ_TX);
@@ -244,7 +232,6 @@ out:
 	if (buf)
 		sim_mem_free(&sim->mem, c.buf_gpa, c.buf_size);
 	free(d);
-	free(slots);
 	return r;
 }
 
