@@ -286,7 +286,7 @@ static void guest_opts(struct sim_opts *o)
 	sim_opts_init(o);
 	o->connect_timeout_ms = 5000;
 	o->io_timeout_ms = 5000;
-	o->rx_buf_size = 64u * 1024u;
+	o->rx_buf_size = SIM_PKT_MAX;
 }
 
 static int guest_start(const char *path, struct sim **out)

@@ -34,7 +34,6 @@
 #define NVM 3
 #define KIB 1024u
 #define MIB (1024u * 1024u)
-#define PKT_MAX (64u * KIB)
 #define MAX_STREAMS 160
 /* A refusal the daemon decides alone (no guest involved) must be quick. */
 #define PROMPT_MS 100
@@ -166,7 +165,7 @@ static void guest_init(struct guest *g, struct sim *s, const char *name)
 	g->cid = sim_guest_cid(s);
 	g->name = name;
 	g->pkt = sim_pkt_new();
-	g->txbuf = malloc(PKT_MAX);
+	g->txbuf = malloc(SIM_PKT_MAX);
 	assert_non_null(g->pkt);
 	assert_non_null(g->txbuf);
 }
@@ -251,8 +250,8 @@ static void gs_consume(struct guest *g, struct gstream *st)
 	st->fwd_cnt += (uint32_t)st->rx_held;
 	st->rx_held = 0;
 	if (st->fwd_cnt != st->fwd_cnt_sent && st->state == GS_EST &&
-	    (st->buf_alloc - (st->fwd_cnt - st->fwd_cnt_sent) < PKT_MAX ||
-	     st->buf_alloc < PKT_MAX))
+	    (st->buf_alloc - (st->fwd_cnt - st->fwd_cnt_sent) < SIM_PKT_MAX ||
+	     st->buf_alloc < SIM_PKT_MAX))
 		gs_send(g, st, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
 }
 
@@ -409,8 +408,8 @@ static unsigned gs_pump_tx(struct guest *g, struct gstream *st)
 			break;
 		if (n > credit)
 			n = credit;
-		if (n > PKT_MAX)
-			n = PKT_MAX;
+		if (n > SIM_PKT_MAX)
+			n = SIM_PKT_MAX;
 		pat_fill(g->txbuf, (size_t)n, st->tx_seed, st->tx_done);
 		if (gs_send(g, st, VIRTIO_VSOCK_OP_RW, 0, g->txbuf, (uint32_t)n))
 			break;
@@ -622,7 +621,7 @@ struct hpeer {
 static void *hpeer_main(void *arg)
 {
 	struct hpeer *h = arg;
-	uint8_t *sbuf = malloc(PKT_MAX), *rbuf = malloc(PKT_MAX);
+	uint8_t *sbuf = malloc(SIM_PKT_MAX), *rbuf = malloc(SIM_PKT_MAX);
 	size_t spos = 0, slen = 0;
 
 	h->result = -ENOMEM;
@@ -644,7 +643,7 @@ static void *hpeer_main(void *arg)
 			break;
 		}
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(h->fd, rbuf, PKT_MAX, 0);
+			n = recv(h->fd, rbuf, SIM_PKT_MAX, 0);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				h->result = n == 0 ? -EPIPE : -errno;
 				break;
@@ -660,7 +659,7 @@ static void *hpeer_main(void *arg)
 			if (spos == slen) {
 				uint64_t rest = h->tx_goal - h->tx_done;
 
-				slen = rest < PKT_MAX ? (size_t)rest : PKT_MAX;
+				slen = rest < SIM_PKT_MAX ? (size_t)rest : SIM_PKT_MAX;
 				pat_fill(sbuf, slen, h->tx_seed, h->tx_done);
 				spos = 0;
 			}

@@ -543,7 +543,9 @@ static void handle_packet(struct sg *g, const struct sim_rx_buf *b)
 		return;
 	}
 	memcpy(&h, b->data, sizeof(h));
-	if (le64toh(h.dst_cid) != g->cid) {
+	/* Only stream packets for our CID may come: anything else is a
+	 * device bug. */
+	if (le64toh(h.dst_cid) != g->cid || le16toh(h.type) != VIRTIO_VSOCK_TYPE_STREAM) {
 		g->st.bad++;
 		if (!g->err)
 			g->err = -EBADMSG;
