@@ -15,7 +15,6 @@
 #include <string.h>
 
 #define HASH_BUCKETS 4096u
-#define MAX_LISTENERS 8u
 #define EPHEMERAL_MIN 49152u
 
 struct listener {
@@ -47,8 +46,8 @@ struct sg {
 
 	char stall[256];        /* what a timed-out send was waiting for */
 
-	struct listener listeners[MAX_LISTENERS];
-	unsigned nlisteners;
+	struct listener *listeners; /* searched per REQUEST: few expected */
+	unsigned nlisteners, cap_listeners;
 	struct sg_stats st;
 };
 
@@ -113,15 +112,28 @@ static void conn_release(struct sg *g, struct sg_conn *c)
 {
 	struct sg_conn **pp = &g->buckets[hash(c->peer_cid, c->peer_port, c->local_port)];
 
+	/* Kept: its final counters stay readable, and packets the device
+	 * still sends for it are told from strays (see handle_packet). A
+	 * newer connection on the same ports is found first (inserted at the
+	 * bucket's head). */
+	if (g->cfg.keep_closed)
+		return;
 	for (; *pp; pp = &(*pp)->hnext) {
 		if (*pp == c) {
 			*pp = c->hnext;
 			break;
 		}
 	}
-	/* Kept: its final counters stay readable (the slot is not reused). */
-	if (!g->cfg.keep_closed)
-		g->conn_free[g->nfree_conns++] = c;
+	g->conn_free[g->nfree_conns++] = c;
+}
+
+/* A connection on these ports that is not closed, or NULL. */
+static struct sg_conn *lookup_live(struct sg *g, uint64_t cid, uint32_t peer_port,
+				   uint32_t local_port)
+{
+	struct sg_conn *c = lookup(g, cid, peer_port, local_port);
+
+	return c && !c->dead ? c : NULL;
 }
 
 /* Ends c: the application hears SG_EV_CLOSED, then c goes back to the pool
@@ -429,10 +441,10 @@ int sg_connect(struct sg *g, uint64_t dst_cid, uint32_t dst_port, uint32_t src_p
 		port = g->next_port++;
 		if (g->next_port < EPHEMERAL_MIN)
 			g->next_port = EPHEMERAL_MIN;
-		if (!lookup(g, dst_cid, dst_port, port))
+		if (!lookup_live(g, dst_cid, dst_port, port))
 			break;
 	}
-	if (src_port && lookup(g, dst_cid, dst_port, port))
+	if (src_port && lookup_live(g, dst_cid, dst_port, port))
 		return -EADDRINUSE;
 	c = conn_new(g, dst_cid, dst_port, port, ops, user);
 	if (!c)
@@ -444,8 +456,17 @@ int sg_connect(struct sg *g, uint64_t dst_cid, uint32_t dst_port, uint32_t src_p
 
 int sg_listen(struct sg *g, uint32_t port, const struct sg_conn_ops *ops, void *user)
 {
-	if (g->nlisteners == MAX_LISTENERS)
-		return -ENOSPC;
+	if (find_listener(g, port))
+		return -EADDRINUSE;
+	if (g->nlisteners == g->cap_listeners) {
+		unsigned cap = g->cap_listeners ? 2 * g->cap_listeners : 4;
+		struct listener *l = realloc(g->listeners, cap * sizeof(*l));
+
+		if (!l)
+			return -ENOMEM;
+		g->listeners = l;
+		g->cap_listeners = cap;
+	}
 	g->listeners[g->nlisteners++] = (struct listener){ port, ops, user };
 	return 0;
 }
@@ -489,7 +510,7 @@ static void handle_request(struct sg *g, const struct virtio_vsock_hdr *h)
 		stray(g, h);
 		return;
 	}
-	if (lookup(g, cid, sport, dport)) {
+	if (lookup_live(g, cid, sport, dport)) {
 		reply_rst(g, h);
 		return;
 	}
@@ -557,6 +578,12 @@ static void handle_packet(struct sg *g, const struct sim_rx_buf *b)
 		return;
 	}
 	c = lookup(g, le64toh(h.src_cid), le32toh(h.src_port), le32toh(h.dst_port));
+	if (c && c->dead && op == VIRTIO_VSOCK_OP_RST) {
+		/* A kept connection we closed: the device answers a packet
+		 * that crossed its RST (or our RST crossed its own). */
+		g->st.late_rst++;
+		return;
+	}
 	if (!c || c->dead) {
 		stray(g, &h);
 		return;
@@ -774,6 +801,7 @@ void sg_close(struct sg *g)
 	}
 	free(g->conns);
 	free(g->conn_free);
+	free(g->listeners);
 	free(g);
 }
 

@@ -53,7 +53,9 @@ struct sg_cfg {
 	int timeout_ms;         /* bound of any single wait for the device */
 	bool quiet;             /* never answer packets for no connection */
 	bool keep_closed;       /* closed connections stay readable until
-				 * sg_close (tests inspect them afterwards) */
+				 * sg_close (tests inspect them afterwards),
+				 * and still own their ports: what the device
+				 * sends for them is no stray */
 };
 
 enum sg_state {
@@ -113,6 +115,8 @@ struct sg_stats {
 	uint64_t credit_violations;
 	uint64_t stray;      /* packets for no connection (RSTs aside) */
 	uint64_t stray_rst;  /* RSTs for no connection: ignored, as Linux */
+	uint64_t late_rst;   /* RSTs for a closed connection kept by
+			      * keep_closed: ignored, and no stray */
 	uint64_t refused;    /* REQUESTs a listener's accept hook refused */
 	uint64_t bad;        /* malformed used entries (device bugs) */
 	uint64_t waits;      /* times the driver slept on a call eventfd */
