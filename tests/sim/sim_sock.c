@@ -105,6 +105,8 @@ static struct sg_conn *conn_new(struct sg *g, uint64_t cid, uint32_t peer_port,
 	c->hnext = g->buckets[h];
 	g->buckets[h] = c;
 	g->nlive++;
+	if (ops && ops->init)
+		ops->init(c);
 	return c;
 }
 
@@ -254,6 +256,8 @@ uint32_t sg_peer_credit(const struct sg_conn *c)
 {
 	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt;
 
+	if (c->ignore_credit)
+		return UINT32_MAX;
 	return in_flight >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
 }
 

@@ -81,6 +81,9 @@ struct sg_conn_ops {
 	/* Optional: every packet for c, before it is applied (h in wire
 	 * order), for applications that check the peer's protocol. */
 	void (*pkt)(struct sg_conn *c, const struct virtio_vsock_hdr *h);
+	/* Optional: c was just made (by sg_connect or a listener), before
+	 * its first packet: the place to set buf_alloc, hold or tx_flags. */
+	void (*init)(struct sg_conn *c);
 	/* Optional, listeners only: a REQUEST from (cid, port); false
 	 * answers it with RST instead of accepting. */
 	bool (*accept)(struct sg *g, uint64_t cid, uint32_t port, void *user);
@@ -99,6 +102,7 @@ struct sg_conn {
 	bool rst_sent;           /* we sent RST */
 	bool hold;               /* the application consumes with sg_consume() */
 	unsigned tx_flags;       /* SIM_TX_* layout of data packets; 0 = slots */
+	bool ignore_credit;      /* a broken guest: sends beyond the peer's credit */
 	/* Credit, as in virtio_transport_common.c. */
 	uint32_t buf_alloc, fwd_cnt, fwd_cnt_sent, rx_cnt, tx_cnt;
 	uint32_t peer_buf_alloc, peer_fwd_cnt;
