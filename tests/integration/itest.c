@@ -465,15 +465,14 @@ void itest_stream_xfer(struct sim_stream *st, struct itest_xfer *x, int timeout_
 				 "peer credit %u (buf_alloc %u), in flight to us %u",
 				 (unsigned long long)x->tx_done, (unsigned long long)x->tx_len,
 				 (unsigned long long)x->rx_done, (unsigned long long)x->rx_len,
-				 st->c->peer_buf_alloc - (st->c->tx_cnt - st->c->peer_fwd_cnt),
-				 st->c->peer_buf_alloc, in_flight);
+				 sg_peer_credit(st->c), st->c->peer_buf_alloc, in_flight);
 		}
 		if (x->tx_done < x->tx_len) {
-			uint32_t credit = st->c->peer_buf_alloc - (st->c->tx_cnt - st->c->peer_fwd_cnt);
+			uint32_t credit = sg_peer_credit(st->c);
 
 			/* Only what the credit allows, so that sim_stream_send
 			 * never waits (and handles packets we would not see). */
-			if (credit && credit <= st->c->peer_buf_alloc) {
+			if (credit) {
 				uint64_t n = x->tx_len - x->tx_done;
 
 				if (n > credit)

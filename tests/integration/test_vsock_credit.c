@@ -46,13 +46,6 @@ static void stream_send_op(struct sim_stream *st, uint16_t op)
 	assert_int_equal(sim_tx_flush(st->sim, ITEST_TIMEOUT_MS), 0);
 }
 
-static uint32_t peer_credit(const struct sim_stream *st)
-{
-	uint32_t in_flight = st->c->tx_cnt - st->c->peer_fwd_cnt;
-
-	return in_flight >= st->c->peer_buf_alloc ? 0 : st->c->peer_buf_alloc - in_flight;
-}
-
 /* buf_alloc 0: the guest has no room, so not one data byte may come until
  * a CREDIT_UPDATE opens the window. */
 static void test_zero_buf_alloc(void **state)
@@ -190,7 +183,7 @@ static void test_host_stops_reading(void **state)
 	open_stream(t, s, &st, 50002, 0, &lfd, &hp.fd);
 	assert_int_equal(st.c->peer_buf_alloc, TXBUF);
 	for (;;) {
-		uint32_t credit = peer_credit(&st);
+		uint32_t credit = sg_peer_credit(st.c);
 
 		if (sim_now_ms() > deadline)
 			fail_msg("the guest was never throttled (sent %llu bytes)",
@@ -213,7 +206,7 @@ static void test_host_stops_reading(void **state)
 	assert_true(sent < total);
 	/* The daemon holds exactly its tx buffer: what it reports forwarded
 	 * plus 64 KiB is what we sent. */
-	assert_int_equal(peer_credit(&st), 0);
+	assert_int_equal(sg_peer_credit(st.c), 0);
 	assert_int_equal((uint32_t)(st.c->tx_cnt - st.c->peer_fwd_cnt), TXBUF);
 	/* Asked, it must not hand out credit it does not have. */
 	stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
@@ -222,9 +215,9 @@ static void test_host_stops_reading(void **state)
 	assert_int_equal(st.pkt->buf_alloc, TXBUF);
 	assert_int_equal(st.pkt->fwd_cnt, (uint32_t)(sent - TXBUF));
 	while ((r = sim_stream_poll(&st, 300)) == 1)
-		if (peer_credit(&st))
+		if (sg_peer_credit(st.c))
 			fail_msg("got %u bytes of credit while the host reads nothing (%s)",
-				 peer_credit(&st), sim_op_name(st.pkt->op));
+				 sg_peer_credit(st.c), sim_op_name(st.pkt->op));
 	assert_int_equal(r, 0);
 	print_message("throttled after %llu bytes (socket %llu + tx buffer %u)\n",
 		      (unsigned long long)sent, (unsigned long long)(sent - TXBUF), TXBUF);
@@ -364,7 +357,7 @@ static void test_device_fwd_cnt_wraps(void **state)
 	open_stream(t, s, &st, 50005, 0, &lfd, &w.fd);
 	assert_int_equal(pthread_create(&th, NULL, word_reader, &w), 0);
 	while (sent < total) {
-		uint32_t credit = peer_credit(&st), n;
+		uint32_t credit = sg_peer_credit(st.c), n;
 		int r;
 
 		if (!credit) {

@@ -149,9 +149,7 @@ static void test_guest_close_flushes_first(void **state)
 	open_stream(t, s, &st, 50001, &lfd, &hp.fd);
 	/* Fill the host socket and the daemon's tx buffer. */
 	for (;;) {
-		uint32_t in_flight = st.c->tx_cnt - st.c->peer_fwd_cnt;
-		uint32_t credit = in_flight >= st.c->peer_buf_alloc ? 0
-								 : st.c->peer_buf_alloc - in_flight;
+		uint32_t credit = sg_peer_credit(st.c);
 		int r;
 
 		if (credit) {
