@@ -8,6 +8,11 @@
  * guest RAM (split into one or more regions), the three split virtqueues
  * (0 rx, 1 tx, 2 event) laid out in that RAM, and their kick/call eventfds.
  *
+ * Layers, each using only the one below: this header (VMM, rings, and the
+ * driver's packet level: rx buffer pool, tx slots, raw chains), then
+ * sim_sock.h (connections, listeners, credit: the guest's socket layer),
+ * then sim_stream.h (one stream with blocking calls, for tests).
+ *
  * Conventions: every function returns 0 (or a count) on success and a
  * negative errno on failure; nothing aborts on an unexpected backend reply,
  * so that tests can assert on what happened. Every wait is bounded by a
