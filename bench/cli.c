@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "bguest.h"
+#include "sim/sim_sock.h"
 #include "sim/sim_daemon.h"
 
 static const char usage_text[] =
@@ -103,7 +103,7 @@ static int parse_sizes(struct bench_cfg *c, const char *list)
 			fprintf(stderr, "vdv-bench: --sizes: at most %d sizes\n", BENCH_MAX_SIZES);
 			return -1;
 		}
-		if (number("sizes", tok, 1, BG_MAX_PKT, &v))
+		if (number("sizes", tok, 1, SIM_PKT_MAX, &v))
 			return -1;
 		c->sizes[c->n_sizes++] = (size_t)v;
 	}
@@ -211,7 +211,7 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			c->queue_size = (unsigned)v;
 			break;
 		case O_RXBUF:
-			if (number("rx-buf-size", optarg, 1, BG_MAX_PKT, &v))
+			if (number("rx-buf-size", optarg, 1, SIM_PKT_MAX, &v))
 				return -1;
 			c->rx_buf_size = (size_t)v;
 			break;
@@ -238,7 +238,7 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			set_conns = true;
 			break;
 		case O_MC_WRITE:
-			if (number("mc-write", optarg, 1, BG_MAX_PKT, &v))
+			if (number("mc-write", optarg, 1, SIM_PKT_MAX, &v))
 				return -1;
 			c->mc_write = (size_t)v;
 			break;

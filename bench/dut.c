@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "host_io.h"
 #include "sim/sim.h"
 
@@ -30,9 +31,9 @@ void dut_app_call(void)
 		syscall(SYS_getppid);
 }
 
-void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t cap)
+void dut_app_recv(struct dut_recv *r, const struct sg_conn *c, size_t n, size_t cap)
 {
-	uint64_t batch = bg_rx_batch(c->g);
+	uint64_t batch = sg_rx_batch(c->g);
 
 	if (r->batch != batch || r->taken + n > cap) {
 		dut_app_call();
@@ -42,7 +43,7 @@ void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t 
 	r->taken += n;
 }
 
-void dut_app_rx_take(struct dut_app_rx *a, const struct bg_conn *c, const uint8_t *p,
+void dut_app_rx_take(struct dut_app_rx *a, const struct sg_conn *c, const uint8_t *p,
 		     size_t n)
 {
 	dut_app_recv(&a->recv, c, n, a->cap);
@@ -60,13 +61,63 @@ void dut_app_rx_take(struct dut_app_rx *a, const struct bg_conn *c, const uint8_
 	}
 }
 
-void dut_bg_cfg(const struct bench *b, size_t tx_max_payload, struct bg_cfg *cfg)
+static void reader_data(struct sg_conn *c, const uint8_t *p, size_t n)
 {
-	bg_cfg_init(cfg);
+	struct dut_reader *r = c->user;
+
+	dut_app_rx_take(&r->rx, c, p, n);
+}
+
+static void reader_event(struct sg_conn *c, enum sg_event ev)
+{
+	struct dut_reader *r = c->user;
+
+	if ((ev == SG_EV_SHUTDOWN && c->peer_shut_send) || ev == SG_EV_CLOSED) {
+		if (!r->eof)
+			r->t_end_ns = now_ns();
+		r->eof = true;
+		r->credit_violations = c->credit_violations;
+	}
+	/* c is gone after this callback: remember that we must not close it. */
+	if (ev == SG_EV_CLOSED)
+		r->closed = true;
+}
+
+const struct sg_conn_ops dut_reader_ops = { .data = reader_data, .event = reader_event };
+
+int dut_guest_write(const struct bench *b, struct sg_conn *c, size_t size, uint64_t *bytes,
+		    struct csum *sent)
+{
+	int64_t deadline = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
+	int r = 0;
+
+	*bytes = 0;
+	/* At least one write, as app_stream_write(). */
+	while (!r) {
+		const uint8_t *p = app_chunk(*bytes, size);
+
+		if (b->cfg.verify)
+			csum_update(sent, p, size);
+		dut_app_call(); /* the application's send() */
+		r = sg_send_all(c, p, size, b->cfg.timeout_ms);
+		*bytes += size;
+		if (now_ns() >= deadline)
+			break;
+	}
+	if (!r)
+		r = sg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	if (!r)
+		r = sg_kick(c->g);
+	return r;
+}
+
+void dut_sg_cfg(const struct bench *b, size_t tx_max_payload, struct sg_cfg *cfg)
+{
+	sg_cfg_init(cfg);
 	cfg->queue_size = b->cfg.queue_size;
 	cfg->rx_buf_size = b->cfg.rx_buf_size;
 	cfg->buf_alloc = b->cfg.guest_buf_alloc;
-	cfg->tx_max_payload = tx_max_payload < BG_MAX_PKT ? tx_max_payload : BG_MAX_PKT;
+	cfg->tx_max_payload = tx_max_payload < SIM_PKT_MAX ? tx_max_payload : SIM_PKT_MAX;
 	cfg->max_conns = b->cfg.idle_conns + b->cfg.mc_conns + 64;
 	cfg->timeout_ms = b->cfg.timeout_ms;
 }
@@ -114,11 +165,11 @@ unsigned dut_argv(const struct bench *b, int which, const char **argv, unsigned 
 
 int dut_open_guest(struct dut *s, size_t tx_max_payload)
 {
-	struct bg_cfg cfg;
+	struct sg_cfg cfg;
 	int r;
 
-	dut_bg_cfg(s->b, tx_max_payload, &cfg);
-	r = bg_open(s->d.socket_path, &cfg, &s->g);
+	dut_sg_cfg(s->b, tx_max_payload, &cfg);
+	r = sg_open(s->d.socket_path, &cfg, &s->g);
 	if (r) {
 		s->g = NULL;
 		fail_with_log(s, "starting the guest", r);
@@ -150,18 +201,18 @@ int dut_stop(struct dut *s)
 	if (s->g && s->b->cfg.verbose) {
 		char line[512];
 
-		bg_describe(s->g, line, sizeof(line));
+		sg_describe(s->g, line, sizeof(line));
 		fprintf(stderr, "  %s (%s) %s\n", s->fig, bench_who(s->which), line);
 	}
-	if (s->g && bg_stall(s->g))
+	if (s->g && sg_stall(s->g))
 		fprintf(stderr, "vdv-bench: %s (%s): %s\n", s->fig, bench_who(s->which),
-			bg_stall(s->g));
-	if (s->g && bg_error(s->g)) {
+			sg_stall(s->g));
+	if (s->g && sg_error(s->g)) {
 		bench_fail(s->b, s->fig, s->which, "guest driver error: %s",
-			   strerror(-bg_error(s->g)));
+			   strerror(-sg_error(s->g)));
 		r = -1;
 	}
-	bg_close(s->g);
+	sg_close(s->g);
 	s->g = NULL;
 	if (!alive) {
 		bench_fail(s->b, s->fig, s->which, "the daemon died during the run (status 0x%x)",
@@ -189,7 +240,7 @@ int dut_poll_until(struct dut *s, const bool *flag, int timeout_ms)
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		r = bg_poll(s->g, (int)left);
+		r = sg_poll(s->g, (int)left);
 		if (r < 0)
 			return r;
 	}
@@ -208,7 +259,7 @@ int dut_poll_join(struct dut *s, pthread_t th, int timeout_ms)
 			exit(2);
 		}
 		/* Short sleeps: the thread's end is not an event we can poll. */
-		if (guest_ok && bg_poll(s->g, 2) < 0)
+		if (guest_ok && sg_poll(s->g, 2) < 0)
 			guest_ok = false;
 		else if (!guest_ok)
 			usleep(2000);
@@ -220,20 +271,20 @@ struct connect_wait {
 	unsigned connected, refused;
 };
 
-static void connect_event(struct bg_conn *c, enum bg_event ev)
+static void connect_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct connect_wait *w = c->user;
 
-	if (ev == BG_EV_CONNECTED)
+	if (ev == SG_EV_CONNECTED)
 		w->connected++;
-	else if (ev == BG_EV_CLOSED)
+	else if (ev == SG_EV_CLOSED)
 		w->refused++;
 }
 
-static const struct bg_conn_ops connect_ops = { .event = connect_event };
+static const struct sg_conn_ops connect_ops = { .event = connect_event };
 
-int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct bg_conn_ops *ops,
-		      void *const *users, struct bg_conn **conns, int *hfds)
+int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct sg_conn_ops *ops,
+		      void *const *users, struct sg_conn **conns, int *hfds)
 {
 	int64_t deadline = now_ns() + (int64_t)s->b->cfg.timeout_ms * 1000000;
 	struct connect_wait w = { 0, 0 };
@@ -248,15 +299,15 @@ int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct bg_
 	if (lfd < 0)
 		return lfd;
 	for (i = 0; i < n; i++) {
-		r = bg_connect(s->g, BG_HOST_CID, port, &connect_ops, &w, &conns[i]);
+		r = sg_connect(s->g, SG_HOST_CID, port, 0, &connect_ops, &w, &conns[i]);
 		if (r)
 			goto out;
 	}
-	r = bg_kick(s->g);
+	r = sg_kick(s->g);
 	while (!r && w.connected + w.refused < n) {
 		int64_t left = (deadline - now_ns()) / 1000000;
 
-		r = left <= 0 ? -ETIMEDOUT : bg_poll(s->g, (int)left);
+		r = left <= 0 ? -ETIMEDOUT : sg_poll(s->g, (int)left);
 		r = r < 0 ? r : 0;
 	}
 	if (!r && w.refused)

@@ -13,7 +13,7 @@
 
 #include "bench.h"
 #include "csum.h"
-#include "bguest.h"
+#include "sim/sim_sock.h"
 #include "sim/sim_daemon.h"
 
 #define DUT_GUEST_CID 3
@@ -23,7 +23,7 @@ struct dut {
 	int which;
 	const char *fig;        /* for error messages */
 	struct sim_daemon d;
-	struct bg *g;
+	struct sg *g;
 };
 
 /*
@@ -44,7 +44,7 @@ struct dut_recv {
 	uint64_t batch;
 	size_t taken;
 };
-void dut_app_recv(struct dut_recv *r, const struct bg_conn *c, size_t n, size_t cap);
+void dut_app_recv(struct dut_recv *r, const struct sg_conn *c, size_t n, size_t cap);
 
 /* A guest application receiving a stream: its recv() buffer (allocated by
  * the caller), the calls it pays, and what it got. */
@@ -58,11 +58,27 @@ struct dut_app_rx {
 };
 /* One packet's payload as the application's recv() takes it: the call is
  * charged (dut_app_recv), the bytes copied through buf and checksummed. */
-void dut_app_rx_take(struct dut_app_rx *a, const struct bg_conn *c, const uint8_t *p,
+void dut_app_rx_take(struct dut_app_rx *a, const struct sg_conn *c, const uint8_t *p,
 		     size_t n);
 
+/* A guest application reading one stream to its end (user of its
+ * connection, with dut_reader_ops): what it got, and when the end came. */
+struct dut_reader {
+	struct dut_app_rx rx;
+	bool eof, closed;           /* end of stream; the connection is gone */
+	uint64_t credit_violations; /* the connection's, at the end */
+	int64_t t_end_ns;
+};
+extern const struct sg_conn_ops dut_reader_ops;
+
+/* A guest application writing size-byte writes on c for the measured
+ * duration (at least one write), then SHUTDOWN(SEND): 0 or -errno; *bytes
+ * and *sent (checksummed when verifying) say what it wrote. */
+int dut_guest_write(const struct bench *b, struct sg_conn *c, size_t size, uint64_t *bytes,
+		    struct csum *sent);
+
 /* Fills cfg from the bench options; tx_max_payload is the largest write. */
-void dut_bg_cfg(const struct bench *b, size_t tx_max_payload, struct bg_cfg *cfg);
+void dut_sg_cfg(const struct bench *b, size_t tx_max_payload, struct sg_cfg *cfg);
 
 /* Spawns the daemon and starts the guest. On failure the error is
  * reported (bench_fail) and everything is cleaned up. */
@@ -96,7 +112,7 @@ int dut_poll_join(struct dut *s, pthread_t th, int timeout_ms);
  * listener at UDS_PATH_port), each with ops and users[i]; fills conns[]
  * and the host ends hfds[] (in accept order). Returns 0 or -errno.
  */
-int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct bg_conn_ops *ops,
-		      void *const *users, struct bg_conn **conns, int *hfds);
+int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct sg_conn_ops *ops,
+		      void *const *users, struct sg_conn **conns, int *hfds);
 
 #endif

@@ -21,22 +21,22 @@
 
 #define PORT 5203
 
-static void srv_event(struct bg_conn *c, enum bg_event ev)
+static void srv_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct app_gate *gate = c->user;
 
 	/* The application's accept() and close(). */
-	if (ev == BG_EV_ACCEPTED)
+	if (ev == SG_EV_ACCEPTED)
 		dut_app_call();
-	if (ev == BG_EV_SHUTDOWN && c->peer_shut_send) {
+	if (ev == SG_EV_SHUTDOWN && c->peer_shut_send) {
 		dut_app_call();
-		bg_close_conn(c);
+		sg_close_conn(c);
 	}
-	if (ev == BG_EV_CLOSED)
+	if (ev == SG_EV_CLOSED)
 		app_gate_done(gate);
 }
 
-static const struct bg_conn_ops srv_ops = { .event = srv_event };
+static const struct sg_conn_ops srv_ops = { .event = srv_event };
 
 static int connrate(struct dut *s)
 {
@@ -52,7 +52,7 @@ static int connrate(struct dut *s)
 	int r;
 
 	app_gate_init(&gate);
-	r = bg_listen(s->g, PORT, &srv_ops, &gate);
+	r = sg_listen(s->g, PORT, &srv_ops, &gate);
 	if (!r) {
 		cpu_mark(&m, s->d.pid);
 		t0 = now_ns();

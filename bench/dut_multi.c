@@ -27,7 +27,7 @@
 #define PORT 5204
 
 struct mconn {
-	struct bg_conn *c;
+	struct sg_conn *c;
 	uint64_t bytes;      /* sent (g2h) or received (h2g) */
 	struct csum sum;
 	size_t partial;      /* g2h: bytes of the current write already queued */
@@ -46,7 +46,7 @@ struct multi {
 
 static struct multi *g_multi; /* the callbacks' context (one run at a time) */
 
-static void m_data(struct bg_conn *c, const uint8_t *p, size_t n)
+static void m_data(struct sg_conn *c, const uint8_t *p, size_t n)
 {
 	struct mconn *m = c->user;
 	struct multi *mu = g_multi;
@@ -64,22 +64,22 @@ static void m_data(struct bg_conn *c, const uint8_t *p, size_t n)
 	}
 }
 
-static void m_event(struct bg_conn *c, enum bg_event ev)
+static void m_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct mconn *m = c->user;
 	struct multi *mu = g_multi;
 
-	if (((ev == BG_EV_SHUTDOWN && c->peer_shut_send) || ev == BG_EV_CLOSED) && !m->eof) {
+	if (((ev == SG_EV_SHUTDOWN && c->peer_shut_send) || ev == SG_EV_CLOSED) && !m->eof) {
 		m->eof = true;
 		m->credit_violations = c->credit_violations;
 		if (++mu->eofs == mu->n)
 			mu->t_end_ns = now_ns();
 	}
-	if (ev == BG_EV_CLOSED)
+	if (ev == SG_EV_CLOSED)
 		m->closed = true;
 }
 
-static const struct bg_conn_ops m_ops = { .data = m_data, .event = m_event };
+static const struct sg_conn_ops m_ops = { .data = m_data, .event = m_event };
 
 static int join_ms(const struct bench *b)
 {
@@ -98,7 +98,7 @@ static ssize_t g2h_round(struct multi *mu, size_t wsize)
 		ssize_t r;
 
 		dut_app_call(); /* a non-blocking send(), even if it takes nothing */
-		r = bg_send(m->c, p, wsize - m->partial);
+		r = sg_send(m->c, p, wsize - m->partial);
 
 		if (r < 0)
 			return r;
@@ -146,20 +146,20 @@ static int guest_writes(struct dut *s, struct multi *mu, struct app_multi *hr)
 			r = (int)n;
 			break;
 		}
-		r = bg_kick(s->g);
-		if (!r && n == 0 && bg_poll(s->g, b->cfg.timeout_ms) <= 0) {
-			bg_note_stall(mu->mc[0].c);
+		r = sg_kick(s->g);
+		if (!r && n == 0 && sg_poll(s->g, b->cfg.timeout_ms) <= 0) {
+			sg_note_stall(mu->mc[0].c);
 			r = -ETIMEDOUT;
 		}
 		else if (!r)
-			r = bg_poll(s->g, 0) < 0 ? -EIO : 0;
+			r = sg_poll(s->g, 0) < 0 ? -EIO : 0;
 		if (r)
 			break;
 	}
 	for (unsigned i = 0; !r && i < mu->n; i++)
-		r = bg_shutdown(mu->mc[i].c, VIRTIO_VSOCK_SHUTDOWN_SEND);
+		r = sg_shutdown(mu->mc[i].c, VIRTIO_VSOCK_SHUTDOWN_SEND);
 	if (!r)
-		r = bg_kick(s->g);
+		r = sg_kick(s->g);
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
 		r = -EIO;
 	if (!r && !hr->err) {
@@ -206,7 +206,7 @@ static int host_writes(struct dut *s, struct multi *mu, struct app_multi *hw)
 		return r;
 	}
 	while (!r && mu->eofs < mu->n) {
-		r = bg_poll(s->g, join_ms(b));
+		r = sg_poll(s->g, join_ms(b));
 		r = r < 0 ? r : r == 0 ? -ETIMEDOUT : 0;
 	}
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
@@ -249,7 +249,7 @@ static int multi(struct dut *s, bool g2h)
 	struct multi mu = { .b = b, .n = n };
 	struct app_multi h = { .n = n, .verify = b->cfg.verify, .timeout_ms = b->cfg.timeout_ms,
 			       .io_size = g2h ? b->cfg.read_size : b->cfg.mc_write };
-	struct bg_conn **conns = calloc(n, sizeof(*conns));
+	struct sg_conn **conns = calloc(n, sizeof(*conns));
 	void **users = calloc(n, sizeof(*users));
 	const char *id = g2h ? "mc_g2h_aggr" : "mc_h2g_aggr";
 	int r = -ENOMEM;

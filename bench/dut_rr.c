@@ -25,14 +25,14 @@ struct echo {
 	bool done;
 };
 
-static void echo_data(struct bg_conn *c, const uint8_t *p, size_t n)
+static void echo_data(struct sg_conn *c, const uint8_t *p, size_t n)
 {
 	struct echo *e = c->user;
 	ssize_t r;
 
 	dut_app_call(); /* recv() */
 	dut_app_call(); /* send() */
-	r = bg_send(c, p, n);
+	r = sg_send(c, p, n);
 
 	/* 64-byte messages never run out of credit or slots; if they did,
 	 * the latency figure would be meaningless anyway. */
@@ -40,15 +40,15 @@ static void echo_data(struct bg_conn *c, const uint8_t *p, size_t n)
 		e->err = r < 0 ? (int)r : -ENOBUFS;
 }
 
-static void echo_event(struct bg_conn *c, enum bg_event ev)
+static void echo_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct echo *e = c->user;
 
-	if (ev == BG_EV_CLOSED || (ev == BG_EV_SHUTDOWN && c->peer_shut_send))
+	if (ev == SG_EV_CLOSED || (ev == SG_EV_SHUTDOWN && c->peer_shut_send))
 		e->done = true;
 }
 
-static const struct bg_conn_ops echo_ops = { .data = echo_data, .event = echo_event };
+static const struct sg_conn_ops echo_ops = { .data = echo_data, .event = echo_event };
 
 static int rr(struct dut *s)
 {
@@ -56,7 +56,7 @@ static int rr(struct dut *s)
 	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
 	struct echo e = { 0, false };
 	void *user = &e;
-	struct bg_conn *conn;
+	struct sg_conn *conn;
 	struct cpu_mark m;
 	pthread_t th;
 	int r;

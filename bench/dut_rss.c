@@ -33,15 +33,15 @@ struct accepted {
 	unsigned n;
 };
 
-static void acc_event(struct bg_conn *c, enum bg_event ev)
+static void acc_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct accepted *a = c->user;
 
-	if (ev == BG_EV_ACCEPTED)
+	if (ev == SG_EV_ACCEPTED)
 		a->n++;
 }
 
-static const struct bg_conn_ops acc_ops = { .event = acc_event };
+static const struct sg_conn_ops acc_ops = { .event = acc_event };
 
 /* Lets the daemon finish what it was doing, then reads its memory. */
 static int settle_and_read(struct dut *s, struct mem_use *m)
@@ -50,7 +50,7 @@ static int settle_and_read(struct dut *s, struct mem_use *m)
 	int64_t until = now_ns() + us * 1000;
 
 	while (s->g && now_ns() < until)
-		if (bg_poll(s->g, 20) < 0)
+		if (sg_poll(s->g, 20) < 0)
 			return -EIO;
 	if (!s->g)
 		usleep((useconds_t)us);
@@ -60,7 +60,7 @@ static int settle_and_read(struct dut *s, struct mem_use *m)
 static int open_idle(struct dut *s, unsigned n, int *fds, unsigned *nfds)
 {
 	struct accepted acc = { 0 };
-	int r = bg_listen(s->g, PORT, &acc_ops, &acc);
+	int r = sg_listen(s->g, PORT, &acc_ops, &acc);
 
 	for (unsigned done = 0; !r && done < n;) {
 		unsigned k = n - done < BATCH ? n - done : BATCH, i;
@@ -77,7 +77,7 @@ static int open_idle(struct dut *s, unsigned n, int *fds, unsigned *nfds)
 		while (!r && acc.n < done + k) {
 			if (now_ns() > deadline)
 				r = -ETIMEDOUT;
-			else if (bg_poll(s->g, 50) < 0)
+			else if (sg_poll(s->g, 50) < 0)
 				r = -EIO;
 		}
 		/* The OK lines arrive after the RESPONSE is processed. */

@@ -30,41 +30,19 @@
 #define NA_MSG "n/a (sibling routing not implemented)"
 
 struct receiver {
-	struct bg *g;
-	int timeout_ms;
+	struct sg *g;
 	atomic_int stop;
-	struct dut_app_rx rx; /* also the results */
-	bool eof;
-	int64_t t_end_ns;
+	struct dut_reader rd; /* also the results */
 	int err;
 };
-
-static void rcv_data(struct bg_conn *c, const uint8_t *p, size_t n)
-{
-	struct receiver *r = c->user;
-
-	dut_app_rx_take(&r->rx, c, p, n);
-}
-
-static void rcv_event(struct bg_conn *c, enum bg_event ev)
-{
-	struct receiver *r = c->user;
-
-	if (((ev == BG_EV_SHUTDOWN && c->peer_shut_send) || ev == BG_EV_CLOSED) && !r->eof) {
-		r->eof = true;
-		r->t_end_ns = now_ns();
-	}
-}
-
-static const struct bg_conn_ops rcv_ops = { .data = rcv_data, .event = rcv_event };
 
 /* Guest B: serves its device until the stream ended or we are told to stop. */
 static void *receiver_main(void *arg)
 {
 	struct receiver *r = arg;
 
-	while (!r->eof && !atomic_load(&r->stop)) {
-		int n = bg_poll(r->g, 20);
+	while (!r->rd.eof && !atomic_load(&r->stop)) {
+		int n = sg_poll(r->g, 20);
 
 		if (n < 0) {
 			r->err = n;
@@ -78,64 +56,48 @@ struct conn_state {
 	bool answered, refused;
 };
 
-static void snd_event(struct bg_conn *c, enum bg_event ev)
+static void snd_event(struct sg_conn *c, enum sg_event ev)
 {
 	struct conn_state *st = c->user;
 
-	if (ev == BG_EV_CONNECTED)
+	if (ev == SG_EV_CONNECTED)
 		st->answered = true;
-	if (ev == BG_EV_CLOSED) {
+	if (ev == SG_EV_CLOSED) {
 		st->answered = true;
 		st->refused = c->refused;
 	}
 }
 
-static const struct bg_conn_ops snd_ops = { .event = snd_event };
+static const struct sg_conn_ops snd_ops = { .event = snd_event };
 
-static int stream(struct dut *s, struct bg *ga, struct receiver *rcv, const char *id,
+static int stream(struct dut *s, struct sg *ga, struct receiver *rcv, const char *id,
 		  size_t size)
 {
 	struct bench *b = s->b;
 	struct conn_state st = { false, false };
 	struct csum sent = { 0 };
 	uint64_t bytes = 0;
-	struct bg_conn *c;
+	struct sg_conn *c;
 	struct cpu_mark m;
 	int64_t t0, deadline;
 	pthread_t th;
 	int r;
 
-	r = bg_connect(ga, CID_B, PORT, &snd_ops, &st, &c);
+	r = sg_connect(ga, CID_B, PORT, 0, &snd_ops, &st, &c);
 	if (r)
 		return r;
 	if (hio_thread_start(&th, receiver_main, rcv))
 		return -EAGAIN;
 	deadline = now_ns() + (int64_t)b->cfg.timeout_ms * 1000000;
 	while (!r && !st.answered)
-		r = now_ns() > deadline ? -ETIMEDOUT : bg_poll(ga, 20) < 0 ? -EIO : 0;
+		r = now_ns() > deadline ? -ETIMEDOUT : sg_poll(ga, 20) < 0 ? -EIO : 0;
 	if (!r && st.refused) {
 		res_na(&b->res, id, s->which, NA_MSG);
 		r = 1;
 	}
 	cpu_mark(&m, s->d.pid);
 	t0 = now_ns();
-	deadline = t0 + (int64_t)(b->cfg.duration_s * 1e9);
-	/* At least one write, as app_stream_write(). */
-	while (!r) {
-		const uint8_t *p = app_chunk(bytes, size);
-
-		if (b->cfg.verify)
-			csum_update(&sent, p, size);
-		dut_app_call();
-		r = bg_send_all(c, p, size, b->cfg.timeout_ms);
-		bytes += size;
-		if (now_ns() >= deadline)
-			break;
-	}
-	if (!r)
-		r = bg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
-	if (!r)
-		r = bg_kick(ga);
+	r = dut_guest_write(b, c, size, &bytes, &sent);
 	if (r)
 		atomic_store(&rcv->stop, 1);
 	/* Guest A keeps serving its device until B has everything. */
@@ -145,26 +107,26 @@ static int stream(struct dut *s, struct bg *ga, struct receiver *rcv, const char
 			fprintf(stderr, "vdv-bench: %s: receiving guest hung; aborting\n", id);
 			exit(2);
 		}
-		if (bg_poll(ga, 2) < 0)
+		if (sg_poll(ga, 2) < 0)
 			usleep(2000);
 	}
 	if (r)
 		return r;
 	if (rcv->err)
 		return rcv->err;
-	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->rx.bytes, &rcv->rx.sum))
+	if (rec_check_stream(b, id, s->which, bytes, &sent, rcv->rd.rx.bytes, &rcv->rd.rx.sum))
 		return -EBADMSG;
-	rec_stream(b, id, s->which, rcv->rx.bytes, rcv->t_end_ns - t0, cpu_since(&m));
+	rec_stream(b, id, s->which, rcv->rd.rx.bytes, rcv->rd.t_end_ns - t0, cpu_since(&m));
 	return 0;
 }
 
 static int sibling(struct bench *b, int which, const char *id, size_t size)
 {
 	char dir[] = "/tmp/vdv-bench-XXXXXX", vm_a[256], vm_b[256], sock_a[64], sock_b[64];
-	struct receiver rcv = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
+	struct receiver rcv = { .rd.rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	const char *argv[] = { b->cfg.daemon[which - T_A], "--vm", vm_a, "--vm", vm_b, NULL };
-	struct bg *ga = NULL;
-	struct bg_cfg cfg;
+	struct sg *ga = NULL;
+	struct sg_cfg cfg;
 	struct dut s = { .b = b, .which = which, .fig = id };
 	int r;
 
@@ -176,8 +138,8 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 		 CID_A, sock_a, dir);
 	snprintf(vm_b, sizeof(vm_b), "guest-cid=%d,socket=%s,uds-path=%s/vm4.vsock,groups=bench",
 		 CID_B, sock_b, dir);
-	rcv.rx.buf = malloc(rcv.rx.cap);
-	r = rcv.rx.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
+	rcv.rd.rx.buf = malloc(rcv.rd.rx.cap);
+	r = rcv.rd.rx.buf ? sim_daemon_spawn_argv(&s.d, argv, NULL, 0) : -ENOMEM;
 	if (!r)
 		r = sim_daemon_wait_path(&s.d, sock_a, 10000);
 	if (!r)
@@ -187,19 +149,19 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 		res_na(&b->res, id, which, NA_MSG);
 		r = 1;
 	}
-	dut_bg_cfg(b, size, &cfg);
+	dut_sg_cfg(b, size, &cfg);
 	if (!r)
-		r = bg_open(sock_a, &cfg, &ga);
+		r = sg_open(sock_a, &cfg, &ga);
 	if (!r)
-		r = bg_open(sock_b, &cfg, &rcv.g);
+		r = sg_open(sock_b, &cfg, &rcv.g);
 	if (!r)
-		r = bg_listen(rcv.g, PORT, &rcv_ops, &rcv);
+		r = sg_listen(rcv.g, PORT, &dut_reader_ops, &rcv.rd);
 	if (!r)
 		r = stream(&s, ga, &rcv, id, size);
 	if (r < 0)
 		bench_fail(b, id, which, "%s", strerror(-r));
-	bg_close(ga);
-	bg_close(rcv.g);
+	sg_close(ga);
+	sg_close(rcv.g);
 	if (r < 0)
 		sim_daemon_dump_log(&s.d, stderr, 4096);
 	sim_daemon_stop(&s.d, 5000, NULL);
@@ -210,7 +172,7 @@ static int sibling(struct bench *b, int which, const char *id, size_t size)
 	snprintf(vm_b, sizeof(vm_b), "%s/vm4.vsock", dir);
 	unlink(vm_b);
 	rmdir(dir);
-	free(rcv.rx.buf);
+	free(rcv.rd.rx.buf);
 	return r < 0 ? -1 : 0;
 }
 

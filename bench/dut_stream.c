@@ -28,38 +28,6 @@
 
 #define PORT 5201
 
-/* The guest application receiving a stream. */
-struct guest_reader {
-	struct dut_app_rx rx;
-	bool eof, closed;
-	uint64_t credit_violations;
-	int64_t t_end_ns;
-};
-
-static void reader_data(struct bg_conn *c, const uint8_t *p, size_t n)
-{
-	struct guest_reader *r = c->user;
-
-	dut_app_rx_take(&r->rx, c, p, n);
-}
-
-static void reader_event(struct bg_conn *c, enum bg_event ev)
-{
-	struct guest_reader *r = c->user;
-
-	if ((ev == BG_EV_SHUTDOWN && c->peer_shut_send) || ev == BG_EV_CLOSED) {
-		if (!r->eof)
-			r->t_end_ns = now_ns();
-		r->eof = true;
-		r->credit_violations = c->credit_violations;
-	}
-	/* c is gone after this callback: remember that we must not close it. */
-	if (ev == BG_EV_CLOSED)
-		r->closed = true;
-}
-
-static const struct bg_conn_ops reader_ops = { .data = reader_data, .event = reader_event };
-
 static int join_ms(const struct bench *b)
 {
 	return (int)(b->cfg.duration_s * 1000) + 2 * b->cfg.timeout_ms;
@@ -70,10 +38,10 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 	struct bench *b = s->b;
 	struct app_stream hr = { .io_size = b->cfg.read_size, .verify = b->cfg.verify };
 	struct csum sent = { 0 };
-	struct bg_conn *c;
+	struct sg_conn *c;
 	struct cpu_mark m;
 	uint64_t bytes = 0;
-	int64_t t0, deadline;
+	int64_t t0;
 	pthread_t th;
 	int r;
 
@@ -89,23 +57,7 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 	}
 	cpu_mark(&m, s->d.pid);
 	t0 = now_ns();
-	deadline = t0 + (int64_t)(b->cfg.duration_s * 1e9);
-	/* At least one write, as app_stream_write(). */
-	while (!r) {
-		const uint8_t *p = app_chunk(bytes, size);
-
-		if (b->cfg.verify)
-			csum_update(&sent, p, size);
-		dut_app_call(); /* the application's send() */
-		r = bg_send_all(c, p, size, b->cfg.timeout_ms);
-		bytes += size;
-		if (now_ns() >= deadline)
-			break;
-	}
-	if (!r)
-		r = bg_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_SEND);
-	if (!r)
-		r = bg_kick(s->g);
+	r = dut_guest_write(b, c, size, &bytes, &sent);
 	/* Keep serving the device (credit updates, the close) until the host
 	 * reader has seen the end of the stream. */
 	if (dut_poll_join(s, th, join_ms(b)) && !r)
@@ -124,10 +76,10 @@ static int guest_to_host(struct dut *s, const char *id, size_t size)
 static int host_to_guest(struct dut *s, const char *id, size_t size)
 {
 	struct bench *b = s->b;
-	struct guest_reader gr = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
+	struct dut_reader gr = { .rx = { .cap = b->cfg.read_size, .verify = b->cfg.verify } };
 	struct app_stream hw = { .io_size = size, .verify = b->cfg.verify };
 	void *user = &gr;
-	struct bg_conn *c;
+	struct sg_conn *c;
 	struct cpu_mark m;
 	int64_t t0;
 	pthread_t th;
@@ -136,7 +88,7 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	gr.rx.buf = malloc(gr.rx.cap);
 	if (!gr.rx.buf)
 		return -1;
-	r = dut_connect_pairs(s, PORT, 1, &reader_ops, &user, &c, &hw.fd);
+	r = dut_connect_pairs(s, PORT, 1, &dut_reader_ops, &user, &c, &hw.fd);
 	if (r) {
 		bench_fail(b, id, s->which, "connect: %s", strerror(-r));
 		free(gr.rx.buf);
@@ -149,7 +101,7 @@ static int host_to_guest(struct dut *s, const char *id, size_t size)
 	if (!r)
 		r = dut_poll_until(s, &gr.eof, join_ms(b));
 	if (!r && !gr.closed)
-		bg_close_conn(c);
+		sg_close_conn(c);
 	if (r)
 		shutdown(hw.fd, SHUT_RDWR);
 	if (dut_poll_join(s, th, join_ms(b)) && !r)

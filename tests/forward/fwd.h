@@ -31,6 +31,7 @@
 #include <sys/types.h>
 
 #include "sim/sim.h"
+#include "sim/sim_stream.h"
 
 #define FWD_SEED(id, dir) (((uint32_t)(id) << 1) | (uint32_t)(dir))
 #define FWD_ID_LEN 4u
@@ -92,7 +93,13 @@ void fwd_host_fini(struct fwd_host *h);
 
 enum fwd_gstate { G_CONNECTING, G_OPEN, G_DONE, G_FAILED };
 
+struct fwd_guest;
+
+/* One test connection: the pattern/id protocol's state. The connection
+ * itself (credit, demultiplexing, close) is the socket layer's. */
 struct fwd_gconn {
+	struct fwd_guest *g;
+	struct sg_conn *c;   /* NULL once the socket layer closed it */
 	enum fwd_gstate state;
 	bool initiator;
 	uint64_t peer_cid;
@@ -101,8 +108,6 @@ struct fwd_gconn {
 	uint8_t idbuf[FWD_ID_LEN];
 	unsigned id_done;
 	uint64_t tx_len, rx_len, tx_done, rx_done;
-	uint32_t tx_cnt, rx_cnt, fwd_cnt_sent;
-	uint32_t peer_buf_alloc, peer_fwd_cnt;
 	bool shut_sent, close_sent, peer_shut_send, rst_rcvd;
 	int64_t bad;
 	char why[160];
@@ -110,6 +115,7 @@ struct fwd_gconn {
 
 struct fwd_guest {
 	struct sim *sim;
+	struct sg *sg;           /* made on first use, with buf_alloc */
 	/* what to expect from the host */
 	uint32_t accept_port;    /* REQUESTs to this port are answered */
 	unsigned n_accept;
@@ -117,10 +123,10 @@ struct fwd_guest {
 	uint64_t len_i2a, len_a2i;
 	uint32_t buf_alloc;      /* what we advertise; 256 KiB */
 	/* connections */
-	struct fwd_gconn *c;
+	struct fwd_gconn **c;
 	unsigned nc, cap;
 	unsigned accepted, refused_sent;
-	/* packets no connection of ours expected */
+	/* after fwd_guest_run: packets no connection of ours expected */
 	uint64_t stray;
 	char stray_what[160];
 	uint64_t stray_rst;      /* RSTs for no connection: ignored */
@@ -130,7 +136,6 @@ struct fwd_guest {
 	uint64_t req_src_cid;
 	uint32_t req_src_port_min;
 	char why[256];
-	struct sim_pkt *pkt;
 	uint8_t *scratch;
 };
 

@@ -286,7 +286,7 @@ static void guest_opts(struct sim_opts *o)
 	sim_opts_init(o);
 	o->connect_timeout_ms = 5000;
 	o->io_timeout_ms = 5000;
-	o->rx_buf_size = 64u * 1024u;
+	o->rx_buf_size = SIM_PKT_MAX;
 }
 
 static int guest_start(const char *path, struct sim **out)
@@ -1069,21 +1069,21 @@ static int wait_host_close_seen(struct sim_stream *st, int timeout_ms, int64_t *
 	int64_t t0 = sim_now_ms(), deadline = t0 + timeout_ms;
 
 	*what = "neither SHUTDOWN(SEND) nor RST";
-	while (!st->reset && !st->peer_shut_send) {
+	while (!st->c->reset && !st->c->peer_shut_send) {
 		if (sim_stream_poll(st, (int)(deadline - sim_now_ms())) <= 0 ||
 		    sim_now_ms() >= deadline)
 			return -ETIMEDOUT;
 	}
 	*ms = sim_now_ms() - t0;
-	if (st->reset) {
+	if (st->c->reset) {
 		*what = "RST";
 		return 0;
 	}
 	*what = "SHUTDOWN(SEND), but no RST for data sent after it";
 	deadline = sim_now_ms() + timeout_ms;
-	if (sim_stream_send(st, "more", 4, timeout_ms) < 0 && !st->reset)
+	if (sim_stream_send(st, "more", 4, timeout_ms) < 0 && !st->c->reset)
 		return -ETIMEDOUT;
-	while (!st->reset) {
+	while (!st->c->reset) {
 		if (sim_stream_poll(st, (int)(deadline - sim_now_ms())) <= 0 ||
 		    sim_now_ms() >= deadline)
 			return -ETIMEDOUT;
@@ -1123,7 +1123,7 @@ static enum verdict c_abrupt_close(void)
 	close(fd);
 	if (!r)
 		r = wait_host_close_seen(&st, 2000, &ms1, &what);
-	if (!st.reset)
+	if (!st.c->reset)
 		sim_stream_rst(&st);
 	sim_stream_fini(&st);
 	if (r)
@@ -1145,7 +1145,7 @@ static enum verdict c_abrupt_close(void)
 	close(fd);
 	if (!r)
 		r = wait_host_close_seen(&st, 2000, &ms2, &what);
-	if (!st.reset)
+	if (!st.c->reset)
 		sim_stream_rst(&st);
 	sim_stream_fini(&st);
 	if (r)
@@ -1350,7 +1350,7 @@ static enum verdict c_early_close(void)
 		return failf("the guest saw no REQUEST for port %u: %s", FL_B, strerror(-r));
 	}
 	got = stream_recv_check(&st, 4242, n, 5000);
-	if (!st.reset)
+	if (!st.c->reset)
 		sim_stream_rst(&st);
 	sim_stream_fini(&st);
 	if (got != (ssize_t)n) {
@@ -1380,9 +1380,9 @@ static enum verdict c_early_close(void)
 	usleep(200 * 1000);
 	got = recv_check(fd, 4243, n, 5000);
 	close(fd);
-	while (!st.reset && sim_stream_poll(&st, 2000) > 0)
+	while (!st.c->reset && sim_stream_poll(&st, 2000) > 0)
 		;
-	r = st.reset;
+	r = st.c->reset;
 	sim_stream_fini(&st);
 	if (got != (ssize_t)n)
 		return failf("guest wrote %zu bytes and closed: the host read %s%zd bytes before "

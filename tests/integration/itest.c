@@ -455,7 +455,7 @@ void itest_stream_xfer(struct sim_stream *st, struct itest_xfer *x, int timeout_
 	x->max_in_flight = 0;
 	x->rw_pkts = 0;
 	while (x->tx_done < x->tx_len || x->rx_done < x->rx_len) {
-		uint32_t in_flight = st->rx_cnt - st->fwd_cnt_sent;
+		uint32_t in_flight = st->c->rx_cnt - st->c->fwd_cnt_sent;
 		bool sent = false;
 		int r;
 
@@ -465,21 +465,20 @@ void itest_stream_xfer(struct sim_stream *st, struct itest_xfer *x, int timeout_
 				 "peer credit %u (buf_alloc %u), in flight to us %u",
 				 (unsigned long long)x->tx_done, (unsigned long long)x->tx_len,
 				 (unsigned long long)x->rx_done, (unsigned long long)x->rx_len,
-				 st->peer_buf_alloc - (st->tx_cnt - st->peer_fwd_cnt),
-				 st->peer_buf_alloc, in_flight);
+				 sg_peer_credit(st->c), st->c->peer_buf_alloc, in_flight);
 		}
 		if (x->tx_done < x->tx_len) {
-			uint32_t credit = st->peer_buf_alloc - (st->tx_cnt - st->peer_fwd_cnt);
+			uint32_t credit = sg_peer_credit(st->c);
 
 			/* Only what the credit allows, so that sim_stream_send
 			 * never waits (and handles packets we would not see). */
-			if (credit && credit <= st->peer_buf_alloc) {
+			if (credit) {
 				uint64_t n = x->tx_len - x->tx_done;
 
 				if (n > credit)
 					n = credit;
-				if (n > st->max_pkt)
-					n = st->max_pkt;
+				if (n > SIM_PKT_MAX)
+					n = SIM_PKT_MAX;
 				itest_pattern(buf, n, x->tx_seed, x->tx_base + x->tx_done);
 				r = sim_stream_send(st, buf, n, ITEST_TIMEOUT_MS);
 				if (r) {
@@ -495,12 +494,12 @@ void itest_stream_xfer(struct sim_stream *st, struct itest_xfer *x, int timeout_
 			free(buf);
 			fail_msg("guest poll: %s", strerror(-r));
 		}
-		if (st->reset) {
+		if (st->c->reset) {
 			free(buf);
 			fail_msg("connection reset by the device: sent %llu, received %llu",
 				 (unsigned long long)x->tx_done, (unsigned long long)x->rx_done);
 		}
-		in_flight = st->rx_cnt - st->fwd_cnt_sent;
+		in_flight = st->c->rx_cnt - st->c->fwd_cnt_sent;
 		if (r == 1 && st->pkt->op == VIRTIO_VSOCK_OP_RW) {
 			x->rw_pkts++;
 			if (in_flight > x->max_in_flight)
@@ -509,7 +508,7 @@ void itest_stream_xfer(struct sim_stream *st, struct itest_xfer *x, int timeout_
 				free(buf);
 				fail_msg("device exceeded the credit: %u bytes beyond the last "
 					 "fwd_cnt we sent (%u), window %u", in_flight,
-					 st->fwd_cnt_sent, x->window);
+					 st->c->fwd_cnt_sent, x->window);
 			}
 		}
 		/* Holding, consume only after 10 ms of quiet: whatever the device

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "sim/sim.h"
+#include "sim/sim_stream.h"
 #include "sim/sim_daemon.h"
 
 #define ITEST_CID 5

@@ -5,9 +5,10 @@
  *	CID 3 groups a      CID 4 groups a+b      CID 5 groups b
  *	3 <-> 4 allowed (a), 4 <-> 5 allowed (b), 3 <-> 5 forbidden
  *
- * Each VM's guest is a simulator frontend driven by a small multi-stream
- * guest model (below): several connections per guest at once, credit as
- * Linux keeps it, every payload byte checked against a pattern derived from
+ * Each VM's guest is a simulator frontend and its socket layer
+ * (sim_sock.h), with a small application model (below): several
+ * connections per guest at once, credit as Linux keeps it (the socket
+ * layer's), every payload byte checked against a pattern derived from
  * (seed, stream offset) and summed with FNV-1a on both ends. Bulk phases run
  * one thread per guest, so that one guest waiting for credit never stops the
  * other from draining; handshakes and refusals are pumped from one thread so
@@ -34,7 +35,6 @@
 #define NVM 3
 #define KIB 1024u
 #define MIB (1024u * 1024u)
-#define PKT_MAX (64u * KIB)
 #define MAX_STREAMS 160
 /* A refusal the daemon decides alone (no guest involved) must be quick. */
 #define PROMPT_MS 100
@@ -114,24 +114,32 @@ static uint64_t fnv(uint64_t h, const uint8_t *b, size_t n)
 	return h;
 }
 
-/* ---- the guest model: one simulator, several stream sockets ---- */
+/* ---- the guest model: the simulator's socket layer, several streams ---- */
 
+/*
+ * The connections (demultiplexing, credit, RST answers) are the socket
+ * layer's (sim_sock.h); a gstream is what one socket's application does:
+ * pattern data of (seed, stream offset) each way, checked and hashed, and
+ * Linux's answer to a full shutdown. The test sets a stream up by its
+ * state: GS_LISTEN streams are registered as listeners by guest_step().
+ */
 enum gs_state { GS_IDLE, GS_LISTEN, GS_CONNECTING, GS_EST, GS_CLOSED };
 
 struct gstream {
+	struct guest *g;
 	enum gs_state state;
+	struct sg_conn *c;      /* the connection (kept after close), or NULL */
+	bool listening;         /* GS_LISTEN handed to the socket layer */
 	uint64_t peer_cid;
 	uint32_t lport, pport;
-	/* Credit, as virtio_transport_common.c keeps it. */
-	uint32_t buf_alloc, fwd_cnt, fwd_cnt_sent, rx_cnt, tx_cnt;
-	uint32_t peer_buf_alloc, peer_fwd_cnt;
+	/* Credit, as the socket layer keeps it (copied by guest_step). */
+	uint32_t buf_alloc, rx_cnt, tx_cnt, peer_buf_alloc, peer_fwd_cnt;
+	uint64_t credit_violations;
 	bool reset, refused, peer_shut_send, peer_shut_rcv, rst_sent;
 	/* What the application does. */
 	uint64_t tx_goal, tx_done;
 	uint32_t tx_seed, rx_seed;
 	uint64_t rx_goal;
-	uint64_t rx_held;       /* received, not consumed (fwd_cnt not moved) */
-	bool hold;              /* the application does not read */
 	bool ignore_credit;     /* a broken guest: sends beyond peer credit */
 	bool background;        /* not part of the guest's goals */
 	bool accept_many;       /* listener: each REQUEST makes a new stream */
@@ -139,43 +147,53 @@ struct gstream {
 	/* What happened. */
 	uint64_t tx_hash, rx_hash;
 	uint64_t rx_bad, rx_first_bad;
-	uint64_t credit_violations, unexpected;
+	uint64_t unexpected;
 	int64_t t_start, t_end; /* connect sent -> RESPONSE/RST, ms */
 	atomic_bool ended;      /* reset, or the peer will send no more */
 };
 
 struct guest {
 	struct sim *s;
+	struct sg *sg;
 	uint64_t cid;
 	const char *name;
-	struct sim_pkt *pkt;
 	uint8_t *txbuf;
 	struct gstream *st[MAX_STREAMS];
 	unsigned nst;
 	bool rx_stalled;        /* the driver posts no rx buffers (no polling) */
+	/* The socket layer's counters, copied by guest_step(). */
 	uint64_t stray, bad_hdr;
 	uint32_t max_rw;        /* largest RW payload seen in one rx buffer */
 	uint64_t rx_packets;
+	uint64_t refused_full;  /* REQUESTs refused for want of a stream */
 	int err;                /* first simulator error, e.g. -EBADMSG */
 };
 
+static const struct sg_conn_ops gs_ops;
+
 static void guest_init(struct guest *g, struct sim *s, const char *name)
 {
+	struct sg_cfg cfg;
+
 	memset(g, 0, sizeof(*g));
 	g->s = s;
 	g->cid = sim_guest_cid(s);
 	g->name = name;
-	g->pkt = sim_pkt_new();
-	g->txbuf = malloc(PKT_MAX);
-	assert_non_null(g->pkt);
+	g->txbuf = malloc(SIM_PKT_MAX);
 	assert_non_null(g->txbuf);
+	sg_cfg_init(&cfg);
+	cfg.max_conns = MAX_STREAMS;
+	cfg.timeout_ms = ITEST_TIMEOUT_MS;
+	/* Streams read their connection's counters after it closed. */
+	cfg.keep_closed = true;
+	assert_int_equal(sg_attach(s, &cfg, &g->sg), 0);
 }
 
 static void guest_fini(struct guest *g)
 {
+	sg_close(g->sg);
 	for (unsigned i = 0; i < g->nst; i++)
 		free(g->st[i]);
-	free(g->pkt);
 	free(g->txbuf);
 	if (g->s)
 		sim_close(g->s);
@@ -191,6 +209,7 @@ static struct gstream *gs_new(struct guest *g, uint32_t lport, uint32_t buf_allo
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
+	st->g = g;
 	st->lport = lport;
 	st->buf_alloc = buf_alloc ? buf_alloc : 256u * KIB;
 	st->tx_hash = st->rx_hash = FNV_OFFSET;
@@ -205,15 +224,9 @@ static int g_err(struct guest *g, int r)
 	return r;
 }
 
-static int gs_send(struct guest *g, struct gstream *st, uint16_t op, uint32_t flags,
-		   const void *data, uint32_t len)
+static void gs_end(struct gstream *st)
 {
-	struct virtio_vsock_hdr h = sim_vsock_hdr(g->cid, st->peer_cid, st->lport, st->pport,
-						  op, flags, len, st->buf_alloc, st->fwd_cnt);
-
-	/* Every packet carries fwd_cnt: the peer's view is fresh now. */
-	st->fwd_cnt_sent = st->fwd_cnt;
-	return g_err(g, sim_tx_send(g->s, &h, data, len, 0));
+	atomic_store(&st->ended, true);
 }
 
 static void gs_connect(struct guest *g, struct gstream *st, uint64_t cid, uint32_t port)
@@ -222,7 +235,13 @@ static void gs_connect(struct guest *g, struct gstream *st, uint64_t cid, uint32
 	st->pport = port;
 	st->state = GS_CONNECTING;
 	st->t_start = sim_now_ms();
-	gs_send(g, st, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	g_err(g, sg_connect(g->sg, cid, port, st->lport, &gs_ops, st, &st->c));
+}
+
+static void gs_shutdown(struct guest *g, struct gstream *st, uint32_t flags)
+{
+	g_err(g, sg_shutdown(st->c, flags));
+	g_err(g, sg_kick(g->sg));
 }
 
 /* Both ends of one connection agree on what flows each way. */
@@ -239,157 +258,123 @@ static void gs_pair_xfer(struct gstream *a, struct gstream *b, uint64_t a_to_b,
 	a->rx_seed = seed + 1;
 }
 
-static void gs_end(struct gstream *st)
+/* A listener refuses only when the guest has no stream left to give. */
+static bool gs_accept(struct sg *sg, uint64_t cid, uint32_t port, void *user)
 {
-	atomic_store(&st->ended, true);
+	struct gstream *l = user;
+
+	(void)sg;
+	(void)cid;
+	(void)port;
+	if (l->accept_many && l->g->nst == MAX_STREAMS) {
+		l->g->refused_full++;
+		return false;
+	}
+	return true;
 }
 
-/* The application read what it holds: move fwd_cnt and, as Linux, tell
- * the peer once the free space it believes in drops under one packet. */
-static void gs_consume(struct guest *g, struct gstream *st)
+/* A new connection, before its first packet: which stream it is, and the
+ * window that stream advertises. */
+static void gs_init(struct sg_conn *c)
 {
-	st->fwd_cnt += (uint32_t)st->rx_held;
-	st->rx_held = 0;
-	if (st->fwd_cnt != st->fwd_cnt_sent && st->state == GS_EST &&
-	    (st->buf_alloc - (st->fwd_cnt - st->fwd_cnt_sent) < PKT_MAX ||
-	     st->buf_alloc < PKT_MAX))
-		gs_send(g, st, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-}
+	struct gstream *st = c->user;
 
-static void gs_handle(struct guest *g, struct gstream *st, const struct sim_pkt *p)
-{
-	st->peer_buf_alloc = p->buf_alloc;
-	st->peer_fwd_cnt = p->fwd_cnt;
-	switch (p->op) {
-	case VIRTIO_VSOCK_OP_RESPONSE:
-		if (st->state != GS_CONNECTING) {
-			st->unexpected++;
-			break;
+	if (st->state == GS_LISTEN) {
+		struct gstream *l = st;
+
+		if (l->accept_many) {
+			st = gs_new(l->g, l->lport, l->buf_alloc);
+			/* Seeds follow the initiator's port, as the tests set
+			 * them. */
+			st->tx_goal = l->tx_goal;
+			st->rx_goal = l->rx_goal;
+			st->tx_seed = c->peer_port + 1;
+			st->rx_seed = c->peer_port;
+			c->user = st;
+		} else {
+			sg_unlisten(c->g, l->lport);
 		}
+		st->c = c;
+		st->peer_cid = c->peer_cid;
+		st->pport = c->peer_port;
+		st->state = GS_EST;
+		st->accepted = true;
+		st->t_end = sim_now_ms();
+	}
+	c->buf_alloc = st->buf_alloc;
+}
+
+/* What the socket layer lets pass but this model counts. */
+static void gs_pkt(struct sg_conn *c, const struct virtio_vsock_hdr *h)
+{
+	struct gstream *st = c->user;
+	uint16_t op = le16toh(h->op);
+
+	if (op == VIRTIO_VSOCK_OP_RW && le32toh(h->len) > st->g->max_rw)
+		st->g->max_rw = le32toh(h->len);
+	if ((op == VIRTIO_VSOCK_OP_RESPONSE && st->state != GS_CONNECTING) ||
+	    (op == VIRTIO_VSOCK_OP_RW && st->state != GS_EST) ||
+	    op < VIRTIO_VSOCK_OP_RESPONSE || op > VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+		st->unexpected++;
+}
+
+static void gs_data(struct sg_conn *c, const uint8_t *p, size_t n)
+{
+	struct gstream *st = c->user;
+	/* The socket layer counted these bytes already. */
+	uint32_t off = c->rx_cnt - (uint32_t)n;
+	long bad;
+
+	if (st->state != GS_EST)
+		return;
+	bad = pat_check(p, n, st->rx_seed, off);
+	if (bad >= 0 && !st->rx_bad++)
+		st->rx_first_bad = off + (uint64_t)bad;
+	st->rx_hash = fnv(st->rx_hash, p, n);
+}
+
+static void gs_event(struct sg_conn *c, enum sg_event ev)
+{
+	struct gstream *st = c->user;
+
+	switch (ev) {
+	case SG_EV_ACCEPTED:
+		break;
+	case SG_EV_CONNECTED:
 		st->state = GS_EST;
 		st->t_end = sim_now_ms();
 		break;
-	case VIRTIO_VSOCK_OP_RST:
-		if (st->state == GS_CLOSED)
-			break; /* answers to packets sent after the end */
-		if (st->state == GS_CONNECTING) {
-			st->refused = true;
-			st->t_end = sim_now_ms();
-		}
-		st->reset = true;
-		st->state = GS_CLOSED;
-		gs_end(st);
-		break;
-	case VIRTIO_VSOCK_OP_SHUTDOWN:
-		if (p->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
-			st->peer_shut_send = true;
-		if (p->flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
-			st->peer_shut_rcv = true;
+	case SG_EV_SHUTDOWN:
+		st->peer_shut_send = c->peer_shut_send;
+		st->peer_shut_rcv = c->peer_shut_rcv;
 		if (st->peer_shut_send)
 			gs_end(st);
-		/* Linux resets a socket whose peer shut both ways once drained. */
-		if (st->peer_shut_send && st->peer_shut_rcv && !st->rx_held &&
-		    st->state == GS_EST) {
+		/* Linux resets a socket whose peer shut both ways once drained
+		 * (this application has always read everything). */
+		if (st->peer_shut_send && st->peer_shut_rcv && st->state == GS_EST) {
 			st->rst_sent = true;
-			gs_send(g, st, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
 			st->state = GS_CLOSED;
+			g_err(st->g, sg_rst(c));
 		}
 		break;
-	case VIRTIO_VSOCK_OP_RW: {
-		long bad;
-
-		if (st->state != GS_EST) {
-			st->unexpected++;
-			break;
-		}
-		if ((uint32_t)(st->rx_cnt + p->payload_len - st->fwd_cnt_sent) > st->buf_alloc)
-			st->credit_violations++;
-		bad = pat_check(p->payload, p->payload_len, st->rx_seed, st->rx_cnt);
-		if (bad >= 0 && !st->rx_bad++)
-			st->rx_first_bad = st->rx_cnt + (uint64_t)bad;
-		st->rx_hash = fnv(st->rx_hash, p->payload, p->payload_len);
-		st->rx_cnt += (uint32_t)p->payload_len;
-		st->rx_held += p->payload_len;
-		if (!st->hold)
-			gs_consume(g, st);
-		break;
-	}
-	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
-		break;
-	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-		gs_send(g, st, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-		break;
-	default:
-		st->unexpected++;
-		break;
-	}
-}
-
-static void gs_accept(struct guest *g, struct gstream *l, const struct sim_pkt *p)
-{
-	struct gstream *st = l;
-
-	if (l->accept_many) {
-		st = gs_new(g, l->lport, l->buf_alloc);
-		if (!st) {
-			g->stray++;
-			return;
-		}
-		/* Seeds follow the initiator's port, as the tests set them. */
-		st->tx_goal = l->tx_goal;
-		st->rx_goal = l->rx_goal;
-		st->tx_seed = p->src_port + 1;
-		st->rx_seed = p->src_port;
-	}
-	st->peer_cid = p->src_cid;
-	st->pport = p->src_port;
-	st->peer_buf_alloc = p->buf_alloc;
-	st->peer_fwd_cnt = p->fwd_cnt;
-	st->state = GS_EST;
-	st->accepted = true;
-	st->t_end = sim_now_ms();
-	gs_send(g, st, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0);
-}
-
-static void guest_dispatch(struct guest *g, const struct sim_pkt *p)
-{
-	struct virtio_vsock_hdr h;
-	unsigned i;
-
-	g->rx_packets++;
-	if (p->type != VIRTIO_VSOCK_TYPE_STREAM || p->dst_cid != g->cid) {
-		g->bad_hdr++;
-		return;
-	}
-	if (p->op == VIRTIO_VSOCK_OP_RW && p->payload_len > g->max_rw)
-		g->max_rw = (uint32_t)p->payload_len;
-	for (i = 0; i < g->nst; i++) {
-		struct gstream *st = g->st[i];
-
-		if (st->state >= GS_CONNECTING && st->peer_cid == p->src_cid &&
-		    st->pport == p->src_port && st->lport == p->dst_port) {
-			gs_handle(g, st, p);
-			return;
-		}
-	}
-	if (p->op == VIRTIO_VSOCK_OP_REQUEST) {
-		for (i = 0; i < g->nst; i++) {
-			struct gstream *st = g->st[i];
-
-			if (st->state == GS_LISTEN && st->lport == p->dst_port) {
-				gs_accept(g, st, p);
-				return;
+	case SG_EV_CLOSED:
+		if (c->reset) {
+			if (st->state == GS_CONNECTING) {
+				st->refused = true;
+				st->t_end = sim_now_ms();
 			}
+			st->reset = true;
+			gs_end(st);
 		}
+		st->state = GS_CLOSED;
+		break;
 	}
-	g->stray++;
-	/* As Linux: anything but an RST for no socket is answered with RST. */
-	if (p->op == VIRTIO_VSOCK_OP_RST)
-		return;
-	h = sim_vsock_hdr(g->cid, p->src_cid, p->dst_port, p->src_port, VIRTIO_VSOCK_OP_RST, 0, 0,
-			  0, 0);
-	g_err(g, sim_tx_send(g->s, &h, NULL, 0, 0));
 }
+
+static const struct sg_conn_ops gs_ops = {
+	.data = gs_data, .event = gs_event, .pkt = gs_pkt, .accept = gs_accept,
+	.init = gs_init,
+};
 
 /* Sends what credit (or, for a broken guest, nothing) allows; a few
  * packets per call so that the guest's streams take turns. */
@@ -398,28 +383,55 @@ static unsigned gs_pump_tx(struct guest *g, struct gstream *st)
 	unsigned sent = 0;
 
 	while (st->state == GS_EST && sent < 16 && st->tx_done < st->tx_goal) {
-		uint32_t in_flight = st->tx_cnt - st->peer_fwd_cnt;
-		uint32_t credit = in_flight >= st->peer_buf_alloc ? 0 :
-				  st->peer_buf_alloc - in_flight;
 		uint64_t n = st->tx_goal - st->tx_done;
+		uint32_t credit;
+		ssize_t q;
 
-		if (st->ignore_credit)
-			credit = UINT32_MAX;
+		st->c->ignore_credit = st->ignore_credit;
+		credit = sg_peer_credit(st->c);
 		if (!credit)
 			break;
 		if (n > credit)
 			n = credit;
-		if (n > PKT_MAX)
-			n = PKT_MAX;
+		if (n > SIM_PKT_MAX)
+			n = SIM_PKT_MAX;
 		pat_fill(g->txbuf, (size_t)n, st->tx_seed, st->tx_done);
-		if (gs_send(g, st, VIRTIO_VSOCK_OP_RW, 0, g->txbuf, (uint32_t)n))
+		q = sg_send(st->c, g->txbuf, (size_t)n);
+		if (q <= 0) {
+			g_err(g, (int)q);
 			break;
-		st->tx_hash = fnv(st->tx_hash, g->txbuf, (size_t)n);
-		st->tx_cnt += (uint32_t)n;
-		st->tx_done += n;
+		}
+		st->tx_hash = fnv(st->tx_hash, g->txbuf, (size_t)q);
+		st->tx_done += (uint64_t)q;
 		sent++;
+		/* Each write is a send(): the device hears of it now. */
+		if (g_err(g, sg_kick(g->sg)))
+			break;
 	}
 	return sent;
+}
+
+/* The socket layer's view, where the tests read it. */
+static void guest_sync(struct guest *g)
+{
+	const struct sg_stats *s = sg_stats(g->sg);
+
+	for (unsigned i = 0; i < g->nst; i++) {
+		struct gstream *st = g->st[i];
+		const struct sg_conn *c = st->c;
+
+		if (!c)
+			continue;
+		st->rx_cnt = c->rx_cnt;
+		st->tx_cnt = c->tx_cnt;
+		st->peer_buf_alloc = c->peer_buf_alloc;
+		st->peer_fwd_cnt = c->peer_fwd_cnt;
+		st->credit_violations = c->credit_violations;
+	}
+	g->stray = s->stray + s->stray_rst + g->refused_full;
+	g->bad_hdr = s->bad;
+	g->rx_packets = s->rx_pkts;
+	g_err(g, sg_error(g->sg));
 }
 
 /*
@@ -434,22 +446,28 @@ static int guest_step(struct guest *g, int wait_ms)
 
 	if (g->err)
 		return g->err;
-	for (i = 0; i < g->nst; i++)
-		work += (int)gs_pump_tx(g, g->st[i]);
+	for (i = 0; i < g->nst; i++) {
+		struct gstream *st = g->st[i];
+
+		if (st->state == GS_LISTEN && !st->listening) {
+			st->listening = true;
+			g_err(g, sg_listen(g->sg, st->lport, &gs_ops, st));
+		}
+		work += (int)gs_pump_tx(g, st);
+	}
 	if (g->rx_stalled) {
+		/* Sends go out; nothing is taken from the rx ring. */
+		g_err(g, sg_kick(g->sg));
 		if (!work && wait_ms)
 			usleep((useconds_t)wait_ms * 1000u);
-		return g->err ? g->err : work;
+	} else {
+		r = sg_poll(g->sg, work ? 0 : wait_ms);
+		if (r < 0)
+			g_err(g, r);
+		else
+			work += r;
 	}
-	r = sim_rx_poll(g->s, g->pkt, work ? 0 : wait_ms);
-	while (r == 0) {
-		guest_dispatch(g, g->pkt);
-		if (++work > 512)
-			break;
-		r = sim_rx_poll(g->s, g->pkt, 0);
-	}
-	if (r < 0 && r != -ETIMEDOUT)
-		return g_err(g, r);
+	guest_sync(g);
 	return g->err ? g->err : work;
 }
 
@@ -622,7 +640,7 @@ struct hpeer {
 static void *hpeer_main(void *arg)
 {
 	struct hpeer *h = arg;
-	uint8_t *sbuf = malloc(PKT_MAX), *rbuf = malloc(PKT_MAX);
+	uint8_t *sbuf = malloc(SIM_PKT_MAX), *rbuf = malloc(SIM_PKT_MAX);
 	size_t spos = 0, slen = 0;
 
 	h->result = -ENOMEM;
@@ -644,7 +662,7 @@ static void *hpeer_main(void *arg)
 			break;
 		}
 		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(h->fd, rbuf, PKT_MAX, 0);
+			n = recv(h->fd, rbuf, SIM_PKT_MAX, 0);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 				h->result = n == 0 ? -EPIPE : -errno;
 				break;
@@ -660,7 +678,7 @@ static void *hpeer_main(void *arg)
 			if (spos == slen) {
 				uint64_t rest = h->tx_goal - h->tx_done;
 
-				slen = rest < PKT_MAX ? (size_t)rest : PKT_MAX;
+				slen = rest < SIM_PKT_MAX ? (size_t)rest : SIM_PKT_MAX;
 				pat_fill(sbuf, slen, h->tx_seed, h->tx_done);
 				spos = 0;
 			}
@@ -994,8 +1012,7 @@ static void close_pair(struct guest *a, struct gstream *sa, struct guest *b, str
 	struct guest *gs[2] = { a, b };
 	int64_t deadline = sim_now_ms() + ITEST_TIMEOUT_MS;
 
-	gs_send(a, sa, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV |
-		VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+	gs_shutdown(a, sa, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
 	while (!atomic_load(&sb->ended) && sim_now_ms() < deadline)
 		pump_for(gs, 2, 2);
 	if (!atomic_load(&sb->ended))
@@ -1507,24 +1524,19 @@ static void connect_burst(struct guest *gs[2], unsigned n, uint32_t port, uint32
 	struct gstream *sts[MAX_STREAMS];
 	int64_t t0 = sim_now_ms();
 
+	/* The REQUESTs are queued without a kick, then kicked once. */
 	for (unsigned i = 0; i < n; i++) {
-		struct virtio_vsock_hdr h;
-
 		sts[i] = gs_new(from, base + i, 0);
 		assert_non_null(sts[i]);
-		sts[i]->peer_cid = gs[0]->cid;
-		sts[i]->pport = port;
-		sts[i]->state = GS_CONNECTING;
-		sts[i]->t_start = t0;
 		sts[i]->tx_goal = 4 * KIB;
 		sts[i]->tx_seed = base + i;
 		sts[i]->rx_goal = 4 * KIB;
 		sts[i]->rx_seed = base + i + 1;
-		h = sim_vsock_hdr(from->cid, gs[0]->cid, base + i, port, VIRTIO_VSOCK_OP_REQUEST,
-				  0, 0, sts[i]->buf_alloc, 0);
-		assert_int_equal(sim_tx_send(from->s, &h, NULL, 0,
-					     i + 1 < n ? SIM_TX_NO_KICK : 0), 0);
+		gs_connect(from, sts[i], gs[0]->cid, port);
+		sts[i]->t_start = t0;
 	}
+	assert_int_equal(from->err, 0);
+	assert_int_equal(sg_kick(from->sg), 0);
 	if (!pump_until_settled(gs, 2, sts, n, ITEST_TIMEOUT_MS))
 		fail_msg("burst of %u connects: not all answered within %d ms", n,
 			 ITEST_TIMEOUT_MS);

@@ -82,11 +82,11 @@ static void echo_with(struct itest *t, const struct sim_opts *o)
 			 0);
 	hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(hfd >= 0);
-	assert_true(st.peer_buf_alloc > 0);
+	assert_true(st.c->peer_buf_alloc > 0);
 	for (i = 0; i < sizeof(layouts) / sizeof(layouts[0]); i++) {
 		int len = snprintf(msg, sizeof(msg), "guest says hello #%u", i);
 
-		st.tx_flags = layouts[i];
+		st.c->tx_flags = layouts[i];
 		assert_int_equal(sim_stream_send(&st, msg, (size_t)len, ITEST_TIMEOUT_MS), 0);
 		n = itest_host_read(hfd, buf, (size_t)len, ITEST_TIMEOUT_MS);
 		assert_int_equal(n, len);
@@ -102,8 +102,8 @@ static void echo_with(struct itest *t, const struct sim_opts *o)
 	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV |
 					     VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
 	assert_int_equal(itest_host_read(hfd, buf, 1, ITEST_TIMEOUT_MS), 0);
-	assert_int_equal(st.credit_violations, 0);
-	assert_int_equal(st.stray, 0);
+	assert_int_equal(st.c->credit_violations, 0);
+	assert_int_equal(sim_stream_stray(&st), 0);
 	close(hfd);
 	close(lfd);
 	sim_stream_fini(&st);
@@ -154,7 +154,7 @@ static void test_host_closes(void **state)
 	/* Data first, then end of stream. */
 	assert_int_equal(sim_stream_recv(&st, buf, sizeof(buf), ITEST_TIMEOUT_MS), 3);
 	assert_int_equal(sim_stream_recv(&st, buf, sizeof(buf), ITEST_TIMEOUT_MS), 0);
-	assert_true(st.peer_shut_send || st.reset);
+	assert_true(st.c->peer_shut_send || st.c->reset);
 	close(lfd);
 	sim_stream_fini(&st);
 	sim_close(s);
@@ -171,7 +171,7 @@ static void test_host_connect(void **state)
 
 	hfd = itest_host_connect(t, "CONNECT 1234\n");
 	assert_int_equal(sim_stream_accept(s, &st, PORT, 0, false, ITEST_TIMEOUT_MS), 0);
-	assert_int_equal(st.peer_cid, HOST_CID);
+	assert_int_equal(st.c->peer_cid, HOST_CID);
 	assert_true(itest_host_read_line(hfd, line, sizeof(line), ITEST_TIMEOUT_MS) > 0);
 	assert_int_equal(sscanf(line, "OK %u\n", &host_port), 1);
 	/* rust-vmm's vhost-device-vsock answers with the guest port
@@ -317,7 +317,7 @@ static void test_bulk_guest_to_host(void **state)
 	b.fd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
 	assert_true(b.fd >= 0);
 	assert_int_equal(pthread_create(&th, NULL, host_reader, &b), 0);
-	st.tx_flags = SIM_TX_PAGES;
+	st.c->tx_flags = SIM_TX_PAGES;
 	sim_stats_reset(s);
 	assert_int_equal(sim_stream_send(&st, data, len, 20000), 0);
 	pthread_join(th, NULL);
@@ -366,12 +366,12 @@ static void host_to_guest(struct itest *t, const struct sim_opts *o, uint32_t bu
 	pthread_join(th, NULL);
 	assert_int_equal(b.result, 0);
 	assert_memory_equal(want, got, len);
-	assert_int_equal(st.credit_violations, 0);
+	assert_int_equal(st.c->credit_violations, 0);
 	sim_vq_stats(s, SIM_VQ_RX, &rx);
 	print_message("host->guest %zu bytes (buf_alloc %u): %llu rx packets, %llu calls, "
-		      "%llu credit updates sent\n", len, st.buf_alloc,
+		      "%llu credit updates sent\n", len, st.c->buf_alloc,
 		      (unsigned long long)rx.used, (unsigned long long)rx.calls,
-		      (unsigned long long)st.credit_updates_sent);
+		      (unsigned long long)st.c->credit_updates_sent);
 	close(b.fd);
 	close(lfd);
 	sim_stream_fini(&st);

@@ -37,20 +37,13 @@ static void open_stream(struct itest *t, struct sim *s, struct sim_stream *st, u
 /* A packet for st's connection with the stream's current credit fields. */
 static void stream_send_op(struct sim_stream *st, uint16_t op)
 {
-	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(st->sim), st->peer_cid,
-						  st->local_port, st->peer_port, op, 0, 0,
-						  st->buf_alloc, st->fwd_cnt);
+	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(st->sim), st->c->peer_cid,
+						  st->c->local_port, st->c->peer_port, op, 0, 0,
+						  st->c->buf_alloc, st->c->fwd_cnt);
 
-	st->fwd_cnt_sent = st->fwd_cnt;
+	st->c->fwd_cnt_sent = st->c->fwd_cnt;
 	assert_int_equal(sim_tx_send(st->sim, &h, NULL, 0, 0), 0);
 	assert_int_equal(sim_tx_flush(st->sim, ITEST_TIMEOUT_MS), 0);
-}
-
-static uint32_t peer_credit(const struct sim_stream *st)
-{
-	uint32_t in_flight = st->tx_cnt - st->peer_fwd_cnt;
-
-	return in_flight >= st->peer_buf_alloc ? 0 : st->peer_buf_alloc - in_flight;
 }
 
 /* buf_alloc 0: the guest has no room, so not one data byte may come until
@@ -129,7 +122,7 @@ static void window_run(struct itest *t, uint32_t window, uint32_t bias, uint64_t
 	 */
 	open_stream(t, s, &st, 50001, window - bias, &lfd, &hp.fd);
 	if (bias) {
-		st.rx_cnt = st.fwd_cnt = bias;
+		st.c->rx_cnt = st.c->fwd_cnt = bias;
 		stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
 	}
 	itest_pump_start(&hp);
@@ -140,9 +133,9 @@ static void window_run(struct itest *t, uint32_t window, uint32_t bias, uint64_t
 	/* The window really was the limit, and it was used to the byte. */
 	assert_int_equal(x.max_in_flight, window);
 	print_message("window %u, guest fwd_cnt from 0x%08x to 0x%08x: %llu RW packets\n",
-		      window, bias, st.fwd_cnt, (unsigned long long)x.rw_pkts);
+		      window, bias, st.c->fwd_cnt, (unsigned long long)x.rw_pkts);
 	if (bias)
-		assert_true(st.fwd_cnt < bias); /* it did wrap */
+		assert_true(st.c->fwd_cnt < bias); /* it did wrap */
 	close(hp.fd);
 	close(lfd);
 	sim_stream_fini(&st);
@@ -188,9 +181,9 @@ static void test_host_stops_reading(void **state)
 
 	assert_non_null(buf);
 	open_stream(t, s, &st, 50002, 0, &lfd, &hp.fd);
-	assert_int_equal(st.peer_buf_alloc, TXBUF);
+	assert_int_equal(st.c->peer_buf_alloc, TXBUF);
 	for (;;) {
-		uint32_t credit = peer_credit(&st);
+		uint32_t credit = sg_peer_credit(st.c);
 
 		if (sim_now_ms() > deadline)
 			fail_msg("the guest was never throttled (sent %llu bytes)",
@@ -208,13 +201,13 @@ static void test_host_stops_reading(void **state)
 		assert_true(r >= 0);
 		if (r == 0)
 			break;
-		assert_false(st.reset);
+		assert_false(st.c->reset);
 	}
 	assert_true(sent < total);
 	/* The daemon holds exactly its tx buffer: what it reports forwarded
 	 * plus 64 KiB is what we sent. */
-	assert_int_equal(peer_credit(&st), 0);
-	assert_int_equal((uint32_t)(st.tx_cnt - st.peer_fwd_cnt), TXBUF);
+	assert_int_equal(sg_peer_credit(st.c), 0);
+	assert_int_equal((uint32_t)(st.c->tx_cnt - st.c->peer_fwd_cnt), TXBUF);
 	/* Asked, it must not hand out credit it does not have. */
 	stream_send_op(&st, VIRTIO_VSOCK_OP_CREDIT_REQUEST);
 	assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
@@ -222,23 +215,23 @@ static void test_host_stops_reading(void **state)
 	assert_int_equal(st.pkt->buf_alloc, TXBUF);
 	assert_int_equal(st.pkt->fwd_cnt, (uint32_t)(sent - TXBUF));
 	while ((r = sim_stream_poll(&st, 300)) == 1)
-		if (peer_credit(&st))
+		if (sg_peer_credit(st.c))
 			fail_msg("got %u bytes of credit while the host reads nothing (%s)",
-				 peer_credit(&st), sim_op_name(st.pkt->op));
+				 sg_peer_credit(st.c), sim_op_name(st.pkt->op));
 	assert_int_equal(r, 0);
 	print_message("throttled after %llu bytes (socket %llu + tx buffer %u)\n",
 		      (unsigned long long)sent, (unsigned long long)(sent - TXBUF), TXBUF);
 
 	/* The host reads again: everything arrives, in order. */
-	updates_before = st.credit_updates_rcvd;
+	updates_before = st.c->credit_updates_rcvd;
 	itest_pump_start(&hp);
 	x.tx_base = sent;
 	x.tx_len = total - sent;
 	itest_stream_xfer(&st, &x, 20000);
 	assert_int_equal(itest_pump_join(&hp), 0);
 	assert_int_equal(hp.rx_done, total);
-	assert_true(st.credit_updates_rcvd > updates_before);
-	assert_int_equal(st.credit_violations, 0);
+	assert_true(st.c->credit_updates_rcvd > updates_before);
+	assert_int_equal(st.c->credit_violations, 0);
 	free(buf);
 	close(hp.fd);
 	close(lfd);
@@ -266,15 +259,15 @@ static void test_guest_exceeds_credit(void **state)
 	while (!rst && sent < (16u << 20)) {
 		struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(s), ITEST_HOST_CID,
 							  50003, PORT, VIRTIO_VSOCK_OP_RW, 0,
-							  SIM_PKT_MAX, st.buf_alloc, 0);
+							  SIM_PKT_MAX, st.c->buf_alloc, 0);
 
 		assert_int_equal(sim_tx_send(s, &h, buf, SIM_PKT_MAX, 0), 0);
 		sent += SIM_PKT_MAX;
 		while (sim_stream_poll(&st, 0) == 1)
-			rst = rst || st.reset;
+			rst = rst || st.c->reset;
 	}
 	while (!rst && sim_stream_poll(&st, ITEST_TIMEOUT_MS) == 1)
-		rst = st.reset;
+		rst = st.c->reset;
 	if (!rst)
 		fail_msg("no RST after the guest sent %llu bytes over a %u-byte credit",
 			 (unsigned long long)sent, TXBUF);
@@ -364,7 +357,7 @@ static void test_device_fwd_cnt_wraps(void **state)
 	open_stream(t, s, &st, 50005, 0, &lfd, &w.fd);
 	assert_int_equal(pthread_create(&th, NULL, word_reader, &w), 0);
 	while (sent < total) {
-		uint32_t credit = peer_credit(&st), n;
+		uint32_t credit = sg_peer_credit(st.c), n;
 		int r;
 
 		if (!credit) {
@@ -376,9 +369,9 @@ static void test_device_fwd_cnt_wraps(void **state)
 				continue;
 			/* Forward only, and never beyond what was sent. */
 			if ((uint32_t)(st.pkt->fwd_cnt - last_fwd) >= 0x80000000u ||
-			    (uint32_t)(st.tx_cnt - st.pkt->fwd_cnt) > TXBUF)
+			    (uint32_t)(st.c->tx_cnt - st.pkt->fwd_cnt) > TXBUF)
 				fail_msg("bad fwd_cnt 0x%08x after 0x%08x (tx_cnt 0x%08x)",
-					 st.pkt->fwd_cnt, last_fwd, st.tx_cnt);
+					 st.pkt->fwd_cnt, last_fwd, st.c->tx_cnt);
 			last_fwd = st.pkt->fwd_cnt;
 			updates++;
 			continue;

@@ -169,7 +169,7 @@ static unsigned small_writes_packets(struct itest *t, long gap_us)
 		have += (size_t)n;
 	}
 	assert_memory_equal(got, sent, sizeof(sent));
-	assert_int_equal(st.credit_violations, 0);
+	assert_int_equal(st.c->credit_violations, 0);
 	assert_int_equal(sim_vq_stats(s, 0, &vs), 0);
 	close(hfd);
 	close(lfd);

@@ -198,7 +198,7 @@ static void test_spoofed_src_cid(void **state)
 	assert_int_equal(sim_stream_send(&st, "good", 4, ITEST_TIMEOUT_MS), 0);
 	assert_int_equal(itest_host_read(hfd, b, 4, ITEST_TIMEOUT_MS), 4);
 	assert_memory_equal(b, "good", 4);
-	assert_false(st.reset);
+	assert_false(st.c->reset);
 	close(hfd);
 	close(lfd);
 	sim_stream_fini(&st);

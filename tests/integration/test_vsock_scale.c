@@ -5,9 +5,9 @@
  * per-VM connection limit (VSOCK_MAX_CONNS, 1024): the excess is refused
  * both ways, the daemon says why in its log, and closing some makes room.
  *
- * sim_stream drives one connection per sim, so this file has its own small
- * guest: a table of connections indexed by guest port, one packet of each
- * per round, every rx packet dispatched by port.
+ * The guest is the simulator's socket layer (many connections on one
+ * device); this file keeps only what each connection's application does:
+ * a pattern each way, checked, then shutdown until the device's RST.
  */
 #include "itest.h"
 
@@ -33,14 +33,10 @@ struct mc {
 	uint32_t gport, hport;
 	bool host_initiated;
 	enum mc_state state;
-	/* guest receive side */
-	uint32_t fwd_cnt, fwd_cnt_sent, rx_cnt;
-	/* guest send side */
-	uint32_t tx_cnt, peer_buf_alloc, peer_fwd_cnt;
+	struct sg_conn *conn;   /* the socket layer's (kept after close) */
 	uint64_t tx_len, rx_len, tx_done, rx_done;
 	uint32_t seed_g2h, seed_h2g;
 	bool shut_sent, peer_shut_send;
-	uint64_t violations;
 	int64_t bad_at;
 	/* host side: set up by the main thread, then the host thread's */
 	int hfd;
@@ -52,144 +48,112 @@ struct mc {
 
 struct mg {
 	struct sim *s;
-	struct sim_pkt *p;
+	struct sg *sg;
 	struct mc *c;
 	unsigned n;
-	uint64_t stray;
 };
 
-static struct mc *mg_find(struct mg *g, const struct sim_pkt *p)
+static void mc_data(struct sg_conn *sc, const uint8_t *p, size_t n)
 {
-	uint32_t i = p->dst_port - GPORT_BASE;
+	struct mc *c = sc->user;
 
-	if (p->src_cid != ITEST_HOST_CID || p->dst_cid != ITEST_CID || i >= g->n)
-		return NULL;
-	if (g->c[i].state != MC_IDLE && p->op != VIRTIO_VSOCK_OP_REQUEST &&
-	    p->src_port != g->c[i].hport)
-		return NULL;
-	return &g->c[i];
-}
+	if (c->bad_at < 0 && c->rx_done + n > c->rx_len)
+		c->bad_at = (int64_t)c->rx_len;
+	if (c->bad_at < 0) {
+		ssize_t bad = itest_pattern_check(p, n, c->seed_h2g, c->rx_done);
 
-static void mc_send(struct mg *g, struct mc *c, uint16_t op, uint32_t flags, const void *data,
-		    uint32_t len)
-{
-	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(g->s), ITEST_HOST_CID, c->gport,
-						  c->hport, op, flags, len, GUEST_BUF, c->fwd_cnt);
-	/* Kicks only when the device asks for one, as a Linux driver does. */
-	int r = sim_tx_send(g->s, &h, data, len, 0);
-
-	if (r)
-		fail_msg("port %u: sending %s: %s", c->gport, sim_op_name(op), strerror(-r));
-	c->fwd_cnt_sent = c->fwd_cnt;
-}
-
-static void mg_handle(struct mg *g, const struct sim_pkt *p)
-{
-	struct mc *c = mg_find(g, p);
-
-	if (!c) {
-		g->stray++;
-		return;
+		if (bad >= 0)
+			c->bad_at = (int64_t)c->rx_done + bad;
 	}
-	c->peer_buf_alloc = p->buf_alloc;
-	c->peer_fwd_cnt = p->fwd_cnt;
-	switch (p->op) {
-	case VIRTIO_VSOCK_OP_REQUEST:
-		if (c->state != MC_IDLE || !c->host_initiated) {
-			g->stray++;
-			break;
-		}
-		c->hport = p->src_port;
+	c->rx_done += n;
+}
+
+static void mc_event(struct sg_conn *sc, enum sg_event ev)
+{
+	struct mc *c = sc->user;
+
+	switch (ev) {
+	case SG_EV_ACCEPTED:
+		/* One host connection per guest port. */
+		sg_unlisten(sc->g, c->gport);
+		c->conn = sc;
+		c->hport = sc->peer_port;
 		c->state = MC_OPEN;
-		mc_send(g, c, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0);
 		break;
-	case VIRTIO_VSOCK_OP_RESPONSE:
-		if (c->state == MC_CONNECTING)
-			c->state = MC_OPEN;
+	case SG_EV_CONNECTED:
+		c->state = MC_OPEN;
 		break;
-	case VIRTIO_VSOCK_OP_RST:
-		c->state = c->state == MC_CONNECTING ? MC_REFUSED : MC_RESET;
+	case SG_EV_SHUTDOWN:
+		c->peer_shut_send = sc->peer_shut_send;
 		break;
-	case VIRTIO_VSOCK_OP_SHUTDOWN:
-		if (p->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
-			c->peer_shut_send = true;
-		break;
-	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-		mc_send(g, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-		break;
-	case VIRTIO_VSOCK_OP_RW:
-		if ((uint32_t)(c->rx_cnt + p->payload_len - c->fwd_cnt_sent) > GUEST_BUF)
-			c->violations++;
-		if (c->bad_at < 0 && c->rx_done + p->payload_len > c->rx_len)
-			c->bad_at = (int64_t)c->rx_len;
-		if (c->bad_at < 0) {
-			ssize_t bad = itest_pattern_check(p->payload, p->payload_len, c->seed_h2g,
-							  c->rx_done);
-
-			if (bad >= 0)
-				c->bad_at = (int64_t)c->rx_done + bad;
-		}
-		c->rx_cnt += (uint32_t)p->payload_len;
-		c->rx_done += p->payload_len;
-		/* Consumed at once; tell the device once half the buffer
-		 * is free again in its view, as Linux does. */
-		c->fwd_cnt += (uint32_t)p->payload_len;
-		if (c->fwd_cnt - c->fwd_cnt_sent >= GUEST_BUF / 2)
-			mc_send(g, c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-		break;
-	default:
+	case SG_EV_CLOSED:
+		if (sc->reset)
+			c->state = c->state == MC_CONNECTING ? MC_REFUSED : MC_RESET;
 		break;
 	}
 }
 
-/* Takes every rx packet there is, waiting up to wait_ms for the first. */
+static const struct sg_conn_ops mc_ops = { .data = mc_data, .event = mc_event };
+
+/* Packets the socket layer found no connection for. */
+static uint64_t mg_stray(const struct mg *g)
+{
+	const struct sg_stats *st = sg_stats(g->sg);
+
+	return st->stray + st->stray_rst;
+}
+
+/* Takes every rx packet there is, waiting up to wait_ms for the first;
+ * returns how many. */
 static unsigned mg_drain(struct mg *g, int wait_ms)
 {
-	unsigned n = 0;
-	int r;
+	uint64_t before = sg_stats(g->sg)->rx_pkts;
+	int r = sg_poll(g->sg, wait_ms);
 
-	while ((r = sim_rx_poll(g->s, g->p, n ? 0 : wait_ms)) == 0) {
-		mg_handle(g, g->p);
-		n++;
-	}
-	if (r != -ETIMEDOUT)
-		fail_msg("rx poll: %s", strerror(-r));
-	return n;
+	while (r > 0)
+		r = sg_poll(g->sg, 0);
+	if (!r)
+		r = sg_error(g->sg);
+	if (r)
+		fail_msg("guest poll: %s", strerror(-r));
+	return (unsigned)(sg_stats(g->sg)->rx_pkts - before);
 }
 
 /* One data packet (or the final SHUTDOWN) of c, as credit allows. */
-static bool mc_pump_tx(struct mg *g, struct mc *c, uint8_t *buf)
+static bool mc_pump_tx(struct mc *c, uint8_t *buf)
 {
-	uint32_t in_flight = c->tx_cnt - c->peer_fwd_cnt, credit, n;
+	uint32_t n;
+	ssize_t q;
 
 	if (c->state != MC_OPEN || c->shut_sent)
 		return false;
 	if (c->tx_done == c->tx_len) {
-		mc_send(g, c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, NULL, 0);
+		assert_int_equal(sg_shutdown(c->conn, VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
 		c->shut_sent = true;
 		return true;
 	}
-	credit = in_flight >= c->peer_buf_alloc ? 0 : c->peer_buf_alloc - in_flight;
-	if (!credit)
-		return false;
-	n = credit < 16384 ? credit : 16384;
+	n = sg_peer_credit(c->conn);
+	if (n > 16384)
+		n = 16384;
 	if (n > c->tx_len - c->tx_done)
 		n = (uint32_t)(c->tx_len - c->tx_done);
+	if (!n)
+		return false;
 	itest_pattern(buf, n, c->seed_g2h, c->tx_done);
-	mc_send(g, c, VIRTIO_VSOCK_OP_RW, 0, buf, n);
-	c->tx_cnt += n;
-	c->tx_done += n;
-	return true;
+	q = sg_send(c->conn, buf, n);
+	if (q < 0)
+		fail_msg("port %u: sending: %s", c->gport, strerror((int)-q));
+	c->tx_done += (uint64_t)q;
+	return q > 0;
 }
 
 static void mg_init(struct mg *g, struct sim *s, unsigned n)
 {
+	struct sg_cfg cfg;
+
 	g->s = s;
 	g->n = n;
-	g->stray = 0;
-	g->p = sim_pkt_new();
 	g->c = calloc(n, sizeof(*g->c));
-	assert_non_null(g->p);
 	assert_non_null(g->c);
 	for (unsigned i = 0; i < n; i++) {
 		g->c[i].gport = GPORT_BASE + i;
@@ -197,6 +161,13 @@ static void mg_init(struct mg *g, struct sim *s, unsigned n)
 		g->c[i].bad_at = -1;
 		g->c[i].h_bad_at = -1;
 	}
+	sg_cfg_init(&cfg);
+	cfg.buf_alloc = GUEST_BUF;
+	cfg.max_conns = n;
+	cfg.timeout_ms = ITEST_TIMEOUT_MS;
+	/* Each connection's counters are checked after the device's RST. */
+	cfg.keep_closed = true;
+	assert_int_equal(sg_attach(s, &cfg, &g->sg), 0);
 }
 
 static void mg_fini(struct mg *g)
@@ -204,17 +175,27 @@ static void mg_fini(struct mg *g)
 	for (unsigned i = 0; i < g->n; i++)
 		if (g->c[i].hfd >= 0)
 			close(g->c[i].hfd);
+	sg_close(g->sg);
 	free(g->c);
-	free(g->p);
+}
+
+/* The host will connect to c's guest port: accept it there. */
+static void mc_expect(struct mg *g, struct mc *c)
+{
+	c->host_initiated = true;
+	assert_int_equal(sg_listen(g->sg, c->gport, &mc_ops, c), 0);
 }
 
 /* Guest REQUEST from c to hport, without waiting. */
 static void mc_connect(struct mg *g, struct mc *c, uint32_t hport)
 {
+	int r;
+
 	c->hport = hport;
 	c->state = MC_CONNECTING;
-	c->peer_buf_alloc = 0;
-	mc_send(g, c, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	r = sg_connect(g->sg, ITEST_HOST_CID, hport, c->gport, &mc_ops, c, &c->conn);
+	if (r)
+		fail_msg("port %u: REQUEST: %s", c->gport, strerror(-r));
 }
 
 /* Waits until no connection of [from, to) is still connecting. */
@@ -360,7 +341,7 @@ static void open_mixed(struct itest *t, struct mg *g)
 	for (unsigned i = half; i < g->n; i++) {
 		char hs[32];
 
-		g->c[i].host_initiated = true;
+		mc_expect(g, &g->c[i]);
 		snprintf(hs, sizeof(hs), "CONNECT %u\n", g->c[i].gport);
 		g->c[i].hfd = itest_host_connect(t, hs);
 		if (i % 32 == 31)
@@ -416,7 +397,7 @@ static void test_500_concurrent(void **state)
 		for (unsigned i = 0; i < g.n; i++) {
 			struct mc *c = &g.c[i];
 
-			sent |= mc_pump_tx(&g, c, buf);
+			sent |= mc_pump_tx(c, buf);
 			done += c->shut_sent && (c->rx_done >= c->rx_len || c->bad_at >= 0) &&
 				(c->state == MC_RESET || c->bad_at >= 0);
 		}
@@ -427,7 +408,7 @@ static void test_500_concurrent(void **state)
 	pthread_join(th, NULL);
 	print_message("%llu bytes over 500 connections in %lld ms; %u finished, %llu stray\n",
 		      (unsigned long long)bytes, (long long)(sim_now_ms() - t0), done,
-		      (unsigned long long)g.stray);
+		      (unsigned long long)mg_stray(&g));
 	for (unsigned i = 0; i < g.n; i++) {
 		struct mc *c = &g.c[i];
 
@@ -441,9 +422,9 @@ static void test_500_concurrent(void **state)
 				 i, (unsigned long long)c->h_rx_done,
 				 (unsigned long long)c->tx_len, (long long)c->h_bad_at,
 				 strerror(c->h_err));
-		if (c->violations)
+		if (c->conn->credit_violations)
 			fail_msg("conn %u: device exceeded our credit %llu times", i,
-				 (unsigned long long)c->violations);
+				 (unsigned long long)c->conn->credit_violations);
 		/* Both sides shut down: the device frees it with an RST. */
 		if (c->state != MC_RESET)
 			fail_msg("conn %u: not closed by the device (state %d)", i, c->state);
@@ -453,7 +434,7 @@ static void test_500_concurrent(void **state)
 	}
 	assert_int_equal(h.result, 0);
 	assert_int_equal(resets, g.n);
-	assert_int_equal(g.stray, 0);
+	assert_int_equal(mg_stray(&g), 0);
 	free(buf);
 	mg_fini(&g);
 	sim_close(s);
@@ -535,9 +516,10 @@ static void test_connection_limit(void **state)
 
 	/* Close 10 from the guest: exactly their host sockets see EOF... */
 	for (unsigned i = 0; i < 10; i++) {
-		mc_send(&g, &g.c[i], VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
+		assert_int_equal(sg_rst(g.c[i].conn), 0);
 		g.c[i].state = MC_RESET;
 	}
+	assert_int_equal(sg_kick(g.sg), 0);
 	assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
 	for (int64_t deadline = sim_now_ms() + ITEST_TIMEOUT_MS;
 	     closed < 10 && sim_now_ms() < deadline;) {
@@ -561,7 +543,7 @@ static void test_connection_limit(void **state)
 		struct mc *c = &g.c[MAX_CONNS + extra + 1];
 		char hs[32], want[32];
 
-		c->host_initiated = true;
+		mc_expect(&g, c);
 		snprintf(hs, sizeof(hs), "CONNECT %u\n", c->gport);
 		c->hfd = itest_host_connect(t, hs);
 		mg_settle(&g, MAX_CONNS + extra + 1, MAX_CONNS + extra + 2, ITEST_TIMEOUT_MS);
@@ -569,7 +551,8 @@ static void test_connection_limit(void **state)
 		snprintf(want, sizeof(want), "OK %u\n", c->gport);
 		assert_true(itest_host_read_line(c->hfd, line, sizeof(line), ITEST_TIMEOUT_MS) > 0);
 		assert_string_equal(line, want);
-		mc_send(&g, c, VIRTIO_VSOCK_OP_RW, 0, "room", 4);
+		assert_int_equal(sg_send(c->conn, "room", 4), 4);
+		assert_int_equal(sg_kick(g.sg), 0);
 		assert_int_equal(itest_host_read(c->hfd, line, 4, ITEST_TIMEOUT_MS), 4);
 		assert_memory_equal(line, "room", 4);
 	}

@@ -37,7 +37,7 @@ static void expect_rst(struct sim_stream *st, int timeout_ms, const char *when)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;
 
-	while (!st->reset) {
+	while (!st->c->reset) {
 		int left = (int)(deadline - sim_now_ms());
 		int r = sim_stream_poll(st, left > 0 ? left : 0);
 
@@ -71,14 +71,14 @@ static void test_guest_shut_send(void **state)
 	itest_pump_start(&hp);
 	itest_stream_xfer(&st, &x, 10000);
 	assert_int_equal(itest_pump_join(&hp), 0);
-	assert_false(st.peer_shut_send);
-	assert_false(st.reset);
+	assert_false(st.c->peer_shut_send);
+	assert_false(st.c->reset);
 
 	/* The host closes too: SHUTDOWN(SEND), then the connection is over. */
 	close(hp.fd);
-	while (!st.peer_shut_send && !st.reset)
+	while (!st.c->peer_shut_send && !st.c->reset)
 		assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
-	assert_true(st.peer_shut_send);
+	assert_true(st.c->peer_shut_send);
 	expect_rst(&st, ITEST_TIMEOUT_MS, "both sides shut down");
 	close(lfd);
 	sim_stream_fini(&st);
@@ -107,17 +107,17 @@ static void test_host_shut_wr(void **state)
 	assert_int_equal(sim_stream_recv(&st, b, sizeof(b), ITEST_TIMEOUT_MS), 5);
 	assert_memory_equal(b, "hello", 5);
 	assert_int_equal(sim_stream_recv(&st, b, sizeof(b), ITEST_TIMEOUT_MS), 0);
-	assert_true(st.peer_shut_send);
+	assert_true(st.c->peer_shut_send);
 	/* The host still reads: RCV must not be set. */
 	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_SHUTDOWN);
 	assert_int_equal(st.pkt->flags, VIRTIO_VSOCK_SHUTDOWN_SEND);
-	assert_false(st.peer_shut_rcv);
-	assert_false(st.reset);
+	assert_false(st.c->peer_shut_rcv);
+	assert_false(st.c->reset);
 
 	itest_pump_start(&hp);
 	itest_stream_xfer(&st, &x, 10000);
 	assert_int_equal(itest_pump_join(&hp), 0);
-	assert_false(st.reset);
+	assert_false(st.c->reset);
 
 	/* Now the guest is done too: the host sees EOF, the guest an RST. */
 	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
@@ -149,9 +149,7 @@ static void test_guest_close_flushes_first(void **state)
 	open_stream(t, s, &st, 50001, &lfd, &hp.fd);
 	/* Fill the host socket and the daemon's tx buffer. */
 	for (;;) {
-		uint32_t in_flight = st.tx_cnt - st.peer_fwd_cnt;
-		uint32_t credit = in_flight >= st.peer_buf_alloc ? 0
-								 : st.peer_buf_alloc - in_flight;
+		uint32_t credit = sg_peer_credit(st.c);
 		int r;
 
 		if (credit) {
@@ -168,12 +166,12 @@ static void test_guest_close_flushes_first(void **state)
 			break;
 		assert_true(sent < (64u << 20));
 	}
-	assert_int_equal((uint32_t)(st.tx_cnt - st.peer_fwd_cnt), TXBUF);
+	assert_int_equal((uint32_t)(st.c->tx_cnt - st.c->peer_fwd_cnt), TXBUF);
 
 	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV |
 					     VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
 	/* 64 KiB are still in the daemon: no RST yet, host socket open. */
-	if (sim_stream_poll(&st, 300) == 1 && st.reset)
+	if (sim_stream_poll(&st, 300) == 1 && st.c->reset)
 		fail_msg("RST while %u bytes were still buffered for the host", TXBUF);
 	assert_false(itest_host_closed_now(hp.fd));
 
@@ -206,14 +204,14 @@ static void test_host_close_guest_idle(void **state)
 
 	open_stream(t, s, &st, 50002, &lfd, &hfd);
 	close(hfd);
-	while (!st.peer_shut_send && !st.reset)
+	while (!st.c->peer_shut_send && !st.c->reset)
 		assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
-	if (st.reset)
+	if (st.c->reset)
 		fail_msg("host close() gave RST before SHUTDOWN: the guest loses unread data");
 	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_SHUTDOWN);
 	assert_true(st.pkt->flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
 	/* The guest may take its time: nothing else is owed to it. */
-	early_rst = sim_stream_poll(&st, 300) == 1 && st.reset;
+	early_rst = sim_stream_poll(&st, 300) == 1 && st.c->reset;
 	print_message("SHUTDOWN flags 0x%x, RST before the guest's SHUTDOWN: %s\n",
 		      st.pkt->flags, early_rst ? "yes" : "no");
 	if (!early_rst) {

@@ -8,6 +8,11 @@
  * guest RAM (split into one or more regions), the three split virtqueues
  * (0 rx, 1 tx, 2 event) laid out in that RAM, and their kick/call eventfds.
  *
+ * Layers, each using only the one below: this header (VMM, rings, and the
+ * driver's packet level: rx buffer pool, tx slots, raw chains), then
+ * sim_sock.h (connections, listeners, credit: the guest's socket layer),
+ * then sim_stream.h (one stream with blocking calls, for tests).
+ *
  * Conventions: every function returns 0 (or a count) on success and a
  * negative errno on failure; nothing aborts on an unexpected backend reply,
  * so that tests can assert on what happened. Every wait is bounded by a
@@ -101,6 +106,7 @@ struct sim_opts {
 	size_t rx_buf_size;         /* payload room per rx buffer; 4096 */
 	bool rx_split_hdr;          /* rx: header and payload in 2 descs */
 	unsigned event_bufs;        /* event buffers posted by sim_start; 8 */
+	size_t tx_slot_size;        /* payload room of a tx slot; SIM_PKT_MAX */
 };
 
 /* What negotiation found out; valid after sim_negotiate()/sim_start(). */
@@ -326,12 +332,59 @@ int sim_tx_reclaim(struct sim *sim);
 /* Waits until every tx chain was used: 0 or -ETIMEDOUT. */
 int sim_tx_flush(struct sim *sim, int timeout_ms);
 
+/*
+ * Preallocated tx packets, as the skbs of Linux's driver, for drivers that
+ * must not allocate per packet (the socket layer, sim_sock.h). A slot holds a
+ * header and up to opts.tx_slot_size payload bytes, and goes on the ring as
+ * one descriptor (header only), as an indirect table of two when
+ * INDIRECT_DESC was negotiated (as virtqueue_add_sgs() does), else as two
+ * ring descriptors. The pool (one slot per ring entry with INDIRECT_DESC,
+ * half as many without) is carved from guest RAM on first use; a slot comes
+ * back when its chain is reclaimed (sim_tx_reclaim(), sim_vq_get_used()).
+ *
+ * sim_tx_slot_take() returns a free slot's index and its buffer (header,
+ * then payload room), or -ENOSPC when all are in flight.
+ * sim_tx_slot_send() publishes the slot with len payload bytes, without a
+ * kick (sim_vq_notify() decides); on failure the slot is free again.
+ */
+int sim_tx_slot_take(struct sim *sim, uint8_t **buf);
+int sim_tx_slot_send(struct sim *sim, int slot, uint32_t len);
+/* Free slots now; *total (if not NULL) gets the pool's size. */
+unsigned sim_tx_slots_free(const struct sim *sim, unsigned *total);
+
 /* Posts nbufs more device-writable rx buffers of buf_size payload bytes
  * (0 = opts.rx_buf_size) and kicks if needed. */
 int sim_rx_post(struct sim *sim, unsigned nbufs, size_t buf_size);
 
+/* One filled rx buffer, seen in place in guest RAM (no copy). */
+struct sim_rx_buf {
+	const uint8_t *data; /* the header, then the payload */
+	uint32_t used_len;   /* bytes the device said it wrote */
+	uint32_t size;       /* the buffer's size (header + payload room) */
+};
+
+/*
+ * Takes the next filled rx buffer without waiting: 1 with *b set, 0 if
+ * none, or -errno. Raw chains a test put on the ring are skipped. The
+ * buffer joins the idle pool at once and is reposted by the next refill,
+ * so *b is valid until sim_rx_refill(), sim_rx_poll() or sim_rx_post().
+ */
+int sim_rx_next(struct sim *sim, struct sim_rx_buf *b);
+
+/* Reposts the idle rx buffers once fewer than half are on the ring, as
+ * Linux refills: one batch, one kick decision. */
+int sim_rx_refill(struct sim *sim);
+
+/* What the device must get right in every rx buffer: it reports exactly
+ * the header plus the len the header announces, and never more than the
+ * buffer. 0 or -EBADMSG. */
+int sim_rx_check(const struct sim_rx_buf *b);
+
 /* Allocates a packet buffer (it is large: 64 KiB of payload). */
 struct sim_pkt *sim_pkt_new(void);
+
+/* Decodes a wire-order header into out's fields (payload untouched). */
+void sim_pkt_decode(struct sim_pkt *out, const struct virtio_vsock_hdr *h);
 
 /*
  * Waits for the next rx packet and copies it out. The buffer goes back to
@@ -347,68 +400,6 @@ int sim_event_post(struct sim *sim, unsigned nbufs);
 
 /* Waits for a transport event (e.g. TRANSPORT_RESET) and reposts it. */
 int sim_event_poll(struct sim *sim, uint32_t *id, int timeout_ms);
-
-/* ---- one guest stream socket (sim_stream.c) ----
- *
- * Enough of Linux's virtio_transport_common.c to drive one connection:
- * handshake, credit (our buf_alloc/fwd_cnt, the peer's), CREDIT_UPDATE when
- * our free space runs low, shutdown. Packets for other ports arriving while
- * a stream waits are counted in `stray` and dropped: drive one stream per
- * sim at a time, or demultiplex with sim_rx_poll() yourself.
- */
-struct sim_stream {
-	struct sim *sim;
-	uint64_t peer_cid;
-	uint32_t local_port, peer_port;
-	uint32_t buf_alloc;      /* what we advertise */
-	uint32_t fwd_cnt;        /* bytes we consumed */
-	uint32_t fwd_cnt_sent;   /* last fwd_cnt the peer saw */
-	uint32_t rx_cnt;         /* payload bytes received */
-	uint32_t tx_cnt;         /* payload bytes sent */
-	uint32_t peer_buf_alloc, peer_fwd_cnt;
-	uint32_t max_pkt;        /* largest payload per packet; 64 KiB */
-	unsigned tx_flags;       /* SIM_TX_* layout for data packets */
-	bool connected;
-	bool peer_shut_send;     /* peer will send no more */
-	bool peer_shut_rcv;      /* peer reads no more */
-	bool reset;              /* RST received */
-	uint64_t credit_violations; /* data beyond the credit we gave */
-	uint64_t stray;          /* packets for other ports, dropped */
-	uint64_t credit_updates_sent, credit_updates_rcvd;
-	bool rst_sent;
-	/* Received bytes not yet handed to the caller: a ring of buf_alloc
-	 * bytes (the credit we give bounds what may arrive). */
-	uint8_t *rxq;
-	size_t rxq_cap, rxq_head, rxq_len;
-	struct sim_pkt *pkt;     /* scratch */
-};
-
-/* Guest-initiated: REQUEST to (dst_cid, dst_port), wait for RESPONSE.
- * -ECONNREFUSED on RST. */
-int sim_stream_connect(struct sim *sim, struct sim_stream *st, uint64_t dst_cid,
-		       uint32_t dst_port, uint32_t src_port, uint32_t buf_alloc, int timeout_ms);
-
-/* Host-initiated: wait for a REQUEST to local_port and answer RESPONSE (or
- * RST if refuse). */
-int sim_stream_accept(struct sim *sim, struct sim_stream *st, uint32_t local_port,
-		      uint32_t buf_alloc, bool refuse, int timeout_ms);
-
-/* Sends all of buf as RW packets, waiting for credit. Returns 0. */
-int sim_stream_send(struct sim_stream *st, const void *buf, size_t len, int timeout_ms);
-
-/* Receives up to cap bytes; returns the count, 0 at end of stream
- * (SHUTDOWN send or RST), or -errno. */
-ssize_t sim_stream_recv(struct sim_stream *st, void *buf, size_t cap, int timeout_ms);
-
-/* Handles one incoming packet for the stream, if any within timeout_ms:
- * 1 if one was handled, 0 on timeout. Used to wait for state changes. */
-int sim_stream_poll(struct sim_stream *st, int timeout_ms);
-
-/* SHUTDOWN with VIRTIO_VSOCK_SHUTDOWN_RCV/SEND flags; RST. */
-int sim_stream_shutdown(struct sim_stream *st, uint32_t flags);
-int sim_stream_rst(struct sim_stream *st);
-
-void sim_stream_fini(struct sim_stream *st);
 
 /* CLOCK_MONOTONIC in milliseconds, for tests' own deadlines. */
 int64_t sim_now_ms(void);

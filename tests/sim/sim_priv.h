@@ -48,12 +48,14 @@ enum sim_chain_kind {
 	SIM_CHAIN_TX,    /* buf freed on use */
 	SIM_CHAIN_RX,    /* buf recycled into the rx pool */
 	SIM_CHAIN_EVENT, /* buf reposted */
+	SIM_CHAIN_SLOT,  /* tx slot back to the pool */
 };
 
 /* Bookkeeping of one chain in flight, indexed by its head slot. */
 struct sim_chain {
 	uint8_t kind;
 	uint16_t ndesc;     /* slots taken in the descriptor table */
+	uint16_t slot;      /* SIM_CHAIN_SLOT: the tx slot */
 	uint64_t buf_gpa;   /* data buffer */
 	uint32_t buf_size;
 	uint64_t ind_gpa;   /* indirect table, freed on use */
@@ -90,6 +92,10 @@ int sim_vq_init(struct sim_vq *vq, struct sim_mem *mem, unsigned idx, unsigned n
 void sim_vq_fini(struct sim_vq *vq, struct sim_mem *mem);
 int sim_vq_take(struct sim_vq *vq, unsigned n, uint16_t *slots);
 void sim_vq_publish(struct sim_vq *vq, uint16_t head, const struct sim_chain *c);
+/* Takes n slots, copies descs into them (each next but the last's aimed at
+ * the following slot), and publishes the chain as c. Head slot or -errno. */
+int sim_vq_add_descs(struct sim_vq *vq, const struct vring_desc *descs, unsigned n,
+		     struct sim_chain *c);
 bool sim_vq_kick_prepare(struct sim_vq *vq);
 int sim_vq_do_kick(struct sim_vq *vq);
 int sim_vq_pop(struct sim_vq *vq, struct sim_used *out);
@@ -104,6 +110,11 @@ int sim_vq_wait(struct sim_vq *vq, int sockfd, int timeout_ms);
 struct sim_rxbuf {
 	uint64_t gpa;
 	uint32_t size; /* whole buffer: header + payload room */
+};
+
+struct sim_txslot {
+	uint8_t *buf;
+	uint64_t gpa;
 };
 
 struct sim {
@@ -122,6 +133,15 @@ struct sim {
 	unsigned rx_posted;
 	uint64_t ev_gpa; /* event buffers, 4 bytes each */
 	unsigned ev_n;
+
+	/* tx slots: [hdr | payload room | indirect table of 2], made on the
+	 * first sim_tx_slot_take(). */
+	struct sim_txslot *tx_slot;
+	size_t tx_tbl_off;
+	unsigned tx_nslots;
+	uint16_t *tx_free;      /* stack of free slot indices */
+	unsigned tx_nfree;
+	bool tx_indirect;
 };
 
 void sim_release_chain(struct sim *sim, unsigned q, const struct sim_used *u);

@@ -125,6 +125,30 @@ void sim_vq_publish(struct sim_vq *vq, uint16_t head, const struct sim_chain *c)
 	vq->st.added++;
 }
 
+int sim_vq_add_descs(struct sim_vq *vq, const struct vring_desc *descs, unsigned n,
+		     struct sim_chain *c)
+{
+	uint16_t head = vq->free_head;
+	unsigned i;
+
+	if (!n || n > vq->num_free)
+		return -ENOSPC;
+	/* Slots in free-list order, as sim_vq_take() hands them out (and
+	 * vq_put_back() expects them). */
+	for (i = 0; i < n; i++) {
+		uint16_t slot = vq->free_head;
+
+		vq->free_head = vq->shadow_next[slot];
+		vq->desc[slot] = descs[i];
+		if (i + 1 < n)
+			vq->desc[slot].next = htole16(vq->free_head);
+	}
+	vq->num_free -= (uint16_t)n;
+	c->ndesc = (uint16_t)n;
+	sim_vq_publish(vq, head, c);
+	return head;
+}
+
 bool sim_vq_kick_prepare(struct sim_vq *vq)
 {
 	uint16_t new_idx = vq->avail_idx, old = (uint16_t)(new_idx - vq->num_added);
@@ -299,29 +323,20 @@ int sim_vq_add_raw_chain(struct sim *sim, unsigned q, const struct vring_desc *d
 {
 	struct sim_vq *vq = get_vq(sim, q);
 	struct sim_chain c = { .kind = SIM_CHAIN_RAW };
-	uint16_t slots[256];
-	unsigned i;
-	int r;
+	int head, r;
 
 	if (!vq || !n || n > 256)
 		return -EINVAL;
-	r = sim_vq_take(vq, n, slots);
-	if (r)
-		return r;
-	for (i = 0; i < n; i++) {
-		vq->desc[slots[i]] = descs[i];
-		if (i + 1 < n)
-			vq->desc[slots[i]].next = htole16(slots[i + 1]);
-	}
-	c.ndesc = (uint16_t)n;
-	sim_vq_publish(vq, slots[0], &c);
+	head = sim_vq_add_descs(vq, descs, n, &c);
+	if (head < 0)
+		return head;
 	if (kick) {
 		vq->num_added = 0;
 		r = sim_vq_do_kick(vq);
 		if (r)
 			return r;
 	}
-	return slots[0];
+	return head;
 }
 
 int sim_vq_peek_free(const struct sim *sim, unsigned q, uint16_t *slots, unsigned n)

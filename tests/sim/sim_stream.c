@@ -1,73 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * One guest stream socket over the simulated driver, after Linux's
- * virtio_transport_common.c: the handshake, both sides' credit, a
- * CREDIT_UPDATE once our advertised free space drops under one maximal
- * packet, and the close dance (a full SHUTDOWN from the peer is answered
- * with RST once everything was read). Credit the device exceeds is counted,
- * not tolerated silently: tests assert on it.
+ * Blocking one-stream convenience over the socket layer (see sim_stream.h).
+ * Only the holding queue and the waiting are here; credit, handshake and
+ * the close rules are sim_sock.c's.
  */
+#include "sim/sim_stream.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/sim_priv.h"
 
-#define SIM_STREAM_MAX_PKT (64u * 1024u)
-
-static int st_init(struct sim *sim, struct sim_stream *st, uint32_t buf_alloc)
-{
-	memset(st, 0, sizeof(*st));
-	st->sim = sim;
-	st->buf_alloc = buf_alloc ? buf_alloc : 256u * 1024u;
-	st->max_pkt = SIM_STREAM_MAX_PKT;
-	st->rxq_cap = st->buf_alloc;
-	st->rxq = malloc(st->rxq_cap);
-	st->pkt = sim_pkt_new();
-	if (!st->rxq || !st->pkt) {
-		sim_stream_fini(st);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void sim_stream_fini(struct sim_stream *st)
-{
-	free(st->rxq);
-	free(st->pkt);
-	st->rxq = NULL;
-	st->pkt = NULL;
-}
-
-static int st_send_op(struct sim_stream *st, uint16_t op, uint32_t flags, const void *data,
-		      uint32_t len)
-{
-	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(st->sim), st->peer_cid,
-						  st->local_port, st->peer_port, op, flags, len,
-						  st->buf_alloc, st->fwd_cnt);
-
-	/* Every packet carries our fwd_cnt: the peer's view is now fresh. */
-	st->fwd_cnt_sent = st->fwd_cnt;
-	if (op == VIRTIO_VSOCK_OP_CREDIT_UPDATE)
-		st->credit_updates_sent++;
-	return sim_tx_send(st->sim, &h, data, len, op == VIRTIO_VSOCK_OP_RW ? st->tx_flags : 0);
-}
-
-static bool st_mine(const struct sim_stream *st, const struct sim_pkt *p)
-{
-	return p->src_cid == st->peer_cid && p->src_port == st->peer_port &&
-	       p->dst_port == st->local_port && p->dst_cid == sim_guest_cid(st->sim);
-}
-
 static void rxq_put(struct sim_stream *st, const uint8_t *d, size_t n)
 {
-	size_t room = st->rxq_cap - st->rxq_len, tail, first;
+	size_t tail = (st->rxq_head + st->rxq_len) % st->rxq_cap, first;
 
-	if (n > room) {
-		/* Beyond the credit we gave: already counted; keep what fits. */
-		n = room;
-	}
-	tail = (st->rxq_head + st->rxq_len) % st->rxq_cap;
+	/* Beyond the credit we gave (counted by the socket layer): keep
+	 * what fits. */
+	if (n > st->rxq_cap - st->rxq_len)
+		n = st->rxq_cap - st->rxq_len;
 	first = n < st->rxq_cap - tail ? n : st->rxq_cap - tail;
 	memcpy(st->rxq + tail, d, first);
 	memcpy(st->rxq, d + first, n - first);
@@ -86,174 +38,180 @@ static size_t rxq_get(struct sim_stream *st, uint8_t *d, size_t cap)
 	return n;
 }
 
-/* Applies one packet addressed to the stream. */
-static int st_handle(struct sim_stream *st, const struct sim_pkt *p)
+static void on_data(struct sg_conn *c, const uint8_t *p, size_t n)
 {
-	st->peer_buf_alloc = p->buf_alloc;
-	st->peer_fwd_cnt = p->fwd_cnt;
-	switch (p->op) {
-	case VIRTIO_VSOCK_OP_RESPONSE:
-		st->connected = true;
-		break;
-	case VIRTIO_VSOCK_OP_RW:
-		/* The peer may have at most buf_alloc bytes beyond the
-		 * fwd_cnt we last told it about. */
-		if ((uint32_t)(st->rx_cnt + p->payload_len - st->fwd_cnt_sent) > st->buf_alloc)
-			st->credit_violations++;
-		st->rx_cnt += (uint32_t)p->payload_len;
-		rxq_put(st, p->payload, p->payload_len);
-		break;
-	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
-		st->credit_updates_rcvd++;
-		break;
-	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-		return st_send_op(st, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-	case VIRTIO_VSOCK_OP_SHUTDOWN:
-		if (p->flags & VIRTIO_VSOCK_SHUTDOWN_SEND)
-			st->peer_shut_send = true;
-		if (p->flags & VIRTIO_VSOCK_SHUTDOWN_RCV)
-			st->peer_shut_rcv = true;
-		break;
-	case VIRTIO_VSOCK_OP_RST:
-		st->reset = true;
-		st->connected = false;
-		break;
-	default:
-		break;
+	rxq_put(c->user, p, n);
+}
+
+static void on_event(struct sg_conn *c, enum sg_event ev)
+{
+	struct sim_stream *st = c->user;
+
+	if (ev == SG_EV_ACCEPTED) {
+		st->c = c;
+		c->hold = true;
 	}
-	return 0;
+}
+
+static void on_pkt(struct sg_conn *c, const struct virtio_vsock_hdr *h)
+{
+	struct sim_stream *st = c->user;
+
+	sim_pkt_decode(st->pkt, h);
+	st->got = true;
+}
+
+static bool on_request(struct sg *g, uint64_t cid, uint32_t port, void *user)
+{
+	struct sim_stream *st = user;
+
+	(void)g;
+	(void)cid;
+	(void)port;
+	st->refused = st->refuse;
+	return !st->refuse;
+}
+
+static const struct sg_conn_ops st_ops = {
+	.data = on_data, .event = on_event, .pkt = on_pkt, .accept = on_request,
+};
+
+static int st_init(struct sim *sim, struct sim_stream *st, uint32_t buf_alloc)
+{
+	struct sg_cfg cfg;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	st->sim = sim;
+	sg_cfg_init(&cfg);
+	if (buf_alloc)
+		cfg.buf_alloc = buf_alloc;
+	cfg.max_conns = 1;
+	cfg.timeout_ms = sim_opts(sim)->io_timeout_ms;
+	cfg.quiet = true;
+	cfg.keep_closed = true;
+	st->rxq_cap = cfg.buf_alloc;
+	st->rxq = malloc(st->rxq_cap);
+	st->pkt = sim_pkt_new();
+	r = st->rxq && st->pkt ? sg_attach(sim, &cfg, &st->g) : -ENOMEM;
+	if (r)
+		sim_stream_fini(st);
+	return r;
+}
+
+void sim_stream_fini(struct sim_stream *st)
+{
+	sg_close(st->g);
+	free(st->rxq);
+	free(st->pkt);
+	st->g = NULL;
+	st->c = NULL;
+	st->rxq = NULL;
+	st->pkt = NULL;
 }
 
 int sim_stream_poll(struct sim_stream *st, int timeout_ms)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;
+	uint64_t bad = sg_stats(st->g)->bad;
 	int r;
 
+	st->got = false;
 	for (;;) {
-		r = sim_rx_poll(st->sim, st->pkt, sim_remaining_ms(deadline));
-		if (r == -ETIMEDOUT)
-			return 0;
-		if (r)
+		/* One packet at a time: the caller looks at each. */
+		r = sg_poll_max(st->g, 1, sim_remaining_ms(deadline));
+		if (r < 0)
 			return r;
-		if (!st_mine(st, st->pkt)) {
-			st->stray++;
-			continue;
-		}
-		r = st_handle(st, st->pkt);
-		return r ? r : 1;
+		if (sg_stats(st->g)->bad != bad)
+			return -EBADMSG;
+		if (st->got)
+			return 1;
+		if (!r)
+			return 0;
 	}
+}
+
+/* Polls until done() or the deadline: 0, -ETIMEDOUT or -errno. */
+static int st_wait(struct sim_stream *st, bool (*done)(const struct sim_stream *),
+		   int64_t deadline)
+{
+	while (!done(st)) {
+		int r = sg_poll(st->g, sim_remaining_ms(deadline));
+
+		if (r < 0)
+			return r;
+		if (!r && sim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+static bool answered(const struct sim_stream *st)
+{
+	return st->c->state != SG_CONNECTING;
 }
 
 int sim_stream_connect(struct sim *sim, struct sim_stream *st, uint64_t dst_cid,
 		       uint32_t dst_port, uint32_t src_port, uint32_t buf_alloc, int timeout_ms)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;
-	int r;
+	int r = st_init(sim, st, buf_alloc);
 
-	r = st_init(sim, st, buf_alloc);
+	if (!r)
+		r = sg_connect(st->g, dst_cid, dst_port, src_port, &st_ops, st, &st->c);
 	if (r)
 		return r;
-	st->peer_cid = dst_cid;
-	st->peer_port = dst_port;
-	st->local_port = src_port;
-	r = st_send_op(st, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	st->c->hold = true;
+	r = st_wait(st, answered, deadline);
 	if (r)
 		return r;
-	while (!st->connected && !st->reset) {
-		r = sim_stream_poll(st, sim_remaining_ms(deadline));
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return -ETIMEDOUT;
-	}
-	return st->reset ? -ECONNREFUSED : 0;
+	return st->c->refused ? -ECONNREFUSED : 0;
+}
+
+static bool requested(const struct sim_stream *st)
+{
+	return st->c || st->refused;
 }
 
 int sim_stream_accept(struct sim *sim, struct sim_stream *st, uint32_t local_port,
 		      uint32_t buf_alloc, bool refuse, int timeout_ms)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;
-	struct sim_pkt *p;
-	int r;
+	int r = st_init(sim, st, buf_alloc);
 
-	r = st_init(sim, st, buf_alloc);
 	if (r)
 		return r;
-	p = st->pkt;
-	for (;;) {
-		r = sim_rx_poll(sim, p, sim_remaining_ms(deadline));
-		if (r)
-			return r;
-		if (p->op == VIRTIO_VSOCK_OP_REQUEST && p->dst_port == local_port &&
-		    p->dst_cid == sim_guest_cid(sim))
-			break;
-		st->stray++;
-	}
-	st->peer_cid = p->src_cid;
-	st->peer_port = p->src_port;
-	st->local_port = local_port;
-	st->peer_buf_alloc = p->buf_alloc;
-	st->peer_fwd_cnt = p->fwd_cnt;
-	if (refuse) {
-		st->rst_sent = true;
-		return st_send_op(st, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
-	}
-	st->connected = true;
-	return st_send_op(st, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0);
+	st->refuse = refuse;
+	r = sg_listen(st->g, local_port, &st_ops, st);
+	if (!r)
+		r = st_wait(st, requested, deadline);
+	/* One connection per stream: later REQUESTs are strays. */
+	sg_unlisten(st->g, local_port);
+	return r;
 }
 
 int sim_stream_send(struct sim_stream *st, const void *buf, size_t len, int timeout_ms)
 {
-	int64_t deadline = sim_now_ms() + timeout_ms;
-	const uint8_t *p = buf;
 	int r;
 
-	while (len) {
-		uint32_t credit = st->peer_buf_alloc - (st->tx_cnt - st->peer_fwd_cnt);
-		uint32_t n;
-
-		if (st->reset || st->peer_shut_rcv)
-			return -EPIPE;
-		if (!credit || credit > st->peer_buf_alloc) {
-			/* Wait for a CREDIT_UPDATE (or any packet: they
-			 * all carry fwd_cnt). */
-			r = sim_stream_poll(st, sim_remaining_ms(deadline));
-			if (r < 0)
-				return r;
-			if (r == 0)
-				return -ETIMEDOUT;
-			continue;
-		}
-		n = credit;
-		if (n > st->max_pkt)
-			n = st->max_pkt;
-		if (n > len)
-			n = (uint32_t)len;
-		r = st_send_op(st, VIRTIO_VSOCK_OP_RW, 0, p, n);
-		if (r)
-			return r;
-		st->tx_cnt += n;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	if (st->c->reset || st->c->peer_shut_rcv)
+		return -EPIPE;
+	r = sg_send_all(st->c, buf, len, timeout_ms);
+	return r == -ECONNRESET ? -EPIPE : r;
 }
 
 ssize_t sim_stream_recv(struct sim_stream *st, void *buf, size_t cap, int timeout_ms)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;
+	struct sg_conn *c = st->c;
 	size_t n;
 	int r;
 
 	while (!st->rxq_len) {
-		if (st->reset || st->peer_shut_send) {
+		if (c->reset || c->peer_shut_send) {
 			/* Linux answers a full shutdown with RST once drained. */
-			if (st->peer_shut_send && st->peer_shut_rcv && !st->reset && !st->rst_sent) {
-				st->rst_sent = true;
-				r = st_send_op(st, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
-				if (r)
-					return r;
-			}
+			if (c->peer_shut_send && c->peer_shut_rcv && !c->reset && !c->rst_sent)
+				return sim_stream_rst(st);
 			return 0;
 		}
 		r = sim_stream_poll(st, sim_remaining_ms(deadline));
@@ -263,28 +221,29 @@ ssize_t sim_stream_recv(struct sim_stream *st, void *buf, size_t cap, int timeou
 			return -ETIMEDOUT;
 	}
 	n = rxq_get(st, buf, cap);
-	st->fwd_cnt += (uint32_t)n;
-	/* As Linux: tell the peer once the space it believes we have falls
-	 * under one maximal packet. */
-	if (st->buf_alloc - (st->fwd_cnt - st->fwd_cnt_sent) < SIM_STREAM_MAX_PKT ||
-	    st->buf_alloc < SIM_STREAM_MAX_PKT) {
-		if (st->fwd_cnt != st->fwd_cnt_sent) {
-			r = st_send_op(st, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, NULL, 0);
-			if (r)
-				return r;
-		}
-	}
-	return (ssize_t)n;
+	r = sg_consume(c, (uint32_t)n);
+	if (!r)
+		r = sg_kick(st->g);
+	return r ? r : (ssize_t)n;
 }
 
 int sim_stream_shutdown(struct sim_stream *st, uint32_t flags)
 {
-	return st_send_op(st, VIRTIO_VSOCK_OP_SHUTDOWN, flags, NULL, 0);
+	int r = sg_shutdown(st->c, flags);
+
+	return r ? r : sg_kick(st->g);
 }
 
 int sim_stream_rst(struct sim_stream *st)
 {
-	st->rst_sent = true;
-	st->connected = false;
-	return st_send_op(st, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
+	int r = sg_rst(st->c);
+
+	return r ? r : sg_kick(st->g);
+}
+
+uint64_t sim_stream_stray(const struct sim_stream *st)
+{
+	const struct sg_stats *s = sg_stats(st->g);
+
+	return s->stray + s->stray_rst;
 }

@@ -53,6 +53,7 @@ void sim_opts_init(struct sim_opts *o)
 	o->rx_bufs = SIM_RX_FILL;
 	o->rx_buf_size = 4096;
 	o->event_bufs = 8;
+	o->tx_slot_size = SIM_PKT_MAX;
 }
 
 /* ---- socket ---- */
@@ -437,6 +438,8 @@ void sim_close(struct sim *sim)
 		sim_vq_fini(&sim->vq[q], &sim->mem);
 	sim_mem_fini(&sim->mem);
 	free(sim->rx_idle);
+	free(sim->tx_free);
+	free(sim->tx_slot);
 	free(sim);
 }
 

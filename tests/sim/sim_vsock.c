@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * The guest-driver half of the simulator, after Linux's
+ * The packet level of the simulated guest driver, after Linux's
  * net/vmw_vsock/virtio_transport.c: rx buffers of 4 KiB posted device-
- * writable and refilled when half are consumed, tx packets as header +
- * payload chains (in several layouts, to exercise the device's chain walk),
- * and the event queue's small buffers.
+ * writable and refilled when half are consumed (copied out by sim_rx_poll,
+ * or seen in place by sim_rx_next), tx packets either as header + payload
+ * chains allocated per packet (in several layouts, to exercise the device's
+ * chain walk) or from a preallocated slot pool (sim_tx_slot_*, the lean path
+ * of the socket layer), and the event queue's small buffers. Connections
+ * live one level up, in sim_sock.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,6 +17,8 @@
 #include "sim/sim_priv.h"
 
 #define SIM_SEG 4096u
+/* rx buffers and tx slots start on cache lines, as kmalloc'ed skbs do. */
+#define SIM_BUF_ALIGN 64u
 
 struct virtio_vsock_hdr sim_vsock_hdr(uint64_t src_cid, uint64_t dst_cid,
 				      uint32_t src_port, uint32_t dst_port,
@@ -66,6 +71,9 @@ void sim_release_chain(struct sim *sim, unsigned q, const struct sim_used *u)
 		sim->rx_idle[sim->rx_nidle].size = c->buf_size;
 		sim->rx_nidle++;
 		sim->rx_posted--;
+		break;
+	case SIM_CHAIN_SLOT:
+		sim->tx_free[sim->tx_nfree++] = c->slot;
 		break;
 	case SIM_CHAIN_EVENT:
 		/* Linux reposts each event buffer right after handling it. */
@@ -138,7 +146,6 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	bool indirect = flags & SIM_TX_INDIRECT;
 	unsigned nseg, ndesc, ring_desc, i;
 	struct vring_desc *d = NULL;
-	uint16_t *slots = NULL;
 	int64_t deadline;
 	uint8_t *buf;
 	int r;
@@ -171,8 +178,7 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	c.buf_size = (uint32_t)(SIM_HDR_SIZE + len);
 	buf = sim_mem_alloc(&sim->mem, c.buf_size, 8, &c.buf_gpa);
 	d = calloc(ndesc, sizeof(*d));
-	slots = calloc(ndesc, sizeof(*slots));
-	if (!buf || !d || !slots) {
+	if (!buf || !d) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -199,7 +205,7 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 	}
 
 	if (indirect) {
-		struct vring_desc *tbl;
+		struct vring_desc *tbl, ind;
 
 		c.ind_size = ndesc * (uint32_t)sizeof(*d);
 		tbl = sim_mem_alloc(&sim->mem, c.ind_size, 16, &c.ind_gpa);
@@ -209,24 +215,14 @@ int sim_tx_send(struct sim *sim, const struct virtio_vsock_hdr *hdr,
 			goto out;
 		}
 		memcpy(tbl, d, c.ind_size);
-		r = sim_vq_take(vq, 1, slots);
-		if (r)
-			goto out;
-		set_desc(&vq->desc[slots[0]], c.ind_gpa, c.ind_size, VRING_DESC_F_INDIRECT, 0);
+		set_desc(&ind, c.ind_gpa, c.ind_size, VRING_DESC_F_INDIRECT, 0);
+		r = sim_vq_add_descs(vq, &ind, 1, &c);
 	} else {
-		r = sim_vq_take(vq, ndesc, slots);
-		if (r)
-			goto out;
-		for (i = 0; i < ndesc; i++) {
-			vq->desc[slots[i]] = d[i];
-			if (i + 1 < ndesc)
-				vq->desc[slots[i]].next = htole16(slots[i + 1]);
-		}
+		r = sim_vq_add_descs(vq, d, ndesc, &c);
 	}
-	c.ndesc = (uint16_t)ring_desc;
-	sim_vq_publish(vq, slots[0], &c);
+	if (r < 0)
+		goto out;
 	free(d);
-	free(slots);
 	if (flags & SIM_TX_NO_KICK)
 		return 0;
 	return sim_vq_notify(sim, SIM_VQ_TX);
@@ -236,8 +232,111 @@ out:
 	if (buf)
 		sim_mem_free(&sim->mem, c.buf_gpa, c.buf_size);
 	free(d);
-	free(slots);
 	return r;
+}
+
+/* ---- tx slots ---- */
+
+static size_t align_up(size_t v, size_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static int slots_init(struct sim *sim)
+{
+	unsigned num = sim->vq[SIM_VQ_TX].num, i;
+	size_t size;
+
+	if (!sim->started)
+		return -ENOTCONN;
+	if (!sim->opts.tx_slot_size || sim->opts.tx_slot_size > UINT32_MAX - SIM_HDR_SIZE)
+		return -EINVAL;
+	sim->tx_indirect = sim->info.features_acked & (1ull << VIRTIO_RING_F_INDIRECT_DESC);
+	/* Without indirect tables a data packet takes two ring entries. */
+	sim->tx_nslots = sim->tx_indirect ? num : num / 2;
+	/* Slots sized to the largest packet keep small packets dense in
+	 * memory, as kmalloc'ed skbs are. */
+	sim->tx_tbl_off = align_up(SIM_HDR_SIZE + sim->opts.tx_slot_size, 16);
+	size = align_up(sim->tx_tbl_off + 2 * sizeof(struct vring_desc), SIM_BUF_ALIGN);
+	sim->tx_slot = calloc(sim->tx_nslots, sizeof(*sim->tx_slot));
+	sim->tx_free = calloc(sim->tx_nslots, sizeof(*sim->tx_free));
+	if (!sim->tx_slot || !sim->tx_free)
+		return -ENOMEM;
+	/* One allocation per slot: with several regions they spread over
+	 * all of them, as the rx buffers do. */
+	for (i = 0; i < sim->tx_nslots; i++) {
+		sim->tx_slot[i].buf = sim_mem_alloc(&sim->mem, size, SIM_BUF_ALIGN,
+						    &sim->tx_slot[i].gpa);
+		if (!sim->tx_slot[i].buf) {
+			while (i--)
+				sim_mem_free(&sim->mem, sim->tx_slot[i].gpa, size);
+			return -ENOMEM;
+		}
+	}
+	for (i = 0; i < sim->tx_nslots; i++)
+		sim->tx_free[sim->tx_nfree++] = (uint16_t)(sim->tx_nslots - 1 - i);
+	return 0;
+}
+
+int sim_tx_slot_take(struct sim *sim, uint8_t **buf)
+{
+	int slot, r;
+
+	if (!sim->tx_slot) {
+		r = slots_init(sim);
+		if (r) {
+			/* Nothing half made stays: the next call tries again. */
+			free(sim->tx_slot);
+			sim->tx_slot = NULL;
+			sim->tx_nslots = 0;
+			return r;
+		}
+	}
+	if (!sim->tx_nfree)
+		return -ENOSPC;
+	slot = sim->tx_free[--sim->tx_nfree];
+	*buf = sim->tx_slot[slot].buf;
+	return slot;
+}
+
+int sim_tx_slot_send(struct sim *sim, int slot, uint32_t len)
+{
+	struct sim_vq *vq = &sim->vq[SIM_VQ_TX];
+	struct sim_chain c = { .kind = SIM_CHAIN_SLOT, .slot = (uint16_t)slot };
+	uint64_t gpa;
+	uint16_t s[2];
+
+	if (slot < 0 || (unsigned)slot >= sim->tx_nslots || len > sim->opts.tx_slot_size)
+		return -EINVAL;
+	gpa = sim->tx_slot[slot].gpa;
+	c.ndesc = len && !sim->tx_indirect ? 2 : 1;
+	if (sim_vq_take(vq, c.ndesc, s)) {
+		sim->tx_free[sim->tx_nfree++] = (uint16_t)slot;
+		return -ENOSPC;
+	}
+	if (!len) {
+		set_desc(&vq->desc[s[0]], gpa, SIM_HDR_SIZE, 0, 0);
+	} else if (sim->tx_indirect) {
+		struct vring_desc *tbl = (void *)(sim->tx_slot[slot].buf + sim->tx_tbl_off);
+
+		set_desc(&tbl[0], gpa, SIM_HDR_SIZE, VRING_DESC_F_NEXT, 1);
+		set_desc(&tbl[1], gpa + SIM_HDR_SIZE, len, 0, 0);
+		set_desc(&vq->desc[s[0]], gpa + sim->tx_tbl_off, 2 * sizeof(*tbl),
+			 VRING_DESC_F_INDIRECT, 0);
+	} else {
+		set_desc(&vq->desc[s[0]], gpa, SIM_HDR_SIZE, VRING_DESC_F_NEXT, s[1]);
+		set_desc(&vq->desc[s[1]], gpa + SIM_HDR_SIZE, len, 0, 0);
+	}
+	sim_vq_publish(vq, s[0], &c);
+	return 0;
+}
+
+unsigned sim_tx_slots_free(const struct sim *sim, unsigned *total)
+{
+	if (total)
+		*total = sim->tx_nslots;
+	/* Before the pool exists every slot it will have is free. */
+	return sim->tx_slot ? sim->tx_nfree : UINT32_MAX;
 }
 
 /* ---- rx ---- */
@@ -271,10 +370,12 @@ static int rx_add(struct sim *sim, uint64_t gpa, uint32_t size)
 	return 0;
 }
 
-static int rx_refill(struct sim *sim)
+int sim_rx_refill(struct sim *sim)
 {
 	int r = 0;
 
+	if (sim->rx_posted >= (sim->rx_total + 1) / 2)
+		return 0;
 	while (sim->rx_nidle) {
 		struct sim_rxbuf *b = &sim->rx_idle[sim->rx_nidle - 1];
 
@@ -306,7 +407,7 @@ int sim_rx_post(struct sim *sim, unsigned nbufs, size_t buf_size)
 		uint32_t size = (uint32_t)(SIM_HDR_SIZE + buf_size);
 		uint64_t gpa;
 
-		if (!sim_mem_alloc(&sim->mem, size, 8, &gpa)) {
+		if (!sim_mem_alloc(&sim->mem, size, SIM_BUF_ALIGN, &gpa)) {
 			r = -ENOMEM;
 			break;
 		}
@@ -321,19 +422,9 @@ int sim_rx_post(struct sim *sim, unsigned nbufs, size_t buf_size)
 	return r;
 }
 
-static void fill_pkt(struct sim *sim, const struct sim_used *u, struct sim_pkt *out)
+void sim_pkt_decode(struct sim_pkt *out, const struct virtio_vsock_hdr *h)
 {
-	const struct virtio_vsock_hdr *h;
-	uint32_t data;
-	uint8_t *buf = sim_mem_ptr(&sim->mem, u->chain.buf_gpa, u->chain.buf_size);
-
-	memset(&out->raw, 0, sizeof(out->raw));
-	out->used_len = u->len;
-	out->payload_len = 0;
-	if (!buf)
-		return;
-	memcpy(&out->raw, buf, SIM_HDR_SIZE);
-	h = &out->raw;
+	out->raw = *h;
 	out->src_cid = le64toh(h->src_cid);
 	out->dst_cid = le64toh(h->dst_cid);
 	out->src_port = le32toh(h->src_port);
@@ -344,52 +435,83 @@ static void fill_pkt(struct sim *sim, const struct sim_used *u, struct sim_pkt *
 	out->flags = le32toh(h->flags);
 	out->buf_alloc = le32toh(h->buf_alloc);
 	out->fwd_cnt = le32toh(h->fwd_cnt);
-	if (u->len <= SIM_HDR_SIZE)
+}
+
+static void fill_pkt(const struct sim_rx_buf *b, struct sim_pkt *out)
+{
+	struct virtio_vsock_hdr h;
+	uint32_t data;
+
+	memset(&h, 0, sizeof(h));
+	out->used_len = b->used_len;
+	out->payload_len = 0;
+	if (b->data)
+		memcpy(&h, b->data, SIM_HDR_SIZE);
+	sim_pkt_decode(out, &h);
+	if (!b->data || b->used_len <= SIM_HDR_SIZE)
 		return;
-	data = u->len - SIM_HDR_SIZE;
-	if (data > u->chain.buf_size - SIM_HDR_SIZE)
-		data = u->chain.buf_size - SIM_HDR_SIZE;
+	data = b->used_len - SIM_HDR_SIZE;
+	if (data > b->size - SIM_HDR_SIZE)
+		data = b->size - SIM_HDR_SIZE;
 	if (data > SIM_PKT_MAX)
 		data = SIM_PKT_MAX;
-	memcpy(out->payload, buf + SIM_HDR_SIZE, data);
+	memcpy(out->payload, b->data + SIM_HDR_SIZE, data);
 	out->payload_len = data;
 }
 
-int sim_rx_poll(struct sim *sim, struct sim_pkt *out, int timeout_ms)
+int sim_rx_next(struct sim *sim, struct sim_rx_buf *b)
 {
-	int64_t deadline = sim_now_ms() + timeout_ms;
 	struct sim_vq *vq = &sim->vq[SIM_VQ_RX];
 	struct sim_used u;
 	int r;
 
 	for (;;) {
 		r = sim_vq_pop(vq, &u);
-		if (r < 0)
+		if (r <= 0)
 			return r;
-		if (r > 0 && u.chain.kind != SIM_CHAIN_RX) {
-			/* A raw chain a test put there: nothing to parse. */
-			sim_release_chain(sim, SIM_VQ_RX, &u);
-			continue;
-		}
-		if (r > 0)
+		/* A raw chain a test put there: nothing to parse. */
+		sim_release_chain(sim, SIM_VQ_RX, &u);
+		if (u.chain.kind == SIM_CHAIN_RX)
 			break;
-		r = sim_vq_wait(vq, sim->sock, sim_remaining_ms(deadline));
-		if (r)
-			return r;
 	}
-	fill_pkt(sim, &u, out);
-	sim_release_chain(sim, SIM_VQ_RX, &u);
-	if (sim->rx_posted < (sim->rx_total + 1) / 2) {
-		r = rx_refill(sim);
-		if (r)
-			return r;
-	}
-	/* The device must report exactly header + the len it announced, and
-	 * never more than the buffer it was given. */
-	if (u.len < SIM_HDR_SIZE || u.len > u.chain.buf_size ||
-	    out->len != u.len - SIM_HDR_SIZE)
+	b->data = sim_mem_ptr(&sim->mem, u.chain.buf_gpa, u.chain.buf_size);
+	b->used_len = u.len;
+	b->size = u.chain.buf_size;
+	return 1;
+}
+
+int sim_rx_check(const struct sim_rx_buf *b)
+{
+	const struct virtio_vsock_hdr *h = (const void *)b->data;
+
+	if (!b->data || b->used_len < SIM_HDR_SIZE || b->used_len > b->size ||
+	    le32toh(h->len) != b->used_len - SIM_HDR_SIZE)
 		return -EBADMSG;
 	return 0;
+}
+
+int sim_rx_poll(struct sim *sim, struct sim_pkt *out, int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+	struct sim_rx_buf b;
+	int r, bad;
+
+	for (;;) {
+		r = sim_rx_next(sim, &b);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			break;
+		r = sim_vq_wait(&sim->vq[SIM_VQ_RX], sim->sock, sim_remaining_ms(deadline));
+		if (r)
+			return r;
+	}
+	fill_pkt(&b, out);
+	bad = sim_rx_check(&b);
+	/* Copied out and checked: the buffer may go back on the ring now
+	 * (and the device may fill it at once). */
+	r = sim_rx_refill(sim);
+	return r ? r : bad;
 }
 
 /* ---- event queue ---- */
