@@ -21,6 +21,10 @@
 # daemon's own forward-listen port; abrupt and early closes; an unanswered
 # REQUEST; a killed VMM; SIGTERM with open connections; sibling routing next
 # to the backend. Every byte is checked against a position-keyed pattern.
+# peer_cid_refused is skipped here (no socket in this guest can have a CID
+# other than 1); it runs on the host, where the integration test
+# 'forward_shim' runs the same program under tests/forward/vsock_shim.c
+# (AF_VSOCK carried over AF_UNIX; no module cases there).
 #
 # Usage: test-forward.sh DAEMON GUEST_TOOL TEST_FORWARD
 # Environment: VDV_FORWARD_ONLY=case1+case2 runs only those cases; the

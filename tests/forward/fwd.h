@@ -18,7 +18,8 @@
  * pattern by position, so loss, duplication and reordering all show.
  *
  * AF_VSOCK is only ever opened inside the e2e guest (never on a developer's
- * or CI host, whose vsock CID 2 may be a real hypervisor): see main().
+ * or CI host, whose vsock CID 2 may be a real hypervisor), or carried over
+ * AF_UNIX by the LD_PRELOAD shim vsock_shim.c: see main().
  */
 #ifndef VDV_TESTS_FORWARD_FWD_H
 #define VDV_TESTS_FORWARD_FWD_H
@@ -83,6 +84,9 @@ int fwd_vsock_listen(uint32_t cid, uint32_t port, int backlog);
 /* A blocking connect with a bound (poll on a non-blocking socket): fd or
  * -errno (-ECONNRESET/-ECONNREFUSED when refused, -ETIMEDOUT). */
 int fwd_vsock_connect(uint32_t cid, uint32_t port, int timeout_ms);
+/* The same from a socket bound to (src_cid, any port) first: -errno of
+ * that bind too (the kernel binds only the CIDs this machine has). */
+int fwd_vsock_connect_from(uint32_t src_cid, uint32_t cid, uint32_t port, int timeout_ms);
 
 int fwd_host_start(struct fwd_host *h);
 /* Waits for the thread; returns h->result. */

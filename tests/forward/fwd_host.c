@@ -3,7 +3,8 @@
  * The host side of the forward-cid tests: AF_VSOCK peers of the daemon,
  * all non-blocking in one thread under poll(), so that hundreds of
  * connections move data at once while the guest side runs in the caller's
- * thread. Only ever run inside the e2e guest (see test_forward.c).
+ * thread. Only ever run inside the e2e guest or under the AF_VSOCK shim
+ * (see test_forward.c).
  */
 #include "fwd.h"
 
@@ -79,15 +80,24 @@ int fwd_vsock_listen(uint32_t cid, uint32_t port, int backlog)
 	return fd;
 }
 
-static int connect_start(uint32_t cid, uint32_t port, bool *in_progress)
+/* src_cid: the CID to bind first (to any port), or VMADDR_CID_ANY for
+ * the implicit bind of connect. */
+static int connect_start(uint32_t src_cid, uint32_t cid, uint32_t port, bool *in_progress)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	struct sockaddr_vm src = { .svm_family = AF_VSOCK, .svm_cid = src_cid,
+				   .svm_port = VMADDR_PORT_ANY };
 	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int r;
 
 	*in_progress = false;
 	if (fd < 0)
 		return -errno;
+	if (src_cid != VMADDR_CID_ANY && bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 		return fd;
 	if (errno == EINPROGRESS) {
@@ -111,8 +121,13 @@ static int connect_result(int fd)
 
 int fwd_vsock_connect(uint32_t cid, uint32_t port, int timeout_ms)
 {
+	return fwd_vsock_connect_from(VMADDR_CID_ANY, cid, port, timeout_ms);
+}
+
+int fwd_vsock_connect_from(uint32_t src_cid, uint32_t cid, uint32_t port, int timeout_ms)
+{
 	bool in_progress;
-	int fd = connect_start(cid, port, &in_progress), r;
+	int fd = connect_start(src_cid, cid, port, &in_progress), r;
 	struct pollfd p;
 
 	if (fd < 0 || !in_progress)
@@ -310,7 +325,8 @@ static void *host_thread(void *arg)
 	}
 	for (unsigned i = 0; i < h->n_connect; i++) {
 		bool in_progress;
-		int fd = connect_start(h->connect_cid, h->connect_port, &in_progress);
+		int fd = connect_start(VMADDR_CID_ANY, h->connect_cid, h->connect_port,
+				       &in_progress);
 		struct fwd_hconn *c = &h->c[h->nc++];
 
 		hc_init(c, -1, true, h->len_i2a, h->len_a2i);
