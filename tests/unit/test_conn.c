@@ -133,6 +133,15 @@ static void assert_resetting(const struct conn *c)
 	assert_false(c->readable);
 }
 
+/* Resetting: the RST is owed, goes out alone, frees the connection, and
+ * nothing follows it. */
+static void expect_rst_last(struct conn *c)
+{
+	assert_resetting(c);
+	expect_ctrl(c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
+	expect_no_ctrl(c);
+}
+
 /* Guest dialled the host, the backend connected at once, RESPONSE sent. */
 static void open_established(struct conn *c)
 {
@@ -815,9 +824,7 @@ static void test_unknown_op_resets(void **state)
 		open_readable(&c);
 		assert_int_equal(guest_op(&c, ops[i], 0), FX_RESET);
 		assert_int_not_equal(c.why, CONN_WHY_NONE);
-		assert_resetting(&c);
-		expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
-		expect_no_ctrl(&c);
+		expect_rst_last(&c);
 	}
 }
 
@@ -936,9 +943,7 @@ static void test_both_halves_reset_after_shutdown_sent(void **state)
 	assert_int_equal(c.state, CONN_ESTABLISHED);
 	assert_int_equal(c.pending, PEND_SHUTDOWN);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, FX_RESET);
-	assert_resetting(&c);
-	expect_ctrl(&c, VIRTIO_VSOCK_OP_RST, 0, CONN_FX_FREE);
-	expect_no_ctrl(&c);
+	expect_rst_last(&c);
 }
 
 static void test_host_eof_then_guest_shut_send(void **state)
