@@ -200,6 +200,11 @@ static void sibling_stop(struct vsock_backend *b)
 			registry[i] = registry[--registry_len];
 			break;
 		}
+	if (!registry_len) {
+		/* The last VM went: nothing is left to find. */
+		free(registry);
+		registry = NULL;
+	}
 	pthread_mutex_unlock(&registry_lock);
 	while (s->len) {
 		close(s->items[s->head].fd);
