@@ -33,9 +33,11 @@
 #define SIBLING_INBOX_LEN 64u
 #define SIBLING_ACK 'A'
 
-/* A sibling connection handed to this VM by another VM's thread. */
+/* A sibling connection handed to this VM by another VM's thread, or
+ * (fd < 0) a request to look at one of ours: its far end shut its read
+ * side, which our socket shows only to a write. */
 struct sibling_req {
-	int fd;                         /* our end of the socketpair */
+	int fd;                         /* our end of the socketpair, or -1 */
 	uint64_t src_cid;
 	uint32_t src_port, dst_port;
 };
@@ -164,6 +166,30 @@ static int sibling_established(struct vsock_conn *c)
 	return send(vsock_conn_fd(c), &ack, 1, MSG_NOSIGNAL) == 1 ? 0 : -EIO;
 }
 
+/* The guest shut its read side: the sibling's guest must hear SHUTDOWN RCV
+ * before it sends again, and the socketpair tells its end only on a write. */
+static void sibling_guest_shutdown(struct vsock_conn *c, uint32_t flags)
+{
+	const struct vsock_backend *b = vsock_conn_backend(c);
+	struct sibling *t = NULL;
+	struct sibling_req req;
+
+	if (!(flags & VIRTIO_VSOCK_SHUTDOWN_RCV) ||
+	    find_sibling(b->priv, vsock_conn_peer_cid(c), &t) < 0)
+		return;
+	req = (struct sibling_req){
+		.fd = -1,
+		.src_cid = vsock_dev_cfg(b->dev)->guest_cid,
+		.src_port = vsock_conn_guest_port(c),
+		.dst_port = vsock_conn_peer_port(c),
+	};
+	/* A full inbox loses only the early word: the sibling's next write
+	 * finds EPIPE and says the same. */
+	if (inbox_push(t, &req) < 0)
+		log_debug("%s: sibling inbox full; cid %llu learns of SHUT_RD on its next write",
+			  vsock_dev_name(b->dev), (unsigned long long)vsock_conn_peer_cid(c));
+}
+
 static void inbox_event(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 {
 	struct sibling *s = opaque;
@@ -183,6 +209,13 @@ static void inbox_event(struct ev_loop *loop, int fd, uint32_t events, void *opa
 		s->head = (s->head + 1) % SIBLING_INBOX_LEN;
 		s->len--;
 		pthread_mutex_unlock(&s->lock);
+		if (req.fd < 0) {
+			struct vsock_conn *c = vsock_conn_find(s->b, req.src_cid, req.src_port,
+							       req.dst_port);
+			if (c)
+				vsock_conn_probe(c);
+			continue;
+		}
 		/* On failure our end is closed: the initiator reads "refused". */
 		vsock_offer(s->b, req.fd, req.src_cid, req.src_port, req.dst_port);
 	}
@@ -207,7 +240,8 @@ static void sibling_stop(struct vsock_backend *b)
 	}
 	pthread_mutex_unlock(&registry_lock);
 	while (s->len) {
-		close(s->items[s->head].fd);
+		if (s->items[s->head].fd >= 0)
+			close(s->items[s->head].fd);
 		s->head = (s->head + 1) % SIBLING_INBOX_LEN;
 		s->len--;
 	}
@@ -269,5 +303,6 @@ const struct vsock_backend_ops sibling_backend_ops = {
 	.connect = sibling_connect,
 	.connect_done = sibling_connect_done,
 	.established = sibling_established,
+	.guest_shutdown = sibling_guest_shutdown,
 	/* no handshake: a request from a sibling is offered at once */
 };

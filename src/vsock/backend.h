@@ -49,6 +49,10 @@ struct vsock_backend_ops {
 	/* Data (or EOF: events has EPOLLRDHUP/EPOLLHUP) on a connection still
 	 * in its handshake (vsock_handshake_start). NULL: no handshakes. */
 	void (*handshake_readable)(struct vsock_conn *c, uint32_t events);
+	/* The guest shut flags (VIRTIO_VSOCK_SHUTDOWN_RCV) of c, and the core
+	 * shut the socket's matching side. For a host side that cannot see
+	 * that on its socket alone. NULL: nothing more to do. */
+	void (*guest_shutdown)(struct vsock_conn *c, uint32_t flags);
 };
 
 struct vsock_backend {
@@ -84,7 +88,17 @@ struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd);
  * logged); the guest is offered the connection from the host's CID. */
 void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *why);
 
+/* b's connection from (peer_cid, peer_port) to guest_port, or NULL. */
+struct vsock_conn *vsock_conn_find(struct vsock_backend *b, uint64_t peer_cid,
+				   uint32_t peer_port, uint32_t guest_port);
+/* The host side of c may have stopped reading (a socket says that only to
+ * a write): look, and if so tell the guest. */
+void vsock_conn_probe(struct vsock_conn *c);
+
 int vsock_conn_fd(const struct vsock_conn *c);
+uint64_t vsock_conn_peer_cid(const struct vsock_conn *c);
+const struct vsock_backend *vsock_conn_backend(const struct vsock_conn *c);
+uint32_t vsock_conn_peer_port(const struct vsock_conn *c);
 uint32_t vsock_conn_guest_port(const struct vsock_conn *c);
 
 #endif

@@ -196,6 +196,10 @@ unsigned conn_accept_data(struct conn *c, const struct vsock_hdr *h)
 	if (h->len > c->buf_alloc - conn_queued(c))
 		return fx | protocol_error(c, CONN_WHY_BEYOND_CREDIT);
 	c->rx_cnt += h->len;
+	/* Sent before the guest heard that the host stopped reading: gone,
+	 * but its credit comes back as if the host had read it. */
+	if (c->host_rd_shut)
+		return fx | conn_on_written(c, h->len);
 	return fx | CONN_FX_WRITE;
 }
 
@@ -220,9 +224,20 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		c->state = CONN_ESTABLISHED;
 		fx |= disarm(c) | CONN_FX_ESTAB;
 		return c->readable ? fx | CONN_FX_RX : fx;
-	case VIRTIO_VSOCK_OP_SHUTDOWN:
+	case VIRTIO_VSOCK_OP_SHUTDOWN: {
+		uint8_t was = c->guest_shut;
+		unsigned closed;
+
 		c->guest_shut |= h->flags & (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
-		return fx | check_closed(c);
+		closed = check_closed(c);
+		/* The host side must learn that its writes go nowhere now (a
+		 * kernel peer's send() fails with EPIPE from here on), unless
+		 * its socket is being closed anyway. */
+		if ((c->guest_shut & ~was & VIRTIO_VSOCK_SHUTDOWN_RCV) &&
+		    c->state != CONN_CONNECTING && !(closed & CONN_FX_CLOSE))
+			fx |= CONN_FX_SHUT_RD;
+		return fx | closed;
+	}
 	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
 		return fx; /* take_peer_credit() did the work */
 	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
@@ -263,12 +278,28 @@ void conn_on_host_drained(struct conn *c)
 	c->readable = false;
 }
 
-unsigned conn_on_host_eof(struct conn *c)
+unsigned conn_on_host_eof(struct conn *c, bool peer_reads)
 {
+	unsigned fx;
+
 	c->readable = false;
 	c->host_eof = true;
 	c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
-	return want(c, PEND_SHUTDOWN);
+	fx = want(c, PEND_SHUTDOWN);
+	if (!peer_reads)
+		fx |= conn_on_host_shut_rd(c);
+	return fx;
+}
+
+unsigned conn_on_host_shut_rd(struct conn *c)
+{
+	if (c->host_rd_shut || (c->pending & PEND_RST))
+		return 0;
+	c->host_rd_shut = true;
+	c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_RCV;
+	/* Nothing buffered will reach the host any more. */
+	c->fwd_cnt = c->rx_cnt;
+	return want(c, PEND_SHUTDOWN) | check_closed(c);
 }
 
 unsigned conn_on_timeout(struct conn *c, uint64_t now, enum conn_timeout_why *why)

@@ -46,6 +46,7 @@ enum conn_fx {
 	CONN_FX_FREE = 1u << 4,    /* forget the connection now */
 	CONN_FX_ESTAB = 1u << 5,   /* tell the backend: the guest accepted */
 	CONN_FX_WRITE = 1u << 6,   /* conn_accept_data: hand the payload to the host */
+	CONN_FX_SHUT_RD = 1u << 7, /* shutdown(host, SHUT_RD), and tell the backend */
 };
 
 /* Control packets a connection still owes the guest, most urgent first. */
@@ -104,6 +105,7 @@ struct conn {
 	uint8_t guest_shut;       /* VIRTIO_VSOCK_SHUTDOWN_RCV / _SEND from the guest */
 	bool host_eof;            /* the host side will send no more */
 	bool host_shut_wr;        /* we asked for the host's write side to be shut */
+	bool host_rd_shut;        /* the host side reads no more (its SHUT_RD or close) */
 	/* Input facts about the host socket, kept by the caller's events. */
 	bool readable;            /* edge-triggered: the socket may have data */
 	bool hangup_seen;         /* an event said EOF or an error is queued */
@@ -170,8 +172,15 @@ unsigned conn_on_written(struct conn *c, uint32_t n);
 unsigned conn_on_host_readable(struct conn *c, bool hangup);
 /* A read found no data for now (EAGAIN). */
 void conn_on_host_drained(struct conn *c);
-/* A read returned 0: the host side sends no more. */
-unsigned conn_on_host_eof(struct conn *c);
+/* A read returned 0: the host side sends no more. peer_reads: whether it
+ * still reads (a half-close, SHUT_WR) or not (it closed: the guest hears
+ * SHUTDOWN with RCV and SEND, as from a kernel peer's close). */
+unsigned conn_on_host_eof(struct conn *c, bool peer_reads);
+/* The host side reads no more (a write failed with EPIPE, or a probe said
+ * so): the guest hears SHUTDOWN RCV, and what it sent that the host did not
+ * take is dropped, as a kernel peer that shut its read side drops it. The
+ * caller discards its tx buffer. */
+unsigned conn_on_host_shut_rd(struct conn *c);
 /* The host socket failed, or the backend refused: reset. */
 unsigned conn_reset(struct conn *c);
 

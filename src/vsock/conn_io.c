@@ -105,8 +105,14 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx)
 			log_debug("%s: guest port %u: %s; resetting", d->name, c->p.guest_port,
 				  conn_why_text(c->p.why));
 		conn_io_close(c);
-	} else if ((fx & CONN_FX_SHUT_WR) && c->fd >= 0) {
-		shutdown(c->fd, SHUT_WR);
+	} else if (c->fd >= 0) {
+		if (fx & CONN_FX_SHUT_WR)
+			shutdown(c->fd, SHUT_WR);
+		if (fx & CONN_FX_SHUT_RD) {
+			shutdown(c->fd, SHUT_RD);
+			if (c->via->ops->guest_shutdown)
+				c->via->ops->guest_shutdown(c, VIRTIO_VSOCK_SHUTDOWN_RCV);
+		}
 	}
 	if (fx & CONN_FX_ARM)
 		deadline_changed(c);
@@ -136,6 +142,33 @@ struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, i
 		return NULL;
 	}
 	return c;
+}
+
+/* The host side reads no more: what we hold for it is dropped. */
+static unsigned host_stopped_reading(struct vsock_conn *c)
+{
+	c->txbuf_len = 0;
+	c->txbuf_head = 0;
+	set_interest(c);
+	return conn_on_host_shut_rd(&c->p);
+}
+
+bool conn_io_peer_reads(const struct vsock_conn *c)
+{
+	/* A socket shuts nothing by a zero-length send, but refuses it
+	 * (EPIPE; ENOTCONN for AF_VSOCK once closed) when its peer reads no
+	 * more: closed, or shut its read side. Our own SHUT_WR says so as
+	 * well, but then the guest already sends nothing. */
+	if (c->fd < 0 || c->p.host_shut_wr)
+		return true;
+	return send(c->fd, "", 0, MSG_NOSIGNAL | MSG_DONTWAIT) == 0 ||
+	       (errno != EPIPE && errno != ENOTCONN && errno != ECONNRESET);
+}
+
+void conn_io_probe(struct vsock_conn *c)
+{
+	if (c->fd >= 0 && !conn_io_peer_reads(c))
+		conn_io_apply(c, host_stopped_reading(c));
 }
 
 /* Copies len bytes of iov (from byte off) into the ring buffer. */
@@ -181,6 +214,10 @@ void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, si
 			r = writev(c->fd, iov, (int)n);
 		} while (r < 0 && errno == EINTR);
 		if (r < 0) {
+			if (errno == EPIPE) {
+				conn_io_apply(c, host_stopped_reading(c));
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK) {
 				log_debug("%s: host socket of guest port %u: %s", c->dev->name,
 					  c->p.guest_port, strerror(errno));
@@ -295,10 +332,18 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaq
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		/* Errors and hang-ups surface through the next read. */
 		fx |= conn_on_host_readable(&c->p, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
+	/* A hang-up we did not cause by a SHUT_WR of ours: the host side
+	 * closed or shut its read side, so it reads no more. Said now, since
+	 * no read may come to tell: after its EOF, or once the guest shut
+	 * its own read side, we read nothing more from this socket. */
+	if ((events & EPOLLHUP) && !c->p.host_shut_wr)
+		fx |= host_stopped_reading(c);
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->txbuf_len) {
 		ssize_t r = txbuf_flush(c);
 
-		if (r < 0)
+		if (r == -EPIPE)
+			fx |= host_stopped_reading(c);
+		else if (r < 0)
 			fx |= conn_reset(&c->p);
 		else
 			fx |= conn_on_written(&c->p, (uint32_t)r);

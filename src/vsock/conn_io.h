@@ -31,6 +31,12 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx);
 void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t len);
 /* readv on the host socket: bytes read, 0 at EOF, or -errno. */
 ssize_t conn_io_readv(struct vsock_conn *c, const struct iovec *iov, unsigned n);
+/* Whether the host side of c still reads (a zero-length send tells; see
+ * conn_io.c). */
+bool conn_io_peer_reads(const struct vsock_conn *c);
+/* Looks whether the host side of c stopped reading, and if so tells the
+ * guest (SHUTDOWN RCV). For a backend that learns of it out of band. */
+void conn_io_probe(struct vsock_conn *c);
 /* Closes the host socket of c, if open. */
 void conn_io_close(struct vsock_conn *c);
 /* Closes and forgets every connection of d (the guest went away). */

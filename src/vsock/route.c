@@ -20,6 +20,13 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 	unsigned fx;
 
 	c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
+	if (c && c->p.state == CONN_CLOSING && c->p.pending == PEND_RST) {
+		/* Closed and only its RST still owed: the guest, dialling the
+		 * same pair again, is done with it, and that RST would now end
+		 * the new connection. Forget it quietly. */
+		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
+		c = NULL;
+	}
 	if (c) {
 		/* The guest reuses a live port pair: the old one is dead to it. */
 		log_debug("%s: REQUEST for existing connection %u->%u, resetting it", d->name,

@@ -140,7 +140,7 @@ static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
 		d->stats.rx_bytes += (uint64_t)r;
 		d->stats.rx_packets += sent;
 	} else if (r == 0) {
-		fx = conn_on_host_eof(&c->p);
+		fx = conn_on_host_eof(&c->p, conn_io_peer_reads(c));
 	} else if (r == -EAGAIN || r == -EWOULDBLOCK) {
 		conn_on_host_drained(&c->p);
 	} else {

@@ -260,6 +260,34 @@ uint32_t vsock_conn_guest_port(const struct vsock_conn *c)
 	return c->p.guest_port;
 }
 
+uint64_t vsock_conn_peer_cid(const struct vsock_conn *c)
+{
+	return c->p.peer_cid;
+}
+
+const struct vsock_backend *vsock_conn_backend(const struct vsock_conn *c)
+{
+	return c->via;
+}
+
+uint32_t vsock_conn_peer_port(const struct vsock_conn *c)
+{
+	return c->p.peer_port;
+}
+
+struct vsock_conn *vsock_conn_find(struct vsock_backend *b, uint64_t peer_cid,
+				   uint32_t peer_port, uint32_t guest_port)
+{
+	struct vsock_conn *c = conn_lookup(&b->dev->conns, peer_cid, peer_port, guest_port);
+
+	return c && c->via == b ? c : NULL;
+}
+
+void vsock_conn_probe(struct vsock_conn *c)
+{
+	conn_io_probe(c);
+}
+
 /* Makes c, a connection with its host socket, a REQUEST to the guest. */
 static int offer(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
 		 uint32_t guest_port)

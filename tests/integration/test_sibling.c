@@ -141,6 +141,7 @@ struct gstream {
 	uint32_t tx_seed, rx_seed;
 	uint64_t rx_goal;
 	bool ignore_credit;     /* a broken guest: sends beyond peer credit */
+	bool tx_stopped;        /* a send() failed with EPIPE: no more writes */
 	bool background;        /* not part of the guest's goals */
 	bool accept_many;       /* listener: each REQUEST makes a new stream */
 	bool accepted;          /* came from a peer's REQUEST */
@@ -382,7 +383,7 @@ static unsigned gs_pump_tx(struct guest *g, struct gstream *st)
 {
 	unsigned sent = 0;
 
-	while (st->state == GS_EST && sent < 16 && st->tx_done < st->tx_goal) {
+	while (st->state == GS_EST && !st->tx_stopped && sent < 16 && st->tx_done < st->tx_goal) {
 		uint64_t n = st->tx_goal - st->tx_done;
 		uint32_t credit;
 		ssize_t q;
@@ -397,6 +398,12 @@ static unsigned gs_pump_tx(struct guest *g, struct gstream *st)
 			n = SIM_PKT_MAX;
 		pat_fill(g->txbuf, (size_t)n, st->tx_seed, st->tx_done);
 		q = sg_send(st->c, g->txbuf, (size_t)n);
+		if (q == -EPIPE) {
+			/* The peer shut its receiving side (it closed): as
+			 * Linux's send(), the application stops writing. */
+			st->tx_stopped = true;
+			break;
+		}
 		if (q <= 0) {
 			g_err(g, (int)q);
 			break;
@@ -1017,6 +1024,9 @@ static void close_pair(struct guest *a, struct gstream *sa, struct guest *b, str
 		pump_for(gs, 2, 2);
 	if (!atomic_load(&sb->ended))
 		fail_msg("%s closed its end: %s heard nothing", a->name, b->name);
+	/* A close, not a half-close: b's send() must fail from now on. */
+	if (!sb->peer_shut_rcv)
+		fail_msg("%s closed its end: %s heard SHUTDOWN without RCV", a->name, b->name);
 	/* b (the model) answered RST; a must see the connection end too. */
 	while (!sa->reset && sim_now_ms() < deadline)
 		pump_for(gs, 2, 2);
@@ -1066,6 +1076,76 @@ static void test_allowed_pairs_bulk(void **state)
 	close_pair(&g[VM4], s45b, &g[VM5], s54b);
 	close_pair(&g[VM3], s34b, &g[VM4], s43b);
 	for (unsigned i = 0; i < NVM; i++)
+		guest_fini(&g[i]);
+	assert_true(sim_daemon_alive(&t->d));
+	t->ok = true;
+}
+
+/* Pumps both guests until *flag is set; fails after the test timeout. */
+static void wait_flag(struct guest *a, struct guest *b, const bool *flag, const char *what)
+{
+	struct guest *gs[2] = { a, b };
+	int64_t deadline = sim_now_ms() + ITEST_TIMEOUT_MS;
+
+	while (!*flag && sim_now_ms() < deadline)
+		pump_for(gs, 2, 2);
+	if (!*flag)
+		fail_msg("%s: not within %d ms", what, ITEST_TIMEOUT_MS);
+}
+
+/*
+ * The guests' SHUTDOWN flags reach the sibling unchanged, each on its own:
+ * SEND alone (a half-close), RCV alone (SHUT_RD, which the socketpair
+ * shows its far end only on a write: carried beside it, so the sibling
+ * hears it without writing), then both (the connection ends). A port pair
+ * that was closed connects again at once.
+ */
+static void test_shutdown_flags(void **state)
+{
+	struct sibt *t = *state;
+	struct guest g[NVM];
+	struct gstream *a, *b;
+
+	guests_start(t, g, 2);
+	/* SEND alone, then RCV: 3 half-closes, then shuts its read side. */
+	a = gs_new(&g[VM3], 30100, 0);
+	b = gs_new(&g[VM4], 4100, 0);
+	connect_pair(&g[VM3], a, &g[VM4], b, 4100);
+	gs_shutdown(&g[VM3], a, VIRTIO_VSOCK_SHUTDOWN_SEND);
+	wait_flag(&g[VM3], &g[VM4], &b->peer_shut_send, "SHUTDOWN SEND from vm3");
+	assert_false(b->peer_shut_rcv);
+	assert_false(b->reset);
+	gs_shutdown(&g[VM3], a, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	wait_flag(&g[VM3], &g[VM4], &b->peer_shut_rcv, "SHUTDOWN RCV from vm3");
+	/* Both now: the model answers RST like Linux, and vm3 sees the end. */
+	wait_flag(&g[VM3], &g[VM4], &a->reset, "RST after both shutdowns");
+
+	/* RCV alone, from the acceptor's side this time. */
+	a = gs_new(&g[VM3], 30101, 0);
+	b = gs_new(&g[VM4], 4101, 0);
+	connect_pair(&g[VM3], a, &g[VM4], b, 4101);
+	gs_shutdown(&g[VM4], b, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	wait_flag(&g[VM3], &g[VM4], &a->peer_shut_rcv, "SHUTDOWN RCV from vm4");
+	assert_false(a->peer_shut_send);
+	assert_false(a->reset);
+	/* The other direction still flows. */
+	{
+		struct guest *two[2] = { &g[VM3], &g[VM4] };
+
+		gs_pair_xfer(b, a, 64 * KIB + 7, 0, 70);
+		run_goals(two, 2, 10000);
+		check_pair("after SHUT_RD", b, a);
+	}
+	close_pair(&g[VM4], b, &g[VM3], a);
+
+	/* The same port pair again, at once, and again. */
+	for (int i = 0; i < 2; i++) {
+		a = gs_new(&g[VM3], 30101, 0);
+		b = gs_new(&g[VM4], 4101, 0);
+		connect_pair(&g[VM3], a, &g[VM4], b, 4101);
+		close_pair(&g[VM3], a, &g[VM4], b);
+	}
+	for (unsigned i = 0; i < 2; i++)
 		guest_fini(&g[i]);
 	assert_true(sim_daemon_alive(&t->d));
 	t->ok = true;
@@ -1758,6 +1838,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_allowed_pairs_bulk),
 		T(test_refusals),
+		T(test_shutdown_flags),
 		T(test_target_not_running),
 		T(test_target_stopped),
 		T(test_slow_receiver),

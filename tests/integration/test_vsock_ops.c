@@ -224,7 +224,8 @@ static void test_rst_from_guest(void **state)
 }
 
 /* SHUTDOWN(RCV): the guest reads no more, so the device must not send it
- * data; the other direction keeps working. */
+ * data, and the host application's writes fail (EPIPE) as a kernel
+ * peer's would; the other direction keeps working. */
 static void test_shutdown_rcv(void **state)
 {
 	struct itest *t = *state;
@@ -236,7 +237,7 @@ static void test_shutdown_rcv(void **state)
 		      VIRTIO_VSOCK_SHUTDOWN_RCV, GUEST_BUF, 0);
 	/* Let the device take the SHUTDOWN before the host writes. */
 	assert_int_equal(sim_tx_flush(c.s, ITEST_TIMEOUT_MS), 0);
-	assert_int_equal(itest_host_write(c.hfd, "unwanted", 8, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_write(c.hfd, "unwanted", 8, ITEST_TIMEOUT_MS), -EPIPE);
 	while (sim_rx_poll(c.s, c.p, 300) == 0)
 		if (c.p->op == VIRTIO_VSOCK_OP_RW)
 			fail_msg("device sent %u data bytes after SHUTDOWN(RCV)", c.p->len);
@@ -244,6 +245,71 @@ static void test_shutdown_rcv(void **state)
 	assert_int_equal(itest_host_read(c.hfd, b, 5, ITEST_TIMEOUT_MS), 5);
 	assert_memory_equal(b, "still", 5);
 	raw_conn_fini(&c);
+}
+
+/* Takes the next filled rx buffer without reposting it (so the ring stays
+ * empty), within the test timeout. */
+static void next_pkt_no_repost(struct sim *s, struct sim_pkt *p)
+{
+	int64_t deadline = sim_now_ms() + ITEST_TIMEOUT_MS;
+	struct sim_rx_buf b;
+	int r;
+
+	while ((r = sim_rx_next(s, &b)) == 0 && sim_now_ms() < deadline)
+		usleep(1000);
+	assert_int_equal(r, 1);
+	assert_int_equal(sim_rx_check(&b), 0);
+	sim_pkt_decode(p, (const struct virtio_vsock_hdr *)b.data);
+}
+
+/*
+ * The guest closes and dials the same port pair again before the device
+ * could deliver the old connection's RST (no rx buffer). The old one is
+ * dead to the guest: the new REQUEST is a new connection, and no late RST
+ * of the old one may end it.
+ */
+static void test_reuse_before_rst(void **state)
+{
+	struct itest *t = *state;
+	struct sim_opts o;
+	struct sim *s;
+	struct sim_pkt *p = sim_pkt_new();
+	int lfd, h1, h2;
+
+	assert_non_null(p);
+	itest_opts(&o);
+	o.rx_bufs = 1;
+	s = itest_start(t, &o);
+	lfd = itest_host_listen(t, PORT, 8);
+	itest_send_op(s, 50010, PORT, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0);
+	next_pkt_no_repost(s, p);
+	assert_int_equal(p->op, VIRTIO_VSOCK_OP_RESPONSE);
+	h1 = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(h1 >= 0);
+	/* close(): the device owes an RST, and has no buffer to put it in. */
+	itest_send_op(s, 50010, PORT, VIRTIO_VSOCK_OP_SHUTDOWN,
+		      VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, GUEST_BUF, 0);
+	assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_wait_closed(h1, ITEST_TIMEOUT_MS, NULL), 0);
+	/* Same pair again. */
+	itest_send_op(s, 50010, PORT, VIRTIO_VSOCK_OP_REQUEST, 0, GUEST_BUF, 0);
+	assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
+	h2 = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(h2 >= 0);
+	assert_int_equal(sim_rx_post(s, 4, 0), 0);
+	next_pkt_no_repost(s, p);
+	assert_int_equal(p->op, VIRTIO_VSOCK_OP_RESPONSE);
+	check_conn_hdr(p, PORT, 50010);
+	/* And it carries data. */
+	assert_int_equal(itest_host_write(h2, "new", 3, ITEST_TIMEOUT_MS), 0);
+	next_pkt_no_repost(s, p);
+	assert_int_equal(p->op, VIRTIO_VSOCK_OP_RW);
+	assert_int_equal(p->len, 3);
+	close(h1);
+	close(h2);
+	close(lfd);
+	free(p);
+	sim_close(s);
 }
 
 /* A CREDIT_UPDATE is what reopens a closed window. */
@@ -338,6 +404,7 @@ int main(void)
 		ITEST_T_ARGS(test_rw_both_ways, txbuf_args),
 		ITEST_T_ARGS(test_rst_from_guest, txbuf_args),
 		ITEST_T_ARGS(test_shutdown_rcv, txbuf_args),
+		ITEST_T_ARGS(test_reuse_before_rst, txbuf_args),
 		ITEST_T_ARGS(test_credit_update, txbuf_args),
 		ITEST_T_ARGS(test_credit_request, txbuf_args),
 	};

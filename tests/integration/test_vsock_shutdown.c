@@ -4,7 +4,8 @@
  * is the host's EOF while the other direction keeps flowing, a host
  * shutdown(SHUT_WR) is the guest's SHUTDOWN(SEND) and nothing more, a full
  * close from the guest delivers what the daemon still holds before the RST,
- * and a host close() ends in RST once the guest is done too.
+ * a host close() is SHUTDOWN(RCV|SEND) and ends in RST once the guest is
+ * done too, and a read side shut on either end fails the other's writes.
  */
 #include "itest.h"
 
@@ -192,8 +193,8 @@ static void test_guest_close_flushes_first(void **state)
 	sim_close(s);
 }
 
-/* Host close() while the guest does nothing: SHUTDOWN(SEND) to the guest;
- * once the guest shuts down its side too, RST. */
+/* Host close() while the guest does nothing: SHUTDOWN(RCV|SEND) to the
+ * guest; once the guest shuts down its side too, RST. */
 static void test_host_close_guest_idle(void **state)
 {
 	struct itest *t = *state;
@@ -209,7 +210,10 @@ static void test_host_close_guest_idle(void **state)
 	if (st.c->reset)
 		fail_msg("host close() gave RST before SHUTDOWN: the guest loses unread data");
 	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_SHUTDOWN);
-	assert_true(st.pkt->flags & VIRTIO_VSOCK_SHUTDOWN_SEND);
+	/* A close, not a half-close: the host reads no more either, so the
+	 * guest's send() must fail (as after a kernel peer's close). */
+	assert_int_equal(st.pkt->flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(sim_stream_send(&st, "x", 1, ITEST_TIMEOUT_MS), -EPIPE);
 	/* The guest may take its time: nothing else is owed to it. */
 	early_rst = sim_stream_poll(&st, 300) == 1 && st.c->reset;
 	print_message("SHUTDOWN flags 0x%x, RST before the guest's SHUTDOWN: %s\n",
@@ -230,6 +234,72 @@ static void test_host_close_guest_idle(void **state)
 	sim_close(s);
 }
 
+/*
+ * The host shuts only its read side: its socket shows nothing until a
+ * write. The guest's next data finds EPIPE: the guest hears SHUTDOWN(RCV)
+ * (not an RST: the other direction still flows) and its send() fails.
+ */
+static void test_host_shut_rd(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	int lfd, hfd;
+	char b[8];
+
+	open_stream(t, s, &st, 50003, &lfd, &hfd);
+	assert_int_equal(shutdown(hfd, SHUT_RD), 0);
+	assert_int_equal(sim_stream_send(&st, "lost", 4, ITEST_TIMEOUT_MS), 0);
+	while (!st.c->peer_shut_rcv && !st.c->reset)
+		assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
+	assert_false(st.c->reset);
+	assert_int_equal(st.pkt->op, VIRTIO_VSOCK_OP_SHUTDOWN);
+	assert_int_equal(st.pkt->flags, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	assert_int_equal(sim_stream_send(&st, "more", 4, ITEST_TIMEOUT_MS), -EPIPE);
+	/* host -> guest still flows */
+	assert_int_equal(itest_host_write(hfd, "back", 4, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(sim_stream_recv(&st, b, sizeof(b), ITEST_TIMEOUT_MS), 4);
+	assert_memory_equal(b, "back", 4);
+	/* Then the host closes: SEND joins RCV. */
+	close(hfd);
+	while (!st.c->peer_shut_send && !st.c->reset)
+		assert_int_equal(sim_stream_poll(&st, ITEST_TIMEOUT_MS), 1);
+	assert_false(st.c->reset);
+	assert_int_equal(st.pkt->flags, VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV |
+					     VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
+	expect_rst(&st, ITEST_TIMEOUT_MS, "both sides closed");
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+/*
+ * The guest shuts its read side: the host application's writes fail with
+ * EPIPE from then on (the device shut the socket's read side), while the
+ * guest -> host direction keeps flowing.
+ */
+static void test_guest_shut_rcv_fails_host_writes(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	int lfd, hfd;
+	char b[8];
+
+	open_stream(t, s, &st, 50004, &lfd, &hfd);
+	assert_int_equal(sim_stream_shutdown(&st, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
+	assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_write(hfd, "x", 1, ITEST_TIMEOUT_MS), -EPIPE);
+	assert_int_equal(sim_stream_send(&st, "fine", 4, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_host_read(hfd, b, 4, ITEST_TIMEOUT_MS), 4);
+	assert_memory_equal(b, "fine", 4);
+	close(hfd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -237,6 +307,8 @@ int main(void)
 		ITEST_T(test_host_shut_wr),
 		ITEST_T_ARGS(test_guest_close_flushes_first, txbuf_args),
 		ITEST_T(test_host_close_guest_idle),
+		ITEST_T(test_host_shut_rd),
+		ITEST_T(test_guest_shut_rcv_fails_host_writes),
 	};
 
 	return cmocka_run_group_tests_name("vsock_shutdown", tests, NULL, NULL);

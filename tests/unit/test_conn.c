@@ -182,9 +182,11 @@ static void open_closing(struct conn *c)
 {
 	open_established(c);
 	assert_int_equal(guest_data(c, 1000), CONN_FX_WRITE);
+	/* The host's writes fail from now on; its socket closes once the
+	 * data is delivered. */
 	assert_int_equal(guest_op(c, VIRTIO_VSOCK_OP_SHUTDOWN,
 				  VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND),
-			 CONN_FX_ARM);
+			 CONN_FX_ARM | CONN_FX_SHUT_RD);
 	assert_int_equal(c->state, CONN_CLOSING);
 }
 
@@ -270,7 +272,7 @@ static void test_rx_room_zero_without_data(void **state)
 	assert_false(c.credit_requested);
 	/* Readable but the host sent its EOF. */
 	open_readable(&c);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	c.readable = true;
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
 	assert_int_equal(conn_rx_room(&c), 0);
@@ -840,7 +842,7 @@ static void test_reset_rst_is_the_last_word(void **state)
 	conn_on_read(&c, PEER_BUF, false);
 	assert_int_equal(conn_rx_room(&c), 0);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_CREDIT_REQUEST, 0), CONN_FX_RX);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_int_equal(c.pending, PEND_CREDIT_UPDATE | PEND_CREDIT_REQUEST | PEND_SHUTDOWN);
 	assert_int_equal(conn_reset(&c), FX_RESET);
 	assert_resetting(&c);
@@ -918,7 +920,7 @@ static void test_host_eof_owes_shutdown_send(void **state)
 
 	(void)state;
 	open_readable(&c);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_true(c.host_eof);
 	assert_false(c.readable);
 	assert_int_equal(c.pending, PEND_SHUTDOWN);
@@ -930,6 +932,96 @@ static void test_host_eof_owes_shutdown_send(void **state)
 	assert_int_equal(guest_data(&c, 10), CONN_FX_WRITE);
 }
 
+/* The host side closed (its socket refuses even a zero-length send): the
+ * guest hears both flags at once, as from a kernel peer's close(), so its
+ * send() fails with EPIPE instead of succeeding into nowhere. */
+static void test_host_close_owes_shutdown_rcv_send(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_readable(&c);
+	assert_int_equal(conn_on_host_eof(&c, false), CONN_FX_RX);
+	assert_true(c.host_eof);
+	assert_true(c.host_rd_shut);
+	assert_int_equal(c.pending, PEND_SHUTDOWN);
+	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN,
+		    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
+	expect_no_ctrl(&c);
+	/* Data still in flight from the guest is dropped, its credit given
+	 * back as if the host had read it. */
+	assert_int_equal(guest_data(&c, 700), 0);
+	assert_int_equal(conn_queued(&c), 0);
+	assert_int_equal(c.fwd_cnt, 700);
+}
+
+/* A write found the host's read side shut (EPIPE): what we held for it is
+ * dropped and the guest hears SHUTDOWN RCV, once; the other direction
+ * still flows. */
+static void test_host_shut_rd_drops_and_owes_rcv(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_readable(&c);
+	assert_int_equal(guest_data(&c, 1000), CONN_FX_WRITE);
+	assert_int_equal(conn_on_host_shut_rd(&c), CONN_FX_RX);
+	assert_int_equal(conn_queued(&c), 0);
+	assert_int_equal(c.fwd_cnt, 1000);
+	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV, 0);
+	assert_int_equal(conn_on_host_shut_rd(&c), 0);
+	expect_no_ctrl(&c);
+	assert_int_equal(c.state, CONN_ESTABLISHED);
+	assert_int_equal(conn_rx_room(&c), PEER_BUF);
+	/* Dropped data past half our buffer still earns a credit update. */
+	assert_int_equal(guest_data(&c, BUF / 2 + 1), CONN_FX_RX);
+	expect_ctrl(&c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
+	/* The host's EOF later completes the picture: SEND joins RCV. */
+	assert_int_equal(conn_on_host_eof(&c, false), CONN_FX_RX);
+	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN,
+		    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
+}
+
+/* The guest closed and we were flushing its last bytes when the host
+ * stopped reading: nothing is left to flush, the close completes. */
+static void test_host_shut_rd_ends_close_flush(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_closing(&c);
+	assert_int_equal(conn_on_host_shut_rd(&c), CONN_FX_ARM | FX_RESET);
+	expect_rst_last(&c);
+}
+
+/* Both halves: the guest shut SEND (host write side shut), the host
+ * closed: once the guest heard RCV|SEND the connection is reset. */
+static void test_host_close_after_guest_shut_send(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_readable(&c);
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
+			 CONN_FX_SHUT_WR);
+	assert_int_equal(conn_on_host_eof(&c, false), CONN_FX_RX);
+	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN,
+		    VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND, FX_RESET);
+	expect_rst_last(&c);
+}
+
+/* SHUTDOWN RCV before the backend's connect finished shuts nothing: the
+ * socket is not connected yet. */
+static void test_guest_shut_rcv_while_connecting(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_connecting(&c);
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
+	assert_int_equal(c.guest_shut, VIRTIO_VSOCK_SHUTDOWN_RCV);
+}
+
 static void test_both_halves_reset_after_shutdown_sent(void **state)
 {
 	struct conn c;
@@ -938,7 +1030,7 @@ static void test_both_halves_reset_after_shutdown_sent(void **state)
 	open_readable(&c);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_SHUT_WR);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	/* Not before the guest has heard our SHUTDOWN. */
 	assert_int_equal(c.state, CONN_ESTABLISHED);
 	assert_int_equal(c.pending, PEND_SHUTDOWN);
@@ -952,7 +1044,7 @@ static void test_host_eof_then_guest_shut_send(void **state)
 
 	(void)state;
 	open_readable(&c);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_SHUT_WR | FX_RESET);
@@ -968,7 +1060,7 @@ static void test_both_halves_wait_for_our_shutdown(void **state)
 
 	(void)state;
 	open_readable(&c);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_SHUT_WR);
 	assert_int_equal(c.state, CONN_ESTABLISHED);
@@ -985,7 +1077,7 @@ static void test_both_halves_wait_for_buffer(void **state)
 	open_readable(&c);
 	assert_int_equal(guest_data(&c, 500), CONN_FX_WRITE);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
 	assert_int_equal(c.state, CONN_ESTABLISHED);
 	assert_int_equal(conn_on_written(&c, 499), 0);
@@ -999,8 +1091,12 @@ static void test_guest_shut_rcv_stops_reads(void **state)
 
 	(void)state;
 	open_readable(&c);
-	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
+	/* The host's socket is shut for reading: its writes fail. */
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV),
+			 CONN_FX_SHUT_RD);
 	assert_int_equal(c.guest_shut, VIRTIO_VSOCK_SHUTDOWN_RCV);
+	/* Said once. */
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
 	assert_int_equal(conn_rx_room(&c), 0);
 	assert_false(conn_has_work(&c));
 	/* Blocked or not, nothing is asked for. */
@@ -1043,7 +1139,7 @@ static void test_full_close_flushes_then_resets(void **state)
 	t0 = now_ms();
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN,
 				  VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND),
-			 CONN_FX_ARM);
+			 CONN_FX_ARM | CONN_FX_SHUT_RD);
 	t1 = now_ms();
 	assert_int_equal(c.state, CONN_CLOSING);
 	assert_armed(&c, t0, t1);
@@ -1087,7 +1183,8 @@ static void test_full_close_in_two_shutdowns(void **state)
 	(void)state;
 	open_established(&c);
 	assert_int_equal(guest_data(&c, 100), CONN_FX_WRITE);
-	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV),
+			 CONN_FX_SHUT_RD);
 	assert_int_equal(c.state, CONN_ESTABLISHED);
 	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND),
 			 CONN_FX_ARM);
@@ -1383,7 +1480,7 @@ static void test_shutdown_carries_credit_update(void **state)
 	open_readable(&c);
 	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
 	assert_int_equal(conn_on_written(&c, BUF), CONN_FX_RX);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_int_equal(c.pending, PEND_SHUTDOWN | PEND_CREDIT_UPDATE);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
 	assert_int_equal(c.fwd_cnt_sent, BUF);
@@ -1535,14 +1632,15 @@ static void test_has_work(void **state)
 	assert_true(conn_has_work(&c));
 	/* Host EOF (SHUTDOWN sent). */
 	open_readable(&c);
-	assert_int_equal(conn_on_host_eof(&c), CONN_FX_RX);
+	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_true(conn_has_work(&c));
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
 	c.readable = true;
 	assert_false(conn_has_work(&c));
 	/* The guest receives no more. */
 	open_readable(&c);
-	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV), 0);
+	assert_int_equal(guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_RCV),
+			 CONN_FX_SHUT_RD);
 	assert_false(conn_has_work(&c));
 	/* Not open yet. */
 	open_connecting(&c);
@@ -1590,6 +1688,11 @@ int main(void)
 		cmocka_unit_test(test_host_eof_owes_shutdown_send),
 		cmocka_unit_test(test_both_halves_reset_after_shutdown_sent),
 		cmocka_unit_test(test_host_eof_then_guest_shut_send),
+		cmocka_unit_test(test_host_close_owes_shutdown_rcv_send),
+		cmocka_unit_test(test_host_shut_rd_drops_and_owes_rcv),
+		cmocka_unit_test(test_host_shut_rd_ends_close_flush),
+		cmocka_unit_test(test_host_close_after_guest_shut_send),
+		cmocka_unit_test(test_guest_shut_rcv_while_connecting),
 		cmocka_unit_test(test_both_halves_wait_for_our_shutdown),
 		cmocka_unit_test(test_both_halves_wait_for_buffer),
 		cmocka_unit_test(test_guest_shut_rcv_stops_reads),
