@@ -40,6 +40,7 @@ struct sibling_req {
 	int fd;                         /* our end of the socketpair, or -1 */
 	uint64_t src_cid;
 	uint32_t src_port, dst_port;
+	uint16_t type;                  /* VIRTIO_VSOCK_TYPE_* */
 };
 
 /* The backend's state in one VM: its inbox, and its place in the registry. */
@@ -126,13 +127,19 @@ static int sibling_connect(struct vsock_backend *b, const struct vsock_hdr *h,
 		return r;
 	if (!vsock_dev_accepting(t->b->dev))
 		return -EHOSTUNREACH;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	/* SEQPACKET keeps the guests' message boundaries; the core puts one
+	 * flags byte (EOR) in front of each message (seq_flags_byte). */
+	if (socketpair(AF_UNIX,
+		       (h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
+			       SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) < 0)
 		return -errno;
 	req = (struct sibling_req){
 		.fd = sv[1],
 		.src_cid = vsock_dev_cfg(b->dev)->guest_cid,
 		.src_port = h->src_port,
 		.dst_port = h->dst_port,
+		.type = h->type,
 	};
 	if (inbox_push(t, &req) < 0) {
 		close(sv[0]);
@@ -217,7 +224,7 @@ static void inbox_event(struct ev_loop *loop, int fd, uint32_t events, void *opa
 			continue;
 		}
 		/* On failure our end is closed: the initiator reads "refused". */
-		vsock_offer(s->b, req.fd, req.src_cid, req.src_port, req.dst_port);
+		vsock_offer(s->b, req.fd, req.type, req.src_cid, req.src_port, req.dst_port);
 	}
 }
 
@@ -304,5 +311,6 @@ const struct vsock_backend_ops sibling_backend_ops = {
 	.connect_done = sibling_connect_done,
 	.established = sibling_established,
 	.guest_shutdown = sibling_guest_shutdown,
+	.seq_flags_byte = true,
 	/* no handshake: a request from a sibling is offered at once */
 };

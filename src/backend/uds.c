@@ -127,7 +127,7 @@ static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 		close(fd);
 		return;
 	}
-	vsock_handshake_start(b, fd);
+	vsock_handshake_start(b, fd, VIRTIO_VSOCK_TYPE_STREAM);
 }
 
 static void uds_stop(struct vsock_backend *b)
@@ -190,7 +190,12 @@ static int uds_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint3
 		     h->dst_port);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* A listener of the other type refuses (EPROTOTYPE): the guest gets
+	 * RST, as from a kernel listener of the other type. */
+	fd = socket(AF_UNIX,
+		    (h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
+			    SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {

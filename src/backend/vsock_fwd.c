@@ -85,7 +85,7 @@ static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 		close(fd);
 		return;
 	}
-	vsock_offer(b, fd, VSOCK_HOST_CID, 0, port);
+	vsock_offer(b, fd, VIRTIO_VSOCK_TYPE_STREAM, VSOCK_HOST_CID, 0, port);
 }
 
 static void fwd_stop(struct vsock_backend *b)
@@ -186,7 +186,10 @@ static int fwd_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint3
 		.svm_cid = vsock_dev_cfg(b->dev)->forward_cid,
 		.svm_port = h->dst_port,
 	};
-	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_VSOCK,
+			(h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
+				SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
 
 	*wait_events = 0;
 	if (fd < 0)

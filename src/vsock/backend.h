@@ -53,6 +53,10 @@ struct vsock_backend_ops {
 	 * shut the socket's matching side. For a host side that cannot see
 	 * that on its socket alone. NULL: nothing more to do. */
 	void (*guest_shutdown)(struct vsock_conn *c, uint32_t flags);
+	/* SEQPACKET sockets of this backend cannot carry MSG_EOR (AF_UNIX):
+	 * every message starts with one byte of VIRTIO_VSOCK_SEQ_* flags,
+	 * written and read by the core. For sockets whose both ends are ours. */
+	bool seq_flags_byte;
 };
 
 struct vsock_backend {
@@ -77,13 +81,15 @@ bool vsock_guest_ready(const struct vsock_dev *d);
 bool vsock_dev_accepting(const struct vsock_dev *d);
 
 /* A host-side socket (non-blocking, owned from now on, closed on error)
- * wants guest port guest_port, from (peer_cid, peer_port; 0: a fresh host
- * port): the guest gets a REQUEST. Returns 0 or -errno. */
-int vsock_offer(struct vsock_backend *b, int fd, uint64_t peer_cid, uint32_t peer_port,
-		uint32_t guest_port);
-/* An accepted host socket (owned from now on) whose handshake b reads
- * (ops->handshake_readable) until vsock_handshake_done. NULL if refused. */
-struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd);
+ * of vsock type (VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET) wants guest port
+ * guest_port, from (peer_cid, peer_port; 0: a fresh host port): the guest
+ * gets a REQUEST. Returns 0 or -errno. */
+int vsock_offer(struct vsock_backend *b, int fd, uint16_t type, uint64_t peer_cid,
+		uint32_t peer_port, uint32_t guest_port);
+/* An accepted host socket of vsock type (owned from now on) whose
+ * handshake b reads (ops->handshake_readable) until vsock_handshake_done.
+ * NULL if refused. */
+struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd, uint16_t type);
 /* The handshake asked for guest_port (>= 0), or failed (< 0: closed, why
  * logged); the guest is offered the connection from the host's CID. */
 void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *why);

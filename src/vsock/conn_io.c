@@ -3,6 +3,7 @@
 #include "vsock/conn_io.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/iov.h"
 #include "util/log.h"
 
 /* How long an emptied tx buffer is kept before it is freed: a connection
@@ -46,9 +48,18 @@ static uint32_t interest(bool out)
 	return EPOLLIN | EPOLLRDHUP | EPOLLET | (out ? EPOLLOUT : 0);
 }
 
+static bool seq_waiting(const struct vsock_conn *c)
+{
+	const uint8_t *p;
+	uint32_t len, flags;
+
+	return c->seq && msgbuf_front(&c->seq->tx, &p, &len, &flags);
+}
+
 static void set_interest(struct vsock_conn *c)
 {
-	bool out = c->txbuf_len || (c->p.state == CONN_CONNECTING && c->wait_out);
+	bool out = c->txbuf_len || seq_waiting(c) ||
+		   (c->p.state == CONN_CONNECTING && c->wait_out);
 
 	if (c->fd < 0)
 		return;
@@ -149,6 +160,8 @@ static unsigned host_stopped_reading(struct vsock_conn *c)
 {
 	c->txbuf_len = 0;
 	c->txbuf_head = 0;
+	if (c->seq)
+		msgbuf_clear(&c->seq->tx);
 	set_interest(c);
 	return conn_on_host_shut_rd(&c->p);
 }
@@ -256,6 +269,180 @@ void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, si
 	conn_io_apply(c, fx);
 }
 
+/* The SEQPACKET state of c, allocated on first use; NULL if memory is short. */
+static struct conn_seq *seq_of(struct vsock_conn *c)
+{
+	if (!c->seq) {
+		c->seq = calloc(1, sizeof(*c->seq));
+		if (c->seq && msgbuf_init(&c->seq->tx, c->p.buf_alloc) < 0) {
+			free(c->seq);
+			c->seq = NULL;
+		}
+	}
+	return c->seq;
+}
+
+struct conn_seq *conn_io_seq(struct vsock_conn *c)
+{
+	return seq_of(c);
+}
+
+ssize_t conn_io_msg_size(struct vsock_conn *c, bool *eof)
+{
+	bool tagged = c->via->ops->seq_flags_byte;
+	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+	uint8_t tag;
+	ssize_t r;
+
+	*eof = false;
+	do {
+		/* MSG_TRUNC: the message's real length, whatever we take. */
+		r = recv(c->fd, &tag, tagged ? 1 : 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (r > 0)
+		return r - (tagged ? 1 : 0);
+	/* Nothing, or an empty message: only a shut read side tells. A
+	 * flags byte makes every message of ours at least one byte long. */
+	if (tagged || (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP)))) {
+		*eof = true;
+		return 0;
+	}
+	/* An empty message from a host application: a vsock peer never
+	 * sends one (Linux does not); it is dropped. */
+	r = recv(c->fd, &tag, 0, MSG_DONTWAIT);
+	(void)r;
+	return -EAGAIN;
+}
+
+ssize_t conn_io_recv_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n,
+			 uint32_t *flags)
+{
+	struct iovec v[VQ_ELEM_MAX_IOV + 1];
+	bool tagged = c->via->ops->seq_flags_byte;
+	struct msghdr mh = { .msg_iov = v };
+	uint8_t tag = 0;
+	unsigned k = 0;
+	ssize_t r;
+
+	if (n > VQ_ELEM_MAX_IOV)
+		return -EINVAL;
+	if (tagged)
+		v[k++] = (struct iovec){ &tag, 1 };
+	memcpy(v + k, iov, n * sizeof(*iov));
+	mh.msg_iovlen = k + n;
+	do {
+		r = recvmsg(c->fd, &mh, MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (mh.msg_flags & MSG_TRUNC)
+		return -EMSGSIZE;
+	if (tagged && r == 0)
+		return 0;
+	*flags = (tagged ? tag : (mh.msg_flags & MSG_EOR) ? VIRTIO_VSOCK_SEQ_EOR : 0) &
+		 VIRTIO_VSOCK_SEQ_EOR;
+	return r - (tagged ? 1 : 0);
+}
+
+/* One message to the host socket: len bytes of iov from byte off, with
+ * flags (VIRTIO_VSOCK_SEQ_EOR) as the backend's sockets carry them. 0 or
+ * -errno; a message goes whole or not at all. */
+static int send_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t off,
+		    size_t len, uint32_t flags)
+{
+	struct iovec v[VQ_ELEM_MAX_IOV + 1];
+	uint8_t tag = (uint8_t)(flags & VIRTIO_VSOCK_SEQ_EOR);
+	struct msghdr mh = { .msg_iov = v };
+	unsigned k = 0;
+	size_t got = 0;
+	int mflags = MSG_NOSIGNAL | MSG_DONTWAIT;
+	ssize_t r;
+
+	if (c->via->ops->seq_flags_byte)
+		v[k++] = (struct iovec){ &tag, 1 };
+	else if (flags & VIRTIO_VSOCK_SEQ_EOR)
+		mflags |= MSG_EOR;
+	k += iov_slice(iov, n, off, len, v + k, VQ_ELEM_MAX_IOV, &got);
+	if (got != len)
+		return -EINVAL;
+	mh.msg_iovlen = k;
+	do {
+		r = sendmsg(c->fd, &mh, mflags);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* A datagram-like socket never takes part of a message. */
+	return (size_t)r == len + (c->via->ops->seq_flags_byte ? 1 : 0) ? 0 : -EMSGSIZE;
+}
+
+/* Sends the queued complete messages the socket takes now: the bytes sent
+ * (their credit goes back), or -errno. */
+static ssize_t seq_flush(struct vsock_conn *c)
+{
+	struct msgbuf *m = &c->seq->tx;
+	const uint8_t *p;
+	uint32_t len, flags;
+	ssize_t total = 0;
+
+	while (msgbuf_front(m, &p, &len, &flags)) {
+		struct iovec one = { (void *)p, len };
+		int r = send_msg(c, &one, 1, 0, len, flags);
+
+		if (r == -EAGAIN)
+			break;
+		if (r < 0)
+			return r;
+		msgbuf_pop(m);
+		total += len;
+	}
+	set_interest(c);
+	return total;
+}
+
+/* The result of a write or a flush, as effects. */
+static unsigned written(struct vsock_conn *c, ssize_t r)
+{
+	if (r == -EPIPE)
+		return host_stopped_reading(c);
+	if (r < 0) {
+		log_debug("%s: host socket of guest port %u: %s", c->dev->name, c->p.guest_port,
+			  strerror((int)-r));
+		return conn_reset(&c->p);
+	}
+	return r > 0 ? conn_on_written(&c->p, (uint32_t)r) : 0;
+}
+
+void conn_io_write_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t off,
+		       size_t len, uint32_t flags)
+{
+	bool eom = flags & VIRTIO_VSOCK_SEQ_EOM;
+	struct conn_seq *q;
+	int r;
+
+	if (c->fd < 0 || (c->p.pending & PEND_RST))
+		return;
+	/* The common case: a whole message in one packet, nothing before it.
+	 * Straight from guest memory to the socket. */
+	if (eom && (!c->seq || msgbuf_empty(&c->seq->tx))) {
+		r = send_msg(c, iov, n, off, len, flags);
+		if (r != -EAGAIN) {
+			conn_io_apply(c, written(c, r < 0 ? r : (ssize_t)len));
+			return;
+		}
+	}
+	q = seq_of(c);
+	if (!q || msgbuf_append(&q->tx, iov, n, off, len, eom, flags) < 0) {
+		log_debug("%s: guest port %u: no room for its SEQPACKET message (%u queued)",
+			  c->dev->name, c->p.guest_port, q ? q->tx.nmsgs : 0);
+		conn_io_apply(c, conn_reset(&c->p));
+		return;
+	}
+	if (eom)
+		conn_io_apply(c, written(c, seq_flush(c)));
+}
+
 /* Writes as much of the tx buffer as the socket takes: bytes or -errno. */
 static ssize_t txbuf_flush(struct vsock_conn *c)
 {
@@ -338,16 +525,10 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaq
 	 * its own read side, we read nothing more from this socket. */
 	if ((events & EPOLLHUP) && !c->p.host_shut_wr)
 		fx |= host_stopped_reading(c);
-	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->txbuf_len) {
-		ssize_t r = txbuf_flush(c);
-
-		if (r == -EPIPE)
-			fx |= host_stopped_reading(c);
-		else if (r < 0)
-			fx |= conn_reset(&c->p);
-		else
-			fx |= conn_on_written(&c->p, (uint32_t)r);
-	}
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && seq_waiting(c))
+		fx |= written(c, seq_flush(c));
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->txbuf_len)
+		fx |= written(c, txbuf_flush(c));
 	conn_io_apply(c, fx);
 }
 

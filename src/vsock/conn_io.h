@@ -29,6 +29,21 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx);
  * the tx buffer what it refuses, and applies what follows (credit update,
  * shutdown, reset on a socket error). */
 void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t len);
+/* A SEQPACKET connection's data packet: len bytes of iov from byte off,
+ * with the packet's flags. Messages reach the host whole, one per guest
+ * message (EOM); the parts of one are kept until its EOM. */
+void conn_io_write_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t off,
+		       size_t len, uint32_t flags);
+/* The SEQPACKET state of c, allocated on first use; NULL if memory is short. */
+struct conn_seq *conn_io_seq(struct vsock_conn *c);
+/* The payload size of the next host message (without our flags byte), or
+ * -errno (-EAGAIN: none now); *eof when the host side sends no more. */
+ssize_t conn_io_msg_size(struct vsock_conn *c, bool *eof);
+/* Reads the next host message into iov: its payload size (0 at EOF on a
+ * flags-byte socket), -EMSGSIZE if it did not fit, or -errno; *flags gets
+ * its VIRTIO_VSOCK_SEQ_EOR. */
+ssize_t conn_io_recv_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n,
+			 uint32_t *flags);
 /* readv on the host socket: bytes read, 0 at EOF, or -errno. */
 ssize_t conn_io_readv(struct vsock_conn *c, const struct iovec *iov, unsigned n);
 /* Whether the host side of c still reads (a zero-length send tells; see

@@ -141,6 +141,11 @@ void conn_release(struct conn_table *t, struct vsock_conn *c)
 	list_del(&t->ready, &c->ready, &c->on_ready, ready_link);
 	list_del(&t->timed, &c->timed, &c->on_timed, timed_link);
 	free(c->txbuf);
+	if (c->seq) {
+		msgbuf_fini(&c->seq->tx);
+		free(c->seq->rx);
+		free(c->seq);
+	}
 	free(c);
 	t->nconns--;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "vsock/conn.h"
+#include "vsock/msgbuf.h"
 
 struct vsock_dev;
 struct vsock_backend;
@@ -32,6 +33,14 @@ struct conn_list {
 	unsigned len;
 };
 
+/* A SEQPACKET connection's message state, allocated on first use. */
+struct conn_seq {
+	struct msgbuf tx;               /* guest messages the host has not taken */
+	uint8_t *rx;                    /* a host message delivered in parts, or NULL */
+	uint32_t rx_len, rx_off;        /* its size, and what the guest has of it */
+	uint32_t rx_flags;              /* VIRTIO_VSOCK_SEQ_EOR of it */
+};
+
 /* Laid out small: one per connection, a thousand per VM. */
 struct vsock_conn {
 	struct conn p;                  /* the protocol: conn.c */
@@ -41,6 +50,7 @@ struct vsock_conn {
 	struct conn_link ready;         /* on the ready list: owes the guest a packet */
 	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
 	uint8_t *txbuf;                 /* ring buffer of p.buf_alloc bytes, on demand */
+	struct conn_seq *seq;           /* SEQPACKET only, on demand */
 	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
 	int fd;                         /* host socket, or -1 */
 	uint32_t txbuf_head, txbuf_len;

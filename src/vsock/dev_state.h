@@ -10,6 +10,7 @@
 #define VDV_VSOCK_DEV_STATE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -26,6 +27,10 @@
  * whose reads may wait for the guest (rxq.c, rx_defer). */
 #define VSOCK_RX_SMALL 1024
 #define VSOCK_MAX_BACKENDS 2u
+/* A host SEQPACKET message the guest cannot take at once is held whole
+ * (rxq.c, read_msg): up to this size, or our own buf_alloc if larger (a
+ * sibling guest's messages are bounded by that). */
+#define VSOCK_SEQ_HELD_MAX (256u * 1024u)
 
 struct vsock_dev_stats {
 	uint64_t tx_packets, rx_packets;
@@ -78,5 +83,16 @@ struct vsock_dev {
 	bool rx_deferred;               /* reads wait for the guest (see rxq.c) */
 	int64_t rx_defer_end_ns;        /* ... until then at the latest */
 };
+
+/* Whether packets of type may flow: STREAM always (the spec implies it
+ * unless NO_IMPLIED_STREAM without STREAM was negotiated, and we offer
+ * STREAM), SEQPACKET once the driver accepted the feature. */
+static inline bool vsock_type_ok(const struct vsock_dev *d, uint16_t type)
+{
+	if (type == VIRTIO_VSOCK_TYPE_STREAM)
+		return true;
+	return type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
+	       (d->vu.features & (1ull << VSOCK_F_SEQPACKET_BIT));
+}
 
 #endif

@@ -10,6 +10,7 @@
 #include "vsock/rxq.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/clock.h"
@@ -62,23 +63,18 @@ static void requeue(struct vsock_dev *d, struct vsock_conn *c)
 }
 
 /*
- * Reads from c's socket into as many rx buffers as one readv can fill
- * (bounded by want, the guest's credit, and VSOCK_RX_MULTI), one packet
- * per buffer. Returns false when the guest has no rx buffer.
+ * Pops rx buffers for data, at most max of them, until their payload room
+ * reaches want; their payload parts go to iov (*niov entries), their room
+ * to d->rxe_room. Returns how many (0: the guest has no rx buffer).
  */
-static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, uint32_t want,
-		       unsigned *budget)
+static unsigned pop_bufs(struct vsock_dev *d, struct vq *vq, unsigned max, uint32_t want,
+			 unsigned *budget, struct iovec *iov, unsigned *niov, uint32_t *room)
 {
-	struct iovec iov[VQ_ELEM_MAX_IOV];
-	uint32_t room = 0;
-	unsigned k = 0, niov = 0, sent = 0;
-	/* Popping buffers a small read will not reach costs more than it
-	 * saves: offer one, and double while reads fill all they are given. */
-	unsigned burst = c->rx_burst ? c->rx_burst : 1;
-	unsigned fx = 0;
-	ssize_t r;
+	unsigned k = 0;
 
-	while (k < burst && *budget && room < want && niov < VQ_ELEM_MAX_IOV) {
+	*niov = 0;
+	*room = 0;
+	while (k < max && *budget && *room < want && *niov < VQ_ELEM_MAX_IOV) {
 		struct vq_elem *e = &d->rxe[k];
 		size_t got = 0, cap;
 		unsigned n = 0;
@@ -89,10 +85,10 @@ static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
 			cap = e->in_len - VSOCK_HDR_SIZE;
 			if (cap > VSOCK_MAX_PAYLOAD)
 				cap = VSOCK_MAX_PAYLOAD;
-			if (cap > want - room)
-				cap = want - room;
+			if (cap > want - *room)
+				cap = want - *room;
 			n = iov_slice(e->iov + e->out_num, e->in_num, VSOCK_HDR_SIZE, cap,
-				      iov + niov, VQ_ELEM_MAX_IOV - niov, &got);
+				      iov + *niov, VQ_ELEM_MAX_IOV - *niov, &got);
 		}
 		if (got == 0) {
 			if (k) {
@@ -111,26 +107,81 @@ static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
 			continue;
 		}
 		d->rxe_room[k++] = (uint32_t)got;
-		niov += n;
-		room += (uint32_t)got;
+		*niov += n;
+		*room += (uint32_t)got;
 		(*budget)--;
 	}
+	return k;
+}
+
+/* Publishes n bytes that fill the first popped buffers in order as data
+ * packets; the last one carries last_flags. Returns the buffers used. */
+static unsigned push_data(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, unsigned k,
+			  uint32_t n, uint32_t last_flags)
+{
+	unsigned used = 0;
+
+	for (; used < k && (n || used == 0); used++) {
+		uint32_t take = n < d->rxe_room[used] ? n : d->rxe_room[used];
+		struct vsock_hdr h;
+
+		conn_hdr(&c->p, VIRTIO_VSOCK_OP_RW, &h);
+		h.len = take;
+		n -= take;
+		if (n == 0)
+			h.flags = last_flags;
+		put_hdr(&d->rxe[used], &h);
+		vq_push(vq, d->rxe[used].head, VSOCK_HDR_SIZE + take);
+	}
+	d->stats.rx_packets += used;
+	return used;
+}
+
+/* Gives back, last first, the popped buffers from the used-th on. */
+static void unpop_rest(struct vq *vq, unsigned k, unsigned used, unsigned *budget)
+{
+	for (unsigned i = k; i > used; i--) {
+		vq_unpop(vq);
+		(*budget)++;
+	}
+}
+
+/* What a read of the host socket said, for a read that brought no data. */
+static unsigned read_failed(struct vsock_dev *d, struct vsock_conn *c, ssize_t r)
+{
+	if (r == 0)
+		return conn_on_host_eof(&c->p, conn_io_peer_reads(c));
+	if (r == -EAGAIN || r == -EWOULDBLOCK) {
+		conn_on_host_drained(&c->p);
+		return 0;
+	}
+	log_debug("%s: host socket of port %u: %s", d->name, c->p.guest_port,
+		  strerror((int)-r));
+	return conn_reset(&c->p);
+}
+
+/*
+ * Reads from c's socket into as many rx buffers as one readv can fill
+ * (bounded by want, the guest's credit, and VSOCK_RX_MULTI), one packet
+ * per buffer. Returns false when the guest has no rx buffer.
+ */
+static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, uint32_t want,
+		       unsigned *budget)
+{
+	struct iovec iov[VQ_ELEM_MAX_IOV];
+	/* Popping buffers a small read will not reach costs more than it
+	 * saves: offer one, and double while reads fill all they are given. */
+	unsigned burst = c->rx_burst ? c->rx_burst : 1;
+	unsigned k, niov, used = 0, fx = 0;
+	uint32_t room;
+	ssize_t r;
+
+	k = pop_bufs(d, vq, burst, want, budget, iov, &niov, &room);
 	if (k == 0)
 		return false;
 	r = conn_io_readv(c, iov, niov);
 	if (r > 0) {
-		uint32_t left = (uint32_t)r;
-
-		for (; sent < k && left; sent++) {
-			uint32_t take = left < d->rxe_room[sent] ? left : d->rxe_room[sent];
-			struct vsock_hdr h;
-
-			conn_hdr(&c->p, VIRTIO_VSOCK_OP_RW, &h);
-			h.len = take;
-			put_hdr(&d->rxe[sent], &h);
-			vq_push(vq, d->rxe[sent].head, VSOCK_HDR_SIZE + take);
-			left -= take;
-		}
+		used = push_data(d, vq, c, k, (uint32_t)r, 0);
 		if ((uint32_t)r == room && burst < VSOCK_RX_MULTI)
 			c->rx_burst = (uint8_t)(burst * 2);
 		else if ((uint32_t)r < room)
@@ -138,23 +189,112 @@ static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
 		conn_on_read(&c->p, (uint32_t)r, (uint32_t)r < room);
 		d->rx_small = r < VSOCK_RX_SMALL;
 		d->stats.rx_bytes += (uint64_t)r;
-		d->stats.rx_packets += sent;
-	} else if (r == 0) {
-		fx = conn_on_host_eof(&c->p, conn_io_peer_reads(c));
-	} else if (r == -EAGAIN || r == -EWOULDBLOCK) {
-		conn_on_host_drained(&c->p);
 	} else {
-		log_debug("%s: host socket of port %u: %s", d->name, c->p.guest_port,
-			  strerror((int)-r));
-		fx = conn_reset(&c->p);
+		fx = read_failed(d, c, r);
 	}
-	/* Give back, last first, the buffers the data did not reach. */
-	for (unsigned i = k; i > sent; i--) {
-		vq_unpop(vq);
-		(*budget)++;
-	}
+	unpop_rest(vq, k, used, budget);
 	conn_io_apply(c, fx);
 	return true;
+}
+
+/* Delivers what credit and rx buffers allow of the host message held in
+ * c's bounce buffer. Returns false when the guest has no rx buffer. */
+static bool deliver_held(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
+			 uint32_t credit, unsigned *budget)
+{
+	struct conn_seq *q = c->seq;
+	struct iovec iov[VQ_ELEM_MAX_IOV];
+	uint32_t left = q->rx_len - q->rx_off, want = left < credit ? left : credit, room;
+	unsigned k, niov, used;
+	size_t n;
+
+	k = pop_bufs(d, vq, VSOCK_RX_MULTI, want ? want : 1, budget, iov, &niov, &room);
+	if (k == 0)
+		return false;
+	n = iov_from_buf(iov, niov, 0, q->rx + q->rx_off, want < room ? want : room);
+	q->rx_off += (uint32_t)n;
+	used = push_data(d, vq, c, k, (uint32_t)n,
+			 q->rx_off == q->rx_len ? VIRTIO_VSOCK_SEQ_EOM | q->rx_flags : 0);
+	unpop_rest(vq, k, used, budget);
+	conn_on_read(&c->p, (uint32_t)n, false);
+	d->stats.rx_bytes += n;
+	if (q->rx_off == q->rx_len) {
+		free(q->rx);
+		q->rx = NULL;
+	}
+	return true;
+}
+
+/*
+ * SEQPACKET: one host message becomes one guest message (EOM on its last
+ * packet). A message that fits the credit and the rx buffers at hand is
+ * read straight into them; any other is read into a bounce buffer and
+ * delivered in parts as credit and buffers come (the guest joins them). A
+ * message larger than the guest's buffer could never be received whole:
+ * the connection is reset. Returns false when the guest has no rx buffer.
+ */
+static bool read_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, uint32_t credit,
+		     unsigned *budget)
+{
+	struct iovec iov[VQ_ELEM_MAX_IOV];
+	uint32_t room, flags, limit;
+	unsigned k, niov, used;
+	ssize_t size, r;
+	struct conn_seq *q;
+	bool eof;
+
+	if (c->seq && c->seq->rx)
+		return deliver_held(d, vq, c, credit, budget);
+	size = conn_io_msg_size(c, &eof);
+	if (size < 0 || eof) {
+		conn_io_apply(c, read_failed(d, c, eof ? 0 : size));
+		return true;
+	}
+	limit = c->p.buf_alloc > VSOCK_SEQ_HELD_MAX ? c->p.buf_alloc : VSOCK_SEQ_HELD_MAX;
+	if (size > c->p.peer_buf_alloc || size > limit) {
+		log_warn("%s: guest port %u: host message of %zd bytes is larger than the "
+			 "guest's buffer (%u bytes) or %u bytes; resetting",
+			 d->name, c->p.guest_port, size, c->p.peer_buf_alloc, limit);
+		conn_io_apply(c, conn_reset(&c->p));
+		return true;
+	}
+	if ((uint32_t)size <= credit) {
+		k = pop_bufs(d, vq, VSOCK_RX_MULTI, size ? (uint32_t)size : 1, budget, iov, &niov,
+			     &room);
+		if (k == 0)
+			return false;
+		if (room >= (uint32_t)size) {
+			r = conn_io_recv_msg(c, iov, niov, &flags);
+			if (r != size) {
+				unpop_rest(vq, k, 0, budget);
+				conn_io_apply(c, read_failed(d, c, r < 0 ? r : -EMSGSIZE));
+				return true;
+			}
+			used = push_data(d, vq, c, k, (uint32_t)size,
+					 VIRTIO_VSOCK_SEQ_EOM | flags);
+			unpop_rest(vq, k, used, budget);
+			conn_on_read(&c->p, (uint32_t)size, false);
+			d->stats.rx_bytes += (uint64_t)size;
+			return true;
+		}
+		unpop_rest(vq, k, 0, budget);
+	}
+	q = conn_io_seq(c);
+	if (!q || !(q->rx = malloc(size ? (size_t)size : 1))) {
+		conn_io_apply(c, conn_reset(&c->p));
+		return true;
+	}
+	r = conn_io_recv_msg(c, &(struct iovec){ q->rx, (size_t)size }, 1, &flags);
+	if (r != size) {
+		free(q->rx);
+		q->rx = NULL;
+		conn_io_apply(c, read_failed(d, c, r < 0 ? r : -EMSGSIZE));
+		return true;
+	}
+	q->rx_len = (uint32_t)size;
+	q->rx_off = 0;
+	q->rx_flags = flags;
+	return deliver_held(d, vq, c, credit, budget);
 }
 
 /*
@@ -238,9 +378,13 @@ void rxq_process(struct vsock_dev *d)
 			uint32_t want;
 
 			if (!d->ctrl_len && (want = conn_rx_room(&c->p)) > 0) {
-				if (!read_multi(d, vq, c, want, &budget))
+				bool took = c->p.type == VIRTIO_VSOCK_TYPE_SEQPACKET
+						    ? read_msg(d, vq, c, want, &budget)
+						    : read_multi(d, vq, c, want, &budget);
+
+				if (!took)
 					break; /* no rx buffer */
-				requeue(d, c); /* read_multi never frees c */
+				requeue(d, c); /* the reads never free c */
 				continue;
 			}
 			if (vq_pop(vq, &d->vu.mem, e) <= 0)

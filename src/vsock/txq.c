@@ -56,6 +56,29 @@ static bool tx_data(struct vsock_dev *d, struct vq *vq, const struct vq_elem *e,
 	return true;
 }
 
+/* SEQPACKET data: through the same gate, then one host message per guest
+ * message (no batching across messages; the element is done on return). */
+static void tx_msg_data(struct vsock_dev *d, struct vq *vq, const struct vq_elem *e,
+			const struct vsock_hdr *h, struct vsock_conn *c)
+{
+	unsigned fx;
+
+	batch_flush(d, vq);
+	fx = conn_accept_data(&c->p, h);
+	/* A Linux guest never sends an empty RW, but an empty one that ends
+	 * a message ends it. */
+	if (!(fx & CONN_FX_WRITE) && !(h->len == 0 && c->p.state == CONN_ESTABLISHED &&
+				       !(c->p.pending & PEND_RST))) {
+		conn_io_apply(c, fx);
+		return;
+	}
+	d->stats.tx_bytes += h->len;
+	conn_io_apply(c, fx & ~CONN_FX_WRITE);
+	if (c->p.pending & PEND_RST)
+		return;
+	conn_io_write_msg(c, e->iov, e->out_num, VSOCK_HDR_SIZE, h->len, h->flags);
+}
+
 /* The stream a bad packet belonged to is corrupt now: reset it. */
 static void reset_for(struct vsock_dev *d, const struct vsock_hdr *h)
 {
@@ -79,12 +102,19 @@ static bool tx_packet(struct vsock_dev *d, struct vq *vq, const struct vq_elem *
 		d->stats.dropped_spoofed++;
 		return false;
 	}
-	if (h->type != VIRTIO_VSOCK_TYPE_STREAM) {
+	c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
+	/* A type the device did not offer, or not the connection's: the
+	 * kernel answers such a packet with RST and leaves the socket be. */
+	if (!vsock_type_ok(d, h->type) || (c && h->type != c->p.type)) {
 		batch_flush(d, vq);
-		rxq_reply_rst(d, h);
+		if (h->op != VIRTIO_VSOCK_OP_RST)
+			rxq_reply_rst(d, h);
 		return false;
 	}
-	c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
+	if (c && c->p.type == VIRTIO_VSOCK_TYPE_SEQPACKET && h->op == VIRTIO_VSOCK_OP_RW) {
+		tx_msg_data(d, vq, e, h, c);
+		return false;
+	}
 	if (h->op == VIRTIO_VSOCK_OP_RW && h->len && c)
 		return tx_data(d, vq, e, h, c);
 	/* Anything else: keep the order within the connection. */

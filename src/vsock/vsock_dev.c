@@ -87,7 +87,11 @@ static void vsock_reset(struct vu_dev *vu)
 }
 
 static const struct vu_dev_ops vsock_ops = {
-	.device_features = 1ull << VSOCK_F_STREAM_BIT,
+	/* NO_IMPLIED_STREAM with STREAM: a driver that knows the bit takes
+	 * both types explicitly; QEMU passes on only SEQPACKET of the three,
+	 * and the spec implies STREAM then. */
+	.device_features = (1ull << VSOCK_F_STREAM_BIT) | (1ull << VSOCK_F_SEQPACKET_BIT) |
+			   (1ull << VSOCK_F_NO_IMPLIED_STREAM_BIT),
 	.num_queues = VSOCK_QUEUES,
 	.config_size = VSOCK_CONFIG_SIZE,
 	.get_config = vsock_get_config,
@@ -296,6 +300,8 @@ static int offer(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
 
 	if (!vsock_guest_ready(d))
 		return -ENOTCONN;
+	if (!vsock_type_ok(d, c->p.type))
+		return -EPROTONOSUPPORT; /* the driver did not take SEQPACKET */
 	if (!peer_port)
 		peer_port = conn_alloc_host_port(&d->conns, peer_cid, guest_port);
 	if (!peer_port)
@@ -310,8 +316,8 @@ static int offer(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
 	return 0;
 }
 
-int vsock_offer(struct vsock_backend *b, int fd, uint64_t peer_cid, uint32_t peer_port,
-		uint32_t guest_port)
+int vsock_offer(struct vsock_backend *b, int fd, uint16_t type, uint64_t peer_cid,
+		uint32_t peer_port, uint32_t guest_port)
 {
 	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
 	int r;
@@ -320,13 +326,14 @@ int vsock_offer(struct vsock_backend *b, int fd, uint64_t peer_cid, uint32_t pee
 		close(fd);
 		return -EMFILE;
 	}
+	c->p.type = type;
 	r = offer(c, peer_cid, peer_port, guest_port);
 	if (r < 0)
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 	return r;
 }
 
-struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd)
+struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd, uint16_t type)
 {
 	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
 
@@ -334,6 +341,7 @@ struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd)
 		close(fd);
 		return NULL;
 	}
+	c->p.type = type;
 	conn_io_apply(c, conn_handshake(&c->p));
 	return c;
 }

@@ -58,6 +58,9 @@ static void test_features_offered(void **state)
 	assert_true(f & BIT(VIRTIO_RING_F_INDIRECT_DESC));
 	assert_true(f & BIT(VIRTIO_F_NOTIFY_ON_EMPTY));
 	assert_true(f & BIT(VIRTIO_VSOCK_F_STREAM_BIT));
+	/* Both socket types, each said explicitly. */
+	assert_true(f & BIT(VIRTIO_VSOCK_F_SEQPACKET));
+	assert_true(f & BIT(2)); /* VIRTIO_VSOCK_F_NO_IMPLIED_STREAM */
 	assert_true(f & BIT(VHOST_USER_F_PROTOCOL_FEATURES));
 	/* Nothing we cannot honour: packed rings, IOMMU, in-order. */
 	assert_false(f & BIT(VIRTIO_F_RING_PACKED));
