@@ -520,10 +520,11 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaq
 		/* Errors and hang-ups surface through the next read. */
 		fx |= conn_on_host_readable(&c->p, events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR));
 	/* A hang-up we did not cause by a SHUT_WR of ours: the host side
-	 * closed or shut its read side, so it reads no more. Said now, since
-	 * no read may come to tell: after its EOF, or once the guest shut
-	 * its own read side, we read nothing more from this socket. */
-	if ((events & EPOLLHUP) && !c->p.host_shut_wr)
+	 * closed or shut its read side, so it reads no more. Said here only
+	 * when no read will come to say it with the EOF (one SHUTDOWN with
+	 * RCV|SEND): after the EOF, or once the guest shut its read side. */
+	if ((events & EPOLLHUP) && !c->p.host_shut_wr &&
+	    (c->p.host_eof || (c->p.guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV)))
 		fx |= host_stopped_reading(c);
 	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && seq_waiting(c))
 		fx |= written(c, seq_flush(c));

@@ -109,15 +109,25 @@ int sim_daemon_spawn_argv(struct sim_daemon *d, const char *const *argv,
 	memset(args, 0, sizeof(args));
 	for (i = 0; i < n; i++) {
 		const char *a = argv[i];
+		size_t nd = 0, len;
 
-		if (!strncmp(a, "%D", 2)) {
-			size_t len = strlen(d->dir) + strlen(a + 2) + 1;
+		for (const char *q = strstr(a, "%D"); q; q = strstr(q + 2, "%D"))
+			nd++;
+		len = strlen(a) + nd * strlen(d->dir) + 1;
+		args[i] = malloc(len);
+		if (args[i]) {
+			/* Every "%D" becomes the dir (e.g. "socket=%D/v3.sock"). */
+			char *o = args[i];
 
-			args[i] = malloc(len);
-			if (args[i])
-				snprintf(args[i], len, "%s%s", d->dir, a + 2);
-		} else {
-			args[i] = strdup(a);
+			while (*a) {
+				if (a[0] == '%' && a[1] == 'D') {
+					o = stpcpy(o, d->dir);
+					a += 2;
+				} else {
+					*o++ = *a++;
+				}
+			}
+			*o = 0;
 		}
 		if (!args[i]) {
 			r = -ENOMEM;

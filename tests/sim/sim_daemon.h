@@ -41,7 +41,7 @@ int sim_daemon_spawn(struct sim_daemon *d, const char *exe, uint64_t guest_cid,
 
 /*
  * Same with a free-form argv (argv[0] is the executable); the temp dir is
- * created first and each "%D" prefix in an argument is replaced by it.
+ * created first and each "%D" in an argument is replaced by it.
  * Waits for wait_rel (a name inside the dir) unless NULL.
  */
 int sim_daemon_spawn_argv(struct sim_daemon *d, const char *const *argv,
