@@ -60,6 +60,13 @@ for name, line in {"plain": "CONNECT 1234", "lower_crlf": "connect 52\r",
                    "max": "CONNECT 4294967294", "spaces": "Connect   7"}.items():
     put("fuzz_uds_connect", name, line)
 
+# --- fuzz_log_env (RUST_LOG / VDV_LOG / JOURNAL_STREAM values) ----------------
+for name, value in {"bare": "debug", "ours": "warn,vhost_device_vsock=trace",
+                    "module": "vhost_device_vsock::vhu_vsock=Debug/conn.*",
+                    "others": "hyper=info,tokio", "bad_ours": "vhost_device_vsock=loud",
+                    "journal": "8:12345", "off": "OFF"}.items():
+    put("fuzz_log_env", name, value)
+
 # --- fuzz_vring -------------------------------------------------------------
 NEXT, WRITE, INDIRECT = 1, 2, 4
 MEM_BASE = 0x10000  # gpa of memfd offset 0
