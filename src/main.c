@@ -44,23 +44,21 @@ static void destroy_all(struct vm *vms, size_t n)
 		vm_destroy(&vms[i]);
 }
 
-/* Level from --log-level / VDV_LOG / RUST_LOG; journald or timestamps. */
-static int setup_logging(const struct vdv_config *cfg, char *msg, size_t len)
+/* Level from --log-level / VDV_LOG / RUST_LOG; journald or timestamps.
+ * A RUST_LOG warning is left in msg, to be logged after the first line. */
+static int setup_logging(const struct vdv_config *cfg, const char **source, char *msg,
+			 size_t len)
 {
-	const char *source;
 	enum log_level level;
 	struct stat st;
 
 	if (config_log_level_resolve(&cfg->opts, getenv("VDV_LOG"), getenv("RUST_LOG"), &level,
-				     &source, msg, len) < 0)
+				     source, msg, len) < 0)
 		return -EINVAL;
 	log_max_level = level;
 	if (fstat(STDERR_FILENO, &st) == 0)
 		log_set_journal(config_journal_stream_matches(getenv("JOURNAL_STREAM"), st.st_dev,
 							      st.st_ino));
-	if (msg[0])
-		log_warn("%s", msg);
-	log_debug("log level %s (from %s)", log_level_name(level), source);
 	return 0;
 }
 
@@ -137,6 +135,7 @@ int main(int argc, char **argv)
 	struct vdv_config cfg = { 0 };
 	struct lifetime lt = { .sfd = -1, .exit_fd = -1 };
 	struct notify nt = { .fd = -1 };
+	const char *level_source = "default";
 	char err[1024], why[128];
 	struct vm *devs;
 	int status;
@@ -152,17 +151,21 @@ int main(int argc, char **argv)
 	if ((cfg.opts.ready_fd >= 0 && ready_fd_check(cfg.opts.ready_fd, err, sizeof(err)) < 0) ||
 	    (cfg.opts.exit_with_fd >= 0 &&
 	     lifetime_check_fd(cfg.opts.exit_with_fd, err, sizeof(err)) < 0) ||
-	    setup_logging(&cfg, err, sizeof(err)) < 0) {
+	    setup_logging(&cfg, &level_source, err, sizeof(err)) < 0) {
 		status = usage_error(&cfg, err);
 		config_free(&cfg);
 		return status;
 	}
+	if (!cfg.opts.check && !cfg.opts.print_config)
+		log_startup(&cfg);
+	if (err[0])
+		log_warn("%s", err);
+	log_debug("log level %s (from %s)", log_level_name(log_max_level), level_source);
 	if (cfg.opts.check || cfg.opts.print_config) {
 		status = dry_run(&cfg);
 		config_free(&cfg);
 		return status;
 	}
-	log_startup(&cfg);
 
 	/* Read NOTIFY_SOCKET once, then drop it from the environment (as
 	 * sd_notify(unset_environment=1) does): no thread runs yet, so

@@ -602,6 +602,10 @@ static void test_rust_log_invalid(void **state)
 	spawn(r, args, &o);
 	wait_sock(r, r->uds);
 	expect_log(r, "warn: RUST_LOG: 'vhost_device_vsock=loud'");
+	/* Still the second line: the first one says who we are. */
+	assert_non_null(strstr(daemon_log(r), "info: vhost-device-vsock "));
+	assert_true(strstr(daemon_log(r), "info: vhost-device-vsock ") <
+		    strstr(daemon_log(r), "warn: RUST_LOG"));
 	stop_clean(r);
 }
 
@@ -673,8 +677,8 @@ static void test_journal_prefix(void **state)
 	spawn(r, args, &o);
 	wait_sock(r, r->uds);
 	log = daemon_log(r);
-	snprintf(want, sizeof(want), "<7>log level debug (from --log-level)\n<6>vhost-device-vsock %s, pid %d,",
-		 VDV_VERSION, (int)r->pid);
+	snprintf(want, sizeof(want), "<6>vhost-device-vsock %s, pid %d, 1 VM: %s\n"
+		 "<7>log level debug (from --log-level)\n", VDV_VERSION, (int)r->pid, r->sock);
 	if (strncmp(log, want, strlen(want)) != 0)
 		fail_msg("expected journal lines \"%s\"; log:\n%s", want, log);
 	stop_clean(r);
