@@ -51,6 +51,9 @@ args = {
     "help": ["--help"],
     "version": ["-V"],
     "mixed_error": ["--socket", "/srv/x", "--vm", "socket=/srv/y,uds-path=/srv/z"],
+    "process_opts": ["--ready-fd", "5", "--exit-with-fd=0x3", "--log-level", "DEBUG", "--check",
+                     "--print-config", "--vm", "socket=/srv/p.sock,uds-path=/srv/p.vsock"],
+    "config_stdin": ["--config", "-", "--check"],
 }
 for name, a in args.items():
     put("fuzz_config_args", name, b"\0".join(s.encode() for s in a))
