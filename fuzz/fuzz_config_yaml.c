@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* config_parse_yaml_string() on arbitrary bytes: never crashes or leaks; a
- * successful parse yields a config that satisfies the documented rules. */
+ * successful parse yields a config that satisfies the documented rules, and
+ * --print-config's YAML of it parses back and prints the same (or the
+ * printer refuses a value that is not UTF-8). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +36,36 @@ static void check_config(const struct vdv_config *cfg)
 	}
 }
 
+/* print -> parse -> print: the same text. */
+static void check_print(const struct vdv_config *cfg)
+{
+	char *t1 = NULL, *t2 = NULL, err[256];
+	size_t l1 = 0, l2 = 0;
+	struct vdv_config again = { 0 };
+	FILE *f = open_memstream(&t1, &l1);
+	int r;
+
+	if (!f)
+		return;
+	r = config_print_yaml(cfg, f, err, sizeof(err));
+	fclose(f);
+	if (r == 0) {
+		FUZZ_ASSERT(config_parse_yaml_string(t1, l1, &again, err, sizeof(err)) == CONFIG_OK);
+		FUZZ_ASSERT(again.n_vms == cfg->n_vms);
+		f = open_memstream(&t2, &l2);
+		if (f) {
+			FUZZ_ASSERT(config_print_yaml(&again, f, err, sizeof(err)) == 0);
+			fclose(f);
+			FUZZ_ASSERT(l1 == l2 && memcmp(t1, t2, l1) == 0);
+		}
+		config_free(&again);
+	} else {
+		FUZZ_ASSERT(err[0] && !strchr(err, '\n'));
+	}
+	free(t1);
+	free(t2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vdv_config cfg = { 0 };
@@ -49,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = config_parse_yaml_string(text, size, &cfg, err, sizeof(err));
 	if (r == CONFIG_OK) {
 		check_config(&cfg);
+		check_print(&cfg);
 		config_free(&cfg);
 	} else {
 		FUZZ_ASSERT(r == CONFIG_ERROR);

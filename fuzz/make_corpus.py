@@ -51,6 +51,9 @@ args = {
     "help": ["--help"],
     "version": ["-V"],
     "mixed_error": ["--socket", "/srv/x", "--vm", "socket=/srv/y,uds-path=/srv/z"],
+    "process_opts": ["--ready-fd", "5", "--exit-with-fd=0x3", "--log-level", "DEBUG", "--check",
+                     "--print-config", "--vm", "socket=/srv/p.sock,uds-path=/srv/p.vsock"],
+    "config_stdin": ["--config", "-", "--check"],
 }
 for name, a in args.items():
     put("fuzz_config_args", name, b"\0".join(s.encode() for s in a))
@@ -59,6 +62,13 @@ for name, a in args.items():
 for name, line in {"plain": "CONNECT 1234", "lower_crlf": "connect 52\r",
                    "max": "CONNECT 4294967294", "spaces": "Connect   7"}.items():
     put("fuzz_uds_connect", name, line)
+
+# --- fuzz_log_env (RUST_LOG / VDV_LOG / JOURNAL_STREAM values) ----------------
+for name, value in {"bare": "debug", "ours": "warn,vhost_device_vsock=trace",
+                    "module": "vhost_device_vsock::vhu_vsock=Debug/conn.*",
+                    "others": "hyper=info,tokio", "bad_ours": "vhost_device_vsock=loud",
+                    "journal": "8:12345", "off": "OFF"}.items():
+    put("fuzz_log_env", name, value)
 
 # --- fuzz_vring -------------------------------------------------------------
 NEXT, WRITE, INDIRECT = 1, 2, 4

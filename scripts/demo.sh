@@ -92,7 +92,7 @@ show_news() {
         n="$(wc -l <"$work/daemon.log")"
         if ((n > daemon_seen)); then
             sed -n "$((daemon_seen + 1)),${n}p" "$work/daemon.log" |
-                sed 's/^vhost-device-vsock: //; s/^/    daemon | /'
+                sed 's/^[0-9T:.-]*Z //; s/^vhost-device-vsock: //; s/^/    daemon | /'
             daemon_seen=$n
         fi
     fi

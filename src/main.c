@@ -1,19 +1,39 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * vhost-device-vsock: parse the configuration, create one VM (a vsock
- * device, its backends and its thread: daemon/vm.c) per VM entry, then
- * wait for SIGINT/SIGTERM and shut down cleanly, removing the sockets we
- * created.
+ * vhost-device-vsock: parse the configuration, set up logging, answer the
+ * dry runs (--check, --print-config), create one VM (a vsock device, its
+ * backends and its thread: daemon/vm.c) per VM entry, report readiness
+ * (--ready-fd, NOTIFY_SOCKET), then wait for a stop signal or the hang-up
+ * of --exit-with-fd and shut down cleanly, removing the sockets we created.
+ *
+ * Exit status: 0 normal stop, --help, --version, a passing --check;
+ * 1 a runtime error, or any failure under --check; 2 a usage error (bad
+ * option, configuration, log level or descriptor).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "util/log.h"
+#include "daemon/lifetime.h"
+#include "daemon/notify.h"
 #include "daemon/vm.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+/* The first log line names up to this many sockets, then counts the rest. */
+#define STARTUP_PATHS 4
+
+/* --check answers "valid or not" with 0 or 1, whatever the reason. */
+static int usage_error(const struct vdv_config *cfg, const char *msg)
+{
+	fprintf(stderr, "vhost-device-vsock: error: %s\n", msg);
+	return cfg->opts.check ? EXIT_RUNTIME : EXIT_USAGE;
+}
 
 static void destroy_all(struct vm *vms, size_t n)
 {
@@ -24,72 +44,156 @@ static void destroy_all(struct vm *vms, size_t n)
 		vm_destroy(&vms[i]);
 }
 
+/* Level from --log-level / VDV_LOG / RUST_LOG; journald or timestamps.
+ * A RUST_LOG warning is left in msg, to be logged after the first line. */
+static int setup_logging(const struct vdv_config *cfg, const char **source, char *msg,
+			 size_t len)
+{
+	enum log_level level;
+	struct stat st;
+
+	if (config_log_level_resolve(&cfg->opts, getenv("VDV_LOG"), getenv("RUST_LOG"), &level,
+				     source, msg, len) < 0)
+		return -EINVAL;
+	log_max_level = level;
+	if (fstat(STDERR_FILENO, &st) == 0)
+		log_set_journal(config_journal_stream_matches(getenv("JOURNAL_STREAM"), st.st_dev,
+							      st.st_ino));
+	return 0;
+}
+
+static void log_startup(const struct vdv_config *cfg)
+{
+	char list[1024];
+	size_t used = 0, i, shown = cfg->n_vms < STARTUP_PATHS ? cfg->n_vms : STARTUP_PATHS;
+
+	list[0] = '\0';
+	for (i = 0; i < shown && used < sizeof(list); i++)
+		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+					 cfg->vms[i].socket);
+	if (cfg->n_vms > shown && used < sizeof(list))
+		snprintf(list + used, sizeof(list) - used, " and %zu more", cfg->n_vms - shown);
+	log_info("vhost-device-vsock %s, pid %d, %zu VM%s: %s", VDV_VERSION, (int)getpid(),
+		 cfg->n_vms, cfg->n_vms == 1 ? "" : "s", list);
+}
+
+/* --check and --print-config: nothing is created. */
+static int dry_run(const struct vdv_config *cfg)
+{
+	char err[1024];
+
+	if (cfg->opts.check && config_check_paths(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vhost-device-vsock: error: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (cfg->opts.print_config && config_print_yaml(cfg, stdout, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vhost-device-vsock: error: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (cfg->opts.check && !cfg->opts.print_config)
+		printf("configuration OK: %zu VM%s\n", cfg->n_vms, cfg->n_vms == 1 ? "" : "s");
+	return 0;
+}
+
+/* Creates and starts every VM, then says so. 0, or an exit status. */
+static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt)
+{
+	char err[1024], status[64];
+	size_t i;
+	int r;
+
+	/* Create every socket before serving any VM: a bad path in the last
+	 * VM must not leave the first ones half running. */
+	for (i = 0; i < cfg->n_vms; i++) {
+		if (vm_init(&devs[i], &cfg->vms[i], err, sizeof(err)) < 0) {
+			log_error("%s", err);
+			destroy_all(devs, i);
+			return EXIT_RUNTIME;
+		}
+	}
+	for (i = 0; i < cfg->n_vms; i++) {
+		r = vm_start(&devs[i]);
+		if (r < 0) {
+			log_error("cannot start thread: %s", strerror(-r));
+			destroy_all(devs, cfg->n_vms);
+			return EXIT_RUNTIME;
+		}
+		log_info("vm cid %llu: listening on %s", (unsigned long long)cfg->vms[i].guest_cid,
+			 cfg->vms[i].socket);
+	}
+	if (cfg->opts.ready_fd >= 0 && (r = ready_fd_signal(cfg->opts.ready_fd)) < 0)
+		log_warn("--ready-fd %d: %s", cfg->opts.ready_fd, strerror(-r));
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %zu VM%s", cfg->n_vms,
+		 cfg->n_vms == 1 ? "" : "s");
+	if ((r = notify_send(nt, status)) < 0)
+		log_warn("NOTIFY_SOCKET: %s", strerror(-r));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vdv_config cfg = { 0 };
-	char err[1024];
+	struct lifetime lt = { .sfd = -1, .exit_fd = -1 };
+	struct notify nt = { .fd = -1 };
+	const char *level_source = "default";
+	char err[1024], why[128];
 	struct vm *devs;
-	sigset_t sigs;
-	int sig = 0;
-	size_t i;
+	int status;
 
-	log_init_from_env();
 	switch (config_parse_args(argc, argv, &cfg, err, sizeof(err))) {
 	case CONFIG_OK:
 		break;
 	case CONFIG_EXIT_OK:
 		return 0;
 	default:
-		fprintf(stderr, "vhost-device-vsock: error: %s\n", err);
-		return 1;
+		return usage_error(&cfg, err);
+	}
+	if ((cfg.opts.ready_fd >= 0 && ready_fd_check(cfg.opts.ready_fd, err, sizeof(err)) < 0) ||
+	    (cfg.opts.exit_with_fd >= 0 &&
+	     lifetime_check_fd(cfg.opts.exit_with_fd, err, sizeof(err)) < 0) ||
+	    setup_logging(&cfg, &level_source, err, sizeof(err)) < 0) {
+		status = usage_error(&cfg, err);
+		config_free(&cfg);
+		return status;
+	}
+	if (!cfg.opts.check && !cfg.opts.print_config)
+		log_startup(&cfg);
+	if (err[0])
+		log_warn("%s", err);
+	log_debug("log level %s (from %s)", log_level_name(log_max_level), level_source);
+	if (cfg.opts.check || cfg.opts.print_config) {
+		status = dry_run(&cfg);
+		config_free(&cfg);
+		return status;
 	}
 
-	/* Signals are taken synchronously by the main thread only; the VM
-	 * threads inherit the blocked mask. A peer closing a socket must not
-	 * kill the daemon: SIGPIPE is ignored and sends use MSG_NOSIGNAL. */
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* Read NOTIFY_SOCKET once, then drop it from the environment (as
+	 * sd_notify(unset_environment=1) does): no thread runs yet, so
+	 * unsetenv() is safe, and nothing we might start inherits it. */
+	if (notify_init(&nt, getenv("NOTIFY_SOCKET"), err, sizeof(err)) < 0 || err[0])
+		log_warn("%s", err);
+	unsetenv("NOTIFY_SOCKET");
 
 	devs = calloc(cfg.n_vms, sizeof(*devs));
-	if (!devs) {
-		fprintf(stderr, "vhost-device-vsock: error: out of memory\n");
+	if (!devs || lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
+		log_error("%s", devs ? err : "out of memory");
+		free(devs);
+		notify_close(&nt);
 		config_free(&cfg);
-		return 1;
+		return EXIT_RUNTIME;
 	}
-	/* Create every socket before serving any VM: a bad path in the last
-	 * VM must not leave the first ones half running. */
-	for (i = 0; i < cfg.n_vms; i++) {
-		if (vm_init(&devs[i], &cfg.vms[i], err, sizeof(err)) < 0) {
-			fprintf(stderr, "vhost-device-vsock: error: %s\n", err);
-			destroy_all(devs, i);
-			free(devs);
-			config_free(&cfg);
-			return 1;
-		}
+	status = serve(&cfg, devs, &nt);
+	if (status == 0) {
+		if (lifetime_wait(&lt, why, sizeof(why)) < 0)
+			log_error("waiting for a stop signal: %s", why);
+		else
+			log_info("%s: shutting down", why);
+		notify_send(&nt, "STOPPING=1");
+		destroy_all(devs, cfg.n_vms);
 	}
-	for (i = 0; i < cfg.n_vms; i++) {
-		int r = vm_start(&devs[i]);
-		if (r < 0) {
-			fprintf(stderr, "vhost-device-vsock: error: cannot start thread: %s\n",
-				strerror(-r));
-			destroy_all(devs, cfg.n_vms);
-			free(devs);
-			config_free(&cfg);
-			return 1;
-		}
-		log_info("vm cid %llu: listening on %s", (unsigned long long)cfg.vms[i].guest_cid,
-			 cfg.vms[i].socket);
-	}
-
-	while (sigwait(&sigs, &sig) != 0)
-		;
-	log_info("signal %d (%s): shutting down", sig, strsignal(sig));
-	destroy_all(devs, cfg.n_vms);
+	lifetime_close(&lt);
+	notify_close(&nt);
 	free(devs);
 	config_free(&cfg);
-	return 0;
+	return status;
 }

@@ -260,6 +260,7 @@ int cfg_build_all(struct vm_spec *specs, size_t n, struct vdv_config *out, struc
 	int r = 0;
 
 	memset(out, 0, sizeof(*out));
+	config_opts_init(&out->opts);
 	if (n == 0)
 		return cfg_errf(e, "no VM configured");
 	vms = calloc(n, sizeof(*vms));

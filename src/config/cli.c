@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,27 @@ enum {
 	OPT_CONFIG,
 	OPT_HELP,
 	OPT_VERSION,
+	/* Process options (struct vdv_opts), allowed in every mode. */
+	OPT_READY_FD,
+	OPT_EXIT_WITH_FD,
+	OPT_LOG_LEVEL,
+	OPT_CHECK,
+	OPT_PRINT_CONFIG,
+};
+
+static const struct {
+	const char *name;
+	int id;
+} other_options[] = {
+	{ "vm", OPT_VM },
+	{ "config", OPT_CONFIG },
+	{ "help", OPT_HELP },
+	{ "version", OPT_VERSION },
+	{ "ready-fd", OPT_READY_FD },
+	{ "exit-with-fd", OPT_EXIT_WITH_FD },
+	{ "log-level", OPT_LOG_LEVEL },
+	{ "check", OPT_CHECK },
+	{ "print-config", OPT_PRINT_CONFIG },
 };
 
 struct cli {
@@ -33,6 +55,8 @@ struct cli {
 	struct vm_spec *vms;
 	size_t n_vms, cap_vms;
 	const char *config_path;
+	struct vdv_opts *opts;
+	bool seen[OPT_PRINT_CONFIG + 1]; /* process options, for "given twice" */
 	/* The first option of each mode as written, for conflict messages. */
 	char first[MODE_COUNT][48];
 	struct cfg_err *e;
@@ -48,14 +72,9 @@ static int lookup_option(const char *name, size_t len)
 
 	if (k >= 0)
 		return k;
-	if (cfg_key_eq(name, len, "vm"))
-		return OPT_VM;
-	if (cfg_key_eq(name, len, "config"))
-		return OPT_CONFIG;
-	if (cfg_key_eq(name, len, "help"))
-		return OPT_HELP;
-	if (cfg_key_eq(name, len, "version"))
-		return OPT_VERSION;
+	for (size_t i = 0; i < sizeof(other_options) / sizeof(other_options[0]); i++)
+		if (cfg_key_eq(name, len, other_options[i].name))
+			return other_options[i].id;
 	return -1;
 }
 
@@ -124,6 +143,50 @@ static int add_vm(struct cli *c, const char *value)
 	return vm_spec_parse_kv(&c->vms[c->n_vms - 1], value, c->e);
 }
 
+/* A file descriptor number: decimal (or 0x), 0..INT_MAX. */
+static int parse_fd(struct cli *c, const char *name, size_t len, const char *value, int *out)
+{
+	uint64_t n;
+	int r = cfg_parse_u64(value, &n);
+
+	if (r == 0 && n <= INT_MAX) {
+		*out = (int)n;
+		return 0;
+	}
+	return cfg_errf(c->e, "--%.*s: '%s' is not a file descriptor number (0..%d)", (int)len,
+			name, value, INT_MAX);
+}
+
+static int process_option(struct cli *c, int id, const char *name, size_t len, const char *value)
+{
+	struct vdv_opts *o = c->opts;
+
+	if (c->seen[id])
+		return cfg_errf(c->e, "--%.*s given twice", (int)len, name);
+	c->seen[id] = true;
+	switch (id) {
+	case OPT_CHECK:
+		o->check = true;
+		return 0;
+	case OPT_PRINT_CONFIG:
+		o->print_config = true;
+		return 0;
+	case OPT_READY_FD:
+		return parse_fd(c, name, len, value, &o->ready_fd);
+	case OPT_EXIT_WITH_FD:
+		return parse_fd(c, name, len, value, &o->exit_with_fd);
+	case OPT_LOG_LEVEL:
+	default:
+		if (config_log_level_parse(value, &o->log_level) != 0)
+			return cfg_errf(c->e,
+					"--%.*s: '%s' is not a log level "
+					"(error, warn, info, debug, trace)",
+					(int)len, name, value);
+		o->has_log_level = true;
+		return 0;
+	}
+}
+
 static int parse_option(struct cli *c, int argc, char **argv, int *i)
 {
 	const char *arg = argv[*i], *name = arg + 2, *eq, *value;
@@ -138,6 +201,11 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	if (id == OPT_HELP || id == OPT_VERSION)
 		/* Without a value it was handled by help_or_version(). */
 		return cfg_errf(c->e, "--%.*s takes no value", (int)len, name);
+	if (id == OPT_CHECK || id == OPT_PRINT_CONFIG) {
+		if (eq)
+			return cfg_errf(c->e, "--%.*s takes no value", (int)len, name);
+		return process_option(c, id, name, len, NULL);
+	}
 	if (eq)
 		value = eq + 1;
 	else if (*i + 1 < argc && !looks_like_option(argv[*i + 1]))
@@ -160,6 +228,10 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 			return cfg_errf(c->e, "--config has an empty value");
 		c->config_path = value;
 		return 0;
+	case OPT_READY_FD:
+	case OPT_EXIT_WITH_FD:
+	case OPT_LOG_LEVEL:
+		return process_option(c, id, name, len, value);
 	default:
 		r = enter_mode(c, MODE_SINGLE, name, len);
 		return r ? r : vm_spec_set(&c->single, name, len, value, strlen(value), 0, c->e);
@@ -168,6 +240,7 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 
 static int parse_all(struct cli *c, int argc, char **argv, struct vdv_config *out)
 {
+	struct vdv_config built;
 	int i, r;
 
 	for (i = 1; i < argc; i++) {
@@ -181,13 +254,23 @@ static int parse_all(struct cli *c, int argc, char **argv, struct vdv_config *ou
 		if (r)
 			return r;
 	}
+	if (c->opts->ready_fd >= 0 && c->opts->ready_fd == c->opts->exit_with_fd)
+		return cfg_errf(c->e, "--ready-fd and --exit-with-fd name the same fd %d; "
+				"give two different descriptors", c->opts->ready_fd);
+	/* The builders reset what they fill: build aside, keep out->opts. */
 	if (c->first[MODE_SINGLE][0])
-		return cfg_build_all(&c->single, 1, out, c->e);
-	if (c->n_vms)
-		return cfg_build_all(c->vms, c->n_vms, out, c->e);
-	if (c->config_path)
-		return cfg_parse_yaml_file(c->config_path, out, c->e);
-	return cfg_errf(c->e, "%s", nothing_to_do);
+		r = cfg_build_all(&c->single, 1, &built, c->e);
+	else if (c->n_vms)
+		r = cfg_build_all(c->vms, c->n_vms, &built, c->e);
+	else if (c->config_path)
+		r = cfg_parse_yaml_file(c->config_path, &built, c->e);
+	else
+		return cfg_errf(c->e, "%s", nothing_to_do);
+	if (r)
+		return r;
+	out->vms = built.vms;
+	out->n_vms = built.n_vms;
+	return 0;
 }
 
 enum config_result config_parse_args(int argc, char **argv, struct vdv_config *out, char *err,
@@ -202,12 +285,18 @@ enum config_result config_parse_args(int argc, char **argv, struct vdv_config *o
 	if (err && errlen)
 		err[0] = '\0';
 	memset(out, 0, sizeof(*out));
+	config_opts_init(&out->opts);
 	res = help_or_version(argc, argv);
 	if (res != CONFIG_OK)
 		return res;
+	/* Whatever goes wrong, the caller needs to know it ran as --check. */
+	for (int a = 1; a < argc; a++)
+		if (!strcmp(argv[a], "--check"))
+			out->opts.check = true;
 
 	memset(&c, 0, sizeof(c));
 	c.e = &e;
+	c.opts = &out->opts;
 	vm_spec_init(&c.single, VM_ORIGIN_CLI, 0, NULL, 0);
 	r = parse_all(&c, argc, argv, out);
 	vm_spec_clear(&c.single);

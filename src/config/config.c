@@ -19,6 +19,14 @@ void vm_config_free(struct vm_config *vm)
 	memset(vm, 0, sizeof(*vm));
 }
 
+void config_opts_init(struct vdv_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	o->exit_with_fd = -1;
+	o->log_level = LOG_INFO;
+}
+
 void config_free(struct vdv_config *cfg)
 {
 	size_t i;

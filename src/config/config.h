@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "util/log.h"
 
 #define VDV_DEFAULT_GUEST_CID 3
 #define VDV_DEFAULT_TX_BUFFER_SIZE 65536u
@@ -42,9 +46,21 @@ struct vm_config {
 	size_t n_groups;
 };
 
+/* Options of the process rather than of a VM; allowed with every way of
+ * describing the VMs. */
+struct vdv_opts {
+	int ready_fd;          /* --ready-fd N, or -1 */
+	int exit_with_fd;      /* --exit-with-fd N, or -1 */
+	bool has_log_level;    /* --log-level given */
+	enum log_level log_level;
+	bool check;            /* --check: validate, create nothing, exit 0/1 */
+	bool print_config;     /* --print-config: print the VMs as YAML, exit */
+};
+
 struct vdv_config {
 	struct vm_config *vms;
 	size_t n_vms;
+	struct vdv_opts opts;
 };
 
 enum config_result {
@@ -58,7 +74,10 @@ enum config_result {
  * least one VM and must be released with config_free(). On CONFIG_EXIT_OK
  * the help or version text has been written to stdout. On CONFIG_ERROR,
  * err (NUL-terminated, at most errlen bytes) names the offending VM, key and
- * value, and *out is left empty. Does not create or remove any file.
+ * value, and *out holds no VM; out->opts.check still says whether --check
+ * was on the command line (wherever it was), so that the caller can pick
+ * the exit status. Does not create or remove any file. "--config -" reads
+ * the YAML from standard input.
  */
 enum config_result config_parse_args(int argc, char **argv, struct vdv_config *out,
 				     char *err, size_t errlen);
@@ -67,7 +86,64 @@ enum config_result config_parse_args(int argc, char **argv, struct vdv_config *o
 enum config_result config_parse_yaml_string(const char *text, size_t len,
 					    struct vdv_config *out, char *err, size_t errlen);
 
+/* No process option given: no fds, no level, no dry run. */
+void config_opts_init(struct vdv_opts *o);
+
+/* Frees the VMs (opts are left as they are). */
 void config_free(struct vdv_config *cfg);
+
+/* --- print.c --- */
+
+/* Writes the VMs as a YAML document that --config accepts, every key
+ * spelled out with its effective value (defaults included). Returns 0, or
+ * -errno with a message in err (a value that is not UTF-8 cannot be
+ * written as YAML). */
+int config_print_yaml(const struct vdv_config *cfg, FILE *out, char *err, size_t errlen);
+
+/* --- check.c --- */
+
+/* --check's file-system part: the directory of every socket path (the
+ * vhost-user socket and uds-path) exists and this process may create a
+ * file in it, and nothing that is not a socket sits at the path itself.
+ * Creates nothing. Returns 0, or -errno with a message naming the VM and
+ * the path in err. */
+int config_check_paths(const struct vdv_config *cfg, char *err, size_t errlen);
+
+/* --- log_level.c: which level the log runs at --- */
+
+/* "error", "warn", "info", "debug" or "trace", in any case. 0 or -EINVAL. */
+int config_log_level_parse(const char *text, enum log_level *out);
+
+/*
+ * RUST_LOG as rust's env_logger users write it: comma-separated directives,
+ * each "LEVEL", "TARGET" or "TARGET=LEVEL" (a trailing "/REGEX" filter is
+ * ignored). A bare LEVEL applies unless a directive names this daemon
+ * (target vhost_device_vsock or vhost-device-vsock, or a module path under
+ * it: vhost_device_vsock::...), which wins; among equals the last counts.
+ * A bare TARGET naming the daemon means trace; "off" means error (errors
+ * are always logged). Directives for other targets are ignored. Returns 1
+ * with *out set, 0 when nothing applies to this daemon, -EINVAL when a
+ * directive that would apply is malformed (warn says which; nothing is
+ * taken from the value then).
+ */
+int config_rust_log_parse(const char *text, enum log_level *out, char *warn, size_t warnlen);
+
+/*
+ * The log level in force: --log-level, else VDV_LOG, else RUST_LOG, else
+ * info. vdv_log and rust_log are the variables' values (NULL: unset). An
+ * invalid --log-level is caught by config_parse_args; an invalid VDV_LOG
+ * is an error (-EINVAL, message in msg); an unusable RUST_LOG is skipped
+ * with a warning in msg (return 0, msg non-empty). *source names where the
+ * level came from ("--log-level", "VDV_LOG", "RUST_LOG", "default").
+ */
+int config_log_level_resolve(const struct vdv_opts *opts, const char *vdv_log,
+			     const char *rust_log, enum log_level *out, const char **source,
+			     char *msg, size_t msglen);
+
+/* True when JOURNAL_STREAM's value ("DEV:INODE", decimal) names the file
+ * with this device and inode number (that of our stderr): stderr is then
+ * connected to the journal, as systemd documents for that variable. */
+bool config_journal_stream_matches(const char *value, dev_t dev, ino_t ino);
 
 /* The text printed by --help (also the source of the man page's options). */
 extern const char config_usage_text[];

@@ -212,6 +212,7 @@ int cfg_parse_yaml(const char *name, const char *text, size_t len, struct vdv_co
 	int r;
 
 	memset(out, 0, sizeof(*out));
+	config_opts_init(&out->opts);
 	if (!yaml_parser_initialize(&parser)) {
 		cfg_errf(e, "out of memory");
 		return -ENOMEM;
@@ -246,28 +247,37 @@ out:
 	return r;
 }
 
-/* Reads the whole file into a NUL-terminated buffer. */
+/* "--config -": standard input, named so in messages. */
+#define STDIN_NAME "<stdin>"
+
+/* Reads the whole file into a NUL-terminated buffer; path "-" is standard
+ * input (read to its end, not closed). */
 static int read_file(const char *path, char **text, size_t *len, struct cfg_err *e)
 {
+	bool is_stdin = strcmp(path, "-") == 0;
 	size_t cap = 4096, used = 0;
 	struct stat st;
 	char *buf;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (is_stdin)
+		path = STDIN_NAME;
+	fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
 		cfg_errf(e, "--config: cannot open '%s': %s", path, strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
+		if (!is_stdin)
+			close(fd);
 		cfg_errf(e, "--config: cannot read '%s': %s", path, strerror(EISDIR));
 		return -EISDIR;
 	}
 	buf = malloc(cap);
 	if (!buf) {
-		close(fd);
+		if (!is_stdin)
+			close(fd);
 		cfg_errf(e, "out of memory");
 		return -ENOMEM;
 	}
@@ -303,7 +313,8 @@ static int read_file(const char *path, char **text, size_t *len, struct cfg_err 
 			break;
 		}
 	}
-	close(fd);
+	if (!is_stdin)
+		close(fd);
 	if (r) {
 		free(buf);
 		return r;
@@ -324,7 +335,7 @@ int cfg_parse_yaml_file(const char *path, struct vdv_config *out, struct cfg_err
 	r = read_file(path, &text, &len, e);
 	if (r)
 		return r;
-	r = cfg_parse_yaml(path, text, len, out, e);
+	r = cfg_parse_yaml(strcmp(path, "-") ? path : STDIN_NAME, text, len, out, e);
 	free(text);
 	return r;
 }

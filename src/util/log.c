@@ -3,23 +3,40 @@
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum log_level log_max_level = LOG_INFO;
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static bool journal;
 
-void log_init_from_env(void)
+static const char *const level_names[LOG_LEVEL_COUNT] = { "error", "warn", "info", "debug",
+							  "trace" };
+/* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG (trace too). */
+static const char level_prio[LOG_LEVEL_COUNT] = { '3', '4', '6', '7', '7' };
+
+const char *log_level_name(enum log_level level)
 {
-	const char *v = getenv("VDV_LOG");
+	return (unsigned)level < LOG_LEVEL_COUNT ? level_names[level] : "?";
+}
 
-	if (!v)
-		return;
-	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++)
-		if (strcmp(v, level_names[i]) == 0)
-			log_max_level = (enum log_level)i;
+void log_set_journal(bool on)
+{
+	journal = on;
+}
+
+/* "2026-12-06T06:15:25.123Z " (UTC, milliseconds); empty if the clock fails. */
+static int timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) || !gmtime_r(&ts.tv_sec, &tm))
+		return 0;
+	return snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ", tm.tm_year + 1900,
+			tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			ts.tv_nsec / 1000000);
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -28,9 +45,17 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	int n;
 	va_list ap;
 
-	if (level > log_max_level)
+	if (level > log_max_level || (unsigned)level >= LOG_LEVEL_COUNT)
 		return;
-	n = snprintf(buf, sizeof(buf), "vhost-device-vsock: %s: ", level_names[level]);
+	/* The journal records the time and the program; the priority prefix
+	 * replaces both and the level word. */
+	if (journal)
+		n = snprintf(buf, sizeof(buf), "<%c>", level_prio[level]);
+	else {
+		n = timestamp(buf, sizeof(buf));
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "vhost-device-vsock: %s: ",
+			      level_names[level]);
+	}
 	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
 	va_end(ap);

@@ -2,18 +2,28 @@
 /*
  * Logging to stderr with a level filter. Messages are one line each and are
  * written with a single write(2) so that lines from different VM threads do
- * not interleave.
+ * not interleave. Each line starts with a UTC timestamp, or, when stderr is
+ * the journal (log_set_journal), with a syslog priority prefix ("<3>") that
+ * journald turns into the entry's priority.
  */
 #ifndef VDV_UTIL_LOG_H
 #define VDV_UTIL_LOG_H
 
-enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+#include <stdbool.h>
 
-/* Messages above this level are dropped. Default LOG_INFO; the environment
- * variable VDV_LOG (error|warn|info|debug) overrides it at start-up. */
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3, LOG_TRACE = 4 };
+
+#define LOG_LEVEL_COUNT 5
+
+/* Messages above this level are dropped. Default LOG_INFO; main.c sets it
+ * from --log-level, VDV_LOG or RUST_LOG (config/log_level.c) at start-up. */
 extern enum log_level log_max_level;
 
-void log_init_from_env(void);
+/* "error", "warn", "info", "debug", "trace". */
+const char *log_level_name(enum log_level level);
+/* true: "<N>" priority prefixes for journald, no timestamp. */
+void log_set_journal(bool on);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -24,6 +34,11 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	do {                                                                  \
 		if (log_max_level >= LOG_DEBUG)                               \
 			log_msg(LOG_DEBUG, __VA_ARGS__);                      \
+	} while (0)
+#define log_trace(...)                                                        \
+	do {                                                                  \
+		if (log_max_level >= LOG_TRACE)                               \
+			log_msg(LOG_TRACE, __VA_ARGS__);                      \
 	} while (0)
 
 #endif
