@@ -6,6 +6,10 @@
  *    (the guest port, as rust-vmm's daemon does) and relay data;
  *  - guest -> host: a guest connection to CID 2 port P connects to the
  *    Unix socket "<uds-path>_<P>".
+ * SOCK_SEQPACKET the same way, message for message: host applications
+ * connect to "<uds-path>_seqpacket" (first message "CONNECT <port>\n",
+ * answer "OK <port>\n"), guest connections reach SOCK_SEQPACKET listeners
+ * at "<uds-path>_<P>".
  */
 #include "backend/uds.h"
 
@@ -51,13 +55,73 @@ int uds_parse_connect(const char *line, size_t len, uint32_t *port)
 	return 0;
 }
 
+/* Parses the handshake in buf[0, len) (the line without its '\n') and
+ * ends the handshake with its port or why not. */
+static void handshake_line(struct vsock_conn *c, char *buf, size_t len)
+{
+	uint32_t port;
+
+	if (uds_parse_connect(buf, len, &port) < 0) {
+		char why[128];
+
+		/* Printable excerpt for the log line. */
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] < 0x20 || buf[i] > 0x7e)
+				buf[i] = '?';
+		buf[len] = '\0';
+		snprintf(why, sizeof(why), "malformed handshake '%.40s' (want 'CONNECT <port>')",
+			 buf);
+		vsock_handshake_done(c, -1, why);
+		return;
+	}
+	vsock_handshake_done(c, port, NULL);
+}
+
+/* SEQPACKET (<uds-path>_seqpacket): the handshake is the first message,
+ * "CONNECT <port>\n"; every later message is one vsock message. */
+static void seq_handshake_readable(struct vsock_conn *c, uint32_t events)
+{
+	char buf[UDS_CONNECT_LINE_MAX + 1];
+	ssize_t r;
+	size_t len;
+
+	do {
+		r = recv(vsock_conn_fd(c), buf, UDS_CONNECT_LINE_MAX, MSG_DONTWAIT | MSG_TRUNC);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			vsock_handshake_done(c, -1, strerror(errno));
+		return;
+	}
+	if (r == 0) {
+		/* An empty message, or the end: only a hang-up tells. */
+		if (events & (EPOLLRDHUP | EPOLLHUP))
+			vsock_handshake_done(c, -1, "closed before sending a CONNECT message");
+		else
+			vsock_handshake_done(c, -1, "empty CONNECT message");
+		return;
+	}
+	if (r > UDS_CONNECT_LINE_MAX) {
+		vsock_handshake_done(c, -1, "CONNECT message longer than 64 bytes");
+		return;
+	}
+	len = (size_t)r;
+	if (buf[len - 1] == '\n')
+		len--;
+	handshake_line(c, buf, len);
+}
+
 static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 {
 	char buf[UDS_CONNECT_LINE_MAX + 1];
 	int fd = vsock_conn_fd(c);
 	char *nl;
-	uint32_t port;
 	ssize_t r;
+
+	if (vsock_conn_type(c) == VIRTIO_VSOCK_TYPE_SEQPACKET) {
+		seq_handshake_readable(c, events);
+		return;
+	}
 
 	/* Peek, so that bytes after the newline stay in the socket: they
 	 * belong to the stream and reach the guest through the normal path. */
@@ -87,30 +151,31 @@ static void uds_handshake_readable(struct vsock_conn *c, uint32_t events)
 		vsock_handshake_done(c, -1, "short read of the CONNECT line");
 		return;
 	}
-	if (uds_parse_connect(buf, (size_t)(nl - buf), &port) < 0) {
-		/* Printable excerpt for the log line. */
-		for (char *p = buf; p < nl; p++)
-			if (*p < 0x20 || *p > 0x7e)
-				*p = '?';
-		*nl = '\0';
-		char why[128];
-		snprintf(why, sizeof(why), "malformed handshake '%.40s' (want 'CONNECT <port>')",
-			 buf);
-		vsock_handshake_done(c, -1, why);
-		return;
-	}
-	vsock_handshake_done(c, port, NULL);
+	handshake_line(c, buf, (size_t)(nl - buf));
 }
 
-/* The backend's own state: the listening socket at uds-path. */
+/* The name of the SEQPACKET listener beside uds-path (cloud-hypervisor
+ * #8894's proposal). validate.c keeps room for it: it is shorter than the
+ * "_<port>" suffix it reserves. */
+#define UDS_SEQ_SUFFIX "_seqpacket"
+
+/* One listening socket: uds-path (stream) or its SEQPACKET sibling. */
+struct uds_listener {
+	struct vsock_backend *b;
+	int fd;
+	uint16_t type;                  /* VIRTIO_VSOCK_TYPE_* of what it accepts */
+	char path[108];
+};
+
+/* The backend's own state: its two listening sockets. */
 struct uds {
-	int listen_fd;
+	struct uds_listener l[2];
 };
 
 static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
-	struct vsock_backend *b = opaque;
-	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
+	struct uds_listener *l = opaque;
+	struct vsock_backend *b = l->b;
 	(void)loop, (void)events;
 
 	/* One per event: the listening socket is level-triggered, so the
@@ -123,11 +188,11 @@ static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 	if (!vsock_guest_ready(b->dev)) {
 		/* No guest memory yet: nobody could answer. */
 		log_info("%s: host connection on %s closed: the VM is not running",
-			 vsock_dev_name(b->dev), cfg->uds_path);
+			 vsock_dev_name(b->dev), l->path);
 		close(fd);
 		return;
 	}
-	vsock_handshake_start(b, fd, VIRTIO_VSOCK_TYPE_STREAM);
+	vsock_handshake_start(b, fd, l->type);
 }
 
 static void uds_stop(struct vsock_backend *b)
@@ -136,43 +201,69 @@ static void uds_stop(struct vsock_backend *b)
 
 	if (!u)
 		return;
-	if (u->listen_fd >= 0) {
-		ev_del(vsock_dev_loop(b->dev), u->listen_fd);
-		close(u->listen_fd);
-		unlink(vsock_dev_cfg(b->dev)->uds_path);
+	for (unsigned i = 0; i < 2; i++) {
+		if (u->l[i].fd < 0)
+			continue;
+		ev_del(vsock_dev_loop(b->dev), u->l[i].fd);
+		close(u->l[i].fd);
+		unlink(u->l[i].path);
 	}
 	free(u);
 	b->priv = NULL;
+}
+
+static int listener_open(struct uds_listener *l, char *err, size_t errlen)
+{
+	char why[256];
+	int r = unix_listen_type(l->path,
+				 l->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM,
+				 why, sizeof(why));
+
+	if (r < 0) {
+		snprintf(err, errlen, "uds-path: %s", why);
+		return r;
+	}
+	l->fd = r;
+	r = ev_add(vsock_dev_loop(l->b->dev), l->fd, EPOLLIN, uds_on_accept, l);
+	if (r < 0) {
+		snprintf(err, errlen, "uds-path '%s': %s", l->path, strerror(-r));
+		close(l->fd);
+		unlink(l->path);
+		l->fd = -1;
+	}
+	return r;
 }
 
 static int uds_start(struct vsock_backend *b, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
 	struct uds *u = calloc(1, sizeof(*u));
-	char why[256];
 	int r;
 
 	if (!u) {
 		snprintf(err, errlen, "uds-path: out of memory");
 		return -ENOMEM;
 	}
-	u->listen_fd = -1;
 	b->priv = u;
-	r = unix_listen(cfg->uds_path, why, sizeof(why));
-	if (r < 0) {
-		snprintf(err, errlen, "uds-path: %s", why);
-		uds_stop(b);
-		return r;
-	}
-	u->listen_fd = r;
-	r = ev_add(vsock_dev_loop(b->dev), u->listen_fd, EPOLLIN, uds_on_accept, b);
-	if (r < 0) {
-		snprintf(err, errlen, "uds-path '%s': %s", cfg->uds_path, strerror(-r));
-		close(u->listen_fd);
-		unlink(cfg->uds_path);
-		u->listen_fd = -1;
-		uds_stop(b);
-		return r;
+	for (unsigned i = 0; i < 2; i++) {
+		u->l[i] = (struct uds_listener){
+			.b = b,
+			.fd = -1,
+			.type = i ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM,
+		};
+		r = snprintf(u->l[i].path, sizeof(u->l[i].path), "%s%s", cfg->uds_path,
+			     i ? UDS_SEQ_SUFFIX : "");
+		if (r < 0 || (size_t)r >= sizeof(u->l[i].path)) {
+			snprintf(err, errlen, "uds-path '%s%s': too long", cfg->uds_path,
+				 i ? UDS_SEQ_SUFFIX : "");
+			uds_stop(b);
+			return -ENAMETOOLONG;
+		}
+		r = listener_open(&u->l[i], err, errlen);
+		if (r < 0) {
+			uds_stop(b);
+			return r;
+		}
 	}
 	return 0;
 }

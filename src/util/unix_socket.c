@@ -19,22 +19,28 @@ static int fill_addr(struct sockaddr_un *sa, const char *path)
 	return 0;
 }
 
-/* 1 if something accepts connections on the socket at path, 0 if not. */
-static int socket_in_use(const struct sockaddr_un *sa)
+/* 1 if something accepts connections of type on the socket at path, 0 if
+ * not (a listener of another type refuses with EPROTOTYPE: in use too). */
+static int socket_in_use(const struct sockaddr_un *sa, int type)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	int r;
 
 	if (fd < 0)
 		return 0;
 	r = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	/* EAGAIN: a live listener with a full backlog is still in use. */
-	r = (r == 0 || errno == EAGAIN) ? 1 : 0;
+	r = (r == 0 || errno == EAGAIN || errno == EPROTOTYPE) ? 1 : 0;
 	close(fd);
 	return r;
 }
 
 int unix_listen(const char *path, char *err, size_t errlen)
+{
+	return unix_listen_type(path, SOCK_STREAM, err, errlen);
+}
+
+int unix_listen_type(const char *path, int type, char *err, size_t errlen)
 {
 	struct sockaddr_un sa;
 	struct stat st;
@@ -51,7 +57,7 @@ int unix_listen(const char *path, char *err, size_t errlen)
 				 "'%s' exists and is not a socket; refusing to replace it", path);
 			return -EEXIST;
 		}
-		if (socket_in_use(&sa)) {
+		if (socket_in_use(&sa, type)) {
 			snprintf(err, errlen, "socket '%s' is in use by another process", path);
 			return -EADDRINUSE;
 		}
@@ -62,7 +68,7 @@ int unix_listen(const char *path, char *err, size_t errlen)
 			return r;
 		}
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "socket(AF_UNIX): %s", strerror(errno));

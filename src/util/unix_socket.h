@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Unix stream sockets: listening on a path without ever deleting a file
- * that is not a stale socket. */
+/* Unix sockets: listening on a path without ever deleting a file that is
+ * not a stale socket. */
 #ifndef VDV_UTIL_UNIX_SOCKET_H
 #define VDV_UTIL_UNIX_SOCKET_H
 
@@ -13,5 +13,7 @@
  * Returns the fd or -errno, with a message in err.
  */
 int unix_listen(const char *path, char *err, size_t errlen);
+/* The same for type SOCK_STREAM (what unix_listen makes) or SOCK_SEQPACKET. */
+int unix_listen_type(const char *path, int type, char *err, size_t errlen);
 
 #endif

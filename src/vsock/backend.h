@@ -102,6 +102,8 @@ struct vsock_conn *vsock_conn_find(struct vsock_backend *b, uint64_t peer_cid,
 void vsock_conn_probe(struct vsock_conn *c);
 
 int vsock_conn_fd(const struct vsock_conn *c);
+/* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET. */
+uint16_t vsock_conn_type(const struct vsock_conn *c);
 uint64_t vsock_conn_peer_cid(const struct vsock_conn *c);
 const struct vsock_backend *vsock_conn_backend(const struct vsock_conn *c);
 uint32_t vsock_conn_peer_port(const struct vsock_conn *c);

@@ -259,6 +259,11 @@ int vsock_conn_fd(const struct vsock_conn *c)
 	return c->fd;
 }
 
+uint16_t vsock_conn_type(const struct vsock_conn *c)
+{
+	return c->p.type;
+}
+
 uint32_t vsock_conn_guest_port(const struct vsock_conn *c)
 {
 	return c->p.guest_port;

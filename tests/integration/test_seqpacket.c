@@ -293,6 +293,100 @@ static void test_without_feature(void **state)
 	sim_close(s);
 }
 
+/* A host application's SEQPACKET connection to <uds-path>_seqpacket that
+ * sent msg as its first message (-errno if it could not connect). */
+static int host_seq_dial(struct itest *t, const char *msg)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_seqpacket", t->d.uds_path) >=
+	    (int)sizeof(sa.sun_path))
+		fail_msg("uds path too long");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	assert_int_equal(send(fd, msg, strlen(msg), 0), (ssize_t)strlen(msg));
+	return fd;
+}
+
+/*
+ * Host -> guest: "CONNECT <port>\n" as the first message on
+ * <uds-path>_seqpacket is a SEQPACKET REQUEST to the guest; "OK <port>\n"
+ * comes back as one message, then messages flow both ways, whole.
+ */
+static void test_host_connects(void **state)
+{
+	struct itest *t = *state;
+	struct seqc c = { .s = start_seq(t, true), .p = sim_pkt_new(), .lfd = -1 };
+	uint8_t got[64];
+	uint32_t flags;
+	unsigned npkts;
+
+	assert_non_null(c.p);
+	c.hfd = host_seq_dial(t, "CONNECT 6000\n");
+	assert_true(c.hfd >= 0);
+	itest_expect_pkt(c.s, c.p, ITEST_TIMEOUT_MS);
+	assert_int_equal(c.p->op, VIRTIO_VSOCK_OP_REQUEST);
+	assert_int_equal(c.p->type, SEQ);
+	assert_int_equal(c.p->dst_port, 6000);
+	c.gport = 6000;
+	{
+		/* The answer goes from the guest's port to the host's port. */
+		struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(c.s), ITEST_HOST_CID,
+							  6000, c.p->src_port,
+							  VIRTIO_VSOCK_OP_RESPONSE, 0, 0,
+							  GUEST_BUF, 0);
+		uint32_t hport = c.p->src_port;
+
+		h.type = htole16(SEQ);
+		assert_int_equal(sim_tx_send(c.s, &h, NULL, 0, 0), 0);
+		assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), 8);
+		assert_memory_equal(got, "OK 6000\n", 8);
+		assert_int_equal(send(c.hfd, "one", 3, 0), 3);
+		assert_int_equal(send(c.hfd, "two!", 4, 0), 4);
+		assert_int_equal(guest_recv_msg(&c, got, sizeof(got), &npkts, &flags), 3);
+		assert_memory_equal(got, "one", 3);
+		assert_int_equal(guest_recv_msg(&c, got, sizeof(got), &npkts, &flags), 4);
+		h = sim_vsock_hdr(sim_guest_cid(c.s), ITEST_HOST_CID, 6000, hport,
+				  VIRTIO_VSOCK_OP_RW, EOM, 5, GUEST_BUF, 0);
+		h.type = htole16(SEQ);
+		assert_int_equal(sim_tx_send(c.s, &h, "back!", 5, 0), 0);
+		assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), 5);
+		assert_memory_equal(got, "back!", 5);
+	}
+	close(c.hfd);
+	free(c.p);
+	sim_close(c.s);
+}
+
+/* A bad first message, or a guest that did not take SEQPACKET: the host
+ * connection is closed, and the guest hears nothing. */
+static void test_host_connect_refused(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = start_seq(t, true);
+	int fd = host_seq_dial(t, "HELLO 6000\n");
+
+	assert_true(fd >= 0);
+	assert_int_equal(itest_host_wait_closed(fd, ITEST_TIMEOUT_MS, NULL), 0);
+	close(fd);
+	itest_expect_silence(s, 100, "a malformed CONNECT message");
+	sim_close(s);
+
+	s = start_seq(t, false);
+	fd = host_seq_dial(t, "CONNECT 6000\n");
+	assert_true(fd >= 0);
+	assert_int_equal(itest_host_wait_closed(fd, ITEST_TIMEOUT_MS, NULL), 0);
+	close(fd);
+	itest_expect_silence(s, 100, "SEQPACKET to a guest without the feature");
+	sim_close(s);
+}
+
 /* ---- siblings: two VMs of one group (CIDs 3 and 4) ---- */
 
 static int setup_siblings(void **state)
@@ -424,6 +518,8 @@ int main(void)
 		ITEST_T(test_host_message_waits_for_credit),
 		ITEST_T(test_type_rules),
 		ITEST_T(test_without_feature),
+		ITEST_T(test_host_connects),
+		ITEST_T(test_host_connect_refused),
 		cmocka_unit_test_setup_teardown(test_sibling_messages, setup_siblings,
 						itest_teardown),
 	};
