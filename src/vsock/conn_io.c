@@ -178,6 +178,15 @@ bool conn_io_peer_reads(const struct vsock_conn *c)
 	       (errno != EPIPE && errno != ENOTCONN && errno != ECONNRESET);
 }
 
+void conn_io_note_hangup(struct vsock_conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLRDHUP };
+
+	/* One poll per connection, at the end of its handshake. */
+	if (c->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		c->p.hangup_seen = true;
+}
+
 void conn_io_probe(struct vsock_conn *c)
 {
 	if (c->fd >= 0 && !conn_io_peer_reads(c))
@@ -510,8 +519,12 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaq
 			log_debug("%s: connect for guest port %u to cid %llu port %u failed: %s",
 				  c->dev->name, c->p.guest_port, (unsigned long long)c->p.peer_cid,
 				  c->p.peer_port, strerror(-r));
-		/* An EPOLLIN that came with it was consumed here: look again. */
+		/* An EPOLLIN that came with it was consumed here: look again;
+		 * and a hang-up in the same edge brings no further one (the
+		 * sibling's ACK, its data and its close can all come at once). */
 		fx = conn_connected(&c->p, r > 0, events & EPOLLIN);
+		if (r > 0 && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+			fx |= conn_on_host_readable(&c->p, true);
 		set_interest(c);
 		conn_io_apply(c, fx);
 		return;

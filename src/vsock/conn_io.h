@@ -52,6 +52,9 @@ bool conn_io_peer_reads(const struct vsock_conn *c);
 /* Looks whether the host side of c stopped reading, and if so tells the
  * guest (SHUTDOWN RCV). For a backend that learns of it out of band. */
 void conn_io_probe(struct vsock_conn *c);
+/* A backend's handshake consumed the socket's edges: remember a hang-up
+ * already queued, else its EOF would wait for an edge that never comes. */
+void conn_io_note_hangup(struct vsock_conn *c);
 /* Closes the host socket of c, if open. */
 void conn_io_close(struct vsock_conn *c);
 /* Closes and forgets every connection of d (the guest went away). */

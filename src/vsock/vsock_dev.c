@@ -362,6 +362,7 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 		return;
 	}
+	conn_io_note_hangup(c);
 	r = offer(c, VSOCK_HOST_CID, 0, (uint32_t)guest_port);
 	if (r < 0) {
 		log_info("%s: host connection to guest port %u closed: %s", d->name,

@@ -103,6 +103,29 @@ static void test_data_after_newline(void **state)
 	sim_close(s);
 }
 
+/* The handshake, data and the host's close in one go (one edge for all of
+ * it, consumed by the handshake): the guest still gets the data and then
+ * hears of the close, instead of waiting for an edge that never comes. */
+static void test_data_and_close_with_handshake(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	int hfd = itest_host_connect(t, "CONNECT 1234\nlast words");
+	char b[32];
+
+	assert_int_equal(shutdown(hfd, SHUT_WR), 0);
+	accept_and_ok(s, &st, hfd, PORT);
+	assert_int_equal(sim_stream_recv(&st, b, 10, ITEST_TIMEOUT_MS), 10);
+	assert_memory_equal(b, "last words", 10);
+	/* End of stream: SHUTDOWN(SEND) within the timeout. */
+	assert_int_equal(sim_stream_recv(&st, b, sizeof(b), ITEST_TIMEOUT_MS), 0);
+	assert_true(st.c->peer_shut_send);
+	close(hfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
 /* Malformed lines: closed at once, nothing reaches the guest. */
 static void test_malformed_lines(void **state)
 {
@@ -199,6 +222,7 @@ int main(void)
 		ITEST_T(test_split_line),
 		ITEST_T(test_lowercase),
 		ITEST_T(test_data_after_newline),
+		ITEST_T(test_data_and_close_with_handshake),
 		ITEST_T(test_malformed_lines),
 		ITEST_T(test_long_line),
 		ITEST_T(test_eof_before_newline),
