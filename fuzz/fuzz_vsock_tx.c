@@ -12,7 +12,10 @@
  * (gpa 0, zero-filled past the input):
  *   [0] log2 of the tx ring size (mod 7: 1..64)
  *   [1] bit 0 EVENT_IDX, bit 1 INDIRECT_DESC, bit 2 host peers write data,
- *       bit 3 the input owns the rx ring too
+ *       bit 3 the input owns the rx ring too, bit 4 the driver took
+ *       VIRTIO_VSOCK_F_SEQPACKET (SEQPACKET peers are SOCK_SEQPACKET
+ *       socketpairs), bit 5 the backend puts a flags byte before each
+ *       SEQPACKET message (as sibling does)
  *   [2] rounds of tx / rx / loop turn (1 + [2] % 4)
  * The tx ring: desc at 0x0000, avail at 0x1000, used at 0x2000. The rx
  * ring (16 entries) is at 0x3000..0x3fff: unless [1] bit 3 is set, the
@@ -75,7 +78,10 @@ static int fake_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint
 	*wait = 0;
 	if (h->dst_port % 3 == 0 || npeers == MAX_PEERS)
 		return -ECONNREFUSED;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
+	if (socketpair(AF_UNIX,
+		       (h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
+			       SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       0, sv) < 0)
 		return -errno;
 	peers[npeers++] = sv[1];
 	if (h->dst_port % 3 == 2)
@@ -95,7 +101,8 @@ static int fake_established(struct vsock_conn *c)
 	return 0;
 }
 
-static const struct vsock_backend_ops fake_ops = {
+/* Not const: seq_flags_byte is the input's choice. */
+static struct vsock_backend_ops fake_ops = {
 	.name = "fuzz",
 	.start = fake_start,
 	.stop = fake_stop,
@@ -200,6 +207,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		post_rx_buffers();
 	peers_write = data[1] & 4;
 	rounds = 1 + data[2] % 4;
+	/* What SET_FEATURES would leave; the session resets it. */
+	vu->features = data[1] & 16 ? 1ull << VSOCK_F_SEQPACKET_BIT : 0;
+	fake_ops.seq_flags_byte = data[1] & 32;
 
 	if (start_queue(VSOCK_TX_Q, 1u << (data[0] % 7), 0x0000, 0x1000, 0x2000, data[1]) < 0 ||
 	    start_queue(VSOCK_RX_Q, RX_NUM, RX_DESC, RX_AVAIL, RX_USED, data[1]) < 0)

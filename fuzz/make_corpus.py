@@ -261,10 +261,28 @@ put("fuzz_vsock_tx", "refused_inprogress_spoofed", vsock_input(4, 0x03, 3, [
     pkt(REQUEST, 2001, 1235),          # in progress
     pkt(RW, 2001, 1235, b"early"),
     pkt(REQUEST, 2002, 1234, src=7),   # spoofed source
-    pkt(RW, 2003, 99, b"x", typ=2),    # seqpacket: not supported
+    pkt(RW, 2003, 99, b"x", typ=2),    # seqpacket: not negotiated here
     pkt(RESPONSE, 2004, 1234),         # no such connection
     pkt(REQUEST, 2005, 5000, dst=9),   # another CID
 ]))
+
+
+# SEQPACKET negotiated (flags bit 4): whole messages, a message in parts,
+# EOR, a STREAM packet on a SEQPACKET connection, a zero-length EOM, and
+# host messages (bit 2) read back; then with the flags byte (bit 5).
+EOM, EOR = 1, 2
+for name, fl in (("seqpacket_messages", 0x15), ("seqpacket_flags_byte", 0x35)):
+    put("fuzz_vsock_tx", name, vsock_input(5, fl, 3, [
+        pkt(REQUEST, 4000, 1234, typ=2),
+        pkt(RW, 4000, 1234, b"one", typ=2, flags=EOM),
+        pkt(RW, 4000, 1234, b"two, in ", typ=2),
+        pkt(RW, 4000, 1234, b"parts", typ=2, flags=EOM | EOR),
+        pkt(RW, 4000, 1234, b"stream?", typ=1),
+        pkt(RW, 4000, 1234, b"", typ=2, flags=EOM),
+        pkt(SHUTDOWN, 4000, 1234, typ=2, flags=1),
+        pkt(REQUEST, 4001, 1235, typ=2, buf_alloc=8),
+        pkt(SHUTDOWN, 4000, 1234, typ=2, flags=3),
+    ], split=(2,)))
 
 
 def vsock_input_rx(log2num, flags, rounds, packets, rx_bufs):
