@@ -225,6 +225,37 @@ static bool deliver_held(struct vsock_dev *d, struct vq *vq, struct vsock_conn *
 	return true;
 }
 
+/* Reads the next host message into c's bounce buffer (size bytes: exactly
+ * its size, or with at_most the most it may be) and delivers what credit
+ * and rx buffers allow. Returns false when the guest has no rx buffer. */
+static bool hold_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, uint32_t credit,
+		     unsigned *budget, uint32_t size, bool at_most)
+{
+	struct conn_seq *q = conn_io_seq(c);
+	uint32_t flags = 0;
+	ssize_t r;
+
+	if (!q || !(q->rx = malloc(size ? size : 1))) {
+		conn_io_apply(c, conn_reset(&c->p));
+		return true;
+	}
+	r = conn_io_recv_msg(c, &(struct iovec){ q->rx, size }, 1, &flags);
+	if (r < 0 || (!at_most && r != size) || (at_most && r == 0)) {
+		free(q->rx);
+		q->rx = NULL;
+		if (r == -EMSGSIZE)
+			log_warn("%s: guest port %u: host message larger than %u bytes (the guest's "
+				 "buffer, or what we hold); resetting", d->name, c->p.guest_port,
+				 size);
+		conn_io_apply(c, read_failed(d, c, r < 0 ? r : r == 0 ? 0 : -EMSGSIZE));
+		return true;
+	}
+	q->rx_len = (uint32_t)r;
+	q->rx_off = 0;
+	q->rx_flags = flags;
+	return deliver_held(d, vq, c, credit, budget);
+}
+
 /*
  * SEQPACKET: one host message becomes one guest message (EOM on its last
  * packet). A message that fits the credit and the rx buffers at hand is
@@ -240,17 +271,23 @@ static bool read_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, u
 	uint32_t room, flags, limit;
 	unsigned k, niov, used;
 	ssize_t size, r;
-	struct conn_seq *q;
 	bool eof;
 
 	if (c->seq && c->seq->rx)
 		return deliver_held(d, vq, c, credit, budget);
+	limit = c->p.buf_alloc > VSOCK_SEQ_HELD_MAX ? c->p.buf_alloc : VSOCK_SEQ_HELD_MAX;
 	size = conn_io_msg_size(c, &eof);
+	if (size == -EOPNOTSUPP) {
+		/* AF_VSOCK before Linux 6.3 cannot peek a SEQPACKET message:
+		 * read it whole into the bounce buffer, as large as the guest
+		 * could ever take; a larger one comes truncated and resets. */
+		size = c->p.peer_buf_alloc < limit ? c->p.peer_buf_alloc : limit;
+		return hold_msg(d, vq, c, credit, budget, (uint32_t)size, true);
+	}
 	if (size < 0 || eof) {
 		conn_io_apply(c, read_failed(d, c, eof ? 0 : size));
 		return true;
 	}
-	limit = c->p.buf_alloc > VSOCK_SEQ_HELD_MAX ? c->p.buf_alloc : VSOCK_SEQ_HELD_MAX;
 	if (size > c->p.peer_buf_alloc || size > limit) {
 		log_warn("%s: guest port %u: host message of %zd bytes is larger than the "
 			 "guest's buffer (%u bytes) or %u bytes; resetting",
@@ -279,22 +316,7 @@ static bool read_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, u
 		}
 		unpop_rest(vq, k, 0, budget);
 	}
-	q = conn_io_seq(c);
-	if (!q || !(q->rx = malloc(size ? (size_t)size : 1))) {
-		conn_io_apply(c, conn_reset(&c->p));
-		return true;
-	}
-	r = conn_io_recv_msg(c, &(struct iovec){ q->rx, (size_t)size }, 1, &flags);
-	if (r != size) {
-		free(q->rx);
-		q->rx = NULL;
-		conn_io_apply(c, read_failed(d, c, r < 0 ? r : -EMSGSIZE));
-		return true;
-	}
-	q->rx_len = (uint32_t)size;
-	q->rx_off = 0;
-	q->rx_flags = flags;
-	return deliver_held(d, vq, c, credit, budget);
+	return hold_msg(d, vq, c, credit, budget, (uint32_t)size, false);
 }
 
 /*
