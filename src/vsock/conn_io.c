@@ -406,6 +406,7 @@ static ssize_t seq_flush(struct vsock_conn *c)
 		msgbuf_pop(m);
 		total += len;
 	}
+	msgbuf_trim(m);
 	set_interest(c);
 	return total;
 }

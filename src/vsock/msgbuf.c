@@ -12,8 +12,16 @@ int msgbuf_init(struct msgbuf *m, uint32_t payload_max)
 {
 	memset(m, 0, sizeof(*m));
 	m->cap = payload_max + ENTRY_HDR * MSGBUF_MAX_MSGS;
-	m->buf = malloc(m->cap);
-	return m->buf ? 0 : -ENOMEM;
+	return 0;
+}
+
+void msgbuf_trim(struct msgbuf *m)
+{
+	if (m->nmsgs == 0) {
+		free(m->buf);
+		m->buf = NULL;
+		m->head = m->tail = 0;
+	}
 }
 
 void msgbuf_fini(struct msgbuf *m)
@@ -61,6 +69,9 @@ int msgbuf_append(struct msgbuf *m, const struct iovec *iov, unsigned n, size_t 
 	size_t need = len + (m->open ? 0 : ENTRY_HDR);
 
 	if (!m->open && m->nmsgs == MSGBUF_MAX_MSGS)
+		return -ENOBUFS;
+	/* Memory only while something waits (see msgbuf_trim). */
+	if (!m->buf && !(m->buf = malloc(m->cap)))
 		return -ENOBUFS;
 	if (!make_room(m, need))
 		return -ENOBUFS;

@@ -8,7 +8,7 @@
  * Memory is bounded: payload bytes never exceed the credit we gave (the
  * caller's buf_alloc), and the number of messages is capped; a guest that
  * queues more (only possible with many tiny messages while the host does
- * not read) is refused with -ENOBUFS.
+ * not read) is refused with -ENOBUFS, as is an append when memory is short.
  */
 #ifndef VDV_VSOCK_MSGBUF_H
 #define VDV_VSOCK_MSGBUF_H
@@ -30,9 +30,13 @@ struct msgbuf {
 	bool open;             /* the last entry still waits for its EOM */
 };
 
-/* An empty buffer for at most payload_max payload bytes. -ENOMEM. */
+/* An empty queue for at most payload_max payload bytes; its memory is
+ * allocated by the first append. Returns 0. */
 int msgbuf_init(struct msgbuf *m, uint32_t payload_max);
 void msgbuf_fini(struct msgbuf *m);
+/* Frees the memory of an empty queue (a host that pushed back and caught
+ * up should not keep buf_alloc bytes per connection). */
+void msgbuf_trim(struct msgbuf *m);
 
 /* Appends len bytes of iov (from byte off) to the open message, or starts
  * one; eom closes it, with flags (VIRTIO_VSOCK_SEQ_EOR) kept beside it.

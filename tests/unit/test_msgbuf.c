@@ -117,6 +117,14 @@ static void test_bounds(void **state)
 	assert_int_equal(append(&m, big, false, 0), -ENOBUFS);
 	assert_int_equal(append(&m, "end", true, 0), 0);
 	expect_front(&m, "startend", 0);
+	/* Empty: its memory goes, and comes back with the next message. */
+	msgbuf_trim(&m);
+	assert_null(m.buf);
+	assert_int_equal(append(&m, "again", true, 0), 0);
+	assert_non_null(m.buf);
+	msgbuf_trim(&m); /* not empty: kept */
+	assert_non_null(m.buf);
+	expect_front(&m, "again", 0);
 	msgbuf_fini(&m);
 }
 
