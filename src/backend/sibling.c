@@ -130,8 +130,7 @@ static int sibling_connect(struct vsock_backend *b, const struct vsock_hdr *h,
 	/* SEQPACKET keeps the guests' message boundaries; the core puts one
 	 * flags byte (EOR) in front of each message (seq_flags_byte). */
 	if (socketpair(AF_UNIX,
-		       (h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
-			       SOCK_NONBLOCK | SOCK_CLOEXEC,
+		       vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0, sv) < 0)
 		return -errno;
 	req = (struct sibling_req){

@@ -215,9 +215,7 @@ static void uds_stop(struct vsock_backend *b)
 static int listener_open(struct uds_listener *l, char *err, size_t errlen)
 {
 	char why[256];
-	int r = unix_listen_type(l->path,
-				 l->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM,
-				 why, sizeof(why));
+	int r = unix_listen_type(l->path, vsock_socket_type(l->type), why, sizeof(why));
 
 	if (r < 0) {
 		snprintf(err, errlen, "uds-path: %s", why);
@@ -284,8 +282,7 @@ static int uds_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint3
 	/* A listener of the other type refuses (EPROTOTYPE): the guest gets
 	 * RST, as from a kernel listener of the other type. */
 	fd = socket(AF_UNIX,
-		    (h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
-			    SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
 	if (fd < 0)
 		return -errno;

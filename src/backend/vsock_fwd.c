@@ -187,8 +187,7 @@ static int fwd_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint3
 		.svm_port = h->dst_port,
 	};
 	int fd = socket(AF_VSOCK,
-			(h->type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM) |
-				SOCK_NONBLOCK | SOCK_CLOEXEC,
+			vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
 
 	*wait_events = 0;

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "config/config.h"
 #include "util/event_loop.h"
@@ -68,6 +69,13 @@ struct vsock_backend {
 extern const struct vsock_backend_ops uds_backend_ops;
 extern const struct vsock_backend_ops vsock_fwd_backend_ops;
 extern const struct vsock_backend_ops sibling_backend_ops;
+
+/* The socket type that carries a vsock type (SOCK_SEQPACKET or
+ * SOCK_STREAM), for a backend's socket() and socketpair(). */
+static inline int vsock_socket_type(uint16_t vsock_type)
+{
+	return vsock_type == VIRTIO_VSOCK_TYPE_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
+}
 
 /* --- what a plugin may ask of the device --- */
 

@@ -186,8 +186,7 @@ static void test_host_to_guest_messages(void **state)
 }
 
 /* A host message larger than the guest could ever hold whole (its
- * buf_alloc): the connection is reset, nothing of it delivered; a host
- * message within it but beyond the credit left waits for the guest. */
+ * buf_alloc): the connection is reset, nothing of it delivered. */
 static void test_host_message_too_big(void **state)
 {
 	struct itest *t = *state;
