@@ -53,7 +53,7 @@ static bool seq_waiting(const struct vsock_conn *c)
 	const uint8_t *p;
 	uint32_t len, flags;
 
-	return c->seq && msgbuf_front(&c->seq->tx, &p, &len, &flags);
+	return conn_seq(c) && msgbuf_front(&c->seq->tx, &p, &len, &flags);
 }
 
 static void set_interest(struct vsock_conn *c)
@@ -160,7 +160,7 @@ static unsigned host_stopped_reading(struct vsock_conn *c)
 {
 	c->txbuf_len = 0;
 	c->txbuf_head = 0;
-	if (c->seq)
+	if (conn_seq(c))
 		msgbuf_clear(&c->seq->tx);
 	set_interest(c);
 	return conn_on_host_shut_rd(&c->p);
@@ -598,7 +598,7 @@ void conn_io_timer_fired(struct ev_loop *loop, void *opaque)
 		nx = c->timed.next;
 		if (c->idle_ms && c->idle_ms <= now) {
 			c->idle_ms = 0;
-			if (c->txbuf_len == 0) {
+			if (c->txbuf_len == 0 && !conn_seq(c)) {
 				free(c->txbuf);
 				c->txbuf = NULL;
 			}

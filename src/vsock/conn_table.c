@@ -140,11 +140,12 @@ void conn_release(struct conn_table *t, struct vsock_conn *c)
 	hash_remove(t, c);
 	list_del(&t->ready, &c->ready, &c->on_ready, ready_link);
 	list_del(&t->timed, &c->timed, &c->on_timed, timed_link);
-	free(c->txbuf);
-	if (c->seq) {
+	if (conn_seq(c)) {
 		msgbuf_fini(&c->seq->tx);
 		free(c->seq->rx);
 		free(c->seq);
+	} else {
+		free(c->txbuf);
 	}
 	free(c);
 	t->nconns--;

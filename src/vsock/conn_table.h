@@ -49,8 +49,10 @@ struct vsock_conn {
 	struct vsock_conn *hash_next;
 	struct conn_link ready;         /* on the ready list: owes the guest a packet */
 	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
-	uint8_t *txbuf;                 /* ring buffer of p.buf_alloc bytes, on demand */
-	struct conn_seq *seq;           /* SEQPACKET only, on demand */
+	union {                         /* on demand, by p.type (one pointer: 1000s of these) */
+		uint8_t *txbuf;         /* STREAM: ring buffer of p.buf_alloc bytes */
+		struct conn_seq *seq;   /* SEQPACKET: its messages; read it via conn_seq() */
+	};
 	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
 	int fd;                         /* host socket, or -1 */
 	uint32_t txbuf_head, txbuf_len;
@@ -60,6 +62,12 @@ struct vsock_conn {
 	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
 	bool out_armed;                 /* EPOLLOUT is in fd's interest */
 };
+
+/* c's SEQPACKET state, or NULL (none yet, or a STREAM connection). */
+static inline struct conn_seq *conn_seq(const struct vsock_conn *c)
+{
+	return c->p.type == VIRTIO_VSOCK_TYPE_SEQPACKET ? c->seq : NULL;
+}
 
 /* The table's part of a VM. */
 struct conn_table {

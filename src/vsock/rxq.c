@@ -273,7 +273,7 @@ static bool read_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, u
 	ssize_t size, r;
 	bool eof;
 
-	if (c->seq && c->seq->rx)
+	if (conn_seq(c) && c->seq->rx)
 		return deliver_held(d, vq, c, credit, budget);
 	limit = c->p.buf_alloc > VSOCK_SEQ_HELD_MAX ? c->p.buf_alloc : VSOCK_SEQ_HELD_MAX;
 	size = conn_io_msg_size(c, &eof);
