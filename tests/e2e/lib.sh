@@ -136,7 +136,7 @@ vdv_prepare_guest() {
         vdv_cannot_run "$qemu has no vhost-user-vsock-pci device"
     fi
     if ! VDV_KERNEL_DIR="$("$VDV_E2E_DIR/prepare-guest.sh" "${cache[@]}")"; then
-        vdv_cannot_run "the Debian 6.1 guest kernel could not be obtained"
+        vdv_cannot_run "the Debian ${VDV_E2E_KERNEL_SERIES:-6.1} guest kernel could not be obtained"
     fi
     VDV_INITRD="$VDV_WORK/initramfs.cpio.gz"
     local -a scripts=("$VDV_E2E_DIR"/guest/scenarios/*.sh)
