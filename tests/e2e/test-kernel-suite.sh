@@ -32,7 +32,8 @@
 # Usage: test-kernel-suite.sh SERIES DAEMON GUEST_TOOL
 # Environment: VDV_KS_LIMIT (seconds per test and side), VDV_KS_ONLY (a
 # grep -E regex on "SUITE ID NAME": run only the matching tests, for
-# debugging; every other test is reported "not run"), VDV_KS_KNOWN (another
+# debugging; every other test is reported "not run"; VDV_KS_REPEAT=N runs
+# each of them N times), VDV_KS_KNOWN (another
 # list file), VDV_KS_VM_OPTS (more --vm keys for both VMs, e.g.
 # tx-buffer-size=262144), plus lib.sh's (VDV_LOG=debug reaches the daemon).
 # Exit: 0 pass, 1 fail, 77 skip (VDV_E2E_ALLOW_SKIP=1 and no kernel/QEMU).
@@ -91,10 +92,17 @@ declare -A SUITE_N=()
 for suite in vsock_test vsock_diag_test; do
     n=0
     while IFS=$'\t' read -r id tname; do
-        T_SUITE+=("$suite")
-        T_ID+=("$id")
-        T_NAME+=("$tname")
         n=$((n + 1))
+        # VDV_KS_REPEAT: the tests VDV_KS_ONLY selects, that many times each
+        r=1
+        if [[ -n "${VDV_KS_ONLY:-}" ]] && grep -qE "$VDV_KS_ONLY" <<<"$suite $id $tname"; then
+            r="${VDV_KS_REPEAT:-1}"
+        fi
+        for ((i = 0; i < r; i++)); do
+            T_SUITE+=("$suite")
+            T_ID+=("$id")
+            T_NAME+=("$tname")
+        done
     done <"$ktests/list-$suite"
     SUITE_N[$suite]=$n
 done
