@@ -287,7 +287,10 @@ what_went_wrong() {
     text="$(out_of "$g" "$k" | sed -n "/^$id - /,\$p" |
         grep -v -e '^All tests have been executed' -e '^[0-9]* - .*\.\.\.skipped$' |
         sed 's/^[0-9]* - [^.]*\.\.\.//' | tr '\n' ' ' | sed 's/  */ /g; s/ $//')"
-    [[ -z "$text" ]] && text="$(out_of "$g" "$k" | tail -n 2 | tr '\n' ' ' | sed 's/ $//')"
+    # no line for the test at all: it never got that far
+    if ! out_of "$g" "$k" | grep -q "^$id - "; then
+        text="$(out_of "$g" "$k" | tail -n 2 | tr '\n' ' ' | sed 's/ $//')"
+    fi
     # "ok ..." first: this side passed its part and then saw the other fail
     [[ "$text" == "ok "* ]] && text="its part ok, then ${text#ok }"
     case "$rc" in

@@ -50,6 +50,10 @@ while read -r cmd id limit wait prog; do
     fi
     wait "$pid"
     rc=$?
+    # a killed program may have left half a line: end it
+    if [ -s "$out" ] && [ -n "$(tail -c 1 "$out")" ]; then
+        echo >>"$out"
+    fi
     sed "s/^/KS OUT $id /" "$out" >&3
     sed "s/^/[$id] /" "$out"
     rm -f "$out"
