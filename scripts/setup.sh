@@ -9,6 +9,7 @@ packages=(
 	libyaml-dev libcmocka-dev                            # libraries
 	qemu-system-x86 busybox-static cpio xz-utils zstd    # real-guest tests and demo
 	kmod socat                                           # demo and manual steps
+	make iproute2                                        # kernel vsock suites (build, ss)
 	clang libclang-rt-14-dev                             # fuzz regression (libFuzzer)
 )
 

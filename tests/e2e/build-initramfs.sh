@@ -12,9 +12,13 @@
 #   GUEST_TOOL  the static vsock-guest-tool
 #   OUTPUT      the .cpio.gz to write (atomically replaced)
 # Environment: VDV_BUSYBOX (default /bin/busybox, must be statically linked);
-#   VDV_INITRAMFS_EXTRA (optional): space-separated dynamically linked
-#   programs to add as /bin/<name>, each with every shared library ldd lists
-#   for it (the dynamic loader included), copied to the same path.
+#   VDV_INITRAMFS_EXTRA (optional): space-separated programs to add as
+#   /bin/<name>, each with every shared library ldd lists for it (the
+#   dynamic loader included), copied to the same path (static programs need
+#   none); VDV_INITRAMFS_MODULES (optional): space-separated extra modules
+#   (with their dependencies), loaded after the vsock ones, e.g.
+#   "virtio_net vsock_diag" for the kernel-suite test (init.sh configures
+#   eth0 when there is one).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,6 +53,8 @@ is_static "$tool" || die "$tool is dynamically linked (build it with -static)"
 # built in, modules.builtin says so and it is skipped.
 wanted=(virtio_pci vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport
     vsock_loopback)
+read -r -a extra_modules <<<"${VDV_INITRAMFS_MODULES:-}"
+wanted+=("${extra_modules[@]}")
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/vdv-initramfs.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

@@ -15,6 +15,10 @@
 #   VDV_E2E_QEMU_TIMEOUT  seconds one guest may run (default: 180)
 #   VDV_E2E_BOOT_TIMEOUT  seconds until /init must have started (default: 60)
 #   VDV_E2E_KERNEL_ARGS   extra kernel command line arguments
+#   VDV_E2E_KERNEL_SERIES 6.1 (default) or 6.12: see prepare-guest.sh
+#   VDV_E2E_MEM           guest memory (default: 256M)
+# VDV_BOOT_QEMU_EXTRA (an array, set by a test) adds QEMU arguments to
+# vdv_boot_guest (a NIC, a second serial port).
 #
 # Every process started here is remembered by PID and only those are killed
 # on exit; every wait is bounded.
@@ -27,6 +31,7 @@ VDV_DAEMON_PID=""
 VDV_DAEMON_LOG=""
 VDV_KERNEL_DIR=""
 VDV_INITRD=""
+VDV_BOOT_QEMU_EXTRA=()
 
 vdv_log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -136,7 +141,7 @@ vdv_prepare_guest() {
         vdv_cannot_run "$qemu has no vhost-user-vsock-pci device"
     fi
     if ! VDV_KERNEL_DIR="$("$VDV_E2E_DIR/prepare-guest.sh" "${cache[@]}")"; then
-        vdv_cannot_run "the Debian 6.1 guest kernel could not be obtained"
+        vdv_cannot_run "the Debian ${VDV_E2E_KERNEL_SERIES:-6.1} guest kernel could not be obtained"
     fi
     VDV_INITRD="$VDV_WORK/initramfs.cpio.gz"
     local -a scripts=("$VDV_E2E_DIR"/guest/scenarios/*.sh)
@@ -258,12 +263,13 @@ vdv_boot_guest() {
 
     vdv_log "booting guest '$name' (${sock:-no vsock device}): $kargs"
     t0="$(vdv_now_ms)"
+    local mem="${VDV_E2E_MEM:-256M}"
     timeout --kill-after=10 "$limit" "$qemu" \
         -machine q35,accel=tcg,memory-backend=mem \
-        -object memory-backend-memfd,id=mem,size=256M,share=on -m 256M \
+        -object "memory-backend-memfd,id=mem,size=$mem,share=on" -m "$mem" \
         -smp 1 -nodefaults -nographic -no-reboot -monitor none \
         -serial "file:$serial" \
-        "${dev[@]}" \
+        "${dev[@]}" "${VDV_BOOT_QEMU_EXTRA[@]}" \
         -kernel "$VDV_KERNEL_DIR/vmlinuz" -initrd "$VDV_INITRD" \
         -append "console=ttyS0 panic=-1 ${VDV_E2E_KERNEL_ARGS:-} $kargs" \
         </dev/null >"$qlog" 2>&1 &

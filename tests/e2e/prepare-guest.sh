@@ -1,10 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 #
-# Fetch (once) Debian's stock 6.1 kernel for the e2e guests, without
-# installing it: `apt-get download` the linux-image-6.1.0-N-amd64 package that
-# the linux-image-amd64 metapackage currently points at and unpack it with
-# dpkg-deb -x into the cache.  Later runs reuse the cache.
+# Fetch (once) a Debian stock kernel for the e2e guests, without installing
+# it: `apt-get download` the image package that a metapackage currently
+# points at and unpack it with dpkg-deb -x into the cache.  Later runs reuse
+# the cache.  Two series (VDV_E2E_KERNEL_SERIES):
+#   6.1   (default) linux-image-6.1.0-N-amd64, what linux-image-amd64 points at
+#   6.12  linux-image-6.12.N+deb12-amd64-unsigned, the unsigned twin of what
+#         linux-image-6.12-amd64 (bookworm-backports/-security) points at
 #
 # Usage: prepare-guest.sh [CACHE_DIR]
 #   CACHE_DIR defaults to $VDV_E2E_CACHE, then ${XDG_CACHE_HOME:-~/.cache}/vdv-e2e
@@ -18,8 +21,10 @@
 #   version        the kernel release string
 # Exit status: 0 ok, 2 the kernel could not be obtained.
 #
-# Environment: VDV_E2E_KERNEL_PKG forces a package name (e.g. an older ABI
-# that is still in the cache) instead of asking apt.
+# Environment: VDV_E2E_KERNEL_SERIES (6.1 or 6.12, default 6.1);
+# VDV_E2E_KERNEL_PKG forces a package name (e.g. an older ABI that is still
+# in the cache) instead of asking apt.  Pruning of older kernels is per
+# series: fetching a new 6.12 never deletes the 6.1 kernel and vice versa.
 set -euo pipefail
 
 log() { printf 'prepare-guest: %s\n' "$*" >&2; }
@@ -33,6 +38,23 @@ cache="${1:-${VDV_E2E_CACHE:-$default_cache}}"
 mkdir -p "$cache/debs"
 cache="$(cd "$cache" && pwd)"
 
+series="${VDV_E2E_KERNEL_SERIES:-6.1}"
+case "$series" in
+6.1)
+    meta=linux-image-amd64
+    dep_re='linux-image-6\.1\.0-[0-9]*-amd64'
+    suffix=""
+    glob='linux-image-6.1.0-*-amd64'
+    ;;
+6.12)
+    meta=linux-image-6.12-amd64
+    dep_re='linux-image-6\.12\.[0-9]*+deb[0-9]*-amd64'
+    suffix="-unsigned" # the signed package only wraps the same image
+    glob='linux-image-6.12.*-amd64-unsigned'
+    ;;
+*) die "VDV_E2E_KERNEL_SERIES=$series: expected 6.1 or 6.12" ;;
+esac
+
 resolve_pkg() {
     local dep
     if [[ -n "${VDV_E2E_KERNEL_PKG:-}" ]]; then
@@ -41,20 +63,20 @@ resolve_pkg() {
     fi
     # The metapackage depends on exactly one versioned image; skip the
     # -cloud/-rt/-dbg/-unsigned flavours should they ever appear.
-    dep="$(apt-cache depends linux-image-amd64 2>/dev/null |
-        sed -n 's/^ *Depends: *\(linux-image-6\.1\.0-[0-9]*-amd64\) *$/\1/p' |
+    dep="$(apt-cache depends "$meta" 2>/dev/null |
+        sed -n "s/^ *Depends: *\\($dep_re\\) *\$/\\1/p" |
         head -n 1)" || true
     if [[ -z "$dep" ]]; then
         return 1
     fi
-    printf '%s\n' "$dep"
+    printf '%s%s\n' "$dep" "$suffix"
 }
 
 # Newest kernel already in the cache, for when apt has no answer (no list,
 # no network): a cached kernel is better than none.
 newest_cached() {
     local d best=""
-    for d in "$cache"/kernel-linux-image-6.1.0-*-amd64; do
+    for d in "$cache"/kernel-$glob; do
         [[ -f "$d/.complete" ]] || continue
         best="$d"
     done
@@ -65,12 +87,12 @@ newest_cached() {
 pkg="$(resolve_pkg)" || pkg=""
 if [[ -z "$pkg" && -z "$(newest_cached || true)" && "$(id -u)" -eq 0 ]]; then
     # a fresh machine whose package lists were never fetched
-    log "no package lists know linux-image-amd64: running apt-get update"
+    log "no package lists know $meta: running apt-get update"
     timeout 600 apt-get update -q >&2 || log "apt-get update failed"
     pkg="$(resolve_pkg)" || pkg=""
 fi
 if [[ -z "$pkg" ]]; then
-    log "apt-cache knows no linux-image-6.1.0-*-amd64 (run apt-get update?)"
+    log "apt-cache knows no $glob (run apt-get update?)"
     pkg="$(newest_cached)" || die "no kernel package name and nothing cached in $cache"
     log "using cached $pkg"
 fi
@@ -134,14 +156,16 @@ rm -rf "$kdir"
 mv "$tmp/out" "$kdir"
 log "kernel $kver ready in $kdir"
 
-# Debian replaces the ABI (6.1.0-N) now and then: drop older kernels so the
-# cache does not grow without bound.
-for d in "$cache"/kernel-linux-image-*; do
+# Debian replaces the ABI (6.1.0-N, 6.12.N) now and then: drop older kernels
+# of the same series so the cache does not grow without bound (the other
+# series is kept: other tests use it).
+for d in "$cache"/kernel-$glob; do
     [[ "$d" == "$kdir" || ! -d "$d" ]] && continue
     log "pruning $d"
     rm -rf "$d"
 done
-for f in "$cache"/debs/linux-image-*.deb; do
+# shellcheck disable=SC2231 # $glob is a glob on purpose
+for f in "$cache"/debs/${glob}_*.deb; do
     [[ "$f" == "$deb" || ! -f "$f" ]] && continue
     rm -f "$f"
 done

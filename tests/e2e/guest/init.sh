@@ -183,6 +183,16 @@ while read -r m; do
 done </etc/vdv/modules
 echo "vdv: kernel $(uname -r), modules: $(tr '\n' ' ' </etc/vdv/modules)"
 
+# A NIC (only when the initramfs has virtio_net and QEMU gave one): QEMU
+# user networking (slirp), static: the guest is 10.0.2.15, the host 10.0.2.2.
+if [ -z "$modfail" ] && [ -e /sys/class/net/eth0 ]; then
+    ip link set lo up
+    ip addr add 10.0.2.15/24 dev eth0
+    ip link set eth0 up
+    ip route add default via 10.0.2.2
+    echo "vdv: eth0 10.0.2.15/24 gw 10.0.2.2"
+fi
+
 if [ -n "$modfail" ]; then
     result FAIL "$modfail"
 elif [ "$scenario" = shell ]; then
