@@ -2315,6 +2315,112 @@ out:
 	return v;
 }
 
+/*
+ * A guest whose driver did not take VIRTIO_VSOCK_F_SEQPACKET: a host
+ * SOCK_SEQPACKET connection to a forward-listen-seqpacket port is closed,
+ * the guest hears nothing of it, and the daemon says why.
+ */
+static enum verdict c_seqpacket_no_feature(void)
+{
+	char port[16];
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen-seqpacket", port, NULL };
+	static const char want[] = "did not negotiate SEQPACKET";
+	struct sim_daemon d;
+	struct sim *s = NULL;
+	struct sim_pkt *p = sim_pkt_new();
+	enum verdict v = FAIL;
+	int64_t deadline;
+	size_t junk = 0;
+	char *log;
+	int fd = -1, r;
+
+	if (!p)
+		return failf("out of memory");
+	snprintf(port, sizeof(port), "%u", SEQ_PORT);
+	r = daemon_start(&d, argv, "%D/vhost.sock");
+	if (r) {
+		failf("daemon did not start: %s", strerror(-r));
+		goto out;
+	}
+	r = guest_start(d.socket_path, &s); /* without F_SEQPACKET */
+	if (r) {
+		failf("sim start: %s", strerror(-r));
+		goto out;
+	}
+	fd = seq_vsock_connect(VMADDR_CID_LOCAL, SEQ_PORT, SEQ_MS);
+	if (fd < 0) {
+		failf("SOCK_SEQPACKET connect to (1, %u): %s (want accepted, then closed)",
+		      SEQ_PORT, strerror(-fd));
+		goto out;
+	}
+	r = wait_closed(fd, 2000, &junk);
+	if (r || junk) {
+		failf("host SOCK_SEQPACKET connection %s", r ? "not closed within 2 s"
+							  : "received data");
+		goto out;
+	}
+	deadline = sim_now_ms() + 300;
+	while (sim_now_ms() < deadline &&
+	       sim_rx_poll(s, p, (int)(deadline - sim_now_ms())) == 0)
+		if (p->op == VIRTIO_VSOCK_OP_REQUEST) {
+			failf("a guest without SEQPACKET got a REQUEST of type %u for port %u",
+			      p->type, p->dst_port);
+			goto out;
+		}
+	log = slurp(d.log_path);
+	r = strstr(log, want) != NULL;
+	free(log);
+	if (!r) {
+		failf("the daemon's log lacks \"%s\"", want);
+		goto out;
+	}
+	v = PASS;
+	snprintf(why, sizeof(why), "host connection to (1, %u) closed, no REQUEST; logged \"%s\"",
+		 SEQ_PORT, want);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	guest_stop(s);
+	r = daemon_stop(&d);
+	if (v == PASS && r)
+		v = failf("daemon did not exit 0 on SIGTERM (status 0x%x)", d.status);
+	return v;
+}
+
+/* A port held by a stream socket cannot take a SOCK_SEQPACKET listener
+ * (one vsock port, one socket): the daemon stops at start-up naming it. */
+static enum verdict c_seqpacket_port_in_use(void)
+{
+	char port[16];
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen-seqpacket", port, NULL };
+	int fd = fwd_vsock_listen(VMADDR_CID_LOCAL, SEQ_PORT + 1, 4);
+	enum verdict v = PASS;
+	char *log = NULL, want[64];
+	int st = 0, r;
+
+	if (fd < 0)
+		return failf("stream listener on (1, %u): %s", SEQ_PORT + 1, strerror(-fd));
+	snprintf(port, sizeof(port), "%u", SEQ_PORT + 1);
+	snprintf(want, sizeof(want), "forward-listen-seqpacket port %u", SEQ_PORT + 1);
+	r = daemon_must_fail(argv, &log, &st);
+	close(fd);
+	one_line(log);
+	if (r == -EEXIST)
+		v = failf("daemon started although a stream socket holds port %u; log: %s",
+			  SEQ_PORT + 1, log);
+	else if (r)
+		v = failf("daemon exited %d (want non-zero); log: %s", WEXITSTATUS(st), log);
+	else if (!strstr(log, want) || !strstr(log, "in use"))
+		v = failf("message lacks \"%s\" or 'in use': %s", want, log);
+	else
+		snprintf(why, sizeof(why), "exit %d: %s", WEXITSTATUS(st), log);
+	free(log);
+	return v;
+}
+
 /* ---- main ---- */
 
 static bool in_e2e_guest(void)
@@ -2406,6 +2512,8 @@ int main(int argc, char **argv)
 	run_case("main_daemon_stops", c_main_daemon_stops);
 	run_case("siblings", c_siblings);
 	run_case("seqpacket", c_seqpacket);
+	run_case("seqpacket_no_feature", c_seqpacket_no_feature);
+	run_case("seqpacket_port_in_use", c_seqpacket_port_in_use);
 
 	if (main_up) {
 		guest_stop(main_sim);
