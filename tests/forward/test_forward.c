@@ -19,7 +19,11 @@
  * socket(AF_VSOCK) (the shim never passes AF_VSOCK on, so the filter does
  * not fire otherwise). The cases that unload kernel modules are skipped, and
  * peer_cid_refused runs only there (only the shim lets a peer have a CID
- * other than 1).
+ * other than 1), as does seqpacket_no_peek (the shim plays a kernel whose
+ * vsock cannot peek a SEQPACKET message; in the e2e guest the kernel
+ * decides). The shim answers recv as AF_VSOCK does where AF_UNIX differs
+ * (zero-length reads), but cannot carry MSG_EOR: the seqpacket cases check
+ * it in the e2e guest only.
  *
  * Usage: test-forward DAEMON [--module-checks] [--only NAME[+NAME...]]
  *   --module-checks  also unload the vsock modules (rmmod) to check the
