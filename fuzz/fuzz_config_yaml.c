@@ -29,6 +29,9 @@ static void check_config(const struct vdv_config *cfg)
 		for (size_t g = 0; g < vm->n_groups; g++)
 			FUZZ_ASSERT(vm->groups[g] && vm->groups[g][0]);
 		FUZZ_ASSERT(vm->n_forward_listen == 0 || vm->forward_listen);
+		FUZZ_ASSERT(vm->n_forward_listen_seqpacket == 0 || vm->forward_listen_seqpacket);
+		FUZZ_ASSERT(vm->has_forward_cid ||
+			    (!vm->n_forward_listen && !vm->n_forward_listen_seqpacket));
 		FUZZ_ASSERT(vm->tx_buffer_size >= VDV_MIN_TX_BUFFER_SIZE &&
 			    vm->tx_buffer_size <= VDV_MAX_TX_BUFFER_SIZE);
 		FUZZ_ASSERT(vm->queue_size >= 1 && vm->queue_size <= VDV_MAX_QUEUE_SIZE &&

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
  * AF_VSOCK forwarding (forward-cid): guest connections go to
- * (forward-cid, port) on the host's own vsock, and host connections to each
- * forward-listen port are relayed to the same port in the guest.
+ * (forward-cid, port) on the host's own vsock, with the socket type of the
+ * guest's connection, and host connections to each forward-listen port
+ * (SOCK_STREAM) or forward-listen-seqpacket port (SOCK_SEQPACKET) are
+ * relayed to the same port in the guest as connections of that type. A
+ * vsock port is bound by one socket whatever its type, so the two lists
+ * never share a port (config/validate.c).
  *
  * Listening sockets are bound as narrowly as the kernel allows: to CID 1
  * (VMADDR_CID_LOCAL) when forward-cid is 1, so that only processes of this
@@ -47,11 +51,24 @@ static uint32_t listen_cid(uint32_t forward_cid)
 	return cid;
 }
 
-/* The backend's own state: one listening socket per forward-listen port. */
+/* One listening socket: a forward-listen or forward-listen-seqpacket port. */
+struct fwd_listener {
+	int fd;
+	uint32_t port;
+	uint16_t type; /* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET */
+};
+
+/* The backend's own state: the listening sockets. */
 struct fwd {
 	size_t n;
-	int fds[];
+	struct fwd_listener l[];
 };
+
+static const char *listen_key(uint16_t type)
+{
+	return type == VIRTIO_VSOCK_TYPE_SEQPACKET ? "forward-listen-seqpacket"
+						   : "forward-listen";
+}
 
 static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
@@ -62,30 +79,40 @@ static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *
 	struct sockaddr_vm peer;
 	socklen_t len = sizeof(peer);
 	uint32_t port = 0;
+	uint16_t type = VIRTIO_VSOCK_TYPE_STREAM;
+	int r;
 	(void)loop, (void)events;
 
 	for (size_t i = 0; i < f->n; i++)
-		if (f->fds[i] == lfd)
-			port = cfg->forward_listen[i];
+		if (f->l[i].fd == lfd) {
+			port = f->l[i].port;
+			type = f->l[i].type;
+		}
 	/* One per event, as uds.c does: the listener is level-triggered. */
 	int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
 	if (peer.svm_cid != cfg->forward_cid) {
-		log_warn("%s: forward-listen port %u: refused a connection from cid %u "
-			 "(only forward-cid %u may connect)", name, port, peer.svm_cid,
-			 cfg->forward_cid);
+		log_warn("%s: %s port %u: refused a connection from cid %u "
+			 "(only forward-cid %u may connect)", name, listen_key(type), port,
+			 peer.svm_cid, cfg->forward_cid);
 		close(fd);
 		return;
 	}
 	if (!vsock_guest_ready(b->dev)) {
-		log_info("%s: forward-listen port %u: connection closed: the VM is not running",
-			 name, port);
+		log_info("%s: %s port %u: connection closed: the VM is not running", name,
+			 listen_key(type), port);
 		close(fd);
 		return;
 	}
-	vsock_offer(b, fd, VIRTIO_VSOCK_TYPE_STREAM, VSOCK_HOST_CID, 0, port);
+	r = vsock_offer(b, fd, type, VSOCK_HOST_CID, 0, port);
+	if (r == -EPROTONOSUPPORT)
+		log_info("%s: %s port %u: connection closed: the guest's driver did not "
+			 "negotiate SEQPACKET", name, listen_key(type), port);
+	else if (r < 0)
+		log_info("%s: %s port %u: connection closed: %s", name, listen_key(type), port,
+			 strerror(-r));
 }
 
 static void fwd_stop(struct vsock_backend *b)
@@ -95,10 +122,10 @@ static void fwd_stop(struct vsock_backend *b)
 	if (!f)
 		return;
 	for (size_t i = 0; i < f->n; i++) {
-		if (f->fds[i] < 0)
+		if (f->l[i].fd < 0)
 			continue;
-		ev_del(vsock_dev_loop(b->dev), f->fds[i]);
-		close(f->fds[i]);
+		ev_del(vsock_dev_loop(b->dev), f->l[i].fd);
+		close(f->l[i].fd);
 	}
 	free(f);
 	b->priv = NULL;
@@ -108,7 +135,7 @@ static int fwd_start(struct vsock_backend *b, char *err, size_t errlen)
 {
 	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
 	uint32_t fcid = cfg->forward_cid, bind_cid = listen_cid(fcid);
-	size_t n = cfg->n_forward_listen;
+	size_t n_stream = cfg->n_forward_listen, n = n_stream + cfg->n_forward_listen_seqpacket;
 	struct fwd *f;
 	int probe, r;
 
@@ -138,28 +165,36 @@ static int fwd_start(struct vsock_backend *b, char *err, size_t errlen)
 		}
 	}
 	close(probe);
-	f = calloc(1, sizeof(*f) + n * sizeof(int));
+	f = calloc(1, sizeof(*f) + n * sizeof(f->l[0]));
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++)
-		f->fds[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		bool seq = i >= n_stream;
+
+		f->l[i].fd = -1;
+		f->l[i].port = seq ? cfg->forward_listen_seqpacket[i - n_stream]
+				   : cfg->forward_listen[i];
+		f->l[i].type = seq ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
+	}
 	f->n = n;
 	b->priv = f;
 	for (size_t i = 0; i < n; i++) {
+		struct fwd_listener *l = &f->l[i];
 		struct sockaddr_vm sa = {
 			.svm_family = AF_VSOCK,
 			.svm_cid = bind_cid,
-			.svm_port = cfg->forward_listen[i],
+			.svm_port = l->port,
 		};
-		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd = socket(AF_VSOCK,
+				vsock_socket_type(l->type) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    listen(fd, 128) < 0) {
 			r = -errno;
-			snprintf(err, errlen, "forward-listen port %u (bound to cid %u): %s%s",
-				 sa.svm_port, bind_cid, strerror(errno),
+			snprintf(err, errlen, "%s port %u (bound to cid %u): %s%s",
+				 listen_key(l->type), sa.svm_port, bind_cid, strerror(errno),
 				 errno == EADDRINUSE ? " (another socket holds this port)"
 						     : modprobe_hint(fcid));
 			if (fd >= 0)
@@ -167,10 +202,11 @@ static int fwd_start(struct vsock_backend *b, char *err, size_t errlen)
 			fwd_stop(b);
 			return r;
 		}
-		f->fds[i] = fd;
+		l->fd = fd;
 		r = ev_add(vsock_dev_loop(b->dev), fd, EPOLLIN, fwd_on_accept, b);
 		if (r < 0) {
-			snprintf(err, errlen, "forward-listen port %u: %s", sa.svm_port, strerror(-r));
+			snprintf(err, errlen, "%s port %u: %s", listen_key(l->type), sa.svm_port,
+				 strerror(-r));
 			fwd_stop(b);
 			return r;
 		}

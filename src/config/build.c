@@ -80,30 +80,35 @@ static int split_list(struct vm_spec *s, enum vm_key k, char ***items_out, size_
 	return 0;
 }
 
-static int build_ports(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
+/* The '+'-joined ports of key k (forward-listen or
+ * forward-listen-seqpacket) into *ports_out / *n_out. */
+static int build_ports(struct vm_spec *s, enum vm_key k, uint32_t **ports_out, size_t *n_out,
+		       struct cfg_err *e)
 {
+	uint32_t *ports;
 	char **items;
 	size_t n, i;
 	int r;
 
-	r = split_list(s, VM_KEY_FORWARD_LISTEN, &items, &n, e);
+	r = split_list(s, k, &items, &n, e);
 	if (r)
 		return r;
-	vm->forward_listen = calloc(n, sizeof(*vm->forward_listen));
-	if (!vm->forward_listen) {
+	ports = calloc(n, sizeof(*ports));
+	*ports_out = ports;
+	if (!ports) {
 		r = oom(e);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
 		uint64_t port;
 
-		r = parse_number(s, VM_KEY_FORWARD_LISTEN, items[i], &port, e);
+		r = parse_number(s, k, items[i], &port, e);
 		if (!r)
-			r = cfg_check_port(s, port, e);
+			r = cfg_check_port(s, k, port, e);
 		if (r)
 			goto out;
-		vm->forward_listen[i] = (uint32_t)port;
-		vm->n_forward_listen = i + 1;
+		ports[i] = (uint32_t)port;
+		*n_out = i + 1;
 	}
 out:
 	free(items[0]);
@@ -228,7 +233,14 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 		vm->forward_cid = (uint32_t)n;
 	}
 	if (s->v[VM_KEY_FORWARD_LISTEN].set) {
-		r = build_ports(s, vm, e);
+		r = build_ports(s, VM_KEY_FORWARD_LISTEN, &vm->forward_listen,
+				&vm->n_forward_listen, e);
+		if (r)
+			goto fail;
+	}
+	if (s->v[VM_KEY_FORWARD_LISTEN_SEQPACKET].set) {
+		r = build_ports(s, VM_KEY_FORWARD_LISTEN_SEQPACKET, &vm->forward_listen_seqpacket,
+				&vm->n_forward_listen_seqpacket, e);
 		if (r)
 			goto fail;
 	}

@@ -12,6 +12,7 @@ void vm_config_free(struct vm_config *vm)
 	free(vm->socket);
 	free(vm->uds_path);
 	free(vm->forward_listen);
+	free(vm->forward_listen_seqpacket);
 	if (vm->groups)
 		for (i = 0; i < vm->n_groups; i++)
 			free(vm->groups[i]);

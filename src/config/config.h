@@ -34,6 +34,11 @@ struct vm_config {
 	uint32_t forward_cid;
 	uint32_t *forward_listen; /* ports, may be empty */
 	size_t n_forward_listen;
+	/* Ports whose host connections are AF_VSOCK SOCK_SEQPACKET, offered
+	 * to the guest as SEQPACKET; none is also in forward_listen (a vsock
+	 * port is bound by one socket, whatever its type). May be empty. */
+	uint32_t *forward_listen_seqpacket;
+	size_t n_forward_listen_seqpacket;
 	uint32_t tx_buffer_size;
 	uint32_t queue_size;
 	/* Busy-poll window in microseconds (our extension, not in rust-vmm):

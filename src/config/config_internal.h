@@ -40,6 +40,7 @@ enum vm_key {
 	VM_KEY_UDS_PATH,
 	VM_KEY_FORWARD_CID,
 	VM_KEY_FORWARD_LISTEN,
+	VM_KEY_FORWARD_LISTEN_SEQPACKET,
 	VM_KEY_TX_BUFFER_SIZE,
 	VM_KEY_QUEUE_SIZE,
 	VM_KEY_GROUPS,
@@ -137,7 +138,8 @@ int cfg_build_all(struct vm_spec *specs, size_t n, struct vdv_config *out, struc
 
 int cfg_check_guest_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err *e);
 int cfg_check_forward_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err *e);
-int cfg_check_port(const struct vm_spec *s, uint64_t port, struct cfg_err *e);
+/* A port of forward-listen or forward-listen-seqpacket (k). */
+int cfg_check_port(const struct vm_spec *s, enum vm_key k, uint64_t port, struct cfg_err *e);
 int cfg_check_tx_buffer_size(const struct vm_spec *s, uint64_t size, struct cfg_err *e);
 int cfg_check_queue_size(const struct vm_spec *s, uint64_t size, struct cfg_err *e);
 int cfg_check_poll_us(const struct vm_spec *s, uint64_t us, struct cfg_err *e);

@@ -108,6 +108,9 @@ static int print_vm(struct printer *p, const struct vm_config *vm)
 		r = key_u64(p, "forward_cid", vm->forward_cid);
 	if (!r && vm->n_forward_listen)
 		r = key_list(p, "forward_listen", vm->n_forward_listen, vm->forward_listen, NULL);
+	if (!r && vm->n_forward_listen_seqpacket)
+		r = key_list(p, "forward_listen_seqpacket", vm->n_forward_listen_seqpacket,
+			     vm->forward_listen_seqpacket, NULL);
 	if (!r)
 		r = key_u64(p, "tx_buffer_size", vm->tx_buffer_size);
 	if (!r)

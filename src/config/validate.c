@@ -52,13 +52,13 @@ int cfg_check_forward_cid(const struct vm_spec *s, uint64_t cid, struct cfg_err 
 	return check_cid_below_any(s, VM_KEY_FORWARD_CID, cid, 1, e);
 }
 
-int cfg_check_port(const struct vm_spec *s, uint64_t port, struct cfg_err *e)
+int cfg_check_port(const struct vm_spec *s, enum vm_key k, uint64_t port, struct cfg_err *e)
 {
 	if (port >= CFG_PORT_ANY)
-		return vm_errf(e, s, VM_KEY_FORWARD_LISTEN,
+		return vm_errf(e, s, k,
 			       "%s port %" PRIu64 " is out of range 0..4294967294 "
 			       "(ports are 32-bit and 4294967295 is VMADDR_PORT_ANY)",
-			       vm_key_disp(s, VM_KEY_FORWARD_LISTEN), port);
+			       vm_key_disp(s, k), port);
 	return 0;
 }
 
@@ -131,9 +131,22 @@ int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, str
 	return 0;
 }
 
+/* A port listed twice in key k's list: it would fail to bind. */
+static int check_ports_unique(const struct vm_spec *s, enum vm_key k, const uint32_t *ports,
+			      size_t n, struct cfg_err *e)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			if (ports[i] == ports[j])
+				return vm_errf(e, s, k, "%s port %" PRIu32 " is listed twice",
+					       vm_key_disp(s, k), ports[i]);
+	return 0;
+}
+
 int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg_err *e)
 {
 	size_t i, j;
+	int r;
 
 	if (!vm->socket)
 		return vm_errf(e, s, -1, "%s is required (the vhost-user socket the VMM connects to)",
@@ -151,19 +164,37 @@ int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg
 			       "%s requires %s (the ports are listened on at the forward CID)",
 			       vm_key_disp(s, VM_KEY_FORWARD_LISTEN),
 			       vm_key_disp(s, VM_KEY_FORWARD_CID));
+	if (vm->n_forward_listen_seqpacket && !vm->has_forward_cid)
+		return vm_errf(e, s, VM_KEY_FORWARD_LISTEN_SEQPACKET,
+			       "%s requires %s (the ports are listened on at the forward CID)",
+			       vm_key_disp(s, VM_KEY_FORWARD_LISTEN_SEQPACKET),
+			       vm_key_disp(s, VM_KEY_FORWARD_CID));
 	if (vm->uds_path && strcmp(vm->socket, vm->uds_path) == 0)
 		return vm_errf(e, s, VM_KEY_UDS_PATH, "%s and %s are the same path '%s'",
 			       vm_key_disp(s, VM_KEY_SOCKET), vm_key_disp(s, VM_KEY_UDS_PATH),
 			       vm->socket);
 
 	/* A repeated port would fail to bind; a repeated group is a typo. */
-	for (i = 0; i < vm->n_forward_listen; i++)
-		for (j = 0; j < i; j++)
-			if (vm->forward_listen[i] == vm->forward_listen[j])
-				return vm_errf(e, s, VM_KEY_FORWARD_LISTEN,
-					       "%s port %" PRIu32 " is listed twice",
-					       vm_key_disp(s, VM_KEY_FORWARD_LISTEN),
-					       vm->forward_listen[i]);
+	r = check_ports_unique(s, VM_KEY_FORWARD_LISTEN, vm->forward_listen,
+			       vm->n_forward_listen, e);
+	if (!r)
+		r = check_ports_unique(s, VM_KEY_FORWARD_LISTEN_SEQPACKET,
+				       vm->forward_listen_seqpacket,
+				       vm->n_forward_listen_seqpacket, e);
+	if (r)
+		return r;
+	/* The kernel binds an AF_VSOCK port to one socket whatever its type
+	 * (__vsock_find_bound_socket looks at the address only). */
+	for (i = 0; i < vm->n_forward_listen_seqpacket; i++)
+		for (j = 0; j < vm->n_forward_listen; j++)
+			if (vm->forward_listen_seqpacket[i] == vm->forward_listen[j])
+				return vm_errf(e, s, VM_KEY_FORWARD_LISTEN_SEQPACKET,
+					       "%s port %" PRIu32 " is also in %s: an AF_VSOCK "
+					       "port is bound by one socket, stream or "
+					       "seqpacket, not both",
+					       vm_key_disp(s, VM_KEY_FORWARD_LISTEN_SEQPACKET),
+					       vm->forward_listen_seqpacket[i],
+					       vm_key_disp(s, VM_KEY_FORWARD_LISTEN));
 	for (i = 0; i < vm->n_groups; i++)
 		for (j = 0; j < i; j++)
 			if (strcmp(vm->groups[i], vm->groups[j]) == 0)

@@ -16,6 +16,7 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 	[VM_KEY_UDS_PATH] = "--uds-path",
 	[VM_KEY_FORWARD_CID] = "--forward-cid",
 	[VM_KEY_FORWARD_LISTEN] = "--forward-listen",
+	[VM_KEY_FORWARD_LISTEN_SEQPACKET] = "--forward-listen-seqpacket",
 	[VM_KEY_TX_BUFFER_SIZE] = "--tx-buffer-size",
 	[VM_KEY_QUEUE_SIZE] = "--queue-size",
 	[VM_KEY_GROUPS] = "--groups",
@@ -23,7 +24,8 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 };
 
 const char vm_key_list[] = "guest-cid, socket, uds-path, forward-cid, forward-listen, "
-			   "tx-buffer-size, queue-size, groups, poll-us";
+			   "forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
+			   "poll-us";
 
 const char *vm_key_name(enum vm_key k)
 {

@@ -115,7 +115,9 @@ static int parse_entry(yaml_document_t *doc, yaml_node_t *node, struct vm_spec *
 			return vm_errf_at(e, spec, node_line(val),
 					  "%s must be a single value, got %s%s", vm_key_name(k),
 					  node_kind(val),
-					  k == VM_KEY_FORWARD_LISTEN || k == VM_KEY_GROUPS
+					  k == VM_KEY_FORWARD_LISTEN ||
+						  k == VM_KEY_FORWARD_LISTEN_SEQPACKET ||
+						  k == VM_KEY_GROUPS
 						  ? " (join items with '+', e.g. a+b)"
 						  : "");
 		}

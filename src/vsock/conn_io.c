@@ -305,9 +305,15 @@ ssize_t conn_io_msg_size(struct vsock_conn *c, bool *eof)
 
 	*eof = false;
 	do {
-		/* MSG_TRUNC: the message's real length, whatever we take. */
-		r = recv(c->fd, &tag, tagged ? 1 : 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		/* MSG_TRUNC: the message's real length, whatever we take. At
+		 * least one byte: AF_VSOCK answers a zero-length recv with 0
+		 * at once, without looking at its queue. */
+		r = recv(c->fd, &tag, 1, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
 	} while (r < 0 && errno == EINTR);
+	/* AF_VSOCK before Linux 6.3 cannot peek a SEQPACKET message: its
+	 * recvmsg turns the transport's EOPNOTSUPP into ENOMEM. */
+	if (r < 0 && !tagged && (errno == ENOMEM || errno == EOPNOTSUPP))
+		return -EOPNOTSUPP;
 	if (r < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	if (r > 0)

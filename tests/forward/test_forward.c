@@ -19,7 +19,11 @@
  * socket(AF_VSOCK) (the shim never passes AF_VSOCK on, so the filter does
  * not fire otherwise). The cases that unload kernel modules are skipped, and
  * peer_cid_refused runs only there (only the shim lets a peer have a CID
- * other than 1).
+ * other than 1), as does seqpacket_no_peek (the shim plays a kernel whose
+ * vsock cannot peek a SEQPACKET message; in the e2e guest the kernel
+ * decides). The shim answers recv as AF_VSOCK does where AF_UNIX differs
+ * (zero-length reads), but cannot carry MSG_EOR: the seqpacket cases check
+ * it in the e2e guest only.
  *
  * Usage: test-forward DAEMON [--module-checks] [--only NAME[+NAME...]]
  *   --module-checks  also unload the vsock modules (rmmod) to check the
@@ -1927,6 +1931,532 @@ out:
 	return v;
 }
 
+/* ---- SOCK_SEQPACKET: forward-listen-seqpacket and forward-cid ---- */
+
+#define SEQ_PORT 9100    /* the daemon's forward-listen-seqpacket port */
+#define SEQ_SVC 7100     /* a host SOCK_SEQPACKET service on (any, SEQ_SVC) */
+#define SEQ_GPORT 47000  /* the guest's port for its connection to SEQ_SVC */
+#define SEQ_BUF 65536u   /* the guest's buf_alloc */
+#define SEQ_MS 3000      /* bound on each step */
+
+/* An AF_VSOCK SOCK_SEQPACKET listener on (any, port): fd or -errno. */
+static int seq_vsock_listen(uint32_t port)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+				  .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 8) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* An AF_VSOCK SOCK_SEQPACKET socket connected to (cid, port) within
+ * timeout_ms (non-blocking): fd or -errno. */
+static int seq_vsock_connect(uint32_t cid, uint32_t port, int timeout_ms)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), r, err = 0;
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t len = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	r = poll(&p, 1, timeout_ms);
+	if (r <= 0) {
+		r = r == 0 ? -ETIMEDOUT : -errno;
+		close(fd);
+		return r;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
+}
+
+/* One host message of len bytes (flags: MSG_EOR or 0): 0 or -errno. */
+static int seq_host_send(int fd, const void *buf, size_t len, int flags, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	ssize_t r;
+
+	for (;;) {
+		r = send(fd, buf, len, flags | MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r >= 0)
+			return (size_t)r == len ? 0 : -EMSGSIZE;
+		if (errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (poll(&p, 1, timeout_ms) <= 0)
+			return -ETIMEDOUT;
+	}
+}
+
+/* One host message into buf: its whole size, *eor whether MSG_EOR came
+ * with it; -EMSGSIZE if larger than cap, or another -errno. */
+static ssize_t seq_host_recv(int fd, void *buf, size_t cap, bool *eor, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct iovec v = { buf, cap };
+	struct msghdr mh = { .msg_iov = &v, .msg_iovlen = 1 };
+	ssize_t r;
+
+	if (poll(&p, 1, timeout_ms) <= 0)
+		return -ETIMEDOUT;
+	r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
+	if (r < 0)
+		return -errno;
+	*eor = (mh.msg_flags & MSG_EOR) != 0;
+	return (mh.msg_flags & MSG_TRUNC) ? -EMSGSIZE : r;
+}
+
+/* A guest packet of type SEQPACKET from guest port gport to (2, hport). */
+static int seq_guest_send(struct sim *s, uint32_t gport, uint32_t hport, uint16_t op,
+			  uint32_t flags, const void *data, uint32_t len, uint32_t fwd_cnt)
+{
+	struct virtio_vsock_hdr h = sim_vsock_hdr(sim_guest_cid(s), HOST_CID, gport, hport, op,
+						  flags, len, SEQ_BUF, fwd_cnt);
+
+	h.type = htole16(VIRTIO_VSOCK_TYPE_SEQPACKET);
+	return sim_tx_send(s, &h, data, len, 0);
+}
+
+/* The next packet to guest port gport from (2, hport; 0: any port) that
+ * is no credit message, within timeout_ms: 0 or -errno. */
+static int seq_guest_next(struct sim *s, struct sim_pkt *p, uint32_t gport, uint32_t hport,
+			  int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+
+	for (;;) {
+		int left = (int)(deadline - sim_now_ms()), r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = sim_rx_poll(s, p, left);
+		if (r)
+			return r;
+		if (p->dst_port != gport || p->src_cid != HOST_CID ||
+		    (hport && p->src_port != hport))
+			continue;
+		if (p->op == VIRTIO_VSOCK_OP_CREDIT_UPDATE ||
+		    p->op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+			continue;
+		return 0;
+	}
+}
+
+/*
+ * One message as the guest gets it: the RW packets up to EOM joined in
+ * buf. Returns its size with *flags those of the EOM packet, or fails the
+ * case (what names the message).
+ */
+static ssize_t seq_guest_recv_msg(struct sim *s, struct sim_pkt *p, uint32_t gport,
+				  uint32_t hport, uint8_t *buf, size_t cap, uint32_t *flags,
+				  const char *what)
+{
+	size_t n = 0;
+	int r;
+
+	for (;;) {
+		r = seq_guest_next(s, p, gport, hport, SEQ_MS);
+		if (r) {
+			failf("%s: no packet for the guest after %zu bytes: %s", what, n, strerror(-r));
+			return -1;
+		}
+		if (p->op != VIRTIO_VSOCK_OP_RW || p->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+			failf("%s: got %s of type %u, want RW of type SEQPACKET", what,
+			      sim_op_name(p->op), p->type);
+			return -1;
+		}
+		if (n + p->payload_len > cap) {
+			failf("%s: more than %zu bytes before EOM", what, cap);
+			return -1;
+		}
+		memcpy(buf + n, p->payload, p->payload_len);
+		n += p->payload_len;
+		if (p->flags & VIRTIO_VSOCK_SEQ_EOM) {
+			*flags = p->flags;
+			return (ssize_t)n;
+		}
+	}
+}
+
+/* The host side of a connection closed: the guest hears SHUTDOWN or RST
+ * and answers RST. 0, or fails the case. */
+static int seq_guest_closed(struct sim *s, struct sim_pkt *p, uint32_t gport, uint32_t hport,
+			    const char *what)
+{
+	int r = seq_guest_next(s, p, gport, hport, SEQ_MS);
+
+	if (r) {
+		failf("%s: the guest heard nothing of the host's close: %s", what, strerror(-r));
+		return -1;
+	}
+	if (p->op != VIRTIO_VSOCK_OP_SHUTDOWN && p->op != VIRTIO_VSOCK_OP_RST) {
+		failf("%s: after the host's close the guest got %s, want SHUTDOWN or RST", what,
+		      sim_op_name(p->op));
+		return -1;
+	}
+	if (p->op == VIRTIO_VSOCK_OP_SHUTDOWN)
+		seq_guest_send(s, gport, hport, VIRTIO_VSOCK_OP_RST, 0, NULL, 0, 0);
+	return 0;
+}
+
+/*
+ * SOCK_SEQPACKET both ways on a daemon of its own: a host AF_VSOCK
+ * SOCK_SEQPACKET connection to a forward-listen-seqpacket port reaches the
+ * guest as a SEQPACKET REQUEST, and a guest SEQPACKET connection to CID 2
+ * reaches a host SOCK_SEQPACKET service at (forward-cid, port). Message
+ * boundaries hold both ways: two host messages are two guest messages
+ * (EOM on the last packet of each), a guest message sent in two RW packets
+ * is one host message. MSG_EOR is checked only on real vsock: the shim's
+ * AF_UNIX cannot carry it.
+ */
+static enum verdict seqpacket_both_ways(void)
+{
+	char port[16];
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen-seqpacket", port, NULL };
+	static uint8_t m1[3000], m2[2500], m3[4000], got[65536];
+	struct sim_daemon d;
+	struct sim_opts o;
+	struct sim *s = NULL;
+	struct sim_pkt *p = sim_pkt_new();
+	enum verdict v = FAIL;
+	uint32_t hport, flags, fwd = 0;
+	bool eor = false, started = false;
+	int lfd, hfd = -1, afd = -1, r;
+	ssize_t n;
+
+	if (!p)
+		return failf("out of memory");
+	snprintf(port, sizeof(port), "%u", SEQ_PORT);
+	lfd = seq_vsock_listen(SEQ_SVC);
+	if (lfd < 0) {
+		free(p);
+		return failf("host SOCK_SEQPACKET listener (any, %u): %s", SEQ_SVC,
+			     strerror(-lfd));
+	}
+	r = daemon_start(&d, argv, "%D/vhost.sock");
+	started = true;
+	if (r) {
+		failf("daemon with --forward-listen-seqpacket %u did not start: %s", SEQ_PORT,
+		      strerror(-r));
+		goto out;
+	}
+	guest_opts(&o);
+	o.features |= 1ull << VIRTIO_VSOCK_F_SEQPACKET;
+	r = sim_connect(d.socket_path, &o, &s);
+	if (!r && (r = sim_start(s)) != 0) {
+		sim_close(s);
+		s = NULL;
+	}
+	if (r) {
+		s = NULL;
+		failf("sim start (with VIRTIO_VSOCK_F_SEQPACKET): %s", strerror(-r));
+		goto out;
+	}
+
+	/* Host -> guest on the forward-listen-seqpacket port. */
+	hfd = seq_vsock_connect(VMADDR_CID_LOCAL, SEQ_PORT, SEQ_MS);
+	if (hfd < 0) {
+		failf("SOCK_SEQPACKET connect to (1, %u): %s", SEQ_PORT, strerror(-hfd));
+		goto out;
+	}
+	r = seq_guest_next(s, p, SEQ_PORT, 0, SEQ_MS);
+	if (r) {
+		failf("the guest got no REQUEST for port %u: %s", SEQ_PORT, strerror(-r));
+		goto out;
+	}
+	if (p->op != VIRTIO_VSOCK_OP_REQUEST || p->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+		failf("port %u: the guest got %s of type %u, want a REQUEST of type SEQPACKET (%u)",
+		      SEQ_PORT, sim_op_name(p->op), p->type, VIRTIO_VSOCK_TYPE_SEQPACKET);
+		goto out;
+	}
+	hport = p->src_port;
+	r = seq_guest_send(s, SEQ_PORT, hport, VIRTIO_VSOCK_OP_RESPONSE, 0, NULL, 0, 0);
+	fwd_pattern(m1, sizeof(m1), 1, 0);
+	if (!r)
+		r = seq_host_send(hfd, m1, sizeof(m1), MSG_EOR, SEQ_MS);
+	if (!r)
+		r = seq_host_send(hfd, "hello", 5, 0, SEQ_MS);
+	if (r) {
+		failf("RESPONSE, then two host messages: %s", strerror(-r));
+		goto out;
+	}
+	n = seq_guest_recv_msg(s, p, SEQ_PORT, hport, got, sizeof(got), &flags,
+			       "host message 1");
+	if (n < 0)
+		goto out;
+	if (n != (ssize_t)sizeof(m1) || memcmp(got, m1, sizeof(m1))) {
+		failf("host message 1 (%zu bytes) reached the guest as %zd bytes%s", sizeof(m1), n,
+		      n == (ssize_t)sizeof(m1) ? " with other content" : "");
+		goto out;
+	}
+	if (!shim && !(flags & VIRTIO_VSOCK_SEQ_EOR)) {
+		failf("host message 1 was sent with MSG_EOR; the guest's EOM packet lacks EOR");
+		goto out;
+	}
+	fwd += (uint32_t)n;
+	n = seq_guest_recv_msg(s, p, SEQ_PORT, hport, got, sizeof(got), &flags,
+			       "host message 2");
+	if (n < 0)
+		goto out;
+	if (n != 5 || memcmp(got, "hello", 5)) {
+		failf("host message 2 (5 bytes) reached the guest as %zd bytes", n);
+		goto out;
+	}
+	if (flags & VIRTIO_VSOCK_SEQ_EOR) {
+		failf("host message 2 was sent without MSG_EOR; the guest got EOR");
+		goto out;
+	}
+	fwd += (uint32_t)n;
+
+	/* Guest -> host: one message in two RW packets. */
+	fwd_pattern(m2, sizeof(m2), 2, 0);
+	r = seq_guest_send(s, SEQ_PORT, hport, VIRTIO_VSOCK_OP_RW, 0, m2, 1500, fwd);
+	if (!r)
+		r = seq_guest_send(s, SEQ_PORT, hport, VIRTIO_VSOCK_OP_RW,
+				   VIRTIO_VSOCK_SEQ_EOM | VIRTIO_VSOCK_SEQ_EOR, m2 + 1500,
+				   sizeof(m2) - 1500, fwd);
+	if (r) {
+		failf("guest RW: %s", strerror(-r));
+		goto out;
+	}
+	n = seq_host_recv(hfd, got, sizeof(got), &eor, SEQ_MS);
+	if (n != (ssize_t)sizeof(m2) || memcmp(got, m2, sizeof(m2))) {
+		failf("a guest message of %zu bytes in 2 packets: the host's recv gave %zd%s",
+		      sizeof(m2), n, n < 0 ? " (-errno)" : " bytes, or other content");
+		goto out;
+	}
+	if (!shim && !eor) {
+		failf("the guest's message had EOR; the host's recv has no MSG_EOR");
+		goto out;
+	}
+	close(hfd);
+	hfd = -1;
+	if (seq_guest_closed(s, p, SEQ_PORT, hport, "host -> guest"))
+		goto out;
+
+	/* Guest -> a host SOCK_SEQPACKET service at (forward-cid, SEQ_SVC). */
+	r = seq_guest_send(s, SEQ_GPORT, SEQ_SVC, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0, 0);
+	if (!r)
+		r = seq_guest_next(s, p, SEQ_GPORT, SEQ_SVC, SEQ_MS);
+	if (r) {
+		failf("guest SEQPACKET REQUEST to (2, %u): no answer: %s", SEQ_SVC, strerror(-r));
+		goto out;
+	}
+	if (p->op != VIRTIO_VSOCK_OP_RESPONSE || p->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+		failf("guest SEQPACKET REQUEST to (2, %u): got %s of type %u, want a RESPONSE of "
+		      "type SEQPACKET", SEQ_SVC, sim_op_name(p->op), p->type);
+		goto out;
+	}
+	afd = accept_one(lfd, SEQ_MS);
+	if (afd < 0) {
+		failf("the host service (any, %u) accepted nothing: %s", SEQ_SVC, strerror(-afd));
+		goto out;
+	}
+	r = seq_guest_send(s, SEQ_GPORT, SEQ_SVC, VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_SEQ_EOM,
+			   "ping", 4, 0);
+	n = r ? r : seq_host_recv(afd, got, sizeof(got), &eor, SEQ_MS);
+	if (n != 4 || memcmp(got, "ping", 4)) {
+		failf("guest message \"ping\" to the service: the host's recv gave %zd", n);
+		goto out;
+	}
+	fwd_pattern(m3, sizeof(m3), 3, 0);
+	r = seq_host_send(afd, m3, sizeof(m3), 0, SEQ_MS);
+	if (r) {
+		failf("the service's message: %s", strerror(-r));
+		goto out;
+	}
+	n = seq_guest_recv_msg(s, p, SEQ_GPORT, SEQ_SVC, got, sizeof(got), &flags,
+			       "the service's message");
+	if (n < 0)
+		goto out;
+	if (n != (ssize_t)sizeof(m3) || memcmp(got, m3, sizeof(m3))) {
+		failf("the service's message (%zu bytes) reached the guest as %zd bytes",
+		      sizeof(m3), n);
+		goto out;
+	}
+	close(afd);
+	afd = -1;
+	if (seq_guest_closed(s, p, SEQ_GPORT, SEQ_SVC, "guest -> host"))
+		goto out;
+	v = PASS;
+	snprintf(why, sizeof(why),
+		 "host -> (1, %u): 2 messages (%zu, 5 bytes) = 2 guest EOMs, a guest message in "
+		 "2 packets = 1 host recv of %zu; guest -> (2, %u): one message each way%s",
+		 SEQ_PORT, sizeof(m1), sizeof(m2), SEQ_SVC,
+		 shim ? " (MSG_EOR not checked: the shim's AF_UNIX drops it)" : "; MSG_EOR kept");
+out:
+	if (hfd >= 0)
+		close(hfd);
+	if (afd >= 0)
+		close(afd);
+	close(lfd);
+	free(p);
+	guest_stop(s);
+	if (started) {
+		r = daemon_stop(&d);
+		if (v == PASS && r)
+			v = failf("daemon did not exit 0 on SIGTERM (status 0x%x)", d.status);
+	}
+	return v;
+}
+
+static enum verdict c_seqpacket(void)
+{
+	return seqpacket_both_ways();
+}
+
+/*
+ * The same where the daemon's vsock cannot peek a SEQPACKET message (Linux
+ * before 6.3, which answers MSG_PEEK with ENOMEM): it reads each message
+ * whole instead. Under the shim only, which plays that kernel for the
+ * daemon; in the e2e guest the kernel decides (Debian 12's 6.1 cannot).
+ */
+static enum verdict c_seqpacket_no_peek(void)
+{
+	static const char pre[] = "the daemon's MSG_PEEK on SOCK_SEQPACKET gives ENOMEM: ";
+	enum verdict v;
+
+	if (!shim)
+		return skipf("the kernel decides whether MSG_PEEK works on SOCK_SEQPACKET; "
+			     "case seqpacket runs on whichever this one is");
+	setenv(VDV_VSOCK_SHIM_NO_SEQ_PEEK_ENV, "1", 1);
+	v = seqpacket_both_ways();
+	unsetenv(VDV_VSOCK_SHIM_NO_SEQ_PEEK_ENV);
+	if (v == PASS) {
+		size_t n = sizeof(pre) - 1, len = strnlen(why, sizeof(why) - 1 - n);
+
+		memmove(why + n, why, len);
+		why[n + len] = 0;
+		memcpy(why, pre, n);
+	}
+	return v;
+}
+
+/*
+ * A guest whose driver did not take VIRTIO_VSOCK_F_SEQPACKET: a host
+ * SOCK_SEQPACKET connection to a forward-listen-seqpacket port is closed,
+ * the guest hears nothing of it, and the daemon says why.
+ */
+static enum verdict c_seqpacket_no_feature(void)
+{
+	char port[16];
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen-seqpacket", port, NULL };
+	static const char want[] = "did not negotiate SEQPACKET";
+	struct sim_daemon d;
+	struct sim *s = NULL;
+	struct sim_pkt *p = sim_pkt_new();
+	enum verdict v = FAIL;
+	int64_t deadline;
+	size_t junk = 0;
+	char *log;
+	int fd = -1, r;
+
+	if (!p)
+		return failf("out of memory");
+	snprintf(port, sizeof(port), "%u", SEQ_PORT);
+	r = daemon_start(&d, argv, "%D/vhost.sock");
+	if (r) {
+		failf("daemon did not start: %s", strerror(-r));
+		goto out;
+	}
+	r = guest_start(d.socket_path, &s); /* without F_SEQPACKET */
+	if (r) {
+		failf("sim start: %s", strerror(-r));
+		goto out;
+	}
+	fd = seq_vsock_connect(VMADDR_CID_LOCAL, SEQ_PORT, SEQ_MS);
+	if (fd < 0) {
+		failf("SOCK_SEQPACKET connect to (1, %u): %s (want accepted, then closed)",
+		      SEQ_PORT, strerror(-fd));
+		goto out;
+	}
+	r = wait_closed(fd, 2000, &junk);
+	if (r || junk) {
+		failf("host SOCK_SEQPACKET connection %s", r ? "not closed within 2 s"
+							  : "received data");
+		goto out;
+	}
+	deadline = sim_now_ms() + 300;
+	while (sim_now_ms() < deadline &&
+	       sim_rx_poll(s, p, (int)(deadline - sim_now_ms())) == 0)
+		if (p->op == VIRTIO_VSOCK_OP_REQUEST) {
+			failf("a guest without SEQPACKET got a REQUEST of type %u for port %u",
+			      p->type, p->dst_port);
+			goto out;
+		}
+	log = slurp(d.log_path);
+	r = strstr(log, want) != NULL;
+	free(log);
+	if (!r) {
+		failf("the daemon's log lacks \"%s\"", want);
+		goto out;
+	}
+	v = PASS;
+	snprintf(why, sizeof(why), "host connection to (1, %u) closed, no REQUEST; logged \"%s\"",
+		 SEQ_PORT, want);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(p);
+	guest_stop(s);
+	r = daemon_stop(&d);
+	if (v == PASS && r)
+		v = failf("daemon did not exit 0 on SIGTERM (status 0x%x)", d.status);
+	return v;
+}
+
+/* A port held by a stream socket cannot take a SOCK_SEQPACKET listener
+ * (one vsock port, one socket): the daemon stops at start-up naming it. */
+static enum verdict c_seqpacket_port_in_use(void)
+{
+	char port[16];
+	const char *argv[] = { NULL, "--guest-cid", "3", "--socket", "%D/vhost.sock",
+			       "--forward-cid", "1", "--forward-listen-seqpacket", port, NULL };
+	int fd = fwd_vsock_listen(VMADDR_CID_LOCAL, SEQ_PORT + 1, 4);
+	enum verdict v = PASS;
+	char *log = NULL, want[64];
+	int st = 0, r;
+
+	if (fd < 0)
+		return failf("stream listener on (1, %u): %s", SEQ_PORT + 1, strerror(-fd));
+	snprintf(port, sizeof(port), "%u", SEQ_PORT + 1);
+	snprintf(want, sizeof(want), "forward-listen-seqpacket port %u", SEQ_PORT + 1);
+	r = daemon_must_fail(argv, &log, &st);
+	close(fd);
+	one_line(log);
+	if (r == -EEXIST)
+		v = failf("daemon started although a stream socket holds port %u; log: %s",
+			  SEQ_PORT + 1, log);
+	else if (r)
+		v = failf("daemon exited %d (want non-zero); log: %s", WEXITSTATUS(st), log);
+	else if (!strstr(log, want) || !strstr(log, "in use"))
+		v = failf("message lacks \"%s\" or 'in use': %s", want, log);
+	else
+		snprintf(why, sizeof(why), "exit %d: %s", WEXITSTATUS(st), log);
+	free(log);
+	return v;
+}
+
 /* ---- main ---- */
 
 static bool in_e2e_guest(void)
@@ -2017,6 +2547,10 @@ int main(int argc, char **argv)
 	run_case("vmm_restart", c_vmm_restart);
 	run_case("main_daemon_stops", c_main_daemon_stops);
 	run_case("siblings", c_siblings);
+	run_case("seqpacket", c_seqpacket);
+	run_case("seqpacket_no_peek", c_seqpacket_no_peek);
+	run_case("seqpacket_no_feature", c_seqpacket_no_feature);
+	run_case("seqpacket_port_in_use", c_seqpacket_port_in_use);
 
 	if (main_up) {
 		guest_stop(main_sim);

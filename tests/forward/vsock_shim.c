@@ -32,6 +32,11 @@
  *    EPOLLOUT/SO_ERROR path sees the refusal; a blocking one fails at once.
  *  - open("/dev/vsock") opens /dev/null in its stead, and
  *    IOCTL_VM_SOCKETS_GET_LOCAL_CID on that fd gives the local CID.
+ *  - recv, recvfrom and recvmsg answer as AF_VSOCK does where AF_UNIX
+ *    differs: a zero-length read returns 0 at once without looking at the
+ *    queue (af_vsock.c), even when a message waits; with
+ *    $VDV_VSOCK_SHIM_NO_SEQ_PEEK, MSG_PEEK on a SOCK_SEQPACKET socket with a
+ *    message waiting fails with ENOMEM, as Linux before 6.3 answers.
  *
  * Sockets get a 256 KiB send buffer, about what vsock lets a sender have
  * in flight. Not emulated: dup()ed vsock fds (not tracked), SOCK_DGRAM,
@@ -80,6 +85,7 @@ enum kind { K_NONE, K_SOCK, K_DEV };
 struct ent {
 	uint8_t kind;
 	bool bound;        /* we bound its file, in process pid: close unlinks */
+	bool seq;          /* SOCK_SEQPACKET */
 	int err;           /* SO_ERROR still to report: a refused connect */
 	pid_t pid;
 	uint32_t cid, port;
@@ -104,10 +110,14 @@ static struct {
 	int (*openat)(int, const char *, int, ...);
 	int (*openat64)(int, const char *, int, ...);
 	int (*ioctl)(int, unsigned long, ...);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
 } real;
 
 static char dir[DIR_MAX + 1]; /* "": AF_VSOCK is unavailable */
 static uint32_t local_cid = VMADDR_CID_LOCAL;
+static bool no_seq_peek;
 static _Atomic uint32_t next_port;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -161,6 +171,11 @@ static void do_init(void)
 	real.openat = sym("openat");
 	real.openat64 = sym("openat64");
 	real.ioctl = sym("ioctl");
+	real.recv = sym("recv");
+	real.recvfrom = sym("recvfrom");
+	real.recvmsg = sym("recvmsg");
+	no_seq_peek = getenv(VDV_VSOCK_SHIM_NO_SEQ_PEEK_ENV) &&
+		      *getenv(VDV_VSOCK_SHIM_NO_SEQ_PEEK_ENV);
 	if (c && *c) {
 		char *end;
 		unsigned long v;
@@ -240,6 +255,23 @@ static int track(int fd, enum kind k)
 	tab[fd] = (struct ent){ .kind = (uint8_t)k };
 	unlock();
 	return fd;
+}
+
+static void set_seq(int fd, bool seq)
+{
+	lock();
+	tab[fd].seq = seq;
+	unlock();
+}
+
+static bool is_seq(int fd)
+{
+	bool s;
+
+	lock();
+	s = tab[fd].seq;
+	unlock();
+	return s;
 }
 
 static bool is_bound(int fd)
@@ -423,7 +455,10 @@ int socket(int domain, int type, int protocol)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	st_sockets++;
-	return track(fd, K_SOCK);
+	if (track(fd, K_SOCK) < 0)
+		return -1;
+	set_seq(fd, base == SOCK_SEQPACKET);
+	return fd;
 }
 
 int bind(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
@@ -533,6 +568,7 @@ static int shim_accept(int lfd, struct sockaddr *addr, socklen_t *alen, int flag
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	if (track(fd, K_SOCK) < 0)
 		return -1;
+	set_seq(fd, is_seq(lfd));
 	st_accepts++;
 	give_addr(&sun, len, addr, alen);
 	return fd;
@@ -609,6 +645,72 @@ int close(int fd)
 		unlink(sun.sun_path);
 	}
 	return real.close(fd);
+}
+
+/*
+ * AF_VSOCK's answer to a read of len bytes with flags on vsock socket fd,
+ * where AF_UNIX's would differ: 1 with *ret (and errno) set, 0 when the
+ * real call answers. A zero-length read is 0 at once (af_vsock.c: "It is
+ * valid on Linux to pass in a zero-length receive buffer"); with
+ * no_seq_peek, MSG_PEEK on SOCK_SEQPACKET with a message waiting is ENOMEM
+ * (before 6.3, __vsock_seqpacket_recvmsg turns the transport's EOPNOTSUPP
+ * into ENOMEM).
+ */
+static int vsock_recv_rule(int fd, size_t len, int flags, ssize_t *ret)
+{
+	char b;
+
+	if (kind_of(fd) != K_SOCK)
+		return 0;
+	if (len == 0) {
+		*ret = 0;
+		return 1;
+	}
+	if (!no_seq_peek || !(flags & MSG_PEEK) || !is_seq(fd))
+		return 0;
+	*ret = real.recv(fd, &b, 1, MSG_PEEK | (flags & MSG_DONTWAIT));
+	if (*ret > 0) {
+		errno = ENOMEM;
+		*ret = -1;
+	}
+	return 1;
+}
+
+ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	ssize_t r;
+
+	init();
+	if (vsock_recv_rule(fd, len, flags, &r))
+		return r;
+	return real.recv(fd, buf, len, flags);
+}
+
+ssize_t recvfrom(int fd, void *buf, size_t len, int flags, __SOCKADDR_ARG addr,
+		 socklen_t *alen)
+{
+	ssize_t r;
+
+	init();
+	if (vsock_recv_rule(fd, len, flags, &r))
+		return r;
+	return real.recvfrom(fd, buf, len, flags, SA(addr), alen);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *mh, int flags)
+{
+	size_t len = 0;
+	ssize_t r;
+
+	init();
+	for (size_t i = 0; mh && i < mh->msg_iovlen; i++)
+		len += mh->msg_iov[i].iov_len;
+	if (mh && vsock_recv_rule(fd, len, flags, &r)) {
+		if (r >= 0)
+			mh->msg_flags = 0;
+		return r;
+	}
+	return real.recvmsg(fd, mh, flags);
 }
 
 static bool is_dev_vsock(const char *path)

@@ -13,6 +13,9 @@
 /* The shim's local CID (what VMADDR_CID_ANY and an implicit bind mean, and
  * what IOCTL_VM_SOCKETS_GET_LOCAL_CID returns); default 1, vsock_loopback's. */
 #define VDV_VSOCK_SHIM_CID_ENV "VDV_VSOCK_SHIM_CID"
+/* Non-empty: MSG_PEEK on a SOCK_SEQPACKET socket fails with ENOMEM, as on
+ * Linux before 6.3 (whose vsock cannot peek a SEQPACKET message). */
+#define VDV_VSOCK_SHIM_NO_SEQ_PEEK_ENV "VDV_VSOCK_SHIM_NO_SEQ_PEEK"
 /* Non-empty: print the shim's counters to stderr at exit. */
 #define VDV_VSOCK_SHIM_STATS_ENV "VDV_VSOCK_SHIM_STATS"
 

@@ -529,7 +529,7 @@ static void test_print_config_roundtrip(void **state)
 		 r->sock, r->uds);
 	snprintf(vm2, sizeof(vm2),
 		 "guest-cid=0x10,socket=%s/v16.sock,forward-cid=1,forward-listen=9000+9001,"
-		 "queue-size=128",
+		 "forward-listen-seqpacket=9002,queue-size=128",
 		 r->dir);
 	const char *const a[] = { "--vm", vm1, "--vm", vm2, "--print-config", NULL };
 	spawn(r, a, NULL);
@@ -537,6 +537,7 @@ static void test_print_config_roundtrip(void **state)
 	snprintf(first, sizeof(first), "%s", read_file(r, r->out));
 	assert_non_null(strstr(first, "guest_cid: 16\n"));
 	assert_non_null(strstr(first, "forward_listen: 9000+9001\n"));
+	assert_non_null(strstr(first, "forward_listen_seqpacket: 9002\n"));
 	assert_false(exists(r->sock));
 
 	/* Feed it back on standard input, print again: the same text. */

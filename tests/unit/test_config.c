@@ -56,15 +56,15 @@ static enum config_result parse_yaml(const char *text, struct vdv_config *cfg, c
 	return config_parse_yaml_string(text, strlen(text), cfg, err, errlen);
 }
 
-/* '+'-joins the forward-listen ports, for comparison with a table. */
-static void join_ports(const struct vm_config *vm, char *buf, size_t len)
+/* '+'-joins n ports, for comparison with a table. */
+static void join_ports(const uint32_t *ports, size_t n, char *buf, size_t len)
 {
 	size_t i, used = 0;
 
 	buf[0] = '\0';
-	for (i = 0; i < vm->n_forward_listen; i++)
+	for (i = 0; i < n; i++)
 		used += (size_t)snprintf(buf + used, len - used, "%s%" PRIu32, i ? "+" : "",
-					 vm->forward_listen[i]);
+					 ports[i]);
 }
 
 static void join_groups(const struct vm_config *vm, char *buf, size_t len)
@@ -160,6 +160,7 @@ struct exp_vm {
 	uint32_t q;
 	const char *groups; /* '+'-joined */
 	uint32_t poll;      /* poll_us */
+	const char *seq;    /* forward-listen-seqpacket, '+'-joined; NULL: none */
 };
 
 struct valid_case {
@@ -319,6 +320,36 @@ static const struct valid_case valid_cases[] = {
 	  { { 4, "/tmp/s4", "/tmp/u4", -1, "", TX, Q, "default", 7 },
 	    { 5, "/tmp/s5", "/tmp/u5", -1, "", TX, Q, "default", 1000 },
 	    UDS(6, "/tmp/s6", "/tmp/u6") } },
+
+	/* forward-listen-seqpacket: SOCK_SEQPACKET listeners next to the
+	 * stream ones, on other ports */
+	{ "single --forward-listen-seqpacket",
+	  { "--socket", "/tmp/s", "--forward-cid", "1", "--forward-listen", "9000+9001",
+	    "--forward-listen-seqpacket", "9002+9003" }, NULL, 1,
+	  { { 3, "/tmp/s", NULL, 1, "9000+9001", TX, Q, "default", P, "9002+9003" } } },
+	{ "single --forward_listen_seqpacket=, no stream ports, hex and bounds",
+	  { "--socket", "/tmp/s", "--forward-cid", "2", "--forward_listen_seqpacket=0+0x10+4294967294" },
+	  NULL, 1, { { 3, "/tmp/s", NULL, 2, "", TX, Q, "default", P, "0+16+4294967294" } } },
+	{ "--vm forward-listen-seqpacket and forward_listen_seqpacket",
+	  { "--vm", "socket=/tmp/s1,forward-cid=1,forward-listen-seqpacket=9002+9003",
+	    "--vm", "guest-cid=4,socket=/tmp/s2,forward_cid=1,forward_listen=9002,"
+		    "forward_listen_seqpacket=9003" },
+	  NULL, 2,
+	  { { 3, "/tmp/s1", NULL, 1, "", TX, Q, "default", P, "9002+9003" },
+	    { 4, "/tmp/s2", NULL, 1, "9002", TX, Q, "default", P, "9003" } } },
+	{ "YAML forward_listen_seqpacket and forward-listen-seqpacket",
+	  { 0 },
+	  "vms:\n"
+	  "  - socket: /tmp/s1\n"
+	  "    forward_cid: 1\n"
+	  "    forward_listen: 9000\n"
+	  "    forward_listen_seqpacket: 9002+9003\n"
+	  "  - {guest_cid: 4, socket: /tmp/s2, forward-cid: 1, forward-listen-seqpacket: 9002}\n"
+	  "  - {guest_cid: 5, socket: /tmp/s3, forward_cid: 1, forward_listen_seqpacket: \"7\"}\n",
+	  3,
+	  { { 3, "/tmp/s1", NULL, 1, "9000", TX, Q, "default", P, "9002+9003" },
+	    { 4, "/tmp/s2", NULL, 1, "", TX, Q, "default", P, "9002" },
+	    { 5, "/tmp/s3", NULL, 1, "", TX, Q, "default", P, "7" } } },
 };
 
 static void check_vm(const char *name, size_t i, const struct exp_vm *x, const struct vm_config *vm)
@@ -336,8 +367,11 @@ static void check_vm(const char *name, size_t i, const struct exp_vm *x, const s
 	assert_int_equal(vm->has_forward_cid, x->fwd >= 0);
 	if (x->fwd >= 0)
 		assert_int_equal(vm->forward_cid, (uint32_t)x->fwd);
-	join_ports(vm, buf, sizeof(buf));
+	join_ports(vm->forward_listen, vm->n_forward_listen, buf, sizeof(buf));
 	assert_string_equal(buf, x->ports);
+	join_ports(vm->forward_listen_seqpacket, vm->n_forward_listen_seqpacket, buf, sizeof(buf));
+	assert_string_equal(buf, x->seq ? x->seq : "");
+	assert_true(vm->n_forward_listen_seqpacket == 0 || vm->forward_listen_seqpacket);
 	assert_int_equal(vm->tx_buffer_size, x->tx);
 	assert_int_equal(vm->queue_size, x->q);
 	join_groups(vm, buf, sizeof(buf));
@@ -442,7 +476,8 @@ static const struct invalid_case invalid_cases[] = {
 	  { "groups has an empty value" } },
 	{ "--vm unknown key", { "--vm", VM_OK ",color=red" }, NULL,
 	  { "--vm #1: unknown key 'color'", "valid keys: guest-cid, socket, uds-path, forward-cid, "
-	    "forward-listen, tx-buffer-size, queue-size, groups, poll-us;" } },
+	    "forward-listen, forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
+	    "poll-us;" } },
 	{ "--vm key with space", { "--vm", VM_OK ", guest-cid=4" }, NULL,
 	  { "unknown key ' guest-cid'" } },
 	{ "--vm repeated key", { "--vm", VM_OK ",guest-cid=4,guest_cid=5" }, NULL,
@@ -522,6 +557,48 @@ static const struct invalid_case invalid_cases[] = {
 	  { "forward-listen: empty item in '9001+'" } },
 	{ "port repeated", { "--vm", "socket=/s,forward-cid=1,forward-listen=9001+9002+9001" }, NULL,
 	  { "forward-listen port 9001 is listed twice" } },
+
+	/* forward-listen-seqpacket */
+	{ "single: forward-listen-seqpacket without forward-cid",
+	  ONE("--uds-path", "/tmp/u", "--forward-listen-seqpacket", "9002"), NULL,
+	  { "--forward-listen-seqpacket requires --forward-cid" } },
+	{ "--vm forward-listen-seqpacket with uds", { "--vm", VM_OK ",forward_listen_seqpacket=9002" },
+	  NULL, { "--vm #1 (guest-cid 3): forward-listen-seqpacket requires forward-cid" } },
+	{ "seqpacket port any",
+	  { "--vm", "socket=/s,forward-cid=1,forward-listen-seqpacket=9002+0xffffffff" }, NULL,
+	  { "forward-listen-seqpacket port 4294967295 is out of range 0..4294967294",
+	    "VMADDR_PORT_ANY" } },
+	{ "seqpacket port above 32 bits",
+	  ONE("--forward-cid", "1", "--forward-listen-seqpacket", "4294967296"), NULL,
+	  { "--forward-listen-seqpacket port 4294967296 is out of range" } },
+	{ "seqpacket port not a number",
+	  { "--vm", "socket=/s,forward-cid=1,forward-listen-seqpacket=9002+x" }, NULL,
+	  { "forward-listen-seqpacket: 'x' is not a number" } },
+	{ "seqpacket port negative", ONE("--forward-cid", "1", "--forward-listen-seqpacket", "-1"),
+	  NULL, { "--forward-listen-seqpacket: '-1' is not a number" } },
+	{ "seqpacket port empty item",
+	  { "--vm", "socket=/s,forward-cid=1,forward-listen-seqpacket=+9002" }, NULL,
+	  { "forward-listen-seqpacket: empty item in '+9002'" } },
+	{ "seqpacket port empty", ONE("--forward-cid", "1", "--forward-listen-seqpacket="), NULL,
+	  { "--forward-listen-seqpacket has an empty value" } },
+	{ "seqpacket port repeated",
+	  { "--vm", "socket=/s,forward-cid=1,forward-listen-seqpacket=9002+9003+9002" }, NULL,
+	  { "forward-listen-seqpacket port 9002 is listed twice" } },
+	{ "single: seqpacket port also stream",
+	  ONE("--forward-cid", "1", "--forward-listen", "9000+9002",
+	      "--forward-listen-seqpacket", "9003+9002"), NULL,
+	  { "--forward-listen-seqpacket port 9002 is also in --forward-listen",
+	    "an AF_VSOCK port is bound by one socket, stream or seqpacket, not both" } },
+	{ "--vm seqpacket port also stream",
+	  { "--vm", "socket=/s,forward-cid=1,forward-listen-seqpacket=9001,forward-listen=9001" },
+	  NULL, { "--vm #1 (guest-cid 3): forward-listen-seqpacket port 9001 is also in "
+		  "forward-listen: an AF_VSOCK port is bound by one socket" } },
+	{ "single: forward-listen-seqpacket repeated via spelling",
+	  ONE("--forward-cid", "1", "--forward-listen-seqpacket", "1", "--forward_listen_seqpacket=2"),
+	  NULL, { "--forward-listen-seqpacket given twice (as '--forward-listen-seqpacket' and "
+		  "'--forward_listen_seqpacket')" } },
+	{ "--forward-listen-seq is no abbreviation",
+	  ONE("--forward-cid", "1", "--forward-listen-seq", "1"), NULL, { "unknown option '--forward-listen-seq'" } },
 
 	/* sizes */
 	{ "queue-size not power of two", { "--vm", VM_OK ",queue-size=1000" }, NULL,
@@ -723,6 +800,28 @@ static const struct invalid_case invalid_cases[] = {
 	  { "<yaml>:4: vms[0]: poll-us has an empty value" } },
 	{ "YAML poll-us list", { 0 }, "vms:\n  - socket: /s\n    uds_path: /u\n    poll_us: [1]\n",
 	  { "<yaml>:4: vms[0]: poll-us must be a single value, got a list" } },
+	{ "YAML seqpacket port also stream", { 0 },
+	  "vms:\n  - socket: /s\n    forward_cid: 1\n    forward_listen: 9000+9001\n"
+	  "    forward_listen_seqpacket: 9001\n",
+	  { "<yaml>:5: vms[0] (guest-cid 3): forward-listen-seqpacket port 9001 is also in "
+	    "forward-listen", "stream or seqpacket, not both" } },
+	{ "YAML seqpacket without forward-cid", { 0 },
+	  "vms:\n  - socket: /s\n    uds_path: /u\n    forward-listen-seqpacket: 9001\n",
+	  { "<yaml>:4: vms[0] (guest-cid 3): forward-listen-seqpacket requires forward-cid" } },
+	{ "YAML seqpacket list", { 0 },
+	  "vms:\n  - socket: /s\n    forward_cid: 1\n    forward_listen_seqpacket: [9002, 9003]\n",
+	  { "<yaml>:4: vms[0]: forward-listen-seqpacket must be a single value, got a list",
+	    "join items with '+'" } },
+	{ "YAML seqpacket port out of range", { 0 },
+	  "vms:\n  - socket: /s\n    forward_cid: 1\n    forward_listen_seqpacket: 4294967295\n",
+	  { "<yaml>:4: vms[0] (guest-cid 3): forward-listen-seqpacket port 4294967295 is out of "
+	    "range" } },
+	{ "YAML seqpacket port repeated", { 0 },
+	  "vms:\n  - socket: /s\n    forward_cid: 1\n    forward_listen_seqpacket: 5+6+5\n",
+	  { "<yaml>:4: vms[0] (guest-cid 3): forward-listen-seqpacket port 5 is listed twice" } },
+	{ "YAML seqpacket repeated key", { 0 },
+	  "vms:\n  - socket: /s\n    forward_listen_seqpacket: 5\n    forward-listen-seqpacket: 6\n",
+	  { "<yaml>:4: vms[0]: forward-listen-seqpacket given twice (lines 3 and 4)" } },
 	{ "YAML poll-us repeated", { 0 },
 	  "vms:\n  - poll_us: 5\n    socket: /s\n    poll-us: 6\n",
 	  { "<yaml>:4: vms[0]: poll-us given twice (lines 2 and 4)" } },
@@ -844,10 +943,11 @@ static void test_usage_text(void **state)
 {
 	static const char *const must[] = {
 		"--guest-cid", "--socket", "--uds-path", "--forward-cid", "--forward-listen",
+		"--forward-listen-seqpacket PORTS", "[--forward-listen-seqpacket PORTS]",
 		"--tx-buffer-size", "--queue-size", "--groups", "--vm", "--config", "-h, --help",
 		"-V, --version", "[default: 3]", "[default: 65536]", "[default: 1024]",
 		"[default: default]", "guest-cid, socket, uds-path,",
-		"forward-cid, forward-listen, tx-buffer-size",
+		"forward-cid, forward-listen, forward-listen-seqpacket,",
 		"queue-size, groups", "vms:", "guest_cid: 4", "uds_path: /tmp/vm4.vsock",
 		"counting from 0", "'group'", "[--poll-us N]", "--poll-us N ", "[default: 50]",
 		"0..1000", "groups, poll-us", "rust-vmm's daemon has no such option",

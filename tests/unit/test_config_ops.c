@@ -185,6 +185,11 @@ static void roundtrip(const char *const *args)
 		assert_int_equal(a.vms[i].has_forward_cid, b.vms[i].has_forward_cid);
 		assert_int_equal(a.vms[i].forward_cid, b.vms[i].forward_cid);
 		assert_int_equal(a.vms[i].n_forward_listen, b.vms[i].n_forward_listen);
+		assert_int_equal(a.vms[i].n_forward_listen_seqpacket,
+				 b.vms[i].n_forward_listen_seqpacket);
+		for (size_t j = 0; j < a.vms[i].n_forward_listen_seqpacket; j++)
+			assert_int_equal(a.vms[i].forward_listen_seqpacket[j],
+					 b.vms[i].forward_listen_seqpacket[j]);
 		assert_int_equal(a.vms[i].tx_buffer_size, b.vms[i].tx_buffer_size);
 		assert_int_equal(a.vms[i].queue_size, b.vms[i].queue_size);
 		assert_int_equal(a.vms[i].poll_us, b.vms[i].poll_us);
@@ -203,6 +208,8 @@ static void test_print_roundtrip(void **state)
 		"--vm", "guest-cid=0x10,socket=/tmp/v4.sock,uds-path=/tmp/vm4.vsock,groups=g1+g2,"
 			"tx-buffer-size=4096,queue-size=128,poll-us=0",
 		"--vm", "guest-cid=5,socket=/tmp/v5.sock,forward-cid=1,forward-listen=9001+9002",
+		"--vm", "guest-cid=6,socket=/tmp/v6.sock,forward-cid=1,forward-listen=9000,"
+			"forward-listen-seqpacket=9003+0x10",
 		NULL
 	};
 	/* Paths that YAML would read as something else if left plain. */
@@ -240,6 +247,34 @@ static void test_print_content(void **state)
 			       "  queue_size: 1024\n"
 			       "  groups: 'default'\n"
 			       "  poll_us: 7\n");
+	free(t);
+	config_free(&cfg);
+}
+
+/* The forward keys, both port lists in the order given. */
+static void test_print_forward(void **state)
+{
+	const char *const a[] = { "--socket", "/tmp/f.sock", "--forward-cid", "1",
+				  "--forward-listen", "9001+9000", "--forward_listen_seqpacket",
+				  "9003+9002", NULL };
+	struct vdv_config cfg;
+	char err[512], *t;
+	int r;
+	(void)state;
+
+	assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+	t = print_to_string(&cfg, &r, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_string_equal(t, "vms:\n"
+			       "- guest_cid: 3\n"
+			       "  socket: '/tmp/f.sock'\n"
+			       "  forward_cid: 1\n"
+			       "  forward_listen: 9001+9000\n"
+			       "  forward_listen_seqpacket: 9003+9002\n"
+			       "  tx_buffer_size: 65536\n"
+			       "  queue_size: 1024\n"
+			       "  groups: 'default'\n"
+			       "  poll_us: 50\n");
 	free(t);
 	config_free(&cfg);
 }
@@ -389,6 +424,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_known_on_error);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_roundtrip);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_content);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_forward);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_not_utf8);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_config_stdin);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_paths);
