@@ -455,8 +455,15 @@ void conn_io_write_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n
 		conn_io_apply(c, conn_reset(&c->p));
 		return;
 	}
-	if (eom)
+	if (eom) {
 		conn_io_apply(c, written(c, seq_flush(c)));
+		return;
+	}
+	/* A part held for its EOM: the guest sent it because its credit ran
+	 * out, and Linux waits for an update without asking. Data the host
+	 * took earlier may not have been worth an update then: it is now, or
+	 * guest and device would wait for each other. */
+	conn_io_apply(c, conn_on_written(&c->p, 0));
 }
 
 /* Writes as much of the tx buffer as the socket takes: bytes or -errno. */

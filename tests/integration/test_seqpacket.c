@@ -159,6 +159,44 @@ static void test_guest_to_host_messages(void **state)
 	seqc_fini(&c);
 }
 
+/*
+ * A guest message that must go in parts because the credit ran out: the
+ * guest (like Linux) sends what its credit allows and waits for an update
+ * without asking. Messages the host took earlier were not worth an update
+ * when they went (more than half of the buffer still free in the guest's
+ * view); with the part held for its EOM they are: the device must say so,
+ * or both sides wait for each other.
+ */
+static void test_guest_message_in_parts_after_credit(void **state)
+{
+	struct itest *t = *state;
+	static uint8_t msg[60000], got[65536];
+	uint32_t sent = 0;
+	struct seqc c;
+
+	seq_connect(t, &c, 60008, GUEST_BUF);
+	fill(msg, sizeof(msg), 5);
+	/* 8194 bytes in three messages; the host reads them. */
+	send_pkt(c.s, SEQ, c.gport, VIRTIO_VSOCK_OP_RW, EOM, msg, 1, GUEST_BUF, 0);
+	send_pkt(c.s, SEQ, c.gport, VIRTIO_VSOCK_OP_RW, EOM | EOR, msg, 4096, GUEST_BUF, 0);
+	send_pkt(c.s, SEQ, c.gport, VIRTIO_VSOCK_OP_RW, EOM, msg, 4097, GUEST_BUF, 0);
+	assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), 1);
+	assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), 4096);
+	assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), 4097);
+	sent = 8194;
+	/* The credit the guest still sees (the device's 64 KiB buffer, no
+	 * update since the connection opened): the first part of 60000. */
+	send_pkt(c.s, SEQ, c.gport, VIRTIO_VSOCK_OP_RW, 0, msg, 65536 - sent, GUEST_BUF, 0);
+	itest_expect_pkt(c.s, c.p, ITEST_TIMEOUT_MS);
+	assert_int_equal(c.p->op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(c.p->fwd_cnt, sent);
+	send_pkt(c.s, SEQ, c.gport, VIRTIO_VSOCK_OP_RW, EOM, msg + 65536 - sent,
+		 sizeof(msg) - (65536 - sent), GUEST_BUF, 0);
+	assert_int_equal(host_recv_msg(c.hfd, got, sizeof(got)), sizeof(msg));
+	assert_memory_equal(got, msg, sizeof(msg));
+	seqc_fini(&c);
+}
+
 /* Host messages: each one guest message, split over 4 KiB rx buffers with
  * EOM on the last packet only; boundaries between messages kept. */
 static void test_host_to_guest_messages(void **state)
@@ -512,6 +550,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		ITEST_T(test_guest_to_host_messages),
+		ITEST_T(test_guest_message_in_parts_after_credit),
 		ITEST_T(test_host_to_guest_messages),
 		ITEST_T(test_host_message_too_big),
 		ITEST_T(test_host_message_waits_for_credit),
