@@ -20,7 +20,10 @@
 # connections; slow host reader; small guest credit; a hairpin through the
 # daemon's own forward-listen port; abrupt and early closes; an unanswered
 # REQUEST; a killed VMM; SIGTERM with open connections; sibling routing next
-# to the backend. Every byte is checked against a position-keyed pattern.
+# to the backend; SOCK_SEQPACKET both ways (boundaries and MSG_EOR;
+# forward-listen-seqpacket; on the 6.1 guest kernel the daemon cannot peek a
+# message and reads it whole). Every byte is checked against a
+# position-keyed pattern.
 # peer_cid_refused is skipped here (no socket in this guest can have a CID
 # other than 1); it runs on the host, where the integration test
 # 'forward_shim' runs the same program under tests/forward/vsock_shim.c

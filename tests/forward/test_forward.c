@@ -1815,6 +1815,257 @@ static unsigned drain_accepts(int lfd)
 	return n;
 }
 
+/* ---- SOCK_SEQPACKET through forward-cid ---- */
+
+#define CSEQ_PORT 7200
+#define CSEQ_SRC 47200
+#define CSEQ_GUEST_BUF (256u * 1024u)
+
+/* One guest (simulator) packet of the SEQPACKET connection to 2:CSEQ_PORT. */
+static int seq_send(struct sim *s, uint16_t op, uint32_t flags, const void *data, uint32_t len)
+{
+	struct virtio_vsock_hdr h = sim_vsock_hdr(GUEST_CID, HOST_CID, CSEQ_SRC, CSEQ_PORT, op,
+						  flags, len, CSEQ_GUEST_BUF, 0);
+
+	h.type = htole16(VIRTIO_VSOCK_TYPE_SEQPACKET);
+	return sim_tx_send(s, &h, data, len, 0);
+}
+
+/* The next packet of the connection that is not a credit message. */
+static int seq_next(struct sim *s, struct sim_pkt *p)
+{
+	for (;;) {
+		int r = sim_rx_poll(s, p, 5000);
+
+		if (r)
+			return r;
+		if (p->op != VIRTIO_VSOCK_OP_CREDIT_UPDATE &&
+		    p->op != VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+			return 0;
+	}
+}
+
+/* An AF_VSOCK SOCK_SEQPACKET listener on (cid, port): fd or -errno. */
+static int seq_listen(uint32_t cid, uint32_t port)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = cid, .svm_port = port };
+	int fd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * Does this kernel's AF_VSOCK SOCK_SEQPACKET give a message's size to
+ * recv(0 bytes, MSG_PEEK | MSG_TRUNC), as the daemon's conn_io_msg_size()
+ * expects? Probed on a loopback pair (CID 1, port CSEQ_PORT + 1) with a
+ * 1-byte message: 1 yes; 2 it said 0 bytes but left the message queued;
+ * 0 it consumed the message; -errno if the probe failed.
+ */
+static int seq_peek_works(void)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = 1, .svm_port = CSEQ_PORT + 1 };
+	int lfd = seq_listen(VMADDR_CID_ANY, CSEQ_PORT + 1), cfd = -1, afd = -1, r;
+	char b[16];
+
+	if (lfd < 0)
+		return lfd;
+	cfd = socket(AF_VSOCK, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	afd = accept_one(lfd, 2000);
+	if (afd < 0) {
+		r = afd;
+		goto out;
+	}
+	if (send(cfd, "x", 1, MSG_NOSIGNAL) != 1) {
+		r = -errno;
+		goto out;
+	}
+	if (poll(&(struct pollfd){ .fd = afd, .events = POLLIN }, 1, 2000) != 1) {
+		r = -ETIMEDOUT;
+		goto out;
+	}
+	r = (int)recv(afd, b, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* 1: the size, and the message still there; 0: consumed; 2: the
+	 * peek said 0 bytes (not the size) but left the message */
+	r = r == 1 ? recv(afd, b, sizeof(b), MSG_DONTWAIT) == 1
+		   : recv(afd, b, sizeof(b), MSG_DONTWAIT) == 1 ? 2 : 0;
+out:
+	if (afd >= 0)
+		close(afd);
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+	return r;
+}
+
+static void seq_fill(uint8_t *b, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = (uint8_t)(i * 31 + seed);
+}
+
+/*
+ * forward-cid with SOCK_SEQPACKET (guest-initiated only: forward-listen
+ * ports are stream only): a VM that negotiated F_SEQPACKET connects
+ * SEQPACKET to CID 2, the daemon connects AF_VSOCK SOCK_SEQPACKET to CID 1;
+ * messages keep their boundaries both ways (a guest message in two
+ * packets is one host message, a host message longer than one packet
+ * reaches the guest as packets up to EOM), and MSG_EOR travels as
+ * VIRTIO_VSOCK_SEQ_EOR (not under the shim: AF_UNIX does not carry it).
+ * Host messages up to 100000 bytes: on Linux 6.1, which cannot peek a
+ * SEQPACKET message, the daemon reads each one whole; a failure names what
+ * this kernel's peek does (seq_peek_works()).
+ */
+static enum verdict c_seqpacket_cid(void)
+{
+	static const uint32_t gsz[] = { 1, 4096, 4097, 40000 }; /* < our 64 KiB credit */
+	static const uint32_t hsz[] = { 1, 4096, 4097, 60000, 100000 };
+	static uint8_t want[128 * 1024], got[128 * 1024];
+	const char *argv[] = { NULL,	      "--guest-cid", "3", "--socket", "%D/seq.sock",
+			       "--forward-cid", "1",	     NULL };
+	struct sim_daemon d;
+	struct sim_opts o;
+	struct sim *s = NULL;
+	struct sim_pkt *p = sim_pkt_new();
+	enum verdict v = PASS;
+	char path[SIM_DAEMON_PATH_MAX + 16];
+	int lfd, hfd = -1, r;
+
+	if (!p)
+		return failf("out of memory");
+	lfd = seq_listen(VMADDR_CID_ANY, CSEQ_PORT);
+	if (lfd < 0) {
+		free(p);
+		return failf("SEQPACKET listener (any, %u): %s", CSEQ_PORT, strerror(-lfd));
+	}
+	r = daemon_start(&d, argv, "%D/seq.sock");
+	if (r) {
+		v = failf("daemon did not start: %s", strerror(-r));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/seq.sock", d.dir);
+	guest_opts(&o);
+	o.features |= 1ull << VIRTIO_VSOCK_F_SEQPACKET;
+	r = sim_connect(path, &o, &s);
+	if (!r)
+		r = sim_start(s);
+	if (r) {
+		v = failf("sim start: %s", strerror(-r));
+		goto out;
+	}
+	r = seq_send(s, VIRTIO_VSOCK_OP_REQUEST, 0, NULL, 0);
+	if (!r)
+		r = seq_next(s, p);
+	if (r || p->op != VIRTIO_VSOCK_OP_RESPONSE || p->type != VIRTIO_VSOCK_TYPE_SEQPACKET) {
+		v = failf("SEQPACKET REQUEST: %s, op %u type %u (want RESPONSE, SEQPACKET)",
+			  strerror(-r), r ? 0 : p->op, r ? 0 : p->type);
+		goto out;
+	}
+	hfd = accept_one(lfd, 5000);
+	if (hfd < 0) {
+		v = failf("the SEQPACKET listener accepted nothing: %s", strerror(-hfd));
+		goto out;
+	}
+	/* Guest -> host: the 4097-byte message in two packets; EOR on odd ones. */
+	for (unsigned i = 0; i < sizeof(gsz) / sizeof(gsz[0]); i++) {
+		uint32_t eor = i % 2 ? VIRTIO_VSOCK_SEQ_EOR : 0, n = gsz[i], first = n > 4096 ? 4000 : 0;
+		struct iovec iov = { got, sizeof(got) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t k;
+
+		seq_fill(want, n, i);
+		r = first ? seq_send(s, VIRTIO_VSOCK_OP_RW, 0, want, first) : 0;
+		if (!r)
+			r = seq_send(s, VIRTIO_VSOCK_OP_RW, VIRTIO_VSOCK_SEQ_EOM | eor, want + first,
+				     n - first);
+		if (r) {
+			v = failf("guest message %u: send: %s", i + 1, strerror(-r));
+			goto out;
+		}
+		if (poll(&(struct pollfd){ .fd = hfd, .events = POLLIN }, 1, 5000) <= 0) {
+			v = failf("guest message %u (%u bytes) never reached the host", i + 1, n);
+			goto out;
+		}
+		k = recvmsg(hfd, &mh, MSG_DONTWAIT);
+		if (k != (ssize_t)n || memcmp(got, want, n) || (mh.msg_flags & MSG_TRUNC) ||
+		    (!shim && !(mh.msg_flags & MSG_EOR) != !eor)) {
+			v = failf("guest message %u: host got %zd bytes (want %u), %s, flags 0x%x "
+				  "(EOR wanted: %s)",
+				  i + 1, k, n, k == (ssize_t)n && !memcmp(got, want, n) ? "same" : "differ",
+				  mh.msg_flags, eor ? "yes" : "no");
+			goto out;
+		}
+	}
+	/* Host -> guest: packets up to EOM make one message; EOR on even ones. */
+	for (unsigned i = 0; i < sizeof(hsz) / sizeof(hsz[0]); i++) {
+		bool eor = i % 2 == 0;
+		uint32_t n = hsz[i], have = 0, flags = 0;
+
+		seq_fill(want, n, 100 + i);
+		if (send(hfd, want, n, MSG_NOSIGNAL | (eor ? MSG_EOR : 0)) != (ssize_t)n) {
+			v = failf("host message %u: send: %s", i + 1, strerror(errno));
+			goto out;
+		}
+		while (!(flags & VIRTIO_VSOCK_SEQ_EOM)) {
+			r = seq_next(s, p);
+			if (r || p->op != VIRTIO_VSOCK_OP_RW ||
+			    p->type != VIRTIO_VSOCK_TYPE_SEQPACKET || have + p->len > n) {
+				int peek = shim ? 1 : seq_peek_works();
+
+				v = failf("host message %u: after %u of %u bytes: %s, op %u type %u "
+					  "len %u; MSG_PEEK probe %d%s",
+					  i + 1, have, n, strerror(-r), r ? 0 : p->op, r ? 0 : p->type,
+					  r ? 0 : p->len, peek,
+					  peek != 1 ? " (this kernel's AF_VSOCK SOCK_SEQPACKET "
+						      "cannot peek a message's size: the daemon must "
+						      "read it whole)"
+						    : "");
+				goto out;
+			}
+			memcpy(got + have, p->payload, p->len);
+			have += p->len;
+			flags = p->flags;
+		}
+		if (have != n || memcmp(got, want, n) ||
+		    (!shim && !(flags & VIRTIO_VSOCK_SEQ_EOR) != !eor)) {
+			v = failf("host message %u: guest got %u bytes (want %u), flags 0x%x (EOR "
+				  "wanted: %s)",
+				  i + 1, have, n, flags, eor ? "yes" : "no");
+			goto out;
+		}
+	}
+	snprintf(why, sizeof(why), "%zu guest and %zu host messages, boundaries%s kept",
+		 sizeof(gsz) / sizeof(gsz[0]), sizeof(hsz) / sizeof(hsz[0]),
+		 shim ? "" : " and MSG_EOR");
+out:
+	if (hfd >= 0)
+		close(hfd);
+	close(lfd);
+	if (s) {
+		seq_send(s, VIRTIO_VSOCK_OP_RST, 0, NULL, 0);
+		sim_close(s);
+	}
+	free(p);
+	if (d.pid && daemon_stop(&d) && v == PASS)
+		v = failf("the daemon did not exit 0 on SIGTERM (status 0x%x)", d.status);
+	return v;
+}
+
 static enum verdict c_siblings(void)
 {
 	/* "%D" works only as a prefix: the --vm values name a dir of ours. */
@@ -2551,6 +2802,7 @@ int main(int argc, char **argv)
 	run_case("seqpacket_no_peek", c_seqpacket_no_peek);
 	run_case("seqpacket_no_feature", c_seqpacket_no_feature);
 	run_case("seqpacket_port_in_use", c_seqpacket_port_in_use);
+	run_case("seqpacket_cid", c_seqpacket_cid);
 
 	if (main_up) {
 		guest_stop(main_sim);

@@ -21,9 +21,27 @@
  *   --seed S           payload seed (default 1); both ends must agree
  *   --timeout-ms T     bound on the whole command (default 10000)
  *
+ * SOCK_SEQPACKET (--seqpacket; listen, connect, uds-connect, uds-listen):
+ *   the socket is SOCK_SEQPACKET; uds-connect connects to UDS_PATH_seqpacket
+ *   and sends "CONNECT PORT\n" as one message, "OK <n>\n" comes back as one.
+ *   Messages replace the byte stream (no half-close):
+ *   --msgs SPEC        send these messages, SPEC = SIZE[e][xCOUNT],... (e: with
+ *                      MSG_EOR; xCOUNT: COUNT such messages), contents the
+ *                      next SIZE bytes of the payload of --seed
+ *   --expect-msgs N    stop after N messages (fail at EOF before); without it,
+ *                      receive until EOF or a reset
+ *   --rcvbuf N         SO_VM_SOCKETS_BUFFER_SIZE (AF_VSOCK), before connect/listen
+ *   Every recv() must return one whole message (MSG_TRUNC is a failure).
+ *
  * Output lines (stdout, flushed at once; scripts grep for them):
  *   LISTENING <port>, ACCEPTED <cid-or-0> <port>, CONNECTED <ms>,
  *   SENT <bytes> <checksum>, RECV <bytes> <checksum>, REFUSED <ms>, TIMEOUT <what>
+ * and with --seqpacket, instead of SENT/RECV:
+ *   SMSG <n> <size> <checksum> <E|->   message n (from 1) sent, E: with MSG_EOR
+ *   RMSG <n> <size> <checksum> <E|->   message n received, E: MSG_EOR set
+ *   SMSGS <count> <bytes>              all sent
+ *   RMSGS <count> <bytes> <DONE|EOF|RESET>  receiving ended (N reached, EOF,
+ *                                      ECONNRESET)
  * <checksum> is FNV-1a 64 over the bytes, 16 hex digits.
  * Errors go to stderr as "vsock-guest-tool: <what>: <reason>".
  *
@@ -58,6 +76,8 @@
 #define EXIT_USAGE 2
 #define EXIT_REFUSED 3
 #define IO_CHUNK (64 * 1024)
+#define SEQ_MAX_MSGS 1024
+#define SEQ_RBUF (512 * 1024) /* larger than any message a peer may send */
 
 static const char *prog = "vsock-guest-tool";
 
@@ -176,6 +196,14 @@ struct opts {
 	uint64_t seed;
 	int timeout_ms;
 	bool to_host;
+	/* --seqpacket */
+	bool seqpacket;
+	unsigned int nmsgs;
+	uint32_t msg_size[SEQ_MAX_MSGS];
+	bool msg_eor[SEQ_MAX_MSGS];
+	uint64_t expect_msgs;
+	bool have_expect_msgs;
+	uint64_t rcvbuf;
 };
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -213,19 +241,59 @@ static void usage(void)
 		"       %s uds-listen PATH [OPTS]\n"
 		"       %s gen N [--seed S]\n"
 		"       %s sum\n"
-		"OPTS: --send-bytes N --expect-bytes N --seed S --timeout-ms T\n",
+		"OPTS: --send-bytes N --expect-bytes N --seed S --timeout-ms T\n"
+		"      --seqpacket [--msgs SIZE[e][xCOUNT],...] [--expect-msgs N] [--rcvbuf N]\n",
 		prog, prog, prog, prog, prog, prog, prog);
+}
+
+/* --msgs SPEC: SIZE[e][xCOUNT],... into o; 0 or -EINVAL. */
+static int parse_msgs(const char *spec, struct opts *o)
+{
+	const char *p = spec;
+
+	if (!p || !*p)
+		return -EINVAL;
+	o->nmsgs = 0;
+	for (;;) {
+		char *end;
+		unsigned long long size, count = 1;
+		bool eor = false;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		size = strtoull(p, &end, 10);
+		p = end;
+		if (*p == 'e') {
+			eor = true;
+			p++;
+		}
+		if (*p == 'x') {
+			p++;
+			if (*p < '0' || *p > '9')
+				return -EINVAL;
+			count = strtoull(p, &end, 10);
+			p = end;
+		}
+		if (size == 0 || size > SEQ_RBUF - 1 || count > SEQ_MAX_MSGS - o->nmsgs)
+			return -EINVAL;
+		while (count--) {
+			o->msg_size[o->nmsgs] = (uint32_t)size;
+			o->msg_eor[o->nmsgs] = eor;
+			o->nmsgs++;
+		}
+		if (!*p)
+			return 0;
+		if (*p++ != ',')
+			return -EINVAL;
+	}
 }
 
 /* Parses argv[i..] as options; returns 0 or -EINVAL after printing why. */
 static int parse_opts(int argc, char **argv, int i, struct opts *o, bool allow_to_host)
 {
-	o->send_bytes = 0;
-	o->expect_bytes = 0;
-	o->have_expect = false;
+	memset(o, 0, sizeof(*o));
 	o->seed = 1;
 	o->timeout_ms = 10000;
-	o->to_host = false;
 
 	for (; i < argc; i++) {
 		const char *a = argv[i];
@@ -234,6 +302,34 @@ static int parse_opts(int argc, char **argv, int i, struct opts *o, bool allow_t
 
 		if (!strcmp(a, "--to-host") && allow_to_host) {
 			o->to_host = true;
+			continue;
+		}
+		if (!strcmp(a, "--seqpacket")) {
+			o->seqpacket = true;
+			continue;
+		}
+		if (!strcmp(a, "--msgs")) {
+			if (parse_msgs(v, o) < 0) {
+				fprintf(stderr, "%s: --msgs: invalid spec '%s'\n", prog,
+					v ? v : "(missing)");
+				return -EINVAL;
+			}
+			i++;
+			continue;
+		}
+		if (!strcmp(a, "--expect-msgs") || !strcmp(a, "--rcvbuf")) {
+			if (parse_u64(v, &x) < 0) {
+				fprintf(stderr, "%s: %s: invalid value '%s'\n", prog, a,
+					v ? v : "(missing)");
+				return -EINVAL;
+			}
+			i++;
+			if (!strcmp(a, "--rcvbuf")) {
+				o->rcvbuf = x;
+			} else {
+				o->expect_msgs = x;
+				o->have_expect_msgs = true;
+			}
 			continue;
 		}
 		if (!strcmp(a, "--send-bytes") || !strcmp(a, "--expect-bytes") ||
@@ -408,6 +504,148 @@ static int transfer(int fd, const struct opts *o, int64_t deadline)
 	return 0;
 }
 
+/* Sets SO_SNDTIMEO to what is left until deadline (at least 1 ms). */
+static void set_sndtimeo(int fd, int64_t deadline)
+{
+	int ms = ms_left(deadline);
+	struct timeval tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * SEQPACKET: sends the messages of o (each in one blocking send() bounded
+ * by SO_SNDTIMEO: a non-blocking vsock send may stop in the middle of a
+ * message) while receiving whole messages with MSG_DONTWAIT, until both
+ * are done or the deadline passes.
+ */
+static int transfer_seq(int fd, const struct opts *o, int64_t deadline)
+{
+	static uint8_t sbuf[SEQ_RBUF], rbuf[SEQ_RBUF];
+	struct gen g;
+	unsigned int si = 0;
+	uint64_t sbytes = 0, rn = 0, rbytes = 0;
+	bool send_done = o->nmsgs == 0;
+	bool recv_done = o->have_expect_msgs && o->expect_msgs == 0;
+	const char *how = "DONE";
+	int r, rc = 0;
+
+	gen_init(&g, o->seed);
+	r = fcntl(fd, F_GETFL);
+	if (r < 0 || fcntl(fd, F_SETFL, r & ~O_NONBLOCK) < 0) {
+		err("fcntl ~O_NONBLOCK", errno);
+		return -1;
+	}
+	while (!send_done || !recv_done) {
+		struct pollfd p = { .fd = fd, .events = 0 };
+
+		if (!send_done)
+			p.events |= POLLOUT;
+		if (!recv_done)
+			p.events |= POLLIN;
+		r = poll(&p, 1, ms_left(deadline));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err("poll", errno);
+			return -1;
+		}
+		if (r == 0) {
+			out("TIMEOUT transfer sent=%u recv=%" PRIu64 "\n", si, rn);
+			return -1;
+		}
+
+		if (!recv_done && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			struct iovec iov = { .iov_base = rbuf, .iov_len = sizeof(rbuf) };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+			ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+			if (n < 0 && errno == ECONNRESET) {
+				how = "RESET";
+				recv_done = true;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				err("recv", errno);
+				return -1;
+			} else if (n == 0) {
+				how = "EOF";
+				recv_done = true;
+			} else if (n > 0) {
+				rn++;
+				rbytes += (uint64_t)n;
+				out("RMSG %" PRIu64 " %zd %016" PRIx64 " %s\n", rn, n,
+				    fnv_update(FNV_OFFSET, rbuf, (size_t)n),
+				    (mh.msg_flags & MSG_EOR) ? "E" : "-");
+				if (mh.msg_flags & MSG_TRUNC) {
+					fprintf(stderr, "%s: recv: message %" PRIu64
+						" truncated (MSG_TRUNC)\n", prog, rn);
+					rc = -1;
+				}
+				if (o->have_expect_msgs && rn == o->expect_msgs)
+					recv_done = true;
+			}
+			if (recv_done && o->have_expect_msgs && rn < o->expect_msgs) {
+				fprintf(stderr, "%s: recv: %s after %" PRIu64 " of %" PRIu64
+					" expected messages\n", prog, how, rn, o->expect_msgs);
+				rc = -1;
+			}
+		}
+
+		if (!send_done && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			size_t len = o->msg_size[si];
+			ssize_t n;
+
+			gen_fill(&g, sbuf, len);
+			set_sndtimeo(fd, deadline);
+			n = send(fd, sbuf, len, MSG_NOSIGNAL | (o->msg_eor[si] ? MSG_EOR : 0));
+			if (n < 0) {
+				err("send", errno);
+				out("SMSGS %u %" PRIu64 "\n", si, sbytes);
+				return -1;
+			}
+			if ((size_t)n != len) {
+				fprintf(stderr, "%s: send: message %u: %zd of %zu bytes\n",
+					prog, si + 1, n, len);
+				return -1;
+			}
+			si++;
+			sbytes += len;
+			out("SMSG %u %zu %016" PRIx64 " %s\n", si, len,
+			    fnv_update(FNV_OFFSET, sbuf, len), o->msg_eor[si - 1] ? "E" : "-");
+			if (si == o->nmsgs)
+				send_done = true;
+		}
+	}
+	out("SMSGS %u %" PRIu64 "\n", si, sbytes);
+	out("RMSGS %" PRIu64 " %" PRIu64 " %s\n", rn, rbytes, how);
+	return rc;
+}
+
+/* transfer or transfer_seq, as o says. */
+static int xfer(int fd, const struct opts *o, int64_t deadline)
+{
+	if (o->seqpacket)
+		return transfer_seq(fd, o, deadline);
+	return transfer(fd, o, deadline);
+}
+
+/* SO_VM_SOCKETS_BUFFER_SIZE from --rcvbuf, if given; 0 or -1. */
+static int set_rcvbuf(int fd, const struct opts *o)
+{
+	unsigned long long v = o->rcvbuf;
+
+	if (!o->rcvbuf)
+		return 0;
+	if (setsockopt(fd, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &v, sizeof(v)) < 0) {
+		err("setsockopt(SO_VM_SOCKETS_BUFFER_SIZE)", errno);
+		return -1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* subcommands */
 
@@ -438,11 +676,13 @@ static int cmd_listen(uint32_t port, const struct opts *o)
 	socklen_t plen = sizeof(peer);
 	int lfd, fd, r, rc = 1;
 
-	lfd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(AF_VSOCK, (o->seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (lfd < 0) {
 		err("socket(AF_VSOCK)", errno);
 		return 1;
 	}
+	if (set_rcvbuf(lfd, o) < 0)
+		goto out_lfd;
 	sa.svm_family = AF_VSOCK;
 	sa.svm_cid = VMADDR_CID_ANY;
 	sa.svm_port = port;
@@ -471,7 +711,7 @@ static int cmd_listen(uint32_t port, const struct opts *o)
 		goto out_lfd;
 	}
 	out("ACCEPTED %u %u\n", peer.svm_cid, peer.svm_port);
-	rc = transfer(fd, o, deadline) < 0 ? 1 : 0;
+	rc = xfer(fd, o, deadline) < 0 ? 1 : 0;
 	close(fd);
 out_lfd:
 	close(lfd);
@@ -532,9 +772,13 @@ static int cmd_connect(uint32_t cid, uint32_t port, const struct opts *o)
 	struct timeval tv;
 	int fd, r, rc;
 
-	fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_VSOCK, (o->seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err("socket(AF_VSOCK)", errno);
+		return 1;
+	}
+	if (set_rcvbuf(fd, o) < 0) {
+		close(fd);
 		return 1;
 	}
 	/* the kernel's own connect timer (2 s default) must not fire first */
@@ -555,7 +799,7 @@ static int cmd_connect(uint32_t cid, uint32_t port, const struct opts *o)
 		return rc;
 	}
 	out("CONNECTED %" PRId64 "\n", now_ms() - start);
-	rc = transfer(fd, o, deadline) < 0 ? 1 : 0;
+	rc = xfer(fd, o, deadline) < 0 ? 1 : 0;
 	close(fd);
 	return rc;
 }
@@ -603,18 +847,48 @@ static int read_line(int fd, char *buf, size_t size, int64_t deadline)
 	}
 }
 
+/* SEQPACKET: the next message, which must be one '\n'-terminated line. */
+static int read_msg_line(int fd, char *buf, size_t size, int64_t deadline)
+{
+	for (;;) {
+		ssize_t r;
+		int w = wait_fd(fd, POLLIN, deadline);
+
+		if (w < 0)
+			return w;
+		if (w == 0)
+			return -ETIMEDOUT;
+		r = recv(fd, buf, size - 1, MSG_DONTWAIT);
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ECONNRESET;
+		if (buf[r - 1] != '\n')
+			return -EBADMSG;
+		buf[r - 1] = '\0';
+		return 0;
+	}
+}
+
 static int cmd_uds_connect(const char *path, uint32_t port, const struct opts *o)
 {
 	int64_t start = now_ms();
 	int64_t deadline = start + o->timeout_ms;
 	struct sockaddr_un sun;
-	char line[64];
+	char line[64], spath[sizeof(sun.sun_path) + 16];
 	int fd, r, rc = 1;
 	size_t off = 0, len;
 
+	if (o->seqpacket) {
+		snprintf(spath, sizeof(spath), "%s_seqpacket", path);
+		path = spath;
+	}
 	if (fill_sun(&sun, path) < 0)
 		return 1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, (o->seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		err("socket(AF_UNIX)", errno);
 		return 1;
@@ -642,7 +916,10 @@ static int cmd_uds_connect(const char *path, uint32_t port, const struct opts *o
 		}
 		off += (size_t)n;
 	}
-	r = read_line(fd, line, sizeof(line), deadline);
+	if (o->seqpacket)
+		r = read_msg_line(fd, line, sizeof(line), deadline);
+	else
+		r = read_line(fd, line, sizeof(line), deadline);
 	if (r == -ECONNRESET) {
 		/* the daemon closes the socket when the guest refuses */
 		out("REFUSED %" PRId64 "\n", now_ms() - start);
@@ -662,7 +939,7 @@ static int cmd_uds_connect(const char *path, uint32_t port, const struct opts *o
 		goto out;
 	}
 	out("CONNECTED %" PRId64 " %s\n", now_ms() - start, line + 3);
-	rc = transfer(fd, o, deadline) < 0 ? 1 : 0;
+	rc = xfer(fd, o, deadline) < 0 ? 1 : 0;
 out:
 	close(fd);
 	return rc;
@@ -676,7 +953,7 @@ static int cmd_uds_listen(const char *path, const struct opts *o)
 
 	if (fill_sun(&sun, path) < 0)
 		return 1;
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	lfd = socket(AF_UNIX, (o->seqpacket ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (lfd < 0) {
 		err("socket(AF_UNIX)", errno);
 		return 1;
@@ -709,7 +986,7 @@ static int cmd_uds_listen(const char *path, const struct opts *o)
 		goto out_unlink;
 	}
 	out("ACCEPTED 0 0\n");
-	rc = transfer(fd, o, deadline) < 0 ? 1 : 0;
+	rc = xfer(fd, o, deadline) < 0 ? 1 : 0;
 	close(fd);
 out_unlink:
 	unlink(path);
