@@ -34,7 +34,8 @@
 # grep -E regex on "SUITE ID NAME": run only the matching tests, for
 # debugging; every other test is reported "not run"; VDV_KS_REPEAT=N runs
 # each of them N times), VDV_KS_KNOWN (another
-# list file), VDV_KS_VM_OPTS (the --vm keys added for both VMs; default
+# list file), VDV_KS_RETRIES (how many failing tests may run a second time,
+# in all; default 4, see below), VDV_KS_VM_OPTS (the --vm keys added for both VMs; default
 # tx-buffer-size=262144, see below), plus lib.sh's (VDV_LOG=debug reaches the
 # daemon).
 # Exit: 0 pass, 1 fail, 77 skip (VDV_E2E_ALLOW_SKIP=1 and no kernel/QEMU).
@@ -115,6 +116,14 @@ for suite in vsock_test vsock_diag_test; do
     SUITE_N[$suite]=$n
 done
 NT=${#T_ID[@]}
+# A test that fails is run once more (at most RETRIES times in all), and
+# reported as such: the suites' control channel is TCP between the guests,
+# through QEMU's user networking, and a test such as "SHUT_RD" assumes the
+# vsock path (guest -> daemon -> other guest) is faster than that channel.
+# Under TCG on two shared CPUs it is not always (about 1 run in 3 of the
+# 6.12 suite lost that race once). Every run has its own control port.
+RETRIES="${VDV_KS_RETRIES:-4}"
+NSLOT=$((NT + RETRIES))
 vdv_log "$NT tests: vsock_test ${SUITE_N[vsock_test]}, vsock_diag_test ${SUITE_N[vsock_diag_test]}"
 
 # Known failures: "SERIES | SUITE | NAME | reason" -> KNOWN_WHY["SERIES|SUITE|NAME"]
@@ -199,7 +208,7 @@ pick_host_base() {
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         base=$((30000 + (RANDOM % 250) * 100))
         busy=0
-        for ((p = base; p < base + NT; p++)); do
+        for ((p = base; p < base + NSLOT; p++)); do
             if grep -qx "$p" <<<"$listening"; then busy=1; break; fi
         done
         [[ $busy -eq 0 ]] && { echo "$base"; return 0; }
@@ -212,7 +221,7 @@ KARGS="vdv.scenario=run vdv.script=kernel-suite.sh vdv.timeout=$((VDV_E2E_QEMU_T
 start_guests() {
     local g k fwd="" fd
     HOST_BASE="$(pick_host_base)"
-    for ((k = 0; k < NT; k++)); do
+    for ((k = 0; k < NSLOT; k++)); do
         fwd+=",hostfwd=tcp:127.0.0.1:$((HOST_BASE + k))-:$((GUEST_PORT0 + k))"
     done
     for g in A B; do
@@ -308,8 +317,45 @@ what_went_wrong() {
     esac
 }
 
-n_ok=0 n_known=0 n_bad=0 n_fixed=0 n_notrun=0
+n_ok=0 n_known=0 n_bad=0 n_fixed=0 n_notrun=0 n_retried=0
 aborted=""
+slot=0
+# run_once SUITE ID SKIPS: one run of a test in the next slot; sets passed,
+# why, ms, and aborted when a guest stopped answering.
+run_once() {
+    local suite="$1" id="$2" skips="$3" tname="$4" k=$slot started doneA=0 doneB=0 t0
+    slot=$((slot + 1))
+    t0="$(vdv_now_ms)"
+    send A "run $k $LIMIT WAIT /bin/$suite --mode=server --control-host=0.0.0.0 --control-port=$((GUEST_PORT0 + k)) --peer-cid=$CID_B$skips"
+    started=0
+    if wait_ks A "^KS (READY|DONE) $k( |\$)" $((LIMIT + 15)) | grep -q READY; then
+        send B "run $k $LIMIT NOWAIT /bin/$suite --mode=client --control-host=10.0.2.2 --control-port=$((HOST_BASE + k)) --peer-cid=$CID_A$skips"
+        started=1
+    fi
+    wait_ks A "^KS DONE $k " $((LIMIT + 20)) >/dev/null && doneA=1
+    if [[ $started -eq 1 ]]; then
+        wait_ks B "^KS DONE $k " $((LIMIT + 20)) >/dev/null && doneB=1
+    fi
+    ms=$(($(vdv_now_ms) - t0))
+    passed=0
+    why=""
+    local okline="$id - $tname...ok"
+    if [[ $doneA -eq 1 && $doneB -eq 1 && "$(rc_of A "$k")" == 0 && "$(rc_of B "$k")" == 0 ]] &&
+        out_of A "$k" | grep -qxF "$okline" && out_of B "$k" | grep -qxF "$okline"; then
+        passed=1
+        return
+    fi
+    if [[ $started -eq 0 ]]; then
+        why="the server did not listen: $(what_went_wrong A "$k" "$id")"
+    else
+        why="server: $(what_went_wrong A "$k" "$id"); client: $(what_went_wrong B "$k" "$id")"
+    fi
+    if [[ $doneA -eq 0 || ($started -eq 1 && $doneB -eq 0) ]]; then
+        aborted="not run: a guest stopped answering during test $suite $id"
+        vdv_log "$aborted"
+    fi
+}
+
 for ((k = 0; k < NT; k++)); do
     suite="${T_SUITE[$k]}"
     id="${T_ID[$k]}"
@@ -330,50 +376,34 @@ for ((k = 0; k < NT; k++)); do
     for ((j = 0; j < SUITE_N[$suite]; j++)); do
         [[ $j -ne $id ]] && skips+=" --skip=$j"
     done
-    t0="$(vdv_now_ms)"
-    send A "run $k $LIMIT WAIT /bin/$suite --mode=server --control-host=0.0.0.0 --control-port=$((GUEST_PORT0 + k)) --peer-cid=$CID_B$skips"
-    started=0
-    if wait_ks A "^KS (READY|DONE) $k( |\$)" $((LIMIT + 15)) | grep -q READY; then
-        send B "run $k $LIMIT NOWAIT /bin/$suite --mode=client --control-host=10.0.2.2 --control-port=$((HOST_BASE + k)) --peer-cid=$CID_A$skips"
-        started=1
-    fi
-    doneA=0 doneB=0
-    wait_ks A "^KS DONE $k " $((LIMIT + 20)) >/dev/null && doneA=1
-    if [[ $started -eq 1 ]]; then
-        wait_ks B "^KS DONE $k " $((LIMIT + 20)) >/dev/null && doneB=1
-    fi
-    ms=$(($(vdv_now_ms) - t0))
-    passed=0
-    okline="$id - $tname...ok"
-    if [[ $doneA -eq 1 && $doneB -eq 1 && "$(rc_of A "$k")" == 0 && "$(rc_of B "$k")" == 0 ]] &&
-        out_of A "$k" | grep -qxF "$okline" && out_of B "$k" | grep -qxF "$okline"; then
-        passed=1
+    run_once "$suite" "$id" "$skips" "$tname"
+    first=""
+    if [[ $passed -eq 0 && -z "$aborted" && $n_retried -lt $RETRIES &&
+        -z "${KNOWN_WHY[$key]+x}" ]]; then
+        first="$why (${ms} ms)"
+        n_retried=$((n_retried + 1))
+        run_once "$suite" "$id" "$skips" "$tname"
     fi
     if [[ $passed -eq 1 ]]; then
         if [[ -n "${KNOWN_WHY[$key]+x}" ]]; then
             echo "$label: ok, but listed as a known failure: remove it from $(basename "$KNOWN") (${ms} ms)"
             n_fixed=$((n_fixed + 1))
+        elif [[ -n "$first" ]]; then
+            echo "$label: ok on the second run (${ms} ms); the first: not ok: $first"
+            n_ok=$((n_ok + 1))
         else
             echo "$label: ok (${ms} ms)"
             n_ok=$((n_ok + 1))
         fi
         continue
     fi
-    if [[ $started -eq 0 ]]; then
-        why="the server did not listen: $(what_went_wrong A "$k" "$id")"
-    else
-        why="server: $(what_went_wrong A "$k" "$id"); client: $(what_went_wrong B "$k" "$id")"
-    fi
+    [[ -n "$first" ]] && why="$why; the first run too: $first"
     if [[ -n "${KNOWN_WHY[$key]+x}" ]]; then
         echo "$label: not ok (known: ${KNOWN_WHY[$key]}) [$why] (${ms} ms)"
         n_known=$((n_known + 1))
     else
         echo "$label: not ok: $why (${ms} ms)"
         n_bad=$((n_bad + 1))
-    fi
-    if [[ $doneA -eq 0 || ($started -eq 1 && $doneB -eq 0) ]]; then
-        aborted="not run: a guest stopped answering during test $suite $id"
-        vdv_log "$aborted"
     fi
 done
 
@@ -396,8 +426,9 @@ fi
 [[ $daemon_ok -eq 1 ]] || vdv_dump "$VDV_DAEMON_LOG" "daemon log" 60
 
 secs=$((($(vdv_now_ms) - t_start) / 1000))
-echo "kernel-suite $series: $NT tests in ${secs}s: $n_ok ok, $n_known not ok (known)," \
-    "$n_bad not ok (unexpected), $n_fixed ok but listed as known, $n_notrun not run"
+echo "kernel-suite $series: $NT tests in ${secs}s: $n_ok ok ($n_retried run twice)," \
+    "$n_known not ok (known), $n_bad not ok (unexpected), $n_fixed ok but listed as known," \
+    "$n_notrun not run"
 failed=$((n_bad + n_fixed + (1 - daemon_ok)))
 if [[ $failed -ne 0 ]]; then
     VDV_FAILED=1
