@@ -507,11 +507,14 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
 		if (n < 0)
 			return errno == EINTR ? 0 : -errno;
+		if (polling)
+			poll_adapt(loop, vdv_now_ns() - t0);
 	} else {
+		/* The window caught the event: it is kept as it is. (Timing
+		 * a hit would count a preemption during the poll as a late
+		 * event and grow the window for nothing.) */
 		loop->poll_stats.hits++;
 	}
-	if (polling)
-		poll_adapt(loop, vdv_now_ns() - t0);
 	for (int i = 0; i < n; i++) {
 		uint64_t c = evs[i].data.u64;
 		int fd = (int)(uint32_t)c;
