@@ -218,7 +218,7 @@ static void test_print_roundtrip(void **state)
 		"--vm", "guest-cid=8,socket=4,uds-path=/tmp/a: b #c",
 		"--vm", "guest-cid=9,socket= lead'quote\"dq,uds-path=/tmp/\xc3\xa9t\xc3\xa9",
 		"--vm", "guest-cid=10,socket=- item,uds-path=[x]{y}&z*w!|>%@`",
-		"--vm", "guest-cid=11,socket=/tmp/tab\there,forward-cid=2,groups=null+true+1",
+		"--vm", "guest-cid=11,socket=/tmp/tab\there,forward-cid=1,groups=null+true+1",
 		NULL
 	};
 	(void)state;
