@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "util/event_loop.h"
+#include "util/log.h"
 #include "vhost_user/vu_dev.h"
 #include "vsock/backend.h"
 #include "vsock/conn_table.h"
@@ -94,5 +95,15 @@ static inline bool vsock_type_ok(const struct vsock_dev *d, uint16_t type)
 	return type == VIRTIO_VSOCK_TYPE_SEQPACKET &&
 	       (d->vu.features & (1ull << VSOCK_F_SEQPACKET_BIT));
 }
+
+/* One line per packet at log level trace: "tx" from the guest, "rx" to
+ * it (headers only; data packets the guest sends are traced, the ones it
+ * receives are not, to keep the read path lean). */
+void vsock_trace_hdr(const struct vsock_dev *d, const char *dir, const struct vsock_hdr *h);
+#define VSOCK_TRACE(d, dir, h)                                                \
+	do {                                                                  \
+		if (log_max_level >= LOG_TRACE)                               \
+			vsock_trace_hdr((d), (dir), (h));                     \
+	} while (0)
 
 #endif

@@ -349,6 +349,7 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 	unsigned fx;
 
 	if (d->ctrl_len) {
+		VSOCK_TRACE(d, "rx", &d->ctrl[d->ctrl_head]);
 		put_hdr(e, &d->ctrl[d->ctrl_head]);
 		d->ctrl_head = (d->ctrl_head + 1) % VSOCK_CTRL_QUEUE_LEN;
 		d->ctrl_len--;
@@ -365,6 +366,7 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 		conn_ready_remove(&d->conns, c);
 		return;
 	}
+	VSOCK_TRACE(d, "rx", &h);
 	put_hdr(e, &h);
 	d->stats.rx_packets++;
 	if (h.op == VIRTIO_VSOCK_OP_RST)

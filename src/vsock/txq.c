@@ -177,6 +177,7 @@ void txq_process(struct vsock_dev *d)
 				vq_push(vq, e->head, 0);
 				continue;
 			}
+			VSOCK_TRACE(d, "tx", &h);
 			if (!tx_packet(d, vq, e, &h))
 				vq_push(vq, e->head, 0);
 		}

@@ -72,6 +72,15 @@ static void log_stats(struct vsock_dev *d)
 	d->poll_base = p;
 }
 
+void vsock_trace_hdr(const struct vsock_dev *d, const char *dir, const struct vsock_hdr *h)
+{
+	log_msg(LOG_TRACE,
+		"%s: %s %s %llu:%u -> %llu:%u type %u len %u flags 0x%x buf_alloc %u fwd_cnt %u",
+		d->name, dir, vsock_op_name(h->op), (unsigned long long)h->src_cid, h->src_port,
+		(unsigned long long)h->dst_cid, h->dst_port, h->type, h->len, h->flags,
+		h->buf_alloc, h->fwd_cnt);
+}
+
 static void vsock_reset(struct vu_dev *vu)
 {
 	struct vsock_dev *d = dev_of(vu);

@@ -216,6 +216,40 @@ static void test_silent_client(void **state)
 	sim_close(s);
 }
 
+/* --log-level trace: one line per packet header, both directions; none at
+ * the default level. */
+static void handshake_traced(void **state, bool traced)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream st;
+	int hfd = itest_host_connect(t, "CONNECT 1234\n");
+	char resp[64];
+
+	accept_and_ok(s, &st, hfd, PORT);
+	assert_int_equal(itest_host_write(hfd, "x", 1, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(sim_stream_recv(&st, (char[1]){ 0 }, 1, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(itest_log_contains(t, ": rx REQUEST 2:"), traced);
+	snprintf(resp, sizeof(resp), ": tx RESPONSE %u:%u -> 2:", ITEST_CID, PORT);
+	assert_int_equal(itest_log_contains(t, resp), traced);
+	assert_int_equal(itest_log_contains(t, " type 1 len 0 flags 0x0 buf_alloc "), traced);
+	close(hfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+static void test_trace_packets(void **state)
+{
+	handshake_traced(state, true);
+}
+
+static void test_no_trace_by_default(void **state)
+{
+	handshake_traced(state, false);
+}
+
+static const char *const trace_args[] = { "--log-level", "trace", NULL };
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +261,8 @@ int main(void)
 		ITEST_T(test_long_line),
 		ITEST_T(test_eof_before_newline),
 		ITEST_T(test_silent_client),
+		ITEST_T_ARGS(test_trace_packets, trace_args),
+		ITEST_T(test_no_trace_by_default),
 	};
 
 	return cmocka_run_group_tests_name("vsock_handshake", tests, NULL, NULL);
