@@ -120,8 +120,13 @@ NT=${#T_ID[@]}
 # reported as such: the suites' control channel is TCP between the guests,
 # through QEMU's user networking, and a test such as "SHUT_RD" assumes the
 # vsock path (guest -> daemon -> other guest) is faster than that channel.
-# Under TCG on two shared CPUs it is not always (about 1 run in 3 of the
-# 6.12 suite lost that race once). Every run has its own control port.
+# Under TCG on two shared CPUs it is not always: the host may run the
+# daemon's thread for the receiving VM a few hundred microseconds after the
+# other QEMU has relayed the TCP line (seen with --log-level trace), and in
+# the guest the vsock rx worker competes with the woken test program (the
+# guest runs the programs under SCHED_IDLE for that). SHUT_RD alone, 6.12:
+# 20% of runs lost the race before SCHED_IDLE, 5-8% after (80 runs each).
+# Every run has its own control port.
 RETRIES="${VDV_KS_RETRIES:-4}"
 NSLOT=$((NT + RETRIES))
 vdv_log "$NT tests: vsock_test ${SUITE_N[vsock_test]}, vsock_diag_test ${SUITE_N[vsock_diag_test]}"

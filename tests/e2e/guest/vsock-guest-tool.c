@@ -11,6 +11,7 @@
  *   uds-listen PATH [xfer options]             accept one connection on PATH
  *                                              (i.e. <uds_path>_<port>), transfer
  * Anywhere:
+ *   idle PROGRAM [ARGS...]           run PROGRAM under SCHED_IDLE (see cmd_idle)
  *   gen N [--seed S]                 write the N-byte payload to stdout
  *   sum [--seed S]                   read stdin to EOF, print "SUM <bytes> <checksum>"
  *
@@ -54,6 +55,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1045,6 +1047,28 @@ static int cmd_sum(void)
 	return 0;
 }
 
+/*
+ * The kernel's vsock suites signal "I did X" over a TCP control channel and
+ * assume the peer's kernel has already handled the vsock packets that X sent
+ * (e.g. SHUT_RD: the client's send() must fail once "SHUTRDDONE" arrived).
+ * In a one-vCPU guest, the packet waits for the virtio-vsock rx worker while
+ * the woken test program may run first. A SCHED_IDLE program runs only when
+ * no ordinary task (such as that worker) is runnable, as if the worker had a
+ * CPU of its own.
+ */
+static int cmd_idle(char **argv)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (sched_setscheduler(0, SCHED_IDLE, &sp) < 0) {
+		err("idle: sched_setscheduler(SCHED_IDLE)", errno);
+		return EXIT_FAILURE;
+	}
+	execvp(argv[0], argv);
+	err("idle: exec", errno);
+	return EXIT_FAILURE;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -1061,6 +1085,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "cid") && argc == 2)
 		return cmd_cid();
+	if (!strcmp(cmd, "idle") && argc >= 3)
+		return cmd_idle(argv + 2);
 	if (!strcmp(cmd, "sum") && argc == 2)
 		return cmd_sum();
 	if (!strcmp(cmd, "gen") && argc >= 3) {
