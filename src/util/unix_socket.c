@@ -82,3 +82,25 @@ int unix_listen_type(const char *path, int type, char *err, size_t errlen)
 	}
 	return fd;
 }
+
+void unix_path_remember(const char *path, struct unix_path_id *id)
+{
+	struct stat st;
+
+	id->valid = lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+	id->dev = id->valid ? st.st_dev : 0;
+	id->ino = id->valid ? st.st_ino : 0;
+}
+
+bool unix_unlink_if_ours(const char *path, const struct unix_path_id *id)
+{
+	struct stat st;
+
+	/* Between the lstat and the unlink someone could swap the file
+	 * again; only a process that can write the directory can, and it
+	 * could as well remove the file itself. */
+	if (!id->valid || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    st.st_dev != id->dev || st.st_ino != id->ino)
+		return false;
+	return unlink(path) == 0;
+}
