@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "util/log.h"
 #include "daemon/lifetime.h"
+#include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/vm.h"
 
@@ -95,8 +96,23 @@ static int dry_run(const struct vdv_config *cfg)
 	return 0;
 }
 
-/* Creates and starts every VM, then says so. 0, or an exit status. */
-static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt)
+struct usr1_ctx {
+	const struct vm *devs;
+	size_t n;
+};
+
+/* SIGUSR1: the metrics snapshot in the log, with or without --metrics. */
+static void on_usr1(void *opaque)
+{
+	const struct usr1_ctx *u = opaque;
+
+	metrics_log(u->devs, u->n);
+}
+
+/* Creates and starts every VM (and the --metrics server), then says so.
+ * 0, or an exit status. */
+static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt,
+		 struct metrics **metrics)
 {
 	char err[1024], status[64];
 	size_t i;
@@ -121,6 +137,13 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 		log_info("vm cid %llu: listening on %s", (unsigned long long)cfg->vms[i].guest_cid,
 			 cfg->vms[i].socket);
 	}
+	/* Before readiness: a supervisor told "ready" may scrape at once. */
+	if (cfg->opts.has_metrics &&
+	    metrics_start(metrics, &cfg->opts.metrics, devs, cfg->n_vms, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		destroy_all(devs, cfg->n_vms);
+		return EXIT_RUNTIME;
+	}
 	if (cfg->opts.ready_fd >= 0 && (r = ready_fd_signal(cfg->opts.ready_fd)) < 0)
 		log_warn("--ready-fd %d: %s", cfg->opts.ready_fd, strerror(-r));
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %zu VM%s", cfg->n_vms,
@@ -135,6 +158,8 @@ int main(int argc, char **argv)
 	struct vdv_config cfg = { 0 };
 	struct lifetime lt = { .sfd = -1, .exit_fd = -1 };
 	struct notify nt = { .fd = -1 };
+	struct metrics *metrics = NULL;
+	struct usr1_ctx usr1;
 	const char *level_source = "default";
 	char err[1024], why[128];
 	struct vm *devs;
@@ -182,13 +207,17 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
-	status = serve(&cfg, devs, &nt);
+	usr1 = (struct usr1_ctx){ .devs = devs, .n = cfg.n_vms };
+	lt.on_usr1 = on_usr1;
+	lt.usr1_opaque = &usr1;
+	status = serve(&cfg, devs, &nt, &metrics);
 	if (status == 0) {
 		if (lifetime_wait(&lt, why, sizeof(why)) < 0)
 			log_error("waiting for a stop signal: %s", why);
 		else
 			log_info("%s: shutting down", why);
 		notify_send(&nt, "STOPPING=1");
+		metrics_stop(metrics);
 		destroy_all(devs, cfg.n_vms);
 	}
 	lifetime_close(&lt);

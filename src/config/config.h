@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "util/log.h"
+#include "util/net_addr.h"
 
 #define VDV_DEFAULT_GUEST_CID 3
 #define VDV_DEFAULT_TX_BUFFER_SIZE 65536u
@@ -58,6 +59,8 @@ struct vdv_opts {
 	int exit_with_fd;      /* --exit-with-fd N, or -1 */
 	bool has_log_level;    /* --log-level given */
 	enum log_level log_level;
+	bool has_metrics;      /* --metrics ADDR given */
+	struct net_addr metrics;
 	bool check;            /* --check: validate, create nothing, exit 0/1 */
 	bool print_config;     /* --print-config: print the VMs as YAML, exit */
 };

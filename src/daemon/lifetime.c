@@ -54,6 +54,7 @@ int lifetime_init(struct lifetime *lt, int exit_fd, char *err, size_t errlen)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	r = pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (r != 0) {
 		snprintf(err, errlen, "cannot block signals: %s", strerror(r));
@@ -106,7 +107,10 @@ int lifetime_wait(struct lifetime *lt, char *why, size_t whylen)
 			struct signalfd_siginfo si;
 			ssize_t got = read(lt->sfd, &si, sizeof(si));
 
-			if (got == (ssize_t)sizeof(si)) {
+			if (got == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1) {
+				if (lt->on_usr1)
+					lt->on_usr1(lt->usr1_opaque);
+			} else if (got == (ssize_t)sizeof(si)) {
 				snprintf(why, whylen, "signal %u (%s)", si.ssi_signo,
 					 strsignal((int)si.ssi_signo));
 				return 0;

@@ -11,8 +11,11 @@
 #include <stddef.h>
 
 struct lifetime {
-	int sfd;     /* signalfd for the stop signals */
+	int sfd;     /* signalfd for the stop signals and SIGUSR1 */
 	int exit_fd; /* --exit-with-fd, or -1 */
+	/* SIGUSR1 calls this (from lifetime_wait) and waiting goes on. */
+	void (*on_usr1)(void *opaque);
+	void *usr1_opaque;
 };
 
 /* --exit-with-fd: fd must be open for reading and be a pipe, FIFO or
@@ -21,7 +24,7 @@ struct lifetime {
 int lifetime_check_fd(int fd, char *err, size_t errlen);
 
 /*
- * Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (threads started
+ * Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (threads started
  * later inherit the mask, so only the signalfd sees them), ignores SIGPIPE
  * and opens the signalfd. Call before starting any thread. exit_fd: -1 or
  * a descriptor accepted by lifetime_check_fd. 0 or -errno (message in err).

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/clock.h"
+#include "util/stat.h"
 
 #define EV_BATCH 64
 /* First polling window after a short sleep; doubled on each further one
@@ -208,8 +209,10 @@ bool ev_polling(const struct ev_loop *loop)
 
 void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out)
 {
-	*out = loop->poll_stats;
-	out->window_ns = loop->poll_ns;
+	out->polls = STAT_GET(loop->poll_stats.polls);
+	out->hits = STAT_GET(loop->poll_stats.hits);
+	out->sleeps = STAT_GET(loop->poll_stats.sleeps);
+	out->window_ns = STAT_GET(loop->poll_ns);
 }
 
 /* Timers: a binary min-heap, O(log n) arm and cancel through heap_idx. */
@@ -436,7 +439,7 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 	if (loop->heap_len && loop->heap[1]->deadline_ns < deadline)
 		deadline = loop->heap[1]->deadline_ns;
 
-	loop->poll_stats.polls++;
+	STAT_INC(loop->poll_stats.polls);
 	*found = false;
 	ops->begin(loop->poll_opaque);
 	for (;;) {
@@ -467,15 +470,16 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
  * event came soon after the window closed. */
 static void poll_adapt(struct ev_loop *loop, int64_t block_ns)
 {
-	if (block_ns <= (int64_t)loop->poll_ns)
+	uint32_t w = loop->poll_ns;
+
+	if (block_ns <= (int64_t)w)
 		return;
-	if (block_ns > (int64_t)loop->poll_max_ns) {
-		loop->poll_ns = 0;
-		return;
-	}
-	loop->poll_ns = loop->poll_ns ? loop->poll_ns * 2 : EV_POLL_GROW_BASE_NS;
-	if (loop->poll_ns > loop->poll_max_ns)
-		loop->poll_ns = loop->poll_max_ns;
+	if (block_ns > (int64_t)loop->poll_max_ns)
+		w = 0;
+	else if ((w = w ? w * 2 : EV_POLL_GROW_BASE_NS) > loop->poll_max_ns)
+		w = loop->poll_max_ns;
+	/* Read by other threads (ev_get_poll_stats). */
+	__atomic_store_n(&loop->poll_ns, w, __ATOMIC_RELAXED);
 }
 
 int ev_run_once(struct ev_loop *loop, int timeout_ms)
@@ -503,7 +507,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	}
 	if (n == 0 && !found) {
 		if (polling)
-			loop->poll_stats.sleeps++;
+			STAT_INC(loop->poll_stats.sleeps);
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout_ms);
 		if (n < 0)
 			return errno == EINTR ? 0 : -errno;
@@ -513,7 +517,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		/* The window caught the event: it is kept as it is. (Timing
 		 * a hit would count a preemption during the poll as a late
 		 * event and grow the window for nothing.) */
-		loop->poll_stats.hits++;
+		STAT_INC(loop->poll_stats.hits);
 	}
 	for (int i = 0; i < n; i++) {
 		uint64_t c = evs[i].data.u64;

@@ -95,6 +95,7 @@ struct ev_poll_stats {
 	uint64_t sleeps;    /* blocking waits */
 	uint32_t window_ns; /* the current window */
 };
+/* Safe from any thread while the loop runs (metrics). */
 void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out);
 
 /* Runs until ev_stop() is called (from a handler or another thread). */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/stat.h"
 #include "vhost_user/vu_dispatch.h"
 #include "vhost_user/vu_msg_io.h"
 
@@ -107,7 +108,7 @@ static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 		return;
 	}
 	if (r < 0) {
-		dev->stats.bad_messages++;
+		STAT_INC(dev->stats.bad_messages);
 		log_warn("%s: unreadable vhost-user message: %s", dev->name, strerror(-r));
 		vu_dev_detach(dev, "protocol error");
 		return;
@@ -153,7 +154,7 @@ int vu_dev_attach(struct vu_dev *dev, int conn_fd)
 	if (r < 0)
 		return r;
 	dev->conn_fd = conn_fd;
-	dev->stats.frontends++;
+	STAT_INC(dev->stats.frontends);
 	log_debug("%s: frontend attached", dev->name);
 	return 0;
 }
@@ -166,6 +167,7 @@ void vu_dev_detach(struct vu_dev *dev, const char *why)
 	ev_del(dev->loop, dev->conn_fd);
 	close(dev->conn_fd);
 	dev->conn_fd = -1;
+	STAT_INC(dev->stats.detaches);
 	session_reset(dev);
 	/* Last: the callback may attach the next frontend right away. */
 	if (dev->detached)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/stat.h"
 #include "vhost_user/vu_msg_io.h"
 
 enum fd_rule {
@@ -502,7 +503,7 @@ int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
 	};
 	int r;
 
-	dev->stats.messages++;
+	STAT_INC(dev->stats.messages);
 	if (!d || !d->handler) {
 		log_warn("%s: unsupported vhost-user request %u (%s)", dev->name, code, name);
 		close_fds(fds, nfds);
@@ -528,7 +529,7 @@ int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
 	close_fds(fds, nfds);
 out:
 	if (r < 0)
-		dev->stats.bad_messages++;
+		STAT_INC(dev->stats.bad_messages);
 	/* A request that owes a reply and failed before sending it: the
 	 * frontend would wait forever, so drop the connection instead. */
 	if (r < 0 && !req.replied && d && d->replies)

@@ -44,10 +44,13 @@ struct vu_dev_ops {
 /* Told that the frontend went away (after the device's reset). */
 typedef void (*vu_detached_fn)(struct vu_dev *dev, void *opaque);
 
+/* Written by the VM's thread with STAT_ADD, readable from others with
+ * STAT_GET (util/stat.h). */
 struct vu_stats {
 	uint64_t messages;
 	uint64_t bad_messages;
 	uint64_t frontends;     /* connections served */
+	uint64_t detaches;      /* of them, ended (frontends - detaches: attached now) */
 };
 
 struct vu_dev {

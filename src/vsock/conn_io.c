@@ -13,6 +13,7 @@
 #include "util/clock.h"
 #include "util/iov.h"
 #include "util/log.h"
+#include "util/stat.h"
 
 /* How long an emptied tx buffer is kept before it is freed: a connection
  * that keeps pushing back should not malloc/free per packet. */
@@ -31,7 +32,7 @@ bool conn_io_at_limit(struct vsock_dev *d)
 		d->limit_logged = false;
 		return false;
 	}
-	d->stats.conn_limit_hits++;
+	STAT_INC(d->stats.conn_limit_hits);
 	/* Once per episode, not once per refused connection. */
 	if (!d->limit_logged)
 		log_warn("%s: connection limit (%u) reached; refusing new connections", d->name,
@@ -96,6 +97,7 @@ void conn_io_close(struct vsock_conn *c)
 
 static void conn_free(struct vsock_conn *c)
 {
+	STAT_INC(c->dev->stats.conns_freed);
 	conn_io_close(c);
 	conn_release(&c->dev->conns, c);
 }
@@ -109,8 +111,12 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx)
 		return;
 	}
 	/* The backend speaks first: "OK <port>" must precede any data. */
-	if ((fx & CONN_FX_ESTAB) && c->via->ops->established(c) < 0)
-		fx |= conn_reset(&c->p);
+	if (fx & CONN_FX_ESTAB) {
+		if (c->via->ops->established(c) < 0)
+			fx |= conn_reset(&c->p);
+		else
+			STAT_INC(d->stats.conns_established);
+	}
 	if (fx & CONN_FX_CLOSE) {
 		if (c->p.why)
 			log_debug("%s: guest port %u: %s; resetting", d->name, c->p.guest_port,
@@ -152,6 +158,7 @@ struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, i
 		conn_release(&d->conns, c);
 		return NULL;
 	}
+	STAT_INC(d->stats.conns_created);
 	return c;
 }
 
@@ -537,6 +544,8 @@ static void conn_event(struct ev_loop *loop, int fd, uint32_t events, void *opaq
 		 * and a hang-up in the same edge brings no further one (the
 		 * sibling's ACK, its data and its close can all come at once). */
 		fx = conn_connected(&c->p, r > 0, events & EPOLLIN);
+		if (r > 0 && c->p.state == CONN_ESTABLISHED)
+			STAT_INC(c->dev->stats.conns_established);
 		if (r > 0 && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
 			fx |= conn_on_host_readable(&c->p, true);
 		set_interest(c);

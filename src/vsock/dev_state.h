@@ -33,12 +33,17 @@
  * sibling guest's messages are bounded by that). */
 #define VSOCK_SEQ_HELD_MAX (256u * 1024u)
 
+/* Since the daemon started (cumulative, for metrics); written by the VM's
+ * thread only, with STAT_ADD (util/stat.h), read by others with STAT_GET. */
 struct vsock_dev_stats {
 	uint64_t tx_packets, rx_packets;
 	uint64_t tx_bytes, rx_bytes;
 	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
 	uint64_t rst_sent;
 	uint64_t conn_limit_hits;
+	uint64_t conns_created, conns_freed; /* connection objects */
+	uint64_t conns_established;          /* handshakes completed */
+	uint64_t rx_no_buffer;               /* passes that found work but no rx buffer */
 };
 
 /* Consecutive RW packets of one connection, written with one writev. */
@@ -79,6 +84,7 @@ struct vsock_dev {
 	struct vq_elem rxe[VSOCK_RX_MULTI];
 	uint32_t rxe_room[VSOCK_RX_MULTI];
 	struct vsock_dev_stats stats;
+	struct vsock_dev_stats stats_base; /* stats at session start (for its log line) */
 	struct ev_poll_stats poll_base; /* loop's polling counters at session start */
 	bool rx_small;                  /* the last host read was small */
 	bool rx_deferred;               /* reads wait for the guest (see rxq.c) */

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/stat.h"
 #include "vsock/conn_io.h"
 #include "vsock/rxq.h"
 
@@ -58,6 +59,8 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		return;
 	}
 	fx = conn_guest_request(&c->p, h, wait != 0); /* sets the port pair */
+	if (c->p.state == CONN_ESTABLISHED)
+		STAT_INC(d->stats.conns_established); /* connected at once */
 	conn_hash_insert(&d->conns, c);
 	conn_io_apply(c, fx);
 }

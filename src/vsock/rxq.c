@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/iov.h"
 #include "util/log.h"
+#include "util/stat.h"
 #include "vsock/conn_io.h"
 
 void rxq_reply_rst(struct vsock_dev *d, const struct vsock_hdr *in)
@@ -28,7 +29,7 @@ void rxq_reply_rst(struct vsock_dev *d, const struct vsock_hdr *in)
 	if (d->ctrl_len == VSOCK_CTRL_QUEUE_LEN) {
 		/* Bounded: a guest flooding us while posting no rx buffers
 		 * loses replies, not our memory. */
-		d->stats.dropped_ctrl_full++;
+		STAT_INC(d->stats.dropped_ctrl_full);
 		return;
 	}
 	h = &d->ctrl[(d->ctrl_head + d->ctrl_len++) % VSOCK_CTRL_QUEUE_LEN];
@@ -101,7 +102,7 @@ static unsigned pop_bufs(struct vsock_dev *d, struct vq *vq, unsigned max, uint3
 			 * header, or no room for payload), and left posted
 			 * the caller would find it again and again: return
 			 * it empty. */
-			d->stats.dropped_malformed++;
+			STAT_INC(d->stats.dropped_malformed);
 			vq_push(vq, e->head, 0);
 			(*budget)--;
 			continue;
@@ -133,7 +134,7 @@ static unsigned push_data(struct vsock_dev *d, struct vq *vq, struct vsock_conn 
 		put_hdr(&d->rxe[used], &h);
 		vq_push(vq, d->rxe[used].head, VSOCK_HDR_SIZE + take);
 	}
-	d->stats.rx_packets += used;
+	STAT_ADD(d->stats.rx_packets, used);
 	return used;
 }
 
@@ -188,7 +189,7 @@ static bool read_multi(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c,
 			c->rx_burst = 1;
 		conn_on_read(&c->p, (uint32_t)r, (uint32_t)r < room);
 		d->rx_small = r < VSOCK_RX_SMALL;
-		d->stats.rx_bytes += (uint64_t)r;
+		STAT_ADD(d->stats.rx_bytes, (uint64_t)r);
 	} else {
 		fx = read_failed(d, c, r);
 	}
@@ -217,7 +218,7 @@ static bool deliver_held(struct vsock_dev *d, struct vq *vq, struct vsock_conn *
 			 q->rx_off == q->rx_len ? VIRTIO_VSOCK_SEQ_EOM | q->rx_flags : 0);
 	unpop_rest(vq, k, used, budget);
 	conn_on_read(&c->p, (uint32_t)n, false);
-	d->stats.rx_bytes += n;
+	STAT_ADD(d->stats.rx_bytes, n);
 	if (q->rx_off == q->rx_len) {
 		free(q->rx);
 		q->rx = NULL;
@@ -311,7 +312,7 @@ static bool read_msg(struct vsock_dev *d, struct vq *vq, struct vsock_conn *c, u
 					 VIRTIO_VSOCK_SEQ_EOM | flags);
 			unpop_rest(vq, k, used, budget);
 			conn_on_read(&c->p, (uint32_t)size, false);
-			d->stats.rx_bytes += (uint64_t)size;
+			STAT_ADD(d->stats.rx_bytes, (uint64_t)size);
 			return true;
 		}
 		unpop_rest(vq, k, 0, budget);
@@ -353,8 +354,8 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 		put_hdr(e, &d->ctrl[d->ctrl_head]);
 		d->ctrl_head = (d->ctrl_head + 1) % VSOCK_CTRL_QUEUE_LEN;
 		d->ctrl_len--;
-		d->stats.rst_sent++;
-		d->stats.rx_packets++;
+		STAT_INC(d->stats.rst_sent);
+		STAT_INC(d->stats.rx_packets);
 		vq_push(vq, e->head, VSOCK_HDR_SIZE);
 		return;
 	}
@@ -368,9 +369,9 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 	}
 	VSOCK_TRACE(d, "rx", &h);
 	put_hdr(e, &h);
-	d->stats.rx_packets++;
+	STAT_INC(d->stats.rx_packets);
 	if (h.op == VIRTIO_VSOCK_OP_RST)
-		d->stats.rst_sent++;
+		STAT_INC(d->stats.rst_sent);
 	vq_push(vq, e->head, VSOCK_HDR_SIZE);
 	if (!(fx & CONN_FX_FREE))
 		requeue(d, c);
@@ -416,7 +417,7 @@ void rxq_process(struct vsock_dev *d)
 			budget--;
 			if (e->in_len < VSOCK_HDR_SIZE || e->out_num) {
 				/* Not a usable rx buffer: give it back empty. */
-				d->stats.dropped_malformed++;
+				STAT_INC(d->stats.dropped_malformed);
 				vq_push(vq, e->head, 0);
 				continue;
 			}
@@ -426,6 +427,7 @@ void rxq_process(struct vsock_dev *d)
 			break;
 		/* Out of rx buffers with work left: ask for a kick when the
 		 * guest posts more, re-checking for buffers posted meanwhile. */
+		STAT_INC(d->stats.rx_no_buffer);
 		if (!vq_enable_notify(vq))
 			break;
 	}

@@ -12,6 +12,7 @@
 
 #include "util/iov.h"
 #include "util/log.h"
+#include "util/stat.h"
 #include "vsock/conn_io.h"
 #include "vsock/route.h"
 #include "vsock/rxq.h"
@@ -47,7 +48,7 @@ static bool tx_data(struct vsock_dev *d, struct vq *vq, const struct vq_elem *e,
 		batch_flush(d, vq);
 	n = iov_slice(e->iov, e->out_num, VSOCK_HDR_SIZE, h->len, b->iov + b->niov,
 		      VSOCK_TX_BATCH - b->niov, &got);
-	d->stats.tx_bytes += h->len;
+	STAT_ADD(d->stats.tx_bytes, h->len);
 	b->conn = c;
 	b->niov += n;
 	b->len += got;
@@ -72,7 +73,7 @@ static void tx_msg_data(struct vsock_dev *d, struct vq *vq, const struct vq_elem
 		conn_io_apply(c, fx);
 		return;
 	}
-	d->stats.tx_bytes += h->len;
+	STAT_ADD(d->stats.tx_bytes, h->len);
 	conn_io_apply(c, fx & ~CONN_FX_WRITE);
 	if (c->p.pending & PEND_RST)
 		return;
@@ -99,7 +100,7 @@ static bool tx_packet(struct vsock_dev *d, struct vq *vq, const struct vq_elem *
 
 	if (h->src_cid != d->cfg->guest_cid) {
 		/* A guest may only speak for itself. */
-		d->stats.dropped_spoofed++;
+		STAT_INC(d->stats.dropped_spoofed);
 		return false;
 	}
 	c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
@@ -156,9 +157,9 @@ void txq_process(struct vsock_dev *d)
 			struct vsock_hdr h;
 
 			budget--;
-			d->stats.tx_packets++;
+			STAT_INC(d->stats.tx_packets);
 			if (iov_to_buf(e->iov, e->out_num, 0, wire, sizeof(wire)) != sizeof(wire)) {
-				d->stats.dropped_malformed++;
+				STAT_INC(d->stats.dropped_malformed);
 				vq_push(vq, e->head, 0);
 				continue;
 			}
@@ -167,7 +168,7 @@ void txq_process(struct vsock_dev *d)
 			 * protocol's limit; never trust the length field. */
 			if (h.len > VSOCK_MAX_PAYLOAD || h.len > e->out_len - VSOCK_HDR_SIZE ||
 			    (h.op != VIRTIO_VSOCK_OP_RW && h.len != 0)) {
-				d->stats.dropped_malformed++;
+				STAT_INC(d->stats.dropped_malformed);
 				log_debug("%s: dropping %s with len %u (chain has %llu bytes)",
 					  d->name, vsock_op_name(h.op), h.len,
 					  (unsigned long long)e->out_len);

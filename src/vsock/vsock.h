@@ -26,4 +26,23 @@ unsigned vsock_dev_nconns(const struct vsock_dev *d);
 /* The device's vhost-user session, for a listener to attach VMMs to. */
 struct vu_dev *vsock_dev_vu(struct vsock_dev *d);
 
+/* What the device has done since the daemon started (counters only grow),
+ * plus what is true now. Any thread may take it while the VM runs; it
+ * never stops the VM's thread. */
+struct vsock_metrics {
+	uint64_t packets_from_guest, packets_to_guest;
+	uint64_t bytes_from_guest, bytes_to_guest; /* payload bytes */
+	uint64_t rst_sent;
+	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
+	uint64_t conn_limit_hits;
+	uint64_t conns_established;
+	uint64_t conns_open;          /* now, handshakes included */
+	uint64_t rx_no_buffer;        /* passes with data waiting and no rx buffer */
+	uint64_t frontends;           /* vhost-user sessions served */
+	bool frontend_attached;       /* now */
+	uint64_t vu_messages, vu_bad_messages;
+	uint64_t poll_windows, poll_hits, poll_sleeps;
+};
+void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m);
+
 #endif

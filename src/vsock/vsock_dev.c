@@ -15,6 +15,7 @@
 
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/stat.h"
 #include "vsock/conn_io.h"
 #include "vsock/rxq.h"
 #include "vsock/txq.h"
@@ -47,29 +48,67 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 
 /* One line per guest session, so an operator sees what went through and
  * what was refused without turning on debug logging. */
+/* The session's line: what moved since the VMM attached (stats are
+ * cumulative, for the metrics). */
 static void log_stats(struct vsock_dev *d)
 {
-	const struct vsock_dev_stats *s = &d->stats;
+	const struct vsock_dev_stats *s = &d->stats, *b = &d->stats_base;
 	struct ev_poll_stats p;
 
 	ev_get_poll_stats(d->loop, &p);
-	if (!s->tx_packets && !s->rx_packets) {
-		d->poll_base = p;
-		return;
-	}
-	log_info("%s: session: from guest %llu packets / %llu data bytes, to guest %llu packets / "
-		 "%llu data bytes; RST sent %llu; dropped: %llu spoofed, %llu malformed, "
-		 "%llu replies (queue full); connection limit hit %llu times; "
-		 "polling: %llu of %llu windows found work, %llu sleeps",
-		 d->name, (unsigned long long)s->tx_packets, (unsigned long long)s->tx_bytes,
-		 (unsigned long long)s->rx_packets, (unsigned long long)s->rx_bytes,
-		 (unsigned long long)s->rst_sent, (unsigned long long)s->dropped_spoofed,
-		 (unsigned long long)s->dropped_malformed, (unsigned long long)s->dropped_ctrl_full,
-		 (unsigned long long)s->conn_limit_hits,
-		 (unsigned long long)(p.hits - d->poll_base.hits),
-		 (unsigned long long)(p.polls - d->poll_base.polls),
-		 (unsigned long long)(p.sleeps - d->poll_base.sleeps));
+	if (s->tx_packets != b->tx_packets || s->rx_packets != b->rx_packets)
+		log_info("%s: session: from guest %llu packets / %llu data bytes, to guest %llu "
+			 "packets / %llu data bytes; RST sent %llu; dropped: %llu spoofed, %llu "
+			 "malformed, %llu replies (queue full); connection limit hit %llu times; "
+			 "polling: %llu of %llu windows found work, %llu sleeps",
+			 d->name, (unsigned long long)(s->tx_packets - b->tx_packets),
+			 (unsigned long long)(s->tx_bytes - b->tx_bytes),
+			 (unsigned long long)(s->rx_packets - b->rx_packets),
+			 (unsigned long long)(s->rx_bytes - b->rx_bytes),
+			 (unsigned long long)(s->rst_sent - b->rst_sent),
+			 (unsigned long long)(s->dropped_spoofed - b->dropped_spoofed),
+			 (unsigned long long)(s->dropped_malformed - b->dropped_malformed),
+			 (unsigned long long)(s->dropped_ctrl_full - b->dropped_ctrl_full),
+			 (unsigned long long)(s->conn_limit_hits - b->conn_limit_hits),
+			 (unsigned long long)(p.hits - d->poll_base.hits),
+			 (unsigned long long)(p.polls - d->poll_base.polls),
+			 (unsigned long long)(p.sleeps - d->poll_base.sleeps));
 	d->poll_base = p;
+	d->stats_base = *s;
+}
+
+void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
+{
+	const struct vsock_dev_stats *s = &d->stats;
+	const struct vu_stats *v = &d->vu.stats;
+	struct ev_poll_stats p;
+	/* Freed before created: created >= freed at every instant and only
+	 * grows, so the difference below cannot go negative. */
+	uint64_t freed = STAT_GET(s->conns_freed), created = STAT_GET(s->conns_created);
+	uint64_t detaches = STAT_GET(v->detaches);
+
+	*m = (struct vsock_metrics){
+		.packets_from_guest = STAT_GET(s->tx_packets),
+		.packets_to_guest = STAT_GET(s->rx_packets),
+		.bytes_from_guest = STAT_GET(s->tx_bytes),
+		.bytes_to_guest = STAT_GET(s->rx_bytes),
+		.rst_sent = STAT_GET(s->rst_sent),
+		.dropped_spoofed = STAT_GET(s->dropped_spoofed),
+		.dropped_malformed = STAT_GET(s->dropped_malformed),
+		.dropped_ctrl_full = STAT_GET(s->dropped_ctrl_full),
+		.conn_limit_hits = STAT_GET(s->conn_limit_hits),
+		.conns_established = STAT_GET(s->conns_established),
+		.conns_open = created - freed,
+		.rx_no_buffer = STAT_GET(s->rx_no_buffer),
+		.frontends = STAT_GET(v->frontends),
+		.vu_messages = STAT_GET(v->messages),
+		.vu_bad_messages = STAT_GET(v->bad_messages),
+	};
+	m->frontend_attached = m->frontends > detaches;
+	ev_get_poll_stats(d->loop, &p);
+	m->poll_windows = p.polls;
+	m->poll_hits = p.hits;
+	m->poll_sleeps = p.sleeps;
 }
 
 void vsock_trace_hdr(const struct vsock_dev *d, const char *dir, const struct vsock_hdr *h)
@@ -92,7 +131,6 @@ static void vsock_reset(struct vu_dev *vu)
 	d->rx_work = d->tx_work = d->rx_deferred = false;
 	d->rx_small = false;
 	log_stats(d);
-	memset(&d->stats, 0, sizeof(d->stats));
 }
 
 static const struct vu_dev_ops vsock_ops = {

@@ -63,7 +63,8 @@ static void test_options_every_mode(void **state)
 	const char *const single[] = { "--ready-fd", "5", VM1, "--exit-with-fd=0x7",
 				       "--log-level", "Debug", "--check", "--print-config", NULL };
 	const char *const vm[] = { "--vm", "socket=/tmp/a.sock,uds-path=/tmp/a.vsock",
-				   "--log_level=trace", "--ready_fd", "3", NULL };
+				   "--log_level=trace", "--ready_fd", "3",
+				   "--metrics=[::1]:9100", NULL };
 	const char *const file[] = { "--exit-with-fd", "0", "--config", "/nonexistent.yaml",
 				     NULL };
 	struct vdv_config cfg;
@@ -71,6 +72,7 @@ static void test_options_every_mode(void **state)
 	(void)state;
 
 	assert_int_equal(parse(single, &cfg, err, sizeof(err)), CONFIG_OK);
+	assert_false(cfg.opts.has_metrics);
 	assert_int_equal(cfg.opts.ready_fd, 5);
 	assert_int_equal(cfg.opts.exit_with_fd, 7);
 	assert_true(cfg.opts.has_log_level);
@@ -81,6 +83,8 @@ static void test_options_every_mode(void **state)
 	config_free(&cfg);
 
 	assert_int_equal(parse(vm, &cfg, err, sizeof(err)), CONFIG_OK);
+	assert_true(cfg.opts.has_metrics);
+	assert_int_equal(cfg.opts.metrics.family, AF_INET6);
 	assert_int_equal(cfg.opts.log_level, LOG_TRACE);
 	assert_int_equal(cfg.opts.ready_fd, 3);
 	assert_int_equal(cfg.n_vms, 1);
@@ -110,6 +114,12 @@ static const struct bad_row bad_rows[] = {
 	{ { "--check=yes", VM1 }, "--check takes no value" },
 	{ { "--print-config=1", VM1 }, "--print-config takes no value" },
 	{ { "--check", "--check", VM1 }, "--check given twice" },
+	{ { "--metrics", "9100", VM1 }, "--metrics: '9100' is not a listening address" },
+	{ { "--metrics", "unix:", VM1 }, "--metrics: 'unix:' is not a listening address: the path" },
+	{ { "--metrics", "127.0.0.1:0", VM1 }, "port must be a number from 1 to 65535" },
+	{ { "--metrics", "example.org:9100", VM1 }, "'example.org:9100' is not a listening" },
+	{ { "--metrics", "unix:/a", "--metrics", "unix:/b", VM1 }, "--metrics given twice" },
+	{ { VM1, "--metrics" }, "--metrics needs a value" },
 };
 
 static void test_bad_option(void **state)
