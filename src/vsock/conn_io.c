@@ -32,10 +32,12 @@ bool conn_io_at_limit(struct vsock_dev *d)
 		return false;
 	}
 	d->stats.conn_limit_hits++;
-	/* Once per episode, not once per refused connection. */
+	/* Once per episode, not once per refused connection; and since one
+	 * freed connection ends an episode, episodes are rate limited too. */
 	if (!d->limit_logged)
-		log_warn("%s: connection limit (%u) reached; refusing new connections", d->name,
-			 VSOCK_MAX_CONNS);
+		log_warn_rl(&d->limit_rl,
+			    "%s: connection limit (%u) reached; refusing new connections",
+			    d->name, VSOCK_MAX_CONNS);
 	d->limit_logged = true;
 	return true;
 }

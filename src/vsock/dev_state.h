@@ -62,6 +62,11 @@ struct vsock_dev {
 
 	struct conn_table conns;
 	bool limit_logged;
+	/* Lines a peer can provoke at will, at most LOG_RL_BURST per 10 s:
+	 * limit episodes (a flapping limit starts one per freed connection)
+	 * and failed host handshakes. */
+	struct log_ratelimit limit_rl;
+	struct log_ratelimit handshake_rl;
 	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
 	unsigned ctrl_head, ctrl_len;
 
