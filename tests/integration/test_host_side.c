@@ -224,6 +224,24 @@ static void test_vhost_emfile_no_spin(void **state)
 	itest_fresh_frontend_ok(t);
 }
 
+/* A frontend's fd-carrying message while the daemon has no fd left: the
+ * fds are lost (MSG_CTRUNC), and the log says so, not "Message too long". */
+static void test_vhost_fds_lost_logged(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_connect(t, NULL);
+
+	assert_int_equal(sim_negotiate(s), 0);
+	set_daemon_nofile(t, lowest_free_fd(t->d.pid));
+	/* The daemon drops the frontend: whatever the send says, it closes. */
+	sim_send_mem(s);
+	assert_int_equal(sim_wait_closed(s, ITEST_TIMEOUT_MS), 0);
+	assert_true(itest_log_contains(t, "file descriptors lost"));
+	sim_close(s);
+	set_daemon_nofile(t, 1024);
+	itest_fresh_frontend_ok(t);
+}
+
 /* ---- point 7: guest connections do not follow symlinks ---- */
 
 static void test_service_symlink_refused(void **state)
@@ -321,6 +339,48 @@ static void test_log_flood_bad_handshake(void **state)
 	sim_close(s);
 }
 
+/* uds-path in a directory anyone may write: one warning at start; with
+ * the sticky bit (as /tmp): none. */
+static void dir_mode_case(mode_t mode, bool want_warning)
+{
+	char dir[] = "/tmp/vdv-hs-XXXXXX", uds[SIM_DAEMON_PATH_MAX];
+	struct itest t = { 0 };
+	const char *argv[] = { sim_daemon_exe(), "--guest-cid", "5", "--socket",
+			       "%D/vhost.sock", "--uds-path", uds, NULL };
+	unsigned n;
+	bool world;
+	int r, stop;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, mode), 0);
+	snprintf(uds, sizeof(uds), "%s/vm.vsock", dir);
+	r = sim_daemon_spawn_argv(&t.d, argv, "vhost.sock", 10000);
+	if (r) {
+		sim_daemon_stop(&t.d, 5000, NULL);
+		rmdir(dir);
+		fail_msg("spawn: %s", strerror(-r));
+	}
+	/* The check comes before the uds listener is made. */
+	r = sim_daemon_wait_path(&t.d, uds, 5000);
+	n = log_count(&t, "without the sticky bit");
+	world = itest_log_contains(&t, "world-writable");
+	/* Stop it before any assertion: a failure must not leave it running. */
+	stop = sim_daemon_stop(&t.d, 5000, NULL);
+	rmdir(dir);
+	assert_int_equal(r, 0);
+	assert_int_equal(n, want_warning ? 1 : 0);
+	assert_true(world == want_warning);
+	assert_int_equal(stop, 0);
+}
+
+static void test_uds_dir_world_writable_warned(void **state)
+{
+	(void)state;
+	dir_mode_case(0777, true);
+	dir_mode_case(01777, false);
+	dir_mode_case(0700, false);
+}
+
 /* ---- point 8: stopping removes only our uds listeners ---- */
 
 static int teardown_stopped(void **state)
@@ -375,11 +435,13 @@ int main(void)
 		ITEST_T(test_nofile_raised),
 		ITEST_T(test_uds_emfile_no_spin),
 		ITEST_T(test_vhost_emfile_no_spin),
+		ITEST_T(test_vhost_fds_lost_logged),
 		ITEST_T(test_service_symlink_refused),
 		ITEST_T(test_service_regular_file_refused),
 		ITEST_T(test_service_socket_works),
 		ITEST_T(test_log_flood_vm_not_running),
 		ITEST_T(test_log_flood_bad_handshake),
+		cmocka_unit_test(test_uds_dir_world_writable_warned),
 		cmocka_unit_test_setup_teardown(test_replaced_listener_kept, itest_setup,
 						teardown_stopped),
 	};
