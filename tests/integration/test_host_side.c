@@ -381,6 +381,27 @@ static void test_uds_dir_world_writable_warned(void **state)
 	dir_mode_case(0700, false);
 }
 
+/* Host connections that never send their CONNECT line: each times out
+ * (2 s), and the timeouts are rate limited too. */
+static void test_log_flood_handshake_timeout(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	int fds[FLOOD];
+	unsigned n;
+
+	for (unsigned i = 0; i < FLOOD; i++)
+		fds[i] = itest_host_dial(t);
+	for (unsigned i = 0; i < FLOOD; i++) {
+		assert_int_equal(itest_host_wait_closed(fds[i], 10000, NULL), 0);
+		close(fds[i]);
+	}
+	n = log_count(t, "sent no CONNECT line");
+	print_message("%u handshake timeouts, %u log lines\n", FLOOD, n);
+	assert_true(n >= 1 && n <= RL_MAX_LINES);
+	sim_close(s);
+}
+
 /* ---- point 8: stopping removes only our uds listeners ---- */
 
 static int teardown_stopped(void **state)
@@ -441,6 +462,7 @@ int main(void)
 		ITEST_T(test_service_socket_works),
 		ITEST_T(test_log_flood_vm_not_running),
 		ITEST_T(test_log_flood_bad_handshake),
+		ITEST_T(test_log_flood_handshake_timeout),
 		cmocka_unit_test(test_uds_dir_world_writable_warned),
 		cmocka_unit_test_setup_teardown(test_replaced_listener_kept, itest_setup,
 						teardown_stopped),
