@@ -11,6 +11,7 @@
 void accept_pause_init(struct accept_pause *p, ev_timer_fn resume, void *opaque)
 {
 	p->episode = false;
+	p->rl = (struct log_ratelimit){ 0 };
 	ev_timer_init(&p->timer, resume, opaque);
 }
 
@@ -25,8 +26,9 @@ int accept_pause_start(struct accept_pause *p, struct ev_loop *loop, const char 
 	int r;
 
 	if (!p->episode)
-		log_warn("%s: cannot accept on %s: %s; pausing it, retrying every %lld ms",
-			 name, what, strerror(err), (long long)(ACCEPT_PAUSE_NS / 1000000));
+		log_warn_rl(&p->rl, "%s: cannot accept on %s: %s; pausing it, retrying every "
+			    "%lld ms", name, what, strerror(err),
+			    (long long)(ACCEPT_PAUSE_NS / 1000000));
 	p->episode = true;
 	r = ev_timer_arm(loop, &p->timer, vdv_now_ns() + ACCEPT_PAUSE_NS);
 	if (r < 0)
@@ -40,7 +42,7 @@ void accept_pause_ok(struct accept_pause *p, const char *name, const char *what)
 	if (!p->episode)
 		return;
 	p->episode = false;
-	log_info("%s: accepting on %s again", name, what);
+	log_info_rl(&p->rl, "%s: accepting on %s again", name, what);
 }
 
 void accept_pause_cancel(struct accept_pause *p, struct ev_loop *loop)

@@ -14,12 +14,16 @@
 #include <stdbool.h>
 
 #include "util/event_loop.h"
+#include "util/log.h"
 
 #define ACCEPT_PAUSE_NS (100 * 1000000LL)
 
 struct accept_pause {
 	struct ev_timer timer;
 	bool episode; /* warned; cleared by the next successful accept */
+	/* Episodes can flap (one fd freed, one accept, EMFILE again): their
+	 * lines are rate limited too. */
+	struct log_ratelimit rl;
 };
 
 /* resume(loop, opaque) runs when the pause ends: it watches the listener
