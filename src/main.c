@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,6 +24,34 @@
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/vm.h"
+
+/*
+ * Every guest connection holds a host socket, so the default soft limit
+ * (often 1024) is reached long before the hard one: raise it, as far as
+ * we may. Nothing here uses select(), so fds above 1023 are fine.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		log_warn("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("cannot raise RLIMIT_NOFILE from %llu to %llu: %s",
+				 (unsigned long long)was, (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+			return;
+		}
+	}
+	log_debug("file descriptor limit (RLIMIT_NOFILE): %llu",
+		  (unsigned long long)rl.rlim_cur);
+}
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -191,6 +220,8 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return status;
 	}
+
+	raise_nofile();
 
 	/* Read NOTIFY_SOCKET once, then drop it from the environment (as
 	 * sd_notify(unset_environment=1) does): no thread runs yet, so

@@ -14,15 +14,19 @@
 #include "backend/uds.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/accept_pause.h"
 #include "util/log.h"
 #include "util/unix_socket.h"
 #include "vsock/backend.h"
@@ -165,6 +169,9 @@ struct uds_listener {
 	int fd;
 	uint16_t type;                  /* VIRTIO_VSOCK_TYPE_* of what it accepts */
 	char path[108];
+	struct unix_path_id id;         /* what we bound: unlink only that */
+	struct accept_pause pause;      /* out of fds: unwatched for a while */
+	struct log_ratelimit rl;        /* "VM not running" closes */
 };
 
 /* The backend's own state: its two listening sockets. */
@@ -172,23 +179,46 @@ struct uds {
 	struct uds_listener l[2];
 };
 
+static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque);
+
+/* The pause after EMFILE & co. is over: watch the listener again. */
+static void listener_resume(struct ev_loop *loop, void *opaque)
+{
+	struct uds_listener *l = opaque;
+	int r = ev_add(loop, l->fd, EPOLLIN, uds_on_accept, l);
+
+	if (r < 0 && r != -EEXIST)
+		log_error("%s: cannot resume listening on %s: %s", vsock_dev_name(l->b->dev),
+			  l->path, strerror(-r));
+}
+
 static void uds_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
 	struct uds_listener *l = opaque;
 	struct vsock_backend *b = l->b;
-	(void)loop, (void)events;
+	(void)events;
 
 	/* One per event: the listening socket is level-triggered, so the
 	 * loop reports it again while connections wait, and a lone
 	 * connection costs no accept4() that only says EAGAIN. */
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		int e = errno;
+
+		/* Out of fds: the connection stays in the backlog and the
+		 * socket readable; watching it would spin (accept_pause.h). */
+		if (accept_pause_wanted(e)) {
+			ev_del(loop, lfd);
+			accept_pause_start(&l->pause, loop, vsock_dev_name(b->dev), l->path, e);
+		}
 		return;
+	}
+	accept_pause_ok(&l->pause, vsock_dev_name(b->dev), l->path);
 	if (!vsock_guest_ready(b->dev)) {
 		/* No guest memory yet: nobody could answer. */
-		log_info("%s: host connection on %s closed: the VM is not running",
-			 vsock_dev_name(b->dev), l->path);
+		log_info_rl(&l->rl, "%s: host connection on %s closed: the VM is not running",
+			    vsock_dev_name(b->dev), l->path);
 		close(fd);
 		return;
 	}
@@ -204,9 +234,11 @@ static void uds_stop(struct vsock_backend *b)
 	for (unsigned i = 0; i < 2; i++) {
 		if (u->l[i].fd < 0)
 			continue;
-		ev_del(vsock_dev_loop(b->dev), u->l[i].fd);
+		accept_pause_cancel(&u->l[i].pause, vsock_dev_loop(b->dev));
+		ev_del(vsock_dev_loop(b->dev), u->l[i].fd); /* fails if paused: fine */
 		close(u->l[i].fd);
-		unlink(u->l[i].path);
+		/* Only our socket: not a file put there meanwhile. */
+		unix_unlink_if_ours(u->l[i].path, &u->l[i].id);
 	}
 	free(u);
 	b->priv = NULL;
@@ -222,14 +254,34 @@ static int listener_open(struct uds_listener *l, char *err, size_t errlen)
 		return r;
 	}
 	l->fd = r;
+	unix_path_remember(l->path, &l->id);
+	accept_pause_init(&l->pause, listener_resume, l);
 	r = ev_add(vsock_dev_loop(l->b->dev), l->fd, EPOLLIN, uds_on_accept, l);
 	if (r < 0) {
 		snprintf(err, errlen, "uds-path '%s': %s", l->path, strerror(-r));
 		close(l->fd);
-		unlink(l->path);
+		unix_unlink_if_ours(l->path, &l->id);
 		l->fd = -1;
 	}
 	return r;
+}
+
+/* Anyone who may create files in uds-path's directory can plant
+ * "<uds-path>_<port>" services for the guest, or swap our listeners. */
+static void warn_dir_writable(const struct vsock_backend *b, const char *uds_path)
+{
+	char copy[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
+	const char *dir;
+
+	snprintf(copy, sizeof(copy), "%s", uds_path);
+	dir = dirname(copy);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))
+		log_warn("%s: uds-path directory '%s' is %s-writable without the sticky bit: "
+			 "others may replace the sockets in it", vsock_dev_name(b->dev), dir,
+			 (st.st_mode & S_IWOTH) ? "world" : "group");
 }
 
 static int uds_start(struct vsock_backend *b, char *err, size_t errlen)
@@ -243,6 +295,7 @@ static int uds_start(struct vsock_backend *b, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	b->priv = u;
+	warn_dir_writable(b, cfg->uds_path);
 	for (unsigned i = 0; i < 2; i++) {
 		u->l[i] = (struct uds_listener){
 			.b = b,
@@ -266,33 +319,71 @@ static int uds_start(struct vsock_backend *b, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Opens "<uds-path>_<port>" itself, not what it may point to: the guest
+ * picks the port, and a symlink planted there would have us connect, with
+ * our credentials, to any socket it names. O_PATH|O_NOFOLLOW gives the
+ * last component as it is (a symlink stays a symlink), fstat says it is a
+ * socket, and connecting to /proc/self/fd/N reaches exactly that inode.
+ * Returns the O_PATH fd or -errno (-ECONNREFUSED for a non-socket).
+ */
+static int open_service(struct vsock_backend *b, const char *path)
+{
+	struct stat st;
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_debug("%s: guest connection to %s refused: %s", vsock_dev_name(b->dev), path,
+			  S_ISLNK(st.st_mode) ? "a symlink" : "not a socket");
+		close(pfd);
+		return -ECONNREFUSED;
+	}
+	return pfd;
+}
+
 static int uds_connect(struct vsock_backend *b, const struct vsock_hdr *h, uint32_t *wait_events)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, n;
+	char path[sizeof(sa.sun_path)];
+	int fd, pfd, n;
 
 	*wait_events = 0;
 	/* Hybrid vsock has only the host behind it. */
 	if (h->dst_cid != VSOCK_HOST_CID)
 		return -EHOSTUNREACH;
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", vsock_dev_cfg(b->dev)->uds_path,
-		     h->dst_port);
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+	n = snprintf(path, sizeof(path), "%s_%u", vsock_dev_cfg(b->dev)->uds_path, h->dst_port);
+	if (n < 0 || (size_t)n >= sizeof(path))
 		return -ENAMETOOLONG;
+	pfd = open_service(b, path);
+	if (pfd < 0)
+		return pfd;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d", pfd);
 	/* A listener of the other type refuses (EPROTOTYPE): the guest gets
 	 * RST, as from a kernel listener of the other type. */
 	fd = socket(AF_UNIX,
 		    vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		n = -errno;
+		close(pfd);
+		return n;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		/* Unix sockets connect at once or fail (EAGAIN: the
 		 * listener's backlog is full): never "in progress". */
+		if (e == ENOENT)
+			log_debug("%s: cannot connect to %s through %s (is /proc mounted?)",
+				  vsock_dev_name(b->dev), path, sa.sun_path);
+		close(pfd);
 		close(fd);
 		return -e;
 	}
+	close(pfd);
 	return fd;
 }
 

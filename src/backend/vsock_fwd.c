@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include "util/accept_pause.h"
 #include "util/log.h"
 #include "vsock/backend.h"
 
@@ -56,10 +57,16 @@ struct fwd_listener {
 	int fd;
 	uint32_t port;
 	uint16_t type; /* VIRTIO_VSOCK_TYPE_STREAM or _SEQPACKET */
+	struct vsock_backend *b;
+	struct accept_pause pause;  /* out of fds: unwatched for a while */
+	char what[48];              /* "forward-listen port N", for the log */
 };
 
 /* The backend's own state: the listening sockets. */
 struct fwd {
+	/* Any host process may connect: refusals and closes are rate
+	 * limited (util/log.h). */
+	struct log_ratelimit refused_rl, closed_rl;
 	size_t n;
 	struct fwd_listener l[];
 };
@@ -70,49 +77,73 @@ static const char *listen_key(uint16_t type)
 						   : "forward-listen";
 }
 
+static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque);
+
+/* The pause after EMFILE & co. is over: watch the listener again. */
+static void listener_resume(struct ev_loop *loop, void *opaque)
+{
+	struct fwd_listener *l = opaque;
+	int r = ev_add(loop, l->fd, EPOLLIN, fwd_on_accept, l->b);
+
+	if (r < 0 && r != -EEXIST)
+		log_error("%s: cannot resume listening on %s: %s", vsock_dev_name(l->b->dev),
+			  l->what, strerror(-r));
+}
+
 static void fwd_on_accept(struct ev_loop *loop, int lfd, uint32_t events, void *opaque)
 {
 	struct vsock_backend *b = opaque;
 	const struct vm_config *cfg = vsock_dev_cfg(b->dev);
 	const char *name = vsock_dev_name(b->dev);
 	struct fwd *f = b->priv;
+	struct fwd_listener *l = NULL;
 	struct sockaddr_vm peer;
 	socklen_t len = sizeof(peer);
-	uint32_t port = 0;
-	uint16_t type = VIRTIO_VSOCK_TYPE_STREAM;
+	uint32_t port;
+	uint16_t type;
 	int r;
-	(void)loop, (void)events;
+	(void)events;
 
 	for (size_t i = 0; i < f->n; i++)
-		if (f->l[i].fd == lfd) {
-			port = f->l[i].port;
-			type = f->l[i].type;
-		}
+		if (f->l[i].fd == lfd)
+			l = &f->l[i];
+	if (!l)
+		return; /* cannot happen: only our listeners carry this handler */
+	port = l->port;
+	type = l->type;
 	/* One per event, as uds.c does: the listener is level-triggered. */
 	int fd = accept4(lfd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
+	if (fd < 0) {
+		int e = errno;
+
+		if (accept_pause_wanted(e)) {
+			ev_del(loop, lfd);
+			accept_pause_start(&l->pause, loop, name, l->what, e);
+		}
 		return;
+	}
+	accept_pause_ok(&l->pause, name, l->what);
 	if (peer.svm_cid != cfg->forward_cid) {
-		log_warn("%s: %s port %u: refused a connection from cid %u "
-			 "(only forward-cid %u may connect)", name, listen_key(type), port,
-			 peer.svm_cid, cfg->forward_cid);
+		log_warn_rl(&f->refused_rl, "%s: %s port %u: refused a connection from cid %u "
+			    "(only forward-cid %u may connect)", name, listen_key(type), port,
+			    peer.svm_cid, cfg->forward_cid);
 		close(fd);
 		return;
 	}
 	if (!vsock_guest_ready(b->dev)) {
-		log_info("%s: %s port %u: connection closed: the VM is not running", name,
-			 listen_key(type), port);
+		log_info_rl(&f->closed_rl, "%s: %s port %u: connection closed: the VM is not "
+			    "running", name, listen_key(type), port);
 		close(fd);
 		return;
 	}
 	r = vsock_offer(b, fd, type, VSOCK_HOST_CID, 0, port);
 	if (r == -EPROTONOSUPPORT)
-		log_info("%s: %s port %u: connection closed: the guest's driver did not "
-			 "negotiate SEQPACKET", name, listen_key(type), port);
+		log_info_rl(&f->closed_rl, "%s: %s port %u: connection closed: the guest's "
+			    "driver did not negotiate SEQPACKET", name, listen_key(type), port);
 	else if (r < 0)
-		log_info("%s: %s port %u: connection closed: %s", name, listen_key(type), port,
-			 strerror(-r));
+		log_info_rl(&f->closed_rl, "%s: %s port %u: connection closed: %s", name,
+			    listen_key(type), port, strerror(-r));
 }
 
 static void fwd_stop(struct vsock_backend *b)
@@ -124,7 +155,8 @@ static void fwd_stop(struct vsock_backend *b)
 	for (size_t i = 0; i < f->n; i++) {
 		if (f->l[i].fd < 0)
 			continue;
-		ev_del(vsock_dev_loop(b->dev), f->l[i].fd);
+		accept_pause_cancel(&f->l[i].pause, vsock_dev_loop(b->dev));
+		ev_del(vsock_dev_loop(b->dev), f->l[i].fd); /* fails if paused: fine */
 		close(f->l[i].fd);
 	}
 	free(f);
@@ -177,6 +209,10 @@ static int fwd_start(struct vsock_backend *b, char *err, size_t errlen)
 		f->l[i].port = seq ? cfg->forward_listen_seqpacket[i - n_stream]
 				   : cfg->forward_listen[i];
 		f->l[i].type = seq ? VIRTIO_VSOCK_TYPE_SEQPACKET : VIRTIO_VSOCK_TYPE_STREAM;
+		f->l[i].b = b;
+		snprintf(f->l[i].what, sizeof(f->l[i].what), "%s port %u",
+			 listen_key(f->l[i].type), f->l[i].port);
+		accept_pause_init(&f->l[i].pause, listener_resume, &f->l[i]);
 	}
 	f->n = n;
 	b->priv = f;

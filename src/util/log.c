@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 #include "util/log.h"
 
+#include "util/clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,14 +41,11 @@ static int timestamp(char *buf, size_t len)
 			ts.tv_nsec / 1000000);
 }
 
-void log_msg(enum log_level level, const char *fmt, ...)
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int n;
-	va_list ap;
 
-	if (level > log_max_level || (unsigned)level >= LOG_LEVEL_COUNT)
-		return;
 	/* The journal records the time and the program; the priority prefix
 	 * replaces both and the level word. */
 	if (journal)
@@ -56,13 +55,60 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "vhost-device-vsock: %s: ",
 			      level_names[level]);
 	}
-	va_start(ap, fmt);
 	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-	va_end(ap);
 	if (n > (int)sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
 	buf[n++] = '\n';
 	/* One write per line; a short write to stderr is not worth retrying. */
 	ssize_t r = write(STDERR_FILENO, buf, (size_t)n);
 	(void)r;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > log_max_level || (unsigned)level >= LOG_LEVEL_COUNT)
+		return;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+bool log_ratelimit_pass(struct log_ratelimit *rl, int64_t now_ns, unsigned *suppressed)
+{
+	/* Fixed windows, started by the first line after the previous one
+	 * ended: an idle limiter costs nothing and lets the next burst pass. */
+	if (!rl->started || now_ns - rl->window_start_ns >= LOG_RL_WINDOW_NS ||
+	    now_ns < rl->window_start_ns) {
+		rl->started = true;
+		rl->window_start_ns = now_ns;
+		rl->lines = 0;
+	}
+	if (rl->lines >= LOG_RL_BURST) {
+		if (rl->suppressed < UINT32_MAX)
+			rl->suppressed++;
+		return false;
+	}
+	rl->lines++;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return true;
+}
+
+void log_msg_rl(struct log_ratelimit *rl, enum log_level level, const char *fmt, ...)
+{
+	unsigned dropped = 0;
+	va_list ap;
+
+	if (level > log_max_level || (unsigned)level >= LOG_LEVEL_COUNT)
+		return;
+	if (!log_ratelimit_pass(rl, vdv_now_ns(), &dropped))
+		return;
+	if (dropped)
+		log_msg(level, "suppressed %u similar messages (at most %u per %lld s)", dropped,
+			LOG_RL_BURST, (long long)(LOG_RL_WINDOW_NS / 1000000000LL));
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
 }

@@ -38,6 +38,17 @@ static void unwatch(struct vu_listen *l)
 	l->watching = false;
 }
 
+/* The pause after EMFILE & co. is over (no frontend can have attached
+ * meanwhile: it is the accept that failed). */
+static void on_pause_end(struct ev_loop *loop, void *opaque)
+{
+	struct vu_listen *l = opaque;
+	(void)loop;
+
+	if (watch(l) < 0)
+		log_error("%s: cannot resume listening on %s", l->dev->name, l->path);
+}
+
 static void on_detached(struct vu_dev *dev, void *opaque)
 {
 	struct vu_listen *l = opaque;
@@ -55,8 +66,18 @@ static void on_listen(struct ev_loop *loop, int fd, uint32_t events, void *opaqu
 	(void)loop, (void)events;
 
 	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
+	if (c < 0) {
+		int e = errno;
+
+		/* Out of fds: the socket stays readable; watching it would
+		 * spin (util/accept_pause.h). */
+		if (accept_pause_wanted(e)) {
+			unwatch(l);
+			accept_pause_start(&l->pause, l->dev->loop, l->dev->name, l->path, e);
+		}
 		return;
+	}
+	accept_pause_ok(&l->pause, l->dev->name, l->path);
 	r = vu_dev_attach(l->dev, c);
 	if (r == -EBUSY) {
 		/* The socket is normally not watched while a frontend is
@@ -83,6 +104,7 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 	memset(l, 0, sizeof(*l));
 	l->dev = dev;
 	l->fd = -1;
+	accept_pause_init(&l->pause, on_pause_end, l);
 	l->path = strdup(path);
 	if (!l->path) {
 		snprintf(err, errlen, "out of memory");
@@ -116,6 +138,7 @@ void vu_listen_destroy(struct vu_listen *l)
 		return; /* zeroed, never initialised: fd 0 is not ours */
 	if (l->dev->detached == on_detached && l->dev->detached_opaque == l)
 		vu_dev_on_detached(l->dev, NULL, NULL);
+	accept_pause_cancel(&l->pause, l->dev->loop);
 	if (l->fd >= 0) {
 		unwatch(l);
 		close(l->fd);

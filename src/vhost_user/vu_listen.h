@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/accept_pause.h"
 #include "vhost_user/vu_dev.h"
 
 struct vu_listen {
@@ -18,6 +19,7 @@ struct vu_listen {
 	char *path;
 	int fd;                 /* the listening socket, or -1 */
 	bool watching;          /* fd is on the loop (no frontend attached) */
+	struct accept_pause pause; /* out of fds: unwatched for a while */
 };
 
 /*

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 /* Reads exactly len bytes (the socket has a receive timeout). */
 static int read_full(int fd, void *buf, size_t len)
 {
@@ -70,7 +72,12 @@ int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds)
 		}
 	}
 	if (mh.msg_flags & MSG_CTRUNC) {
-		err = -EMSGSIZE; /* more fds than a message may carry */
+		/* The kernel could not give us every fd sent: we are out of
+		 * fds (RLIMIT_NOFILE), or the frontend sent more than a
+		 * message may carry. Either way they are gone, not "long". */
+		log_warn("vhost-user message: file descriptors lost (MSG_CTRUNC: out of file "
+			 "descriptors, or more than %d sent with one message)", VHOST_USER_MAX_FDS);
+		err = -EMSGSIZE;
 		goto fail;
 	}
 	if ((size_t)r < sizeof(msg->hdr)) {

@@ -33,10 +33,12 @@ bool conn_io_at_limit(struct vsock_dev *d)
 		return false;
 	}
 	STAT_INC(d->stats.conn_limit_hits);
-	/* Once per episode, not once per refused connection. */
+	/* Once per episode, not once per refused connection; and since one
+	 * freed connection ends an episode, episodes are rate limited too. */
 	if (!d->limit_logged)
-		log_warn("%s: connection limit (%u) reached; refusing new connections", d->name,
-			 VSOCK_MAX_CONNS);
+		log_warn_rl(&d->limit_rl,
+			    "%s: connection limit (%u) reached; refusing new connections",
+			    d->name, VSOCK_MAX_CONNS);
 	d->limit_logged = true;
 	return true;
 }
@@ -589,16 +591,19 @@ static void log_timeout(struct vsock_conn *c, enum conn_timeout_why why)
 
 	switch (why) {
 	case CONN_TMO_HANDSHAKE:
-		log_info("%s: host connection sent no CONNECT line within %u ms; closing", name,
-			 CONN_TIMEOUT_MS);
+		log_info_rl(&c->dev->handshake_rl,
+			    "%s: host connection sent no CONNECT line within %u ms; closing",
+			    name, CONN_TIMEOUT_MS);
 		break;
 	case CONN_TMO_CONNECT:
-		log_info("%s: connect from guest port %u to cid %llu port %u timed out", name,
-			 c->p.guest_port, (unsigned long long)c->p.peer_cid, c->p.peer_port);
+		log_info_rl(&c->dev->timeout_rl,
+			    "%s: connect from guest port %u to cid %llu port %u timed out", name,
+			    c->p.guest_port, (unsigned long long)c->p.peer_cid, c->p.peer_port);
 		break;
 	case CONN_TMO_GUEST:
-		log_info("%s: guest did not answer the connection to port %u within %u ms", name,
-			 c->p.guest_port, CONN_TIMEOUT_MS);
+		log_info_rl(&c->dev->timeout_rl,
+			    "%s: guest did not answer the connection to port %u within %u ms",
+			    name, c->p.guest_port, CONN_TIMEOUT_MS);
 		break;
 	case CONN_TMO_CLOSE:
 	case CONN_TMO_NONE:

@@ -67,6 +67,13 @@ struct vsock_dev {
 
 	struct conn_table conns;
 	bool limit_logged;
+	/* Lines a peer can provoke at will, at most LOG_RL_BURST per 10 s:
+	 * limit episodes (a flapping limit starts one per freed connection)
+	 * failed host handshakes (bad or missing CONNECT line), connection
+	 * timeouts. */
+	struct log_ratelimit limit_rl;
+	struct log_ratelimit handshake_rl;
+	struct log_ratelimit timeout_rl;
 	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
 	unsigned ctrl_head, ctrl_len;
 

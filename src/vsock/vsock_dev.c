@@ -404,16 +404,16 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 	int r;
 
 	if (guest_port < 0) {
-		log_info("%s: host connection on %s closed: %s", d->name,
-			 d->cfg->uds_path ? d->cfg->uds_path : "?", why);
+		log_info_rl(&d->handshake_rl, "%s: host connection on %s closed: %s", d->name,
+			    d->cfg->uds_path ? d->cfg->uds_path : "?", why);
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 		return;
 	}
 	conn_io_note_hangup(c);
 	r = offer(c, VSOCK_HOST_CID, 0, (uint32_t)guest_port);
 	if (r < 0) {
-		log_info("%s: host connection to guest port %u closed: %s", d->name,
-			 (uint32_t)guest_port, strerror(-r));
+		log_info_rl(&d->handshake_rl, "%s: host connection to guest port %u closed: %s",
+			    d->name, (uint32_t)guest_port, strerror(-r));
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 	}
 }

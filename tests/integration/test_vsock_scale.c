@@ -564,11 +564,93 @@ static void test_connection_limit(void **state)
 	sim_close(s);
 }
 
+/* How many lines of the daemon's log contain needle. */
+static unsigned log_count(const struct itest *t, const char *needle)
+{
+	FILE *f = fopen(t->d.log_path, "r");
+	char line[1024];
+	unsigned n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/*
+ * A table that hovers at the limit (one connection freed, one taken, one
+ * refused, again and again) starts a new "limit reached" episode each
+ * time: the warning must stay rate limited (util/log.h: 5 per 10 s, then
+ * one "suppressed" line), not one line per freed connection.
+ */
+static void test_connection_limit_flapping_log(void **state)
+{
+	struct itest *t = *state;
+	const unsigned cycles = 20;
+	struct sim *s;
+	struct mg g;
+	int lfd, *hfds, nh = 0, hfd;
+	unsigned lines, next = MAX_CONNS;
+
+	if (itest_raise_nofile(NOFILE_WANT) < MAX_CONNS + 128) {
+		print_message("RLIMIT_NOFILE too low for %u connections\n", MAX_CONNS);
+		skip();
+	}
+	s = itest_start(t, NULL);
+	mg_init(&g, s, MAX_CONNS + 2 * cycles);
+	hfds = calloc(MAX_CONNS + cycles, sizeof(*hfds));
+	assert_non_null(hfds);
+	lfd = itest_host_listen(t, 1234, 2 * MAX_CONNS);
+	for (unsigned i = 0; i < MAX_CONNS; i++) {
+		mc_connect(&g, &g.c[i], 1234);
+		if (i % 32 == 31)
+			mg_drain(&g, 0);
+		while ((hfd = itest_host_accept(lfd, 0)) >= 0)
+			hfds[nh++] = hfd;
+	}
+	mg_settle(&g, 0, MAX_CONNS, 10000);
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		if (g.c[i].state != MC_OPEN)
+			fail_msg("connection %u of %u refused below the limit", i, MAX_CONNS);
+
+	for (unsigned k = 0; k < cycles; k++) {
+		/* Free one... */
+		assert_int_equal(sg_rst(g.c[k].conn), 0);
+		g.c[k].state = MC_RESET;
+		assert_int_equal(sg_kick(g.sg), 0);
+		assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
+		/* ...take it again, and be refused once more. */
+		mc_connect(&g, &g.c[next], 1234);
+		mg_settle(&g, next, next + 1, ITEST_TIMEOUT_MS);
+		assert_int_equal(g.c[next].state, MC_OPEN);
+		next++;
+		mc_connect(&g, &g.c[next], 1234);
+		mg_settle(&g, next, next + 1, ITEST_TIMEOUT_MS);
+		assert_int_equal(g.c[next].state, MC_REFUSED);
+		next++;
+		while (nh < (int)(MAX_CONNS + cycles) && (hfd = itest_host_accept(lfd, 0)) >= 0)
+			hfds[nh++] = hfd;
+	}
+	lines = log_count(t, "connection limit (");
+	print_message("%u limit episodes, %u warning lines\n", cycles, lines);
+	assert_true(lines >= 1 && lines <= 6);
+
+	for (int i = 0; i < nh; i++)
+		close(hfds[i]);
+	free(hfds);
+	close(lfd);
+	mg_fini(&g);
+	sim_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		ITEST_T(test_500_concurrent),
 		ITEST_T(test_connection_limit),
+		ITEST_T(test_connection_limit_flapping_log),
 	};
 
 	/* Before any daemon is spawned: it inherits the limit. 1024 host
