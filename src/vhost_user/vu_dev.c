@@ -125,6 +125,7 @@ int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
 	dev->opaque = opaque;
 	dev->conn_fd = -1;
 	gm_init(&dev->mem);
+	gm_set_name(&dev->mem, dev->name);
 	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
 		vq_init(&dev->vqs[q]);
 	if (ops->num_queues == 0 || ops->num_queues > VU_MAX_QUEUES) {
