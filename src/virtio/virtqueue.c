@@ -136,7 +136,7 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 	/* Bytes, not struct pointers: an indirect table need not be aligned. */
 	const uint8_t *table = (const uint8_t *)vq->desc;
 	uint32_t table_size = vq->num;
-	uint32_t idx = head, count = 0;
+	uint32_t idx = head, count = 0, total = 0;
 	bool in_indirect = false;
 
 	elem->head = head;
@@ -156,6 +156,10 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 		 * more means the driver built a loop. */
 		if (++count > table_size)
 			return -ELOOP;
+		/* One budget for the whole chain, indirect table included. */
+		if (++total > VQ_CHAIN_MAX_DESC)
+			return -E2BIG;
+		vq->stats.descs++;
 		/* One copy: the driver may rewrite the descriptor meanwhile. */
 		memcpy(&desc, table + (size_t)idx * sizeof(desc), sizeof(desc));
 		addr = desc.addr;

@@ -26,6 +26,14 @@
  * needing more than this is rejected as malformed. */
 #define VQ_ELEM_MAX_IOV 64u
 
+/* Most descriptors one chain may have, all tables together (an indirect
+ * descriptor counts too). Every descriptor with bytes takes an iovec, so a
+ * chain that passes the iovec limit has at most VQ_ELEM_MAX_IOV of them;
+ * the rest of the budget is for zero-length ones, which take no iovec and
+ * would otherwise let a chain walk the ring and a 32768-entry indirect
+ * table per avail entry (CPU amplification). */
+#define VQ_CHAIN_MAX_DESC (2u * VQ_ELEM_MAX_IOV)
+
 struct vq_elem {
 	uint16_t head;          /* returned to vq_push() */
 	unsigned out_num;       /* driver-readable iovecs: iov[0 .. out_num) */
@@ -38,6 +46,7 @@ struct vq_elem {
 struct vq_stats {
 	uint64_t popped;
 	uint64_t bad_chains;    /* returned with len 0 because malformed */
+	uint64_t descs;         /* descriptors read while walking chains */
 	uint64_t notifications; /* calls signalled */
 	uint64_t suppressed;    /* flushes that did not need a call */
 };

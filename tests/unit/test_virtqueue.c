@@ -518,6 +518,55 @@ static void test_indirect_bigger_than_ring(void **state)
 	assert_int_equal(e.out_len, 4u * n);
 }
 
+/* Zero-length descriptors take no iovec: without one budget for the whole
+ * chain, one avail entry could walk a 32768-entry indirect table of them
+ * (plus the ring). The walk stops at VQ_CHAIN_MAX_DESC descriptors. */
+static void test_zero_length_flood_bounded(void **state)
+{
+	struct test_ring *tr = *state;   /* num = 128 */
+	const uint16_t n = 4096;
+	uint64_t table = tr_buf(tr, 16u * n), b = tr_buf(tr, 16), descs;
+
+	tr->vq.indirect = true;
+	for (uint16_t i = 0; i < n; i++)
+		tr_idesc(tr, table, i, b, 0, i + 1 < n ? F_NEXT : 0, (uint16_t)(i + 1));
+	tr_desc(tr, 0, table, 16u * n, F_IND, 0);
+	descs = tr->vq.stats.descs;
+	expect_bad_chain(tr, 0);
+	/* The refused chain, then the good one-descriptor chain. */
+	assert_true(tr->vq.stats.descs - descs <= VQ_CHAIN_MAX_DESC + 1);
+
+	/* Direct and indirect count together: 100 + 1 + 100 > the budget. */
+	for (uint16_t i = 1; i <= 100; i++)
+		tr_desc(tr, i, b, 0, F_NEXT, (uint16_t)(i + 1));
+	tr_desc(tr, 101, table, 16u * 100, F_IND, 0);
+	tr_idesc(tr, table, 99, b, 0, 0, 0);
+	descs = tr->vq.stats.descs;
+	expect_bad_chain(tr, 1);
+	assert_true(tr->vq.stats.descs - descs <= VQ_CHAIN_MAX_DESC + 1);
+}
+
+/* A chain as large as the iovec limit allows, with some zero-length
+ * descriptors among its entries, is still one good element. */
+static void test_chain_within_budget(void **state)
+{
+	struct test_ring *tr = *state;   /* num = 128 */
+	struct vq_elem e;
+	const uint16_t n = VQ_ELEM_MAX_IOV + 60;   /* + the indirect one: 125 */
+	uint64_t table = tr_buf(tr, 16u * n), b = tr_buf(tr, 1);
+
+	tr->vq.indirect = true;
+	for (uint16_t i = 0; i < n; i++)
+		tr_idesc(tr, table, i, b, i < VQ_ELEM_MAX_IOV ? 1 : 0, i + 1 < n ? F_NEXT : 0,
+			 (uint16_t)(i + 1));
+	tr_desc(tr, 0, table, 16u * n, F_IND, 0);
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	assert_int_equal(e.out_num, VQ_ELEM_MAX_IOV);
+	assert_int_equal(e.out_len, VQ_ELEM_MAX_IOV);
+	assert_int_equal(tr->vq.stats.bad_chains, 0);
+}
+
 static void test_indirect_not_negotiated(void **state)
 {
 	struct test_ring *tr = *state;
@@ -795,6 +844,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_then_indirect, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_bigger_than_ring, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_length_flood_bounded, setup128, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_within_budget, setup128, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_not_negotiated, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_malformed, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup8, teardown),
