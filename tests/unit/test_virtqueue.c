@@ -9,6 +9,7 @@
 #include "vq_test_ring.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 
 #define F_NEXT  VRING_DESC_F_NEXT
@@ -680,6 +681,89 @@ static void test_avail_idx_jump(void **state)
 	assert_true(tr->vq.broken);
 }
 
+/* What vq logs (stderr) between cap_begin and cap_end. */
+static int cap_fd = -1, cap_saved = -1;
+
+static void cap_begin(void)
+{
+	fflush(stderr);
+	cap_fd = memfd_create("vq-test-log", MFD_CLOEXEC);
+	cap_saved = dup(2);
+	assert_true(cap_fd >= 0 && cap_saved >= 0);
+	assert_int_equal(dup2(cap_fd, 2), 2);
+}
+
+static const char *cap_end(void)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	assert_int_equal(dup2(cap_saved, 2), 2);
+	close(cap_saved);
+	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
+	close(cap_fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* A broken ring says so once, and SET_VRING_BASE / SET_VRING_ADDR (what a
+ * guest reboot sends) make it usable again, said once too. */
+static void test_restart_clears_broken(void **state)
+{
+	struct test_ring *tr = *state;
+	struct vq_elem e;
+	const char *log;
+
+	vq_set_name(&tr->vq, "vm cid 9", 1);
+	tr_desc(tr, 0, tr_buf(tr, 8), 8, 0, 0);
+	cap_begin();
+	tr_avail_add(tr, 200);                      /* no such descriptor */
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), -EIO);
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 0);
+	log = cap_end();
+	assert_true(tr->vq.broken);
+	assert_int_equal(count_of(log, "vm cid 9: queue 1 is broken"), 1);
+	assert_non_null(strstr(log, "avail entry names descriptor 200 (ring size 8"));
+
+	/* The reboot: the driver starts from empty rings, the frontend
+	 * sends the base, then the addresses. */
+	memset(tr->avail, 0, 4 + 2 * 8 + 2);
+	memset(tr->used, 0, 4 + 8 * 8 + 2);
+	tr->avail_idx = 0;
+	cap_begin();
+	vq_set_base(&tr->vq, 0);
+	tr_readdr(tr);
+	log = cap_end();
+	assert_false(tr->vq.broken);
+	assert_true(vq_ready(&tr->vq));
+	assert_int_equal(count_of(log, "vm cid 9: queue 1 restarted after it was broken"), 1);
+	/* Traffic flows again. */
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	vq_push(&tr->vq, 0, 0);
+	vq_flush(&tr->vq);
+	assert_int_equal(tr_used_idx(tr), 1);
+
+	/* A restart of a ring that was not broken says nothing; reset keeps
+	 * the queue's name. */
+	cap_begin();
+	vq_set_base(&tr->vq, 1);
+	log = cap_end();
+	assert_string_equal(log, "");
+	vq_reset(&tr->vq);
+	assert_string_equal(tr->vq.owner, "vm cid 9");
+	assert_int_equal(tr->vq.index, 1);
+}
+
 static void test_bad_chains_bounded(void **state)
 {
 	struct test_ring *tr = *state;
@@ -850,6 +934,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect_malformed, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_clears_broken, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains_bounded, setup8, teardown),
 		{ "test_wrap_around_8", test_wrap_around, setup8, teardown, NULL },
 		{ "test_wrap_around_128", test_wrap_around, setup128, teardown, NULL },
