@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "virtio/mem_fault.h"
 
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
@@ -58,8 +59,14 @@ fail:
 static void *vm_thread(void *arg)
 {
 	struct vm *vm = arg;
-	int r = ev_run(vm->loop);
+	int r;
 
+	/* This thread alone touches the VM's guest memory: a SIGBUS in it
+	 * drops this VM's session, not the process (virtio/mem_fault.h). */
+	r = gm_fault_attach(&vsock_dev_vu(vm->dev)->mem);
+	if (r < 0)
+		log_warn("%s: cannot install the SIGBUS handler: %s", vm->name, strerror(-r));
+	r = ev_run(vm->loop);
 	if (r < 0)
 		log_error("%s: event loop failed: %s", vm->name, strerror(-r));
 	return NULL;

@@ -126,8 +126,11 @@ int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
 	dev->opaque = opaque;
 	dev->conn_fd = -1;
 	gm_init(&dev->mem);
-	for (unsigned q = 0; q < VU_MAX_QUEUES; q++)
+	gm_set_name(&dev->mem, dev->name);
+	for (unsigned q = 0; q < VU_MAX_QUEUES; q++) {
 		vq_init(&dev->vqs[q]);
+		vq_set_name(&dev->vqs[q], dev->name, q);
+	}
 	if (ops->num_queues == 0 || ops->num_queues > VU_MAX_QUEUES) {
 		log_error("%s: device has %u queues (max %u)", dev->name, ops->num_queues,
 			  VU_MAX_QUEUES);

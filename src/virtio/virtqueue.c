@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/log.h"
+
 /* The driver may change ring memory at any time: read every shared field
  * exactly once, through these helpers, and work on the copy. */
 static inline uint16_t load16(const volatile uint16_t *p)
@@ -34,8 +36,17 @@ void vq_init(struct vq *vq)
 	vq->notify_enabled = true;
 }
 
+void vq_set_name(struct vq *vq, const char *owner, unsigned index)
+{
+	vq->owner = owner;
+	vq->index = index;
+}
+
 void vq_reset(struct vq *vq)
 {
+	const char *owner = vq->owner;
+	unsigned index = vq->index;
+
 	if (vq->kick_fd >= 0)
 		close(vq->kick_fd);
 	if (vq->call_fd >= 0)
@@ -43,6 +54,35 @@ void vq_reset(struct vq *vq)
 	if (vq->err_fd >= 0)
 		close(vq->err_fd);
 	vq_init(vq);
+	vq_set_name(vq, owner, index);
+}
+
+/* The ring stops here until the frontend restarts it: say so once, or a
+ * guest whose device went silent leaves no trace of why. Not when guest
+ * memory faulted (it reads as zeros now): the owner logs that, once. */
+static void mark_broken(struct vq *vq, const struct guest_mem *gm, const char *why,
+			unsigned value)
+{
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	if (gm->faulted)
+		return;
+	log_error("%s: queue %u is broken and stops until the ring is restarted: %s %u"
+		  " (ring size %u, next avail index %u)",
+		  vq->owner ? vq->owner : "virtqueue", vq->index, why, value, vq->num,
+		  vq->last_avail_idx);
+}
+
+/* SET_VRING_BASE or _ADDR: the frontend (re)starts the ring, e.g. after a
+ * guest reboot; one that was broken is usable again. */
+static void restart(struct vq *vq)
+{
+	if (!vq->broken)
+		return;
+	vq->broken = false;
+	log_info("%s: queue %u restarted after it was broken",
+		 vq->owner ? vq->owner : "virtqueue", vq->index);
 }
 
 int vq_set_num(struct vq *vq, uint32_t num)
@@ -100,6 +140,7 @@ int vq_set_addr(struct vq *vq, const struct guest_mem *gm, uint64_t desc_uva,
 	 * a ring the previous backend instance had been serving). */
 	vq->used_idx = load16(&vq->used->idx);
 	vq->signalled_used_valid = false;
+	restart(vq);
 	return 0;
 }
 
@@ -114,6 +155,7 @@ void vq_set_base(struct vq *vq, uint16_t base)
 {
 	vq->last_avail_idx = base;
 	vq->inflight = 0;
+	restart(vq);
 }
 
 uint16_t vq_avail_count(const struct vq *vq)
@@ -136,7 +178,7 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 	/* Bytes, not struct pointers: an indirect table need not be aligned. */
 	const uint8_t *table = (const uint8_t *)vq->desc;
 	uint32_t table_size = vq->num;
-	uint32_t idx = head, count = 0;
+	uint32_t idx = head, count = 0, total = 0;
 	bool in_indirect = false;
 
 	elem->head = head;
@@ -156,6 +198,10 @@ static int walk_chain(struct vq *vq, const struct guest_mem *gm, uint16_t head,
 		 * more means the driver built a loop. */
 		if (++count > table_size)
 			return -ELOOP;
+		/* One budget for the whole chain, indirect table included. */
+		if (++total > VQ_CHAIN_MAX_DESC)
+			return -E2BIG;
+		vq->stats.descs++;
 		/* One copy: the driver may rewrite the descriptor meanwhile. */
 		memcpy(&desc, table + (size_t)idx * sizeof(desc), sizeof(desc));
 		addr = desc.addr;
@@ -213,7 +259,8 @@ int vq_pop(struct vq *vq, const struct guest_mem *gm, struct vq_elem *elem)
 		if (pending == 0)
 			return 0;
 		if (pending > vq->num) {
-			vq->broken = true;
+			mark_broken(vq, gm, "the driver made available more entries than the ring holds:",
+				    pending);
 			return -EIO;
 		}
 		/* Read ring entries only after seeing the index that covers them. */
@@ -221,7 +268,7 @@ int vq_pop(struct vq *vq, const struct guest_mem *gm, struct vq_elem *elem)
 		head = load16(&vq->avail->ring[vq->last_avail_idx & (vq->num - 1)]);
 		if (head >= vq->num) {
 			/* Nothing valid to give back: the ring is unusable. */
-			vq->broken = true;
+			mark_broken(vq, gm, "avail entry names descriptor", head);
 			return -EIO;
 		}
 		vq->last_avail_idx++;

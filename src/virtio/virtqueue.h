@@ -25,6 +25,13 @@
  * chain (header + payload, or more for scattered payload pages); a chain
  * needing more than this is rejected as malformed. */
 #define VQ_ELEM_MAX_IOV 64u
+/* Most descriptors one chain may have, all tables together (an indirect
+ * descriptor counts too). Every descriptor with bytes takes an iovec, so a
+ * chain that passes the iovec limit has at most VQ_ELEM_MAX_IOV of them;
+ * the rest of the budget is for zero-length ones, which take no iovec and
+ * would otherwise let a chain walk the ring and a 32768-entry indirect
+ * table per avail entry (CPU amplification). */
+#define VQ_CHAIN_MAX_DESC (2u * VQ_ELEM_MAX_IOV)
 
 struct vq_elem {
 	uint16_t head;          /* returned to vq_push() */
@@ -38,6 +45,7 @@ struct vq_elem {
 struct vq_stats {
 	uint64_t popped;
 	uint64_t bad_chains;    /* returned with len 0 because malformed */
+	uint64_t descs;         /* descriptors read while walking chains */
 	uint64_t notifications; /* calls signalled */
 	uint64_t suppressed;    /* flushes that did not need a call */
 };
@@ -67,15 +75,22 @@ struct vq {
 
 	int kick_fd, call_fd, err_fd;
 	struct vq_stats stats;
+
+	const char *owner;             /* for log lines ("vm cid 3"), or NULL */
+	unsigned index;                /* the queue's number in its device */
 };
 
 void vq_init(struct vq *vq);
+/* Names the queue in log lines (owner must outlive vq); kept by vq_reset. */
+void vq_set_name(struct vq *vq, const char *owner, unsigned index);
 /* Closes the eventfds and forgets the ring; the queue is unconfigured. */
 void vq_reset(struct vq *vq);
 
 /* Validates num (power of two, 1..VQ_MAX_SIZE). */
 int vq_set_num(struct vq *vq, uint32_t num);
-/* Translates and checks the three ring areas (need vq_set_num first). */
+/* Translates and checks the three ring areas (need vq_set_num first).
+ * vq_set_addr and vq_set_base (re)start the ring: a ring the driver had
+ * broken is usable again (logged), e.g. after a guest reboot. */
 int vq_set_addr(struct vq *vq, const struct guest_mem *gm, uint64_t desc_uva,
 		uint64_t avail_uva, uint64_t used_uva);
 /* Re-translates the ring pointers after the memory table changed.

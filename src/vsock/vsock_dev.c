@@ -8,6 +8,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/stat.h"
+#include "virtio/mem_fault.h"
 #include "vsock/conn_io.h"
 #include "vsock/rxq.h"
 #include "vsock/txq.h"
@@ -146,16 +148,39 @@ static const struct vu_dev_ops vsock_ops = {
 	.reset = vsock_reset,
 };
 
+/* An access to guest memory raised SIGBUS (the VMM cut its memory file
+ * short) and virtio/mem_fault.c put zero pages in its place: the guest's
+ * memory is gone, so is its session. True when it was dropped. */
+static bool drop_if_mem_faulted(struct vsock_dev *d)
+{
+	struct gm_fault f;
+
+	if (!gm_fault_take(&d->vu.mem, &f))
+		return false;
+	log_error("%s: guest memory at gpa 0x%" PRIx64 " (region gpa 0x%" PRIx64
+		  " size 0x%" PRIx64 ") raised SIGBUS: the VMM's memory file is shorter than"
+		  " the region it announced; dropping the session",
+		  d->name, f.gpa, f.region_gpa, f.region_size);
+	vu_dev_detach(&d->vu, "guest memory fault");
+	return true;
+}
+
 /* Batched work runs once per loop turn, after all events were taken in. */
 static bool vsock_before_sleep(struct ev_loop *loop, void *opaque)
 {
 	struct vsock_dev *d = opaque;
 	(void)loop;
 
+	/* Once per turn, before and after the batched work: the fast path
+	 * of the SIGBUS recovery is this flag test. */
+	if (drop_if_mem_faulted(d))
+		return false;
 	if (d->tx_work)
 		txq_process(d);
 	if (d->rx_work)
 		rxq_process(d);
+	if (drop_if_mem_faulted(d))
+		return false;
 	/* Cheap enough per loop turn, and always current for the siblings. */
 	atomic_store_explicit(&d->accepting, vsock_guest_ready(d), memory_order_relaxed);
 	return d->tx_work || d->rx_work;
@@ -167,6 +192,10 @@ static bool vsock_poll(void *opaque)
 {
 	struct vsock_dev *d = opaque;
 
+	/* A fault seen while polling: end the window, the next turn drops
+	 * the session (zero pages would show no work, and we would sleep). */
+	if (d->vu.mem.faulted)
+		return true;
 	if (vq_avail_count(&d->vu.vqs[VSOCK_TX_Q])) {
 		d->tx_work = true;
 		return true;

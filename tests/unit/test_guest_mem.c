@@ -11,11 +11,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtio/guest_mem.h"
+#include "virtio/mem_fault.h"
 
 #define PAGE 0x1000ull
 /* Frontend UVAs are arbitrary numbers, deliberately far from GPAs and
@@ -410,6 +416,176 @@ static void test_bad_fd_and_clear(void **state)
 	assert_non_null(gm_gpa_to_host(&f->gm, A_GPA, 1));
 }
 
+/* What the code under test logs (stderr, fd 2) between cap_begin and
+ * cap_end goes to a memfd; cap_end returns it as a string. */
+static int cap_fd = -1, cap_saved = -1;
+
+static void cap_begin(void)
+{
+	fflush(stderr);
+	cap_fd = memfd_create("gm-test-log", MFD_CLOEXEC);
+	cap_saved = dup(2);
+	assert_true(cap_fd >= 0 && cap_saved >= 0);
+	assert_int_equal(dup2(cap_fd, 2), 2);
+}
+
+static const char *cap_end(void)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	fflush(stderr);
+	assert_int_equal(dup2(cap_saved, 2), 2);
+	close(cap_saved);
+	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
+	close(cap_fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void test_region_beyond_file(void **state)
+{
+	struct gm_fixture *f = *state;   /* fd[0] holds 4 pages */
+	const char *log;
+
+	gm_set_name(&f->gm, "vm cid 9");
+	/* One page more than the file, and the file's size from an offset. */
+	cap_begin();
+	assert_int_equal(gm_add_region(&f->gm, f->fd[0], A_GPA, 5 * PAGE,
+				       UVA_DELTA + A_GPA, 0), -EINVAL);
+	log = cap_end();
+	assert_non_null(strstr(log, "vm cid 9: memory region gpa 0x10000 size 0x5000"));
+	assert_non_null(strstr(log, "ends at 0x5000, beyond its file's size 0x4000"));
+	assert_int_equal(gm_add_region(&f->gm, f->fd[0], A_GPA, 4 * PAGE,
+				       UVA_DELTA + A_GPA, PAGE), -EINVAL);
+	assert_int_equal(gm_add_region(&f->gm, f->fd[0], A_GPA, 0x11,
+				       UVA_DELTA + A_GPA, 4 * PAGE - 0x10), -EINVAL);
+	assert_int_equal(f->gm.nregions, 0);
+	/* Up to the file's last byte is fine. */
+	assert_int_equal(gm_add_region(&f->gm, f->fd[0], A_GPA, 3 * PAGE,
+				       UVA_DELTA + A_GPA, PAGE), 0);
+	assert_int_equal(gm_add_region(&f->gm, f->fd[0], 0x100000, 0x10,
+				       UVA_DELTA + 0x100000, 4 * PAGE - 0x10), 0);
+	assert_int_equal(*(uint8_t *)gm_gpa_to_host(&f->gm, 0x100000 + 0xf, 1),
+			 pattern(4 * PAGE - 1, 1));
+	/* Not a regular file (a device has no size to check): mapped. */
+	int zfd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	assert_true(zfd >= 0);
+	assert_int_equal(gm_add_region(&f->gm, zfd, 0x200000, PAGE,
+				       UVA_DELTA + 0x200000, 0), 0);
+	close(zfd);
+}
+
+static void test_map_from_offset_page(void **state)
+{
+	struct gm_fixture *f = *state;
+	const uint64_t off = (64ull << 20) + 0x234; /* large, not page aligned */
+	int fd = memfd_create("gm-test-big", MFD_CLOEXEC);
+	const struct gm_region *r;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(off + 2 * PAGE)), 0); /* sparse */
+	assert_int_equal(pwrite(fd, "\x5a", 1, (off_t)off), 1);
+	assert_int_equal(pwrite(fd, "\xa5", 1, (off_t)(off + PAGE - 1)), 1);
+	assert_int_equal(gm_add_region(&f->gm, fd, A_GPA, PAGE, UVA_DELTA + A_GPA, off), 0);
+	r = &f->gm.regions[0];
+	/* Mapped from the page that holds the offset, not from 0. */
+	assert_int_equal(r->map_len, 0x234 + PAGE);
+	assert_ptr_equal(r->host, (uint8_t *)r->map_base + 0x234);
+	assert_int_equal(*(uint8_t *)gm_gpa_to_host(&f->gm, A_GPA, 1), 0x5a);
+	assert_int_equal(*(uint8_t *)gm_gpa_to_host(&f->gm, A_GPA + PAGE - 1, 1), 0xa5);
+	close(fd);
+}
+
+static void test_unsealed_warning(void **state)
+{
+	struct gm_fixture *f = *state;
+	int fd = memfd_create("gm-test-seal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const char *log;
+
+	gm_set_name(&f->gm, "vm cid 9");
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)(2 * PAGE)), 0);
+	cap_begin();
+	assert_int_equal(gm_add_region(&f->gm, fd, A_GPA, PAGE, UVA_DELTA + A_GPA, 0), 0);
+	log = cap_end();
+	assert_non_null(strstr(log, "vm cid 9: memory region gpa 0x10000 size 0x1000 is a "
+				    "shared-memory file not sealed against shrinking"));
+	/* Sealed as QEMU's memfd backend does by default: nothing to say. */
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	cap_begin();
+	assert_int_equal(gm_add_region(&f->gm, fd, 0x100000, PAGE, UVA_DELTA + 0x100000,
+				       PAGE), 0);
+	log = cap_end();
+	assert_string_equal(log, "");
+	close(fd);
+}
+
+/* The VMM cuts the file short after the mapping: the next access raises
+ * SIGBUS. With the memory attached to this thread it is survived: the
+ * access reads zeros, and the fault is reported once. */
+static void test_shrunk_after_mapping(void **state)
+{
+	struct gm_fixture *f = *state;
+	volatile uint8_t *p;
+	struct gm_fault flt;
+
+	add_a(f);
+	p = gm_gpa_to_host(&f->gm, A_GPA + 2 * PAGE + 5, 1);
+	assert_int_equal(*p, pattern(2 * PAGE + 5, 1));
+	assert_int_equal(gm_fault_attach(&f->gm), 0);
+	assert_false(gm_fault_take(&f->gm, &flt));
+	assert_int_equal(ftruncate(f->fd[0], (off_t)PAGE), 0);
+	assert_int_equal(*p, 0);
+	*p = 7; /* writes land too (in the zero pages, not the file) */
+	assert_int_equal(*p, 7);
+	assert_true(gm_fault_take(&f->gm, &flt));
+	assert_int_equal(flt.gpa, A_GPA + 2 * PAGE + 5);
+	assert_int_equal(flt.region_gpa, A_GPA);
+	assert_int_equal(flt.region_size, A_SIZE);
+	assert_false(gm_fault_take(&f->gm, &flt));
+	assert_int_equal(gm_fault_attach(NULL), 0);
+}
+
+/* A SIGBUS outside the attached memory is not swallowed: the process dies
+ * of it as it would without the handler (checked in a child). */
+static void test_fault_elsewhere_kills(void **state)
+{
+	struct gm_fixture *f = *state;
+	int status = 0;
+	pid_t pid, w = 0;
+
+	add_a(f);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = memfd_create("gm-test-other", 0);
+		volatile uint8_t *q;
+
+		signal(SIGBUS, SIG_DFL); /* not cmocka's: the default */
+		if (fd < 0 || ftruncate(fd, (off_t)PAGE) < 0 || gm_fault_attach(&f->gm) < 0)
+			_exit(2);
+		q = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		if (q == MAP_FAILED || ftruncate(fd, 0) < 0)
+			_exit(3);
+		(void)*q;
+		_exit(0);
+	}
+	/* Bounded wait: 5 s at most. */
+	for (int i = 0; i < 500 && w == 0; i++) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		fail_msg("child did not end");
+	}
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGBUS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +601,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mmap_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shared_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_fd_and_clear, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_beyond_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_map_from_offset_page, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsealed_warning, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shrunk_after_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fault_elsewhere_kills, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("guest_mem", tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include "vq_test_ring.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
 
 #define F_NEXT  VRING_DESC_F_NEXT
@@ -518,6 +519,55 @@ static void test_indirect_bigger_than_ring(void **state)
 	assert_int_equal(e.out_len, 4u * n);
 }
 
+/* Zero-length descriptors take no iovec: without one budget for the whole
+ * chain, one avail entry could walk a 32768-entry indirect table of them
+ * (plus the ring). The walk stops at VQ_CHAIN_MAX_DESC descriptors. */
+static void test_zero_length_flood_bounded(void **state)
+{
+	struct test_ring *tr = *state;   /* num = 128 */
+	const uint16_t n = 4096;
+	uint64_t table = tr_buf(tr, 16u * n), b = tr_buf(tr, 16), descs;
+
+	tr->vq.indirect = true;
+	for (uint16_t i = 0; i < n; i++)
+		tr_idesc(tr, table, i, b, 0, i + 1 < n ? F_NEXT : 0, (uint16_t)(i + 1));
+	tr_desc(tr, 0, table, 16u * n, F_IND, 0);
+	descs = tr->vq.stats.descs;
+	expect_bad_chain(tr, 0);
+	/* The refused chain, then the good one-descriptor chain. */
+	assert_true(tr->vq.stats.descs - descs <= VQ_CHAIN_MAX_DESC + 1);
+
+	/* Direct and indirect count together: 100 + 1 + 100 > the budget. */
+	for (uint16_t i = 1; i <= 100; i++)
+		tr_desc(tr, i, b, 0, F_NEXT, (uint16_t)(i + 1));
+	tr_desc(tr, 101, table, 16u * 100, F_IND, 0);
+	tr_idesc(tr, table, 99, b, 0, 0, 0);
+	descs = tr->vq.stats.descs;
+	expect_bad_chain(tr, 1);
+	assert_true(tr->vq.stats.descs - descs <= VQ_CHAIN_MAX_DESC + 1);
+}
+
+/* A chain as large as the iovec limit allows, with some zero-length
+ * descriptors among its entries, is still one good element. */
+static void test_chain_within_budget(void **state)
+{
+	struct test_ring *tr = *state;   /* num = 128 */
+	struct vq_elem e;
+	const uint16_t n = VQ_ELEM_MAX_IOV + 60;   /* + the indirect one: 125 */
+	uint64_t table = tr_buf(tr, 16u * n), b = tr_buf(tr, 1);
+
+	tr->vq.indirect = true;
+	for (uint16_t i = 0; i < n; i++)
+		tr_idesc(tr, table, i, b, i < VQ_ELEM_MAX_IOV ? 1 : 0, i + 1 < n ? F_NEXT : 0,
+			 (uint16_t)(i + 1));
+	tr_desc(tr, 0, table, 16u * n, F_IND, 0);
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	assert_int_equal(e.out_num, VQ_ELEM_MAX_IOV);
+	assert_int_equal(e.out_len, VQ_ELEM_MAX_IOV);
+	assert_int_equal(tr->vq.stats.bad_chains, 0);
+}
+
 static void test_indirect_not_negotiated(void **state)
 {
 	struct test_ring *tr = *state;
@@ -629,6 +679,89 @@ static void test_avail_idx_jump(void **state)
 	tr_set_avail_idx(tr, 0xfff0);
 	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), -EIO);
 	assert_true(tr->vq.broken);
+}
+
+/* What vq logs (stderr) between cap_begin and cap_end. */
+static int cap_fd = -1, cap_saved = -1;
+
+static void cap_begin(void)
+{
+	fflush(stderr);
+	cap_fd = memfd_create("vq-test-log", MFD_CLOEXEC);
+	cap_saved = dup(2);
+	assert_true(cap_fd >= 0 && cap_saved >= 0);
+	assert_int_equal(dup2(cap_fd, 2), 2);
+}
+
+static const char *cap_end(void)
+{
+	static char buf[4096];
+	ssize_t n;
+
+	assert_int_equal(dup2(cap_saved, 2), 2);
+	close(cap_saved);
+	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
+	close(cap_fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+
+	for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+/* A broken ring says so once, and SET_VRING_BASE / SET_VRING_ADDR (what a
+ * guest reboot sends) make it usable again, said once too. */
+static void test_restart_clears_broken(void **state)
+{
+	struct test_ring *tr = *state;
+	struct vq_elem e;
+	const char *log;
+
+	vq_set_name(&tr->vq, "vm cid 9", 1);
+	tr_desc(tr, 0, tr_buf(tr, 8), 8, 0, 0);
+	cap_begin();
+	tr_avail_add(tr, 200);                      /* no such descriptor */
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), -EIO);
+	assert_int_equal(vq_pop(&tr->vq, &tr->gm, &e), 0);
+	log = cap_end();
+	assert_true(tr->vq.broken);
+	assert_int_equal(count_of(log, "vm cid 9: queue 1 is broken"), 1);
+	assert_non_null(strstr(log, "avail entry names descriptor 200 (ring size 8"));
+
+	/* The reboot: the driver starts from empty rings, the frontend
+	 * sends the base, then the addresses. */
+	memset(tr->avail, 0, 4 + 2 * 8 + 2);
+	memset(tr->used, 0, 4 + 8 * 8 + 2);
+	tr->avail_idx = 0;
+	cap_begin();
+	vq_set_base(&tr->vq, 0);
+	tr_readdr(tr);
+	log = cap_end();
+	assert_false(tr->vq.broken);
+	assert_true(vq_ready(&tr->vq));
+	assert_int_equal(count_of(log, "vm cid 9: queue 1 restarted after it was broken"), 1);
+	/* Traffic flows again. */
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	vq_push(&tr->vq, 0, 0);
+	vq_flush(&tr->vq);
+	assert_int_equal(tr_used_idx(tr), 1);
+
+	/* A restart of a ring that was not broken says nothing; reset keeps
+	 * the queue's name. */
+	cap_begin();
+	vq_set_base(&tr->vq, 1);
+	log = cap_end();
+	assert_string_equal(log, "");
+	vq_reset(&tr->vq);
+	assert_string_equal(tr->vq.owner, "vm cid 9");
+	assert_int_equal(tr->vq.index, 1);
 }
 
 static void test_bad_chains_bounded(void **state)
@@ -795,10 +928,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_direct_then_indirect, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_bigger_than_ring, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_length_flood_bounded, setup128, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_within_budget, setup128, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_not_negotiated, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_indirect_malformed, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_restart_clears_broken, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains_bounded, setup8, teardown),
 		{ "test_wrap_around_8", test_wrap_around, setup8, teardown, NULL },
 		{ "test_wrap_around_128", test_wrap_around, setup128, teardown, NULL },
