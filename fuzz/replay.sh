@@ -16,7 +16,7 @@ targets=(fuzz_config_yaml fuzz_config_args fuzz_uds_connect fuzz_vring fuzz_vu_m
 
 if [ ! -f "$build/build.ninja" ]; then
 	mkdir -p "$(dirname "$build")"
-	CC=clang meson setup "$build" -Dfuzz=true -Dtests=disabled \
+	CC=clang meson setup "$build" -Dwerror=true -Dfuzz=true -Dtests=disabled \
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Dc_args=-fno-sanitize-recover=all >"$build.setup.log" 2>&1 ||
 		{ cat "$build.setup.log"; echo "fuzz: 0 passed, ${#targets[@]} failed"; exit 1; }

@@ -31,10 +31,12 @@ run() {
 rm -rf build/test build/test-asan build/fuzz-replay build/fuzz-replay.out
 mkdir -p build
 echo "=== build and test: release build"
-run build/test -Dbuildtype=debugoptimized
+# Warnings are errors in development and CI builds (meson.build leaves
+# werror off for distribution builds with other compilers).
+run build/test -Dbuildtype=debugoptimized -Dwerror=true
 release_rc=$?
 echo "=== build and test: ASan + UBSan build"
-run build/test-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
+run build/test-asan -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined \
 	-Db_lundef=false -Dc_args=-fno-sanitize-recover=all
 asan_rc=$?
 
