@@ -92,6 +92,7 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 	if (r < 0)
 		goto fail;
 	l->fd = r;
+	unix_path_remember(path, &l->id);
 	r = watch(l);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot watch '%s': %s", path, strerror(-r));
@@ -102,7 +103,7 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 fail:
 	if (l->fd >= 0) {
 		close(l->fd);
-		unlink(path);
+		unix_unlink_if_ours(path, &l->id);
 	}
 	free(l->path);
 	l->path = NULL;
@@ -119,7 +120,11 @@ void vu_listen_destroy(struct vu_listen *l)
 	if (l->fd >= 0) {
 		unwatch(l);
 		close(l->fd);
-		unlink(l->path);
+		/* Someone may have put another file at the path meanwhile:
+		 * README promises that only our own socket goes. */
+		if (!unix_unlink_if_ours(l->path, &l->id))
+			log_warn("%s: %s is no longer our socket; left in place", l->dev->name,
+				 l->path);
 		l->fd = -1;
 	}
 	free(l->path);

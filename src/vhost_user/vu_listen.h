@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/unix_socket.h"
 #include "vhost_user/vu_dev.h"
 
 struct vu_listen {
@@ -18,6 +19,8 @@ struct vu_listen {
 	char *path;
 	int fd;                 /* the listening socket, or -1 */
 	bool watching;          /* fd is on the loop (no frontend attached) */
+	struct unix_path_id id; /* the socket file we bound: removed only if
+				 * the path still names it */
 };
 
 /*
@@ -30,7 +33,8 @@ struct vu_listen {
 int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 		   char *err, size_t errlen);
 
-/* Stops accepting, closes and removes the socket, and gives dev's detached
+/* Stops accepting, closes the socket and removes its path if the path still
+ * names the socket we bound (never a file put there meanwhile), and gives dev's detached
  * callback back. An attached frontend stays attached (vu_dev_destroy()).
  * Safe after a failed init and on a zeroed struct. */
 void vu_listen_destroy(struct vu_listen *l);
