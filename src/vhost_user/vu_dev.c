@@ -153,6 +153,7 @@ int vu_dev_attach(struct vu_dev *dev, int conn_fd)
 	if (r < 0)
 		return r;
 	dev->conn_fd = conn_fd;
+	dev->owned = false; /* a new frontend claims the session again */
 	dev->stats.frontends++;
 	log_debug("%s: frontend attached", dev->name);
 	return 0;
@@ -166,6 +167,7 @@ void vu_dev_detach(struct vu_dev *dev, const char *why)
 	ev_del(dev->loop, dev->conn_fd);
 	close(dev->conn_fd);
 	dev->conn_fd = -1;
+	dev->owned = false;
 	session_reset(dev);
 	/* Last: the callback may attach the next frontend right away. */
 	if (dev->detached)
