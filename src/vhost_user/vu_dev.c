@@ -19,9 +19,6 @@
 #include "vhost_user/vu_dispatch.h"
 #include "vhost_user/vu_msg_io.h"
 
-/* A frontend that stops in the middle of a message is cut off after this. */
-#define VU_MSG_TIMEOUT_S 5
-
 static void kick_handler(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 {
 	struct vu_dev *dev = opaque;
@@ -137,13 +134,15 @@ int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
 
 int vu_dev_attach(struct vu_dev *dev, int conn_fd)
 {
-	struct timeval tv = { .tv_sec = VU_MSG_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = VU_MSG_TIMEOUT_MS / 1000,
+			      .tv_usec = VU_MSG_TIMEOUT_MS % 1000 * 1000 };
 	int fl, r;
 
 	if (dev->conn_fd >= 0)
 		return -EBUSY;
-	/* Blocking reads with a timeout: a message is read whole once its
-	 * first byte arrives, and a stalled frontend cannot hang the thread. */
+	/* Blocking with timeouts: a message is read whole once its first
+	 * byte arrives, before one deadline for all of it (vu_msg_recv), and
+	 * a reply that the frontend does not read cannot hang the thread. */
 	fl = fcntl(conn_fd, F_GETFL);
 	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(conn_fd, F_SETFL, fl & ~O_NONBLOCK) < 0) ||
 	    setsockopt(conn_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
