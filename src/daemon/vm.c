@@ -44,7 +44,14 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen
 		}
 		vm->nstarted++;
 	}
-	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, why, sizeof(why));
+	struct vu_listen_access acc = {
+		.mode = cfg->has_socket_mode ? (int)cfg->socket_mode : -1,
+		.set_gid = cfg->socket_group != NULL,
+		.gid = cfg->socket_gid,
+		.group = cfg->socket_group,
+	};
+	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, &acc, why,
+			   sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "%s: socket: %s", vm->name, why);
 		goto fail;
