@@ -160,3 +160,9 @@ void vu_listen_destroy(struct vu_listen *l)
 	free(l->path);
 	l->path = NULL;
 }
+
+void vu_listen_unlink(const struct vu_listen *l)
+{
+	if (l->path && l->fd >= 0)
+		unix_unlink_if_ours(l->path, &l->id);
+}

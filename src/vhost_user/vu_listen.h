@@ -50,4 +50,8 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
  * Safe after a failed init and on a zeroed struct. */
 void vu_listen_destroy(struct vu_listen *l);
 
+/* Removes the socket's path if it is still ours, and touches nothing
+ * else: for an owner whose thread may still be using the listener. */
+void vu_listen_unlink(const struct vu_listen *l);
+
 #endif
