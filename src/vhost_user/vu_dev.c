@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -187,6 +188,15 @@ void vu_dev_destroy(struct vu_dev *dev)
 bool vu_dev_attached(const struct vu_dev *dev)
 {
 	return dev->conn_fd >= 0;
+}
+
+bool vu_dev_peer_gone(const struct vu_dev *dev)
+{
+	struct pollfd p = { .fd = dev->conn_fd, .events = POLLRDHUP };
+
+	if (dev->conn_fd < 0)
+		return false;
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 bool vu_dev_has_memory(const struct vu_dev *dev)

@@ -57,6 +57,13 @@ static void on_listen(struct ev_loop *loop, int fd, uint32_t events, void *opaqu
 	if (c < 0)
 		return;
 	r = vu_dev_attach(l->dev, c);
+	if (r == -EBUSY && vu_dev_peer_gone(l->dev)) {
+		/* The attached frontend hung up, and its EOF came in the same
+		 * wake-up as this connection: end that session first, so
+		 * that a VMM that restarts at once is not refused. */
+		vu_dev_detach(l->dev, "connection closed");
+		r = vu_dev_attach(l->dev, c);
+	}
 	if (r == -EBUSY) {
 		/* One frontend at a time. Left in the backlog, a second VMM
 		 * would hang with no reply and nothing logged: it sees EOF

@@ -122,6 +122,30 @@ static void test_one_frontend_at_a_time(void **state)
 	assert_false(vu_dev_attached(&f->dev));
 }
 
+/* A VMM that restarts at once: its new connection and the old one's EOF
+ * come in the same wake-up, the new connection first (epoll reports in
+ * the order events came). The old session ends first; the new VMM is
+ * served, not refused. */
+static void test_reconnect_before_eof_handled(void **state)
+{
+	struct fixture *f = *state;
+	int a, b;
+
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
+	a = connect_to(f->path);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	b = connect_to(f->path);
+	close(a);
+	vt_send(b, VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_int_equal(vt_recv_u64(b, VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(f->dev.stats.frontends, 2);
+	close(b);
+	vt_pump(f->loop);
+}
+
 /* socket-mode and socket-group are applied to the socket file. */
 static void test_access_applied(void **state)
 {
@@ -290,6 +314,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_files_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_removes_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_before_eof_handled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_applied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_access_chown_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_keeps_foreign_file, setup, teardown),
