@@ -168,10 +168,12 @@ def ring_blob(q):
 
 def qemu_like(with_ack, kick_first):
     fl = V1 | (NEED_REPLY if with_ack else 0)
-    s = rec(GET_FEATURES) + rec(SET_FEATURES, u64(features))
+    # QEMU's order: SET_OWNER before anything that touches the device.
+    s = rec(GET_FEATURES)
     s += rec(GET_PROTOCOL_FEATURES) + rec(SET_PROTOCOL_FEATURES, u64(proto))
     s += rec(GET_QUEUE_NUM) + rec(GET_MAX_MEM_SLOTS) + rec(SET_OWNER, flags=fl)
     s += rec(GET_CONFIG, struct.pack("<III", 0, 8, 0) + bytes(8))
+    s += rec(SET_FEATURES, u64(features))
     s += rec(SET_MEM_TABLE, struct.pack("<II", 1, 0) + region(0, 0x100000, UVA, 0),
              flags=fl, fds=[MEMFD0])
     for q in range(3):
@@ -206,7 +208,7 @@ def qemu_like(with_ack, kick_first):
 put("fuzz_vu_msg", "qemu_ack", qemu_like(True, False))
 put("fuzz_vu_msg", "qemu_noack", qemu_like(False, True))
 put("fuzz_vu_msg", "no_protocol_features",
-    rec(GET_FEATURES) + rec(SET_FEATURES, u64(bit(32))) +
+    rec(GET_FEATURES) + rec(SET_OWNER) + rec(SET_FEATURES, u64(bit(32))) +
     rec(SET_MEM_TABLE, struct.pack("<II", 2, 0) + region(0, 0x80000, UVA, 0) +
         region(0x80000, 0x80000, UVA + 0x80000, 0), fds=[MEMFD0, MEMFD1]) +
     b"".join(rec(H_WRITE_MEM, bytes([0]) + struct.pack("<I", o) + blob) for o, blob in ring_blob(1)) +

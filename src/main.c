@@ -65,13 +65,26 @@ static int usage_error(const struct vdv_config *cfg, const char *msg)
 	return cfg->opts.check ? EXIT_RUNTIME : EXIT_USAGE;
 }
 
-static void destroy_all(struct vm *vms, size_t n)
+/* VMs whose thread did not stop: they still use their struct vm and the
+ * configuration, so neither is freed; kept reachable here so that a leak
+ * checker at exit does not count them. */
+static struct vm *stuck_vms;
+
+/* Returns whether every VM's thread stopped. */
+static bool destroy_all(struct vm *vms, size_t n)
 {
+	bool stuck = false;
+
 	/* All threads first: a running VM may hand a connection to another. */
 	for (size_t i = 0; i < n; i++)
 		vm_stop(&vms[i]);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		stuck |= vms[i].stuck;
 		vm_destroy(&vms[i]);
+	}
+	if (stuck)
+		stuck_vms = vms;
+	return !stuck;
 }
 
 /* Level from --log-level / VDV_LOG / RUST_LOG; journald or timestamps.
@@ -249,7 +262,13 @@ int main(int argc, char **argv)
 			log_info("%s: shutting down", why);
 		notify_send(&nt, "STOPPING=1");
 		metrics_stop(metrics);
-		destroy_all(devs, cfg.n_vms);
+		if (!destroy_all(devs, cfg.n_vms)) {
+			/* A thread still runs on devs and cfg: exit without
+			 * freeing them, and say that the stop was not clean. */
+			lifetime_close(&lt);
+			notify_close(&nt);
+			return EXIT_RUNTIME;
+		}
 	}
 	lifetime_close(&lt);
 	notify_close(&nt);

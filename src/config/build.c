@@ -254,6 +254,23 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 		*u32_keys[i].field(vm) = (uint32_t)n;
 	}
 
+	if (s->v[VM_KEY_SOCKET_MODE].set) {
+		r = cfg_parse_socket_mode(s, s->v[VM_KEY_SOCKET_MODE].value, &vm->socket_mode, e);
+		if (r)
+			goto fail;
+		vm->has_socket_mode = true;
+	}
+	if (s->v[VM_KEY_SOCKET_GROUP].set) {
+		r = cfg_parse_socket_group(s, s->v[VM_KEY_SOCKET_GROUP].value, &vm->socket_gid, e);
+		if (r)
+			goto fail;
+		vm->socket_group = strdup(s->v[VM_KEY_SOCKET_GROUP].value);
+		if (!vm->socket_group) {
+			r = oom(e);
+			goto fail;
+		}
+	}
+
 	r = build_groups(s, vm, e);
 	if (!r)
 		r = cfg_check_vm(s, vm, e);

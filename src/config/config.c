@@ -17,6 +17,7 @@ void vm_config_free(struct vm_config *vm)
 		for (i = 0; i < vm->n_groups; i++)
 			free(vm->groups[i]);
 	free(vm->groups);
+	free(vm->socket_group);
 	memset(vm, 0, sizeof(*vm));
 }
 

@@ -50,6 +50,12 @@ struct vm_config {
 	uint32_t poll_us;
 	char **groups;         /* at least one group */
 	size_t n_groups;
+	/* The vhost-user socket's permissions and group, set right after it
+	 * is bound; when not given, the umask and the process' group decide. */
+	bool has_socket_mode;
+	uint32_t socket_mode;  /* permission bits, 0..0777 */
+	char *socket_group;    /* as given (name or number), or NULL */
+	gid_t socket_gid;      /* resolved when socket_group is set */
 };
 
 /* Options of the process rather than of a VM; allowed with every way of

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 
@@ -45,6 +46,8 @@ enum vm_key {
 	VM_KEY_QUEUE_SIZE,
 	VM_KEY_GROUPS,
 	VM_KEY_POLL_US,
+	VM_KEY_SOCKET_MODE,
+	VM_KEY_SOCKET_GROUP,
 	VM_KEY_COUNT,
 };
 
@@ -144,6 +147,13 @@ int cfg_check_tx_buffer_size(const struct vm_spec *s, uint64_t size, struct cfg_
 int cfg_check_queue_size(const struct vm_spec *s, uint64_t size, struct cfg_err *e);
 int cfg_check_poll_us(const struct vm_spec *s, uint64_t us, struct cfg_err *e);
 int cfg_check_group_name(const struct vm_spec *s, const char *name, struct cfg_err *e);
+/* socket-mode: octal permission bits, "0660" or "660", 0..0777. */
+int cfg_parse_socket_mode(const struct vm_spec *s, const char *text, uint32_t *mode,
+			  struct cfg_err *e);
+/* socket-group: a group name (looked up now: it must exist) or a numeric
+ * gid. */
+int cfg_parse_socket_group(const struct vm_spec *s, const char *text, gid_t *gid,
+			   struct cfg_err *e);
 int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, struct cfg_err *e);
 /* Rules across the keys of one VM (required keys, exclusive keys,
  * repeated list items). */

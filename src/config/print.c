@@ -119,6 +119,16 @@ static int print_vm(struct printer *p, const struct vm_config *vm)
 		r = key_list(p, "groups", vm->n_groups, NULL, vm->groups);
 	if (!r)
 		r = key_u64(p, "poll_us", vm->poll_us);
+	if (!r && vm->has_socket_mode) {
+		/* Quoted: an octal mode must not read back as a decimal
+		 * number, whatever YAML version the reader follows. */
+		char mode[8];
+
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)vm->socket_mode);
+		r = key_str(p, "socket_mode", mode);
+	}
+	if (!r && vm->socket_group)
+		r = key_str(p, "socket_group", vm->socket_group);
 	if (r)
 		return r;
 	yaml_mapping_end_event_initialize(&ev);

@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -431,4 +432,66 @@ out:
 	free(paths);
 	free(uds);
 	return r;
+}
+
+int cfg_parse_socket_mode(const struct vm_spec *s, const char *text, uint32_t *mode,
+			  struct cfg_err *e)
+{
+	const char *k = vm_key_disp(s, VM_KEY_SOCKET_MODE);
+	size_t n = strlen(text);
+	uint32_t v = 0;
+
+	/* Octal digits only, as chmod(1) takes them: no sign, no "0o". */
+	if (n == 0 || n > 5 || strspn(text, "01234567") != n)
+		return vm_errf(e, s, VM_KEY_SOCKET_MODE,
+			       "%s: '%s' is not an octal mode (e.g. 0660)", k, text);
+	for (size_t i = 0; i < n; i++)
+		v = v * 8 + (uint32_t)(text[i] - '0');
+	/* setuid, setgid and sticky mean nothing on a socket. */
+	if (v > 0777)
+		return vm_errf(e, s, VM_KEY_SOCKET_MODE,
+			       "%s %s is out of range 0..0777 (permission bits only)", k, text);
+	*mode = v;
+	return 0;
+}
+
+int cfg_parse_socket_group(const struct vm_spec *s, const char *text, gid_t *gid,
+			   struct cfg_err *e)
+{
+	const char *k = vm_key_disp(s, VM_KEY_SOCKET_GROUP);
+	struct group gr, *res = NULL;
+	size_t cap = 4096;
+	char *buf;
+	uint64_t n;
+	int r;
+
+	if (text[0] >= '0' && text[0] <= '9') {
+		/* A number is a gid, as chown(1) takes it; it need not be in
+		 * the group database. (gid_t)-1 means "no change" to chown. */
+		if (cfg_parse_u64(text, &n) < 0 || n >= (gid_t)-1)
+			return vm_errf(e, s, VM_KEY_SOCKET_GROUP,
+				       "%s: '%s' is neither a group name nor a gid "
+				       "(0..4294967294)", k, text);
+		*gid = (gid_t)n;
+		return 0;
+	}
+	/* A group with many members needs a larger buffer (ERANGE). */
+	for (;;) {
+		buf = malloc(cap);
+		if (!buf)
+			return cfg_errf(e, "out of memory");
+		r = getgrnam_r(text, &gr, buf, cap, &res);
+		if (r == 0 && res)
+			*gid = res->gr_gid;
+		free(buf);
+		if (r != ERANGE || cap >= (1u << 20))
+			break;
+		cap *= 2;
+	}
+	if (r != 0)
+		return vm_errf(e, s, VM_KEY_SOCKET_GROUP, "%s '%s': cannot look the group up: %s",
+			       k, text, strerror(r));
+	if (!res)
+		return vm_errf(e, s, VM_KEY_SOCKET_GROUP, "%s '%s': no such group", k, text);
+	return 0;
 }

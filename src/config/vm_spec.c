@@ -21,11 +21,13 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 	[VM_KEY_QUEUE_SIZE] = "--queue-size",
 	[VM_KEY_GROUPS] = "--groups",
 	[VM_KEY_POLL_US] = "--poll-us",
+	[VM_KEY_SOCKET_MODE] = "--socket-mode",
+	[VM_KEY_SOCKET_GROUP] = "--socket-group",
 };
 
 const char vm_key_list[] = "guest-cid, socket, uds-path, forward-cid, forward-listen, "
 			   "forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
-			   "poll-us";
+			   "poll-us, socket-mode, socket-group";
 
 const char *vm_key_name(enum vm_key k)
 {

@@ -5,9 +5,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 #include "virtio/mem_fault.h"
+
+/* How long a VM's thread gets to leave its loop once told to stop. Every
+ * blocking call it makes is bounded (vhost-user messages and replies by
+ * 5 s), but a stop must not wait for the worst case of each, nor forever if
+ * something else blocks: a stop request has to end the process. */
+#define VM_STOP_TIMEOUT_MS 2000
 
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
@@ -45,7 +52,14 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen
 		}
 		vm->nstarted++;
 	}
-	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, why, sizeof(why));
+	struct vu_listen_access acc = {
+		.mode = cfg->has_socket_mode ? (int)cfg->socket_mode : -1,
+		.set_gid = cfg->socket_group != NULL,
+		.gid = cfg->socket_gid,
+		.group = cfg->socket_group,
+	};
+	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, &acc, why,
+			   sizeof(why));
 	if (r < 0) {
 		snprintf(err, errlen, "%s: socket: %s", vm->name, why);
 		goto fail;
@@ -84,16 +98,40 @@ int vm_start(struct vm *vm)
 
 void vm_stop(struct vm *vm)
 {
+	struct timespec until;
+	int r;
+
 	if (!vm->thread_started)
 		return;
 	ev_stop(vm->loop);
-	pthread_join(vm->thread, NULL);
+	/* pthread_timedjoin_np takes an absolute CLOCK_REALTIME time. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += VM_STOP_TIMEOUT_MS / 1000;
+	until.tv_nsec += (long)(VM_STOP_TIMEOUT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	r = pthread_timedjoin_np(vm->thread, NULL, &until);
+	if (r != 0) {
+		/* The thread still uses the VM: leave all of it alone (the
+		 * process is about to exit) and never join it again. */
+		log_error("%s: thread did not stop within %d ms (%s); exiting without it",
+			  vm->name, VM_STOP_TIMEOUT_MS, strerror(r));
+		vm->stuck = true;
+	}
 	vm->thread_started = false;
 }
 
 void vm_destroy(struct vm *vm)
 {
 	vm_stop(vm);
+	if (vm->stuck) {
+		/* Only the vhost-user socket's path is removed (if still
+		 * ours): nothing the running thread reads is touched. */
+		vu_listen_unlink(&vm->listen);
+		return;
+	}
 	vu_listen_destroy(&vm->listen);
 	/* The VMM goes first (its session's reset frees the connections),
 	 * then the backends' listeners, then the device. */

@@ -28,6 +28,7 @@ struct vm {
 	struct vu_listen listen;
 	pthread_t thread;
 	bool thread_started;
+	bool stuck;                     /* its thread did not stop in time */
 };
 
 /* Creates the VM's loop, device, backends (their listeners) and then its
@@ -36,11 +37,14 @@ struct vm {
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
 /* Starts the VM's thread. */
 int vm_start(struct vm *vm);
-/* Stops the thread (if started). Stop every VM before destroying any: a
- * running VM may still hand connections to another. */
+/* Stops the thread (if started), waiting a bounded time for it: a thread
+ * that does not stop is logged and left running (vm->stuck). Stop every VM
+ * before destroying any: a running VM may still hand connections to
+ * another. */
 void vm_stop(struct vm *vm);
 /* Stops the thread, closes everything, removes the sockets. Safe on a
- * zeroed struct. */
+ * zeroed struct. A stuck VM is only unlinked from its vhost-user path: its
+ * thread still runs, so nothing it uses is freed (the process exits). */
 void vm_destroy(struct vm *vm);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -19,9 +20,6 @@
 #include "util/stat.h"
 #include "vhost_user/vu_dispatch.h"
 #include "vhost_user/vu_msg_io.h"
-
-/* A frontend that stops in the middle of a message is cut off after this. */
-#define VU_MSG_TIMEOUT_S 5
 
 static void kick_handler(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 {
@@ -141,13 +139,15 @@ int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
 
 int vu_dev_attach(struct vu_dev *dev, int conn_fd)
 {
-	struct timeval tv = { .tv_sec = VU_MSG_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = VU_MSG_TIMEOUT_MS / 1000,
+			      .tv_usec = VU_MSG_TIMEOUT_MS % 1000 * 1000 };
 	int fl, r;
 
 	if (dev->conn_fd >= 0)
 		return -EBUSY;
-	/* Blocking reads with a timeout: a message is read whole once its
-	 * first byte arrives, and a stalled frontend cannot hang the thread. */
+	/* Blocking with timeouts: a message is read whole once its first
+	 * byte arrives, before one deadline for all of it (vu_msg_recv), and
+	 * a reply that the frontend does not read cannot hang the thread. */
 	fl = fcntl(conn_fd, F_GETFL);
 	if (fl < 0 || ((fl & O_NONBLOCK) && fcntl(conn_fd, F_SETFL, fl & ~O_NONBLOCK) < 0) ||
 	    setsockopt(conn_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
@@ -157,6 +157,7 @@ int vu_dev_attach(struct vu_dev *dev, int conn_fd)
 	if (r < 0)
 		return r;
 	dev->conn_fd = conn_fd;
+	dev->owned = false; /* a new frontend claims the session again */
 	STAT_INC(dev->stats.frontends);
 	log_debug("%s: frontend attached", dev->name);
 	return 0;
@@ -170,6 +171,7 @@ void vu_dev_detach(struct vu_dev *dev, const char *why)
 	ev_del(dev->loop, dev->conn_fd);
 	close(dev->conn_fd);
 	dev->conn_fd = -1;
+	dev->owned = false;
 	STAT_INC(dev->stats.detaches);
 	session_reset(dev);
 	/* Last: the callback may attach the next frontend right away. */
@@ -191,6 +193,15 @@ void vu_dev_destroy(struct vu_dev *dev)
 bool vu_dev_attached(const struct vu_dev *dev)
 {
 	return dev->conn_fd >= 0;
+}
+
+bool vu_dev_peer_gone(const struct vu_dev *dev)
+{
+	struct pollfd p = { .fd = dev->conn_fd, .events = POLLRDHUP };
+
+	if (dev->conn_fd < 0)
+		return false;
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 bool vu_dev_has_memory(const struct vu_dev *dev)

@@ -54,6 +54,9 @@ void vu_dev_destroy(struct vu_dev *dev);
 /* True while a frontend is attached. */
 bool vu_dev_attached(const struct vu_dev *dev);
 
+/* True when the attached frontend has hung up (its EOF not handled yet). */
+bool vu_dev_peer_gone(const struct vu_dev *dev);
+
 /*
  * Handles one message as if it had been read from the attached frontend:
  * for a frontend that frames its own messages (in-process, or the fuzzer,

@@ -7,8 +7,11 @@
 #include "vhost_user/vu_dispatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -42,6 +45,13 @@ struct vu_request_desc {
 	uint32_t max_size;
 	enum fd_rule fds;
 	bool replies;   /* always answers with data (GET_*) */
+	/* Refused before SET_OWNER: everything that touches the device.
+	 * Only the queries and the protocol-feature exchange QEMU sends
+	 * before SET_OWNER (vhost_user_backend_init) may come first. */
+	bool needs_owner;
+	/* Refused unless this VHOST_USER_PROTOCOL_F_* bit was negotiated
+	 * (0: no bit needed; no request depends on bit 0, MQ). */
+	uint8_t needs_pf;
 };
 
 #define BIT(n) (1ull << (n))
@@ -139,7 +149,10 @@ static int h_set_protocol_features(struct vu_req *req)
 
 static int h_set_owner(struct vu_req *req)
 {
-	(void)req; /* the connection is the owner: nothing to record */
+	/* Repeating it is harmless (libvhost-user accepts it too). It stays
+	 * set across RESET_OWNER: QEMU resets a device without claiming it
+	 * again; only a new connection starts unowned. */
+	req->dev->owned = true;
 	return 0;
 }
 
@@ -325,6 +338,50 @@ static int h_get_vring_base(struct vu_req *req)
 	return vu_msg_reply(dev->conn_fd, &req->msg->hdr, &st, sizeof(st));
 }
 
+/*
+ * Kick, call and err fds must be eventfds: the thread writes a call fd on
+ * every notification, and a pipe or socket there blocks it once full; any
+ * other file could be anything. An eventfd is an anonymous inode (no file
+ * type bits) that /proc names "anon_inode:[eventfd]". Without /proc the
+ * anonymous-inode test alone decides. Returns 0 (the fd is then made
+ * non-blocking, so that even a saturated counter cannot block a write) or
+ * -EINVAL with what the fd is in what.
+ */
+static int check_eventfd(int fd, char *what, size_t len)
+{
+	char link[64], target[64];
+	struct stat st;
+	ssize_t n;
+	int fl;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(what, len, "fstat: %s", strerror(errno));
+		return -EINVAL;
+	}
+	if ((st.st_mode & S_IFMT) != 0) {
+		snprintf(what, len, "a %s",
+			 S_ISFIFO(st.st_mode) ? "pipe" : S_ISSOCK(st.st_mode) ? "socket" :
+			 S_ISREG(st.st_mode) ? "regular file" : S_ISCHR(st.st_mode) ?
+			 "character device" : "file of another type");
+		return -EINVAL;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n >= 0) {
+		target[n] = '\0';
+		if (strcmp(target, "anon_inode:[eventfd]") != 0) {
+			snprintf(what, len, "%s", target);
+			return -EINVAL;
+		}
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
+		snprintf(what, len, "cannot make it non-blocking: %s", strerror(errno));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int h_set_vring_fd(struct vu_req *req)
 {
 	struct vu_dev *dev = req->dev;
@@ -339,6 +396,15 @@ static int h_set_vring_fd(struct vu_req *req)
 	if (!vq) {
 		close_fds(req->fds, req->nfds);
 		return -EINVAL;
+	}
+	if (fd >= 0) {
+		char what[80];
+
+		if (check_eventfd(fd, what, sizeof(what)) < 0) {
+			log_warn("%s: %s queue %u: the fd is not an eventfd (%s); refused",
+				 dev->name, vu_request_name(request), q, what);
+			return -EINVAL; /* the dispatcher closes it */
+		}
 	}
 	switch (request) {
 	case VHOST_USER_SET_VRING_KICK:
@@ -430,36 +496,43 @@ static int h_set_config(struct vu_req *req)
 #define U64 sizeof(uint64_t)
 #define STATE sizeof(struct vu_vring_state)
 
-/* Requests without a handler are refused (-ENOTSUP); the size range and
- * fd rule of the others are checked before their handler runs. */
+#define OWNER .needs_owner = true
+#define MEM_SLOTS .needs_pf = VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS
+
+/* Requests without a handler are refused (-ENOTSUP); the owner and
+ * protocol-feature rules, the size range and the fd rule of the others are
+ * checked before their handler runs. */
 static const struct vu_request_desc requests[VHOST_USER_MAX_REQUEST] = {
 	[VHOST_USER_GET_FEATURES] = { h_get_features, 0, U64, FDS_NONE, true },
-	[VHOST_USER_SET_FEATURES] = { h_set_features, U64, U64, FDS_NONE },
+	[VHOST_USER_SET_FEATURES] = { h_set_features, U64, U64, FDS_NONE, OWNER },
 	[VHOST_USER_SET_OWNER] = { h_set_owner, 0, U64, FDS_NONE },
-	[VHOST_USER_RESET_OWNER] = { h_reset_owner, 0, U64, FDS_NONE },
+	[VHOST_USER_RESET_OWNER] = { h_reset_owner, 0, U64, FDS_NONE, OWNER },
 	[VHOST_USER_SET_MEM_TABLE] = { h_set_mem_table, 8 + sizeof(struct vu_mem_region),
-				       sizeof(struct vu_memory), FDS_REGIONS },
-	[VHOST_USER_SET_VRING_NUM] = { h_set_vring_num, STATE, STATE, FDS_NONE },
+				       sizeof(struct vu_memory), FDS_REGIONS, OWNER },
+	[VHOST_USER_SET_VRING_NUM] = { h_set_vring_num, STATE, STATE, FDS_NONE, OWNER },
 	[VHOST_USER_SET_VRING_ADDR] = { h_set_vring_addr, sizeof(struct vu_vring_addr),
-					sizeof(struct vu_vring_addr), FDS_NONE },
-	[VHOST_USER_SET_VRING_BASE] = { h_set_vring_base, STATE, STATE, FDS_NONE },
-	[VHOST_USER_GET_VRING_BASE] = { h_get_vring_base, STATE, STATE, FDS_NONE, true },
-	[VHOST_USER_SET_VRING_KICK] = { h_set_vring_fd, U64, U64, FDS_VRING },
-	[VHOST_USER_SET_VRING_CALL] = { h_set_vring_fd, U64, U64, FDS_VRING },
-	[VHOST_USER_SET_VRING_ERR] = { h_set_vring_fd, U64, U64, FDS_VRING },
+					sizeof(struct vu_vring_addr), FDS_NONE, OWNER },
+	[VHOST_USER_SET_VRING_BASE] = { h_set_vring_base, STATE, STATE, FDS_NONE, OWNER },
+	[VHOST_USER_GET_VRING_BASE] = { h_get_vring_base, STATE, STATE, FDS_NONE, true, OWNER },
+	[VHOST_USER_SET_VRING_KICK] = { h_set_vring_fd, U64, U64, FDS_VRING, OWNER },
+	[VHOST_USER_SET_VRING_CALL] = { h_set_vring_fd, U64, U64, FDS_VRING, OWNER },
+	[VHOST_USER_SET_VRING_ERR] = { h_set_vring_fd, U64, U64, FDS_VRING, OWNER },
 	[VHOST_USER_GET_PROTOCOL_FEATURES] = { h_get_protocol_features, 0, U64, FDS_NONE, true },
 	[VHOST_USER_SET_PROTOCOL_FEATURES] = { h_set_protocol_features, U64, U64, FDS_NONE },
 	[VHOST_USER_GET_QUEUE_NUM] = { h_get_queue_num, 0, U64, FDS_NONE, true },
-	[VHOST_USER_SET_VRING_ENABLE] = { h_set_vring_enable, STATE, STATE, FDS_NONE },
+	[VHOST_USER_SET_VRING_ENABLE] = { h_set_vring_enable, STATE, STATE, FDS_NONE, OWNER },
 	[VHOST_USER_GET_CONFIG] = { h_get_config, VU_CONFIG_HDR_SIZE,
-				    sizeof(struct vu_config_space), FDS_NONE, true },
+				    sizeof(struct vu_config_space), FDS_NONE, true, OWNER },
 	[VHOST_USER_SET_CONFIG] = { h_set_config, VU_CONFIG_HDR_SIZE,
-				    sizeof(struct vu_config_space), FDS_NONE },
-	[VHOST_USER_GET_MAX_MEM_SLOTS] = { h_get_max_mem_slots, 0, U64, FDS_NONE, true },
+				    sizeof(struct vu_config_space), FDS_NONE, OWNER },
+	[VHOST_USER_GET_MAX_MEM_SLOTS] = { h_get_max_mem_slots, 0, U64, FDS_NONE, true,
+					   MEM_SLOTS },
 	[VHOST_USER_ADD_MEM_REG] = { h_add_mem_reg, sizeof(struct vu_mem_single_region),
-				     sizeof(struct vu_mem_single_region), FDS_ONE },
+				     sizeof(struct vu_mem_single_region), FDS_ONE, OWNER,
+				     MEM_SLOTS },
 	[VHOST_USER_REM_MEM_REG] = { h_rem_mem_reg, sizeof(struct vu_mem_single_region),
-				     sizeof(struct vu_mem_single_region), FDS_ANY },
+				     sizeof(struct vu_mem_single_region), FDS_ANY, OWNER,
+				     MEM_SLOTS },
 };
 
 static const char *const request_names[VHOST_USER_MAX_REQUEST] = {
@@ -506,6 +579,20 @@ int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
 	STAT_INC(dev->stats.messages);
 	if (!d || !d->handler) {
 		log_warn("%s: unsupported vhost-user request %u (%s)", dev->name, code, name);
+		close_fds(fds, nfds);
+		r = -ENOTSUP;
+		goto out;
+	}
+	if (d->needs_owner && !dev->owned) {
+		log_warn("%s: %s before SET_OWNER refused", dev->name, name);
+		close_fds(fds, nfds);
+		r = -EPERM;
+		goto out;
+	}
+	if (d->needs_pf && !(dev->protocol_features & BIT(d->needs_pf))) {
+		log_warn("%s: %s refused: protocol feature %u was not negotiated "
+			 "(SET_PROTOCOL_FEATURES 0x%" PRIx64 ")", dev->name, name, d->needs_pf,
+			 dev->protocol_features);
 		close_fds(fds, nfds);
 		r = -ENOTSUP;
 		goto out;

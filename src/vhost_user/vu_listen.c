@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* The vhost-user socket at a path: accept one frontend at a time and hand
- * it to the session (vu_dev_attach); resume accepting when it detaches. */
+ * it to the session (vu_dev_attach); refuse others while one is attached. */
 #include "vhost_user/vu_listen.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/log.h"
@@ -28,8 +29,6 @@ static int watch(struct vu_listen *l)
 	return r;
 }
 
-/* One frontend at a time: while one is attached the socket is not watched,
- * so a second VMM waits in the backlog until the first one goes. */
 static void unwatch(struct vu_listen *l)
 {
 	if (!l->watching)
@@ -79,10 +78,19 @@ static void on_listen(struct ev_loop *loop, int fd, uint32_t events, void *opaqu
 	}
 	accept_pause_ok(&l->pause, l->dev->name, l->path);
 	r = vu_dev_attach(l->dev, c);
+	if (r == -EBUSY && vu_dev_peer_gone(l->dev)) {
+		/* The attached frontend hung up, and its EOF came in the same
+		 * wake-up as this connection: end that session first, so
+		 * that a VMM that restarts at once is not refused. */
+		vu_dev_detach(l->dev, "connection closed");
+		r = vu_dev_attach(l->dev, c);
+	}
 	if (r == -EBUSY) {
-		/* The socket is normally not watched while a frontend is
-		 * attached; this is a safety net. */
-		log_warn("%s: refusing a second frontend while one is connected", l->dev->name);
+		/* One frontend at a time. Left in the backlog, a second VMM
+		 * would hang with no reply and nothing logged: it sees EOF
+		 * now instead, and the first one keeps its session. */
+		log_warn("%s: a frontend is already connected; refusing the second one",
+			 l->dev->name);
 		close(c);
 		return;
 	}
@@ -92,12 +100,36 @@ static void on_listen(struct ev_loop *loop, int fd, uint32_t events, void *opaqu
 		close(c);
 		return;
 	}
-	unwatch(l);
 	log_info("%s: frontend connected on %s", l->dev->name, l->path);
 }
 
+/* chmod/chown of the socket file, before any frontend is accepted (one
+ * that connects in between waits in the backlog until then). */
+static int apply_access(const char *path, const struct vu_listen_access *acc, char *err,
+			size_t errlen)
+{
+	if (acc->mode >= 0 && chmod(path, (mode_t)acc->mode) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot set the mode of '%s' to %04o: %s", path,
+			 (unsigned)acc->mode, strerror(-r));
+		return r;
+	}
+	/* lchown: the path is the socket we just bound, never a link. */
+	if (acc->set_gid && lchown(path, (uid_t)-1, acc->gid) < 0) {
+		int r = -errno;
+
+		snprintf(err, errlen, "cannot give '%s' to group %s (gid %u): %s%s", path,
+			 acc->group ? acc->group : "?", (unsigned)acc->gid, strerror(-r),
+			 r == -EPERM ? " (the daemon must be a member of that group or "
+				       "privileged)" : "");
+		return r;
+	}
+	return 0;
+}
+
 int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
-		   char *err, size_t errlen)
+		   const struct vu_listen_access *acc, char *err, size_t errlen)
 {
 	int r;
 
@@ -114,6 +146,12 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 	if (r < 0)
 		goto fail;
 	l->fd = r;
+	unix_path_remember(path, &l->id);
+	if (acc) {
+		r = apply_access(path, acc, err, errlen);
+		if (r < 0)
+			goto fail;
+	}
 	r = watch(l);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot watch '%s': %s", path, strerror(-r));
@@ -124,7 +162,7 @@ int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 fail:
 	if (l->fd >= 0) {
 		close(l->fd);
-		unlink(path);
+		unix_unlink_if_ours(path, &l->id);
 	}
 	free(l->path);
 	l->path = NULL;
@@ -142,9 +180,19 @@ void vu_listen_destroy(struct vu_listen *l)
 	if (l->fd >= 0) {
 		unwatch(l);
 		close(l->fd);
-		unlink(l->path);
+		/* Someone may have put another file at the path meanwhile:
+		 * README promises that only our own socket goes. */
+		if (!unix_unlink_if_ours(l->path, &l->id))
+			log_warn("%s: %s is no longer our socket; left in place", l->dev->name,
+				 l->path);
 		l->fd = -1;
 	}
 	free(l->path);
 	l->path = NULL;
+}
+
+void vu_listen_unlink(const struct vu_listen *l)
+{
+	if (l->path && l->fd >= 0)
+		unix_unlink_if_ours(l->path, &l->id);
 }

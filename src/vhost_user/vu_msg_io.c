@@ -3,23 +3,53 @@
 #include "vhost_user/vu_msg_io.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 
-/* Reads exactly len bytes (the socket has a receive timeout). */
-static int read_full(int fd, void *buf, size_t len)
+/* Waits until fd is readable or the message's deadline (monotonic ns) has
+ * passed. A per-read timeout would not do: a frontend that sends a byte
+ * just before each one expires would hold the thread forever. */
+static int wait_readable(int fd, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - vdv_now_ns();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		/* Rounded up: never spin on a sub-millisecond remainder. */
+		r = poll(&p, 1, (int)((left + 999999) / 1000000));
+		if (r > 0)
+			return 0; /* readable, or POLLHUP/POLLERR: recv tells */
+		if (r == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* Reads exactly len bytes before the deadline. */
+static int read_full(int fd, void *buf, size_t len, int64_t deadline)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t r = recv(fd, (char *)buf + done, len - done, 0);
+		ssize_t r;
+		int w = wait_readable(fd, deadline);
+
+		if (w < 0)
+			return w;
+		r = recv(fd, (char *)buf + done, len - done, MSG_DONTWAIT);
 		if (r == 0)
 			return -ECONNRESET;
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 				continue;
 			return -errno;
 		}
@@ -44,13 +74,20 @@ int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds)
 		.msg_control = control, .msg_controllen = sizeof(control),
 	};
 	struct cmsghdr *c;
+	/* One deadline for the whole message, header and payload. */
+	int64_t deadline = vdv_now_ns() + (int64_t)VU_MSG_TIMEOUT_MS * 1000000;
 	ssize_t r;
 	int err;
 
 	*nfds = 0;
-	do {
-		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	} while (r < 0 && errno == EINTR);
+	for (;;) {
+		err = wait_readable(fd, deadline);
+		if (err < 0)
+			return err;
+		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (r >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+			break;
+	}
 	if (r == 0)
 		return 0;
 	if (r < 0)
@@ -81,7 +118,8 @@ int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds)
 		goto fail;
 	}
 	if ((size_t)r < sizeof(msg->hdr)) {
-		err = read_full(fd, (char *)&msg->hdr + r, sizeof(msg->hdr) - (size_t)r);
+		err = read_full(fd, (char *)&msg->hdr + r, sizeof(msg->hdr) - (size_t)r,
+				deadline);
 		if (err < 0)
 			goto fail;
 	}
@@ -94,7 +132,7 @@ int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds)
 		goto fail;
 	}
 	if (msg->hdr.size) {
-		err = read_full(fd, &msg->payload, msg->hdr.size);
+		err = read_full(fd, &msg->payload, msg->hdr.size, deadline);
 		if (err < 0)
 			goto fail;
 	}

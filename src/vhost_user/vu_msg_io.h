@@ -9,11 +9,16 @@
 
 #include "vhost_user/vu_protocol.h"
 
+/* A whole message (header and payload) must arrive within this, counted
+ * from the call of vu_msg_recv; it is also the send timeout of replies. */
+#define VU_MSG_TIMEOUT_MS 5000
+
 /*
- * Reads one message (header, payload, fds). Returns 1 on success, 0 on
- * orderly EOF, or -errno (framing error, timeout, oversized payload: the
- * connection cannot be trusted any more). On success *nfds fds are owned by
- * the caller.
+ * Reads one message (header, payload, fds), waiting at most
+ * VU_MSG_TIMEOUT_MS for all of it. Returns 1 on success, 0 on orderly EOF,
+ * or -errno (framing error, -ETIMEDOUT, oversized payload: the connection
+ * cannot be trusted any more). On success *nfds fds are owned by the
+ * caller.
  */
 int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds);
 

@@ -63,6 +63,7 @@ struct vu_dev {
 	vu_detached_fn detached; /* see vu_dev_on_detached() */
 	void *detached_opaque;
 
+	bool owned;             /* SET_OWNER came on this connection */
 	uint32_t max_queue_size; /* SET_VRING_NUM limit (0: VQ_MAX_SIZE) */
 	uint64_t features;      /* negotiated virtio features */
 	bool features_set;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +205,12 @@ static void roundtrip(const char *const *args)
 		assert_int_equal(a.vms[i].queue_size, b.vms[i].queue_size);
 		assert_int_equal(a.vms[i].poll_us, b.vms[i].poll_us);
 		assert_int_equal(a.vms[i].n_groups, b.vms[i].n_groups);
+		assert_int_equal(a.vms[i].has_socket_mode, b.vms[i].has_socket_mode);
+		assert_int_equal(a.vms[i].socket_mode, b.vms[i].socket_mode);
+		assert_int_equal(!!a.vms[i].socket_group, !!b.vms[i].socket_group);
+		if (a.vms[i].socket_group)
+			assert_string_equal(a.vms[i].socket_group, b.vms[i].socket_group);
+		assert_int_equal(a.vms[i].socket_gid, b.vms[i].socket_gid);
 	}
 	free(t1);
 	free(t2);
@@ -220,6 +227,9 @@ static void test_print_roundtrip(void **state)
 		"--vm", "guest-cid=5,socket=/tmp/v5.sock,forward-cid=1,forward-listen=9001+9002",
 		"--vm", "guest-cid=6,socket=/tmp/v6.sock,forward-cid=1,forward-listen=9000,"
 			"forward-listen-seqpacket=9003+0x10",
+		"--vm", "guest-cid=12,socket=/tmp/v12.sock,forward-cid=1,socket-mode=660,"
+			"socket-group=0",
+		"--vm", "guest-cid=13,socket=/tmp/v13.sock,forward-cid=1,socket_mode=0",
 		NULL
 	};
 	/* Paths that YAML would read as something else if left plain. */
@@ -259,6 +269,64 @@ static void test_print_content(void **state)
 			       "  poll_us: 7\n");
 	free(t);
 	config_free(&cfg);
+}
+
+/* socket-mode and socket-group: parsed from every form, printed only when
+ * given (mode as a quoted 4-digit octal string, group as written). The
+ * group named is this process' own, looked up by name and by number. */
+static void test_socket_access_keys(void **state)
+{
+	struct group *g = getgrgid(getegid());
+	char gid[16], vm[256], yaml[512], *t;
+	struct vdv_config cfg;
+	char err[512];
+	int r;
+	(void)state;
+
+	assert_non_null(g);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)getegid());
+	{
+		const char *const a[] = { VM1, "--socket-mode", "0660", "--socket-group", gid,
+					  NULL };
+
+		assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+		assert_true(cfg.vms[0].has_socket_mode);
+		assert_int_equal(cfg.vms[0].socket_mode, 0660);
+		assert_string_equal(cfg.vms[0].socket_group, gid);
+		assert_int_equal(cfg.vms[0].socket_gid, getegid());
+		t = print_to_string(&cfg, &r, err, sizeof(err));
+		assert_int_equal(r, 0);
+		assert_non_null(strstr(t, "  poll_us: 50\n  socket_mode: '0660'\n"));
+		assert_non_null(strstr(t, "  socket_group: '"));
+		free(t);
+		config_free(&cfg);
+	}
+	snprintf(vm, sizeof(vm), "socket=/tmp/a.sock,uds-path=/tmp/a.vsock,socket_mode=7,"
+		 "socket-group=%s", g->gr_name);
+	{
+		const char *const a[] = { "--vm", vm, NULL };
+
+		assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(cfg.vms[0].socket_mode, 07);
+		assert_int_equal(cfg.vms[0].socket_gid, getegid());
+		config_free(&cfg);
+	}
+	snprintf(yaml, sizeof(yaml), "vms:\n  - socket: /tmp/y.sock\n    uds_path: /tmp/y.u\n"
+		 "    socket_mode: 0640\n    socket_group: %s\n", g->gr_name);
+	assert_int_equal(config_parse_yaml_string(yaml, strlen(yaml), &cfg, err, sizeof(err)),
+			 CONFIG_OK);
+	assert_int_equal(cfg.vms[0].socket_mode, 0640);
+	assert_int_equal(cfg.vms[0].socket_gid, getegid());
+	config_free(&cfg);
+	/* Not given: nothing printed, nothing applied. */
+	{
+		const char *const a[] = { VM1, NULL };
+
+		assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+		assert_false(cfg.vms[0].has_socket_mode);
+		assert_null(cfg.vms[0].socket_group);
+		config_free(&cfg);
+	}
 }
 
 /* The forward keys, both port lists in the order given. */
@@ -435,6 +503,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_roundtrip);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_content);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_forward);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_socket_access_keys);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_not_utf8);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_config_stdin);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_paths);

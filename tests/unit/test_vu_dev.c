@@ -140,6 +140,7 @@ static void connect_frontend(struct fixture *f)
 
 static void negotiate_reply_ack(struct fixture *f)
 {
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
 	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, 0,
 		    TOY_FEATURE | BIT(VHOST_USER_F_PROTOCOL_FEATURES));
 	vt_send_u64(f->sv[1], VHOST_USER_SET_PROTOCOL_FEATURES, 0,
@@ -270,6 +271,139 @@ static void test_reply_ack(void **state)
 	assert_true(vu_dev_attached(&f->dev));
 	assert_int_equal(f->dev.stats.bad_messages, 2);
 	assert_int_equal(f->resets, 0);
+}
+
+/* SET_OWNER is required before anything that touches the device; the
+ * queries and the protocol-feature exchange QEMU sends before it are not. */
+static void test_owner_required(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_config_space cfg = { .offset = 0, .size = 4 };
+
+	connect_frontend(f);
+	vt_send_u64(f->sv[1], VHOST_USER_SET_PROTOCOL_FEATURES, 0,
+		    BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK));
+	vt_send(f->sv[1], VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_GET_QUEUE_NUM), TOY_QUEUES);
+	/* A set message before SET_OWNER: refused with a failure ack. */
+	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, VHOST_USER_NEED_REPLY_MASK, TOY_FEATURE);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_FEATURES), 1);
+	assert_false(f->dev.features_set);
+	/* After SET_OWNER the same message is taken. */
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
+	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, VHOST_USER_NEED_REPLY_MASK, TOY_FEATURE);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_FEATURES), 0);
+	assert_true(f->dev.features_set);
+	/* A new connection starts unowned: a GET_CONFIG before SET_OWNER owes a
+	 * reply it will not get, so the session ends. */
+	vu_dev_detach(&f->dev, "test");
+	close(f->sv[1]);
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_GET_CONFIG, 0, &cfg, VU_CONFIG_HDR_SIZE + 4, NULL, 0);
+	vt_pump(f->loop);
+	vt_expect_closed(f->sv[1]);
+	assert_false(vu_dev_attached(&f->dev));
+}
+
+/* Memory-slot requests need VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS. */
+static void test_mem_slots_need_protocol_feature(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_mem_single_region m = {
+		.region = { .guest_phys_addr = MEM_GPA, .memory_size = MEM_SIZE,
+			    .userspace_addr = MEM_UVA },
+	};
+	int memfd = memfd_create("test_vu_dev", MFD_CLOEXEC);
+	int before;
+
+	assert_true(memfd >= 0);
+	assert_int_equal(ftruncate(memfd, MEM_SIZE), 0);
+	connect_frontend(f);
+	negotiate_reply_ack(f); /* REPLY_ACK only: no CONFIGURE_MEM_SLOTS */
+	before = count_fds();
+	vt_send(f->sv[1], VHOST_USER_ADD_MEM_REG, VHOST_USER_NEED_REPLY_MASK, &m, sizeof(m),
+		&memfd, 1);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_ADD_MEM_REG), 1);
+	assert_false(vu_dev_has_memory(&f->dev));
+	assert_int_equal(count_fds(), before); /* the region's fd was closed */
+	vt_send(f->sv[1], VHOST_USER_REM_MEM_REG, VHOST_USER_NEED_REPLY_MASK, &m, sizeof(m),
+		NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_REM_MEM_REG), 1);
+	assert_int_equal(f->dev.stats.bad_messages, 2);
+	/* GET_MAX_MEM_SLOTS owes a reply: refusing it ends the session. */
+	vt_send(f->sv[1], VHOST_USER_GET_MAX_MEM_SLOTS, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	vt_expect_closed(f->sv[1]);
+	assert_false(vu_dev_attached(&f->dev));
+
+	/* With the feature, the same requests are served. */
+	close(f->sv[1]);
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
+	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, 0,
+		    TOY_FEATURE | BIT(VHOST_USER_F_PROTOCOL_FEATURES));
+	vt_send_u64(f->sv[1], VHOST_USER_SET_PROTOCOL_FEATURES, 0,
+		    BIT(VHOST_USER_PROTOCOL_F_REPLY_ACK) |
+		    BIT(VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS));
+	vt_send(f->sv[1], VHOST_USER_GET_MAX_MEM_SLOTS, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vt_recv_u64(f->sv[1], VHOST_USER_GET_MAX_MEM_SLOTS) > 0);
+	vt_send(f->sv[1], VHOST_USER_ADD_MEM_REG, VHOST_USER_NEED_REPLY_MASK, &m, sizeof(m),
+		&memfd, 1);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_ADD_MEM_REG), 0);
+	assert_true(vu_dev_has_memory(&f->dev));
+	close(memfd);
+}
+
+/* Kick, call and err fds must be eventfds: a pipe as call fd would block
+ * the VM's thread once full. Refused, closed, and the ring keeps none. */
+static void test_vring_fds_must_be_eventfds(void **state)
+{
+	static const uint32_t reqs[] = { VHOST_USER_SET_VRING_CALL, VHOST_USER_SET_VRING_KICK,
+					 VHOST_USER_SET_VRING_ERR };
+	struct fixture *f = *state;
+	int pfd[2], sv[2], efd, before;
+
+	connect_frontend(f);
+	negotiate_reply_ack(f);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	before = count_fds();
+	for (unsigned i = 0; i < 3; i++) {
+		vt_send(f->sv[1], reqs[i], VHOST_USER_NEED_REPLY_MASK, &(uint64_t){ 1 },
+			sizeof(uint64_t), &pfd[1], 1);
+		vt_pump(f->loop);
+		assert_int_equal(vt_recv_u64(f->sv[1], reqs[i]), 1);
+		vt_send(f->sv[1], reqs[i], VHOST_USER_NEED_REPLY_MASK, &(uint64_t){ 1 },
+			sizeof(uint64_t), &sv[0], 1);
+		vt_pump(f->loop);
+		assert_int_equal(vt_recv_u64(f->sv[1], reqs[i]), 1);
+	}
+	assert_int_equal(count_fds(), before); /* every refused fd was closed */
+	assert_int_equal(vu_queue(&f->dev, 1)->call_fd, -1);
+	assert_int_equal(vu_queue(&f->dev, 1)->kick_fd, -1);
+	assert_int_equal(vu_queue(&f->dev, 1)->err_fd, -1);
+	assert_true(vu_dev_attached(&f->dev));
+	/* An eventfd is taken, and made non-blocking. */
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	vt_send(f->sv[1], VHOST_USER_SET_VRING_CALL, VHOST_USER_NEED_REPLY_MASK,
+		&(uint64_t){ 1 }, sizeof(uint64_t), &efd, 1);
+	vt_pump(f->loop);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_SET_VRING_CALL), 0);
+	assert_true(vu_queue(&f->dev, 1)->call_fd >= 0);
+	assert_true(fcntl(efd, F_GETFL) & O_NONBLOCK); /* same open file */
+	close(efd);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_detach_resets_and_tells(void **state)
@@ -403,6 +537,7 @@ static void test_kicks_follow_the_ring(void **state)
 	};
 	connect_frontend(f);
 	/* No PROTOCOL_FEATURES: rings are enabled as soon as they start. */
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
 	vt_send_u64(f->sv[1], VHOST_USER_SET_FEATURES, 0, TOY_FEATURE);
 	vt_send(f->sv[1], VHOST_USER_SET_MEM_TABLE, 0, &mem,
 		8 + sizeof(struct vu_mem_region), &memfd, 1);
@@ -513,6 +648,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_size_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oversized_header_closes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_ack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_required, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_slots_need_protocol_feature, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_vring_fds_must_be_eventfds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_resets_and_tells, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_close_detaches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_busy, setup, teardown),

@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
  * The vhost-user listening socket in front of a session: which files at
- * the path it replaces or refuses, that it removes its socket, and that it
- * serves one frontend at a time (a second VMM waits in the backlog until
- * the first one has gone, then gets served).
+ * the path it replaces or refuses, that it removes its socket (and only
+ * its socket), the mode and group it gives it, and that it serves one
+ * frontend at a time (a second VMM is closed at once, the first one keeps
+ * its session).
  */
 #include "vu_test_msg.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include "vhost_user/vu_listen.h"
 
@@ -86,23 +89,30 @@ static void test_one_frontend_at_a_time(void **state)
 	struct fixture *f = *state;
 	int a, b;
 
-	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, f->err, sizeof(f->err)), 0);
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
 	a = connect_to(f->path);
 	vt_pump(f->loop);
 	assert_true(vu_dev_attached(&f->dev));
 
-	/* The second VMM's connect completes (backlog), but nobody reads. */
+	/* A second VMM is accepted and closed at once: it sees EOF instead
+	 * of waiting in the backlog for a reply that never comes. */
 	b = connect_to(f->path);
 	vt_send(b, VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
-	vt_pump_idle(f->loop);
-	assert_int_equal(vt_wait_readable(b, 100), -ETIMEDOUT);
+	vt_pump(f->loop);
+	vt_expect_closed(b);
+	close(b);
+	/* The first one keeps its session. */
 	vt_send(a, VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
 	vt_pump(f->loop);
 	assert_int_equal(vt_recv_u64(a, VHOST_USER_GET_QUEUE_NUM), 1);
 	assert_int_equal(f->dev.stats.frontends, 1);
 
-	/* The first one goes: the second is accepted and its request served. */
+	/* The first one goes: the next one is served. */
 	close(a);
+	vt_pump(f->loop);
+	assert_false(vu_dev_attached(&f->dev));
+	b = connect_to(f->path);
+	vt_send(b, VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
 	vt_pump(f->loop);
 	assert_true(vu_dev_attached(&f->dev));
 	assert_int_equal(vt_recv_u64(b, VHOST_USER_GET_QUEUE_NUM), 1);
@@ -110,6 +120,113 @@ static void test_one_frontend_at_a_time(void **state)
 	close(b);
 	vt_pump(f->loop);
 	assert_false(vu_dev_attached(&f->dev));
+}
+
+/* A VMM that restarts at once: its new connection and the old one's EOF
+ * come in the same wake-up, the new connection first (epoll reports in
+ * the order events came). The old session ends first; the new VMM is
+ * served, not refused. */
+static void test_reconnect_before_eof_handled(void **state)
+{
+	struct fixture *f = *state;
+	int a, b;
+
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
+	a = connect_to(f->path);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	b = connect_to(f->path);
+	close(a);
+	vt_send(b, VHOST_USER_GET_QUEUE_NUM, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_int_equal(vt_recv_u64(b, VHOST_USER_GET_QUEUE_NUM), 1);
+	assert_int_equal(f->dev.stats.frontends, 2);
+	close(b);
+	vt_pump(f->loop);
+}
+
+/* socket-mode and socket-group are applied to the socket file. */
+static void test_access_applied(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_listen_access acc = {
+		.mode = 0604, .set_gid = true, .gid = getegid(), .group = "mine",
+	};
+	struct stat st;
+
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, &acc, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0604);
+	assert_int_equal(st.st_gid, getegid());
+	vu_listen_destroy(&f->l);
+
+	acc.mode = 0;
+	acc.set_gid = false;
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, &acc, f->err, sizeof(f->err)),
+			 0);
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0);
+}
+
+/* Tries to give the socket to a group the process is not a member of;
+ * 0 when init failed with -EPERM, a message naming the path and the group,
+ * and nothing left at the path. */
+static int chown_refused(struct fixture *f)
+{
+	struct vu_listen_access acc = { .mode = -1, .set_gid = true, .group = "theirs" };
+
+	acc.gid = getegid() == 0 ? 1 : 0;
+	if (vu_listen_init(&f->l, &f->dev, f->path, &acc, f->err, sizeof(f->err)) != -EPERM)
+		return 1;
+	if (!strstr(f->err, f->path) || !strstr(f->err, "group theirs") || exists(f->path))
+		return 2;
+	return 0;
+}
+
+/* A group the process may not give files to: a clear error, no socket
+ * left. As root (which may chown to any group), a child drops to nobody. */
+static void test_access_chown_refused(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0) {
+		assert_int_equal(chown_refused(f), 0);
+		return;
+	}
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		_exit(chown_refused(f));
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* Exit removes the socket only while the path still names it: a regular
+ * file put there meanwhile stays. */
+static void test_destroy_keeps_foreign_file(void **state)
+{
+	struct fixture *f = *state;
+	struct stat st;
+	int fd;
+
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
+	assert_int_equal(unlink(f->path), 0);
+	fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	vu_listen_destroy(&f->l);
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
 }
 
 static void test_stale_socket_replaced(void **state)
@@ -123,7 +240,7 @@ static void test_stale_socket_replaced(void **state)
 	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	close(s);
 	assert_true(exists(f->path));
-	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, f->err, sizeof(f->err)), 0);
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
 	c = connect_to(f->path);
 	vt_pump(f->loop);
 	assert_true(vu_dev_attached(&f->dev));
@@ -140,7 +257,7 @@ static void test_other_files_refused(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "keep", 4), 4);
 	close(fd);
-	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, f->err, sizeof(f->err)),
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)),
 			 -EEXIST);
 	assert_non_null(strstr(f->err, f->path));
 	/* Left alone. */
@@ -161,7 +278,7 @@ static void test_socket_in_use_refused(void **state)
 	assert_true(s >= 0);
 	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(s, 1), 0);
-	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, f->err, sizeof(f->err)),
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)),
 			 -EADDRINUSE);
 	assert_non_null(strstr(f->err, f->path));
 	close(s);
@@ -174,7 +291,7 @@ static void test_destroy_removes_socket(void **state)
 	struct fixture *f = *state;
 	int c;
 
-	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, f->err, sizeof(f->err)), 0);
+	assert_int_equal(vu_listen_init(&f->l, &f->dev, f->path, NULL, f->err, sizeof(f->err)), 0);
 	assert_non_null(f->dev.detached);
 	c = connect_to(f->path);
 	vt_pump(f->loop);
@@ -197,6 +314,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_other_files_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_socket_in_use_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_removes_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reconnect_before_eof_handled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_applied, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_access_chown_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_destroy_keeps_foreign_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("vu_listen", tests, NULL, NULL);
