@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "util/log.h"
+#include "daemon/activation.h"
 #include "daemon/lifetime.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
@@ -154,7 +155,7 @@ static void on_usr1(void *opaque)
 /* Creates and starts every VM (and the --metrics server), then says so.
  * 0, or an exit status. */
 static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt,
-		 struct metrics **metrics)
+		 struct activation *act, struct metrics **metrics)
 {
 	char err[1024], status[64];
 	size_t i;
@@ -163,11 +164,20 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 	/* Create every socket before serving any VM: a bad path in the last
 	 * VM must not leave the first ones half running. */
 	for (i = 0; i < cfg->n_vms; i++) {
-		if (vm_init(&devs[i], &cfg->vms[i], err, sizeof(err)) < 0) {
+		int fd = activation_take(act, cfg->vms[i].socket);
+
+		if (vm_init_fd(&devs[i], &cfg->vms[i], fd, err, sizeof(err)) < 0) {
 			log_error("%s", err);
+			if (fd >= 0)
+				close(fd);
 			destroy_all(devs, i);
 			return EXIT_RUNTIME;
 		}
+	}
+	if (activation_check(act, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		destroy_all(devs, cfg->n_vms);
+		return EXIT_RUNTIME;
 	}
 	for (i = 0; i < cfg->n_vms; i++) {
 		r = vm_start(&devs[i]);
@@ -176,8 +186,9 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 			destroy_all(devs, cfg->n_vms);
 			return EXIT_RUNTIME;
 		}
-		log_info("vm cid %llu: listening on %s", (unsigned long long)cfg->vms[i].guest_cid,
-			 cfg->vms[i].socket);
+		log_info("vm cid %llu: listening on %s%s", (unsigned long long)cfg->vms[i].guest_cid,
+			 cfg->vms[i].socket,
+			 devs[i].listen.adopted ? " (passed by the service manager)" : "");
 	}
 	/* Before readiness: a supervisor told "ready" may scrape at once. */
 	if (cfg->opts.has_metrics &&
@@ -201,6 +212,7 @@ int main(int argc, char **argv)
 	struct lifetime lt = { .sfd = -1, .exit_fd = -1 };
 	struct notify nt = { .fd = -1 };
 	struct metrics *metrics = NULL;
+	struct activation act;
 	struct usr1_ctx usr1;
 	const char *level_source = "default";
 	char err[1024], why[128];
@@ -242,11 +254,20 @@ int main(int argc, char **argv)
 	if (notify_init(&nt, getenv("NOTIFY_SOCKET"), err, sizeof(err)) < 0 || err[0])
 		log_warn("%s", err);
 	unsetenv("NOTIFY_SOCKET");
+	/* LISTEN_FDS likewise, before any thread exists. */
+	if (activation_init(&act, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		activation_free(&act);
+		notify_close(&nt);
+		config_free(&cfg);
+		return EXIT_RUNTIME;
+	}
 
 	devs = calloc(cfg.n_vms, sizeof(*devs));
 	if (!devs || lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
 		log_error("%s", devs ? err : "out of memory");
 		free(devs);
+		activation_free(&act);
 		notify_close(&nt);
 		config_free(&cfg);
 		return EXIT_RUNTIME;
@@ -254,7 +275,8 @@ int main(int argc, char **argv)
 	usr1 = (struct usr1_ctx){ .devs = devs, .n = cfg.n_vms };
 	lt.on_usr1 = on_usr1;
 	lt.usr1_opaque = &usr1;
-	status = serve(&cfg, devs, &nt, &metrics);
+	status = serve(&cfg, devs, &nt, &act, &metrics);
+	activation_free(&act); /* what no VM claimed, if serve failed */
 	if (status == 0) {
 		if (lifetime_wait(&lt, why, sizeof(why)) < 0)
 			log_error("waiting for a stop signal: %s", why);

@@ -18,6 +18,12 @@
 
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
 {
+	return vm_init_fd(vm, cfg, -1, err, errlen);
+}
+
+int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *err,
+	       size_t errlen)
+{
 	/* Sibling VMs first: a CID of this daemon never leaves it. Exactly
 	 * one of uds-path and forward-cid is configured (checked by config/). */
 	const struct vsock_backend_ops *ops[VM_MAX_BACKENDS] = {
@@ -58,8 +64,18 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen
 		.gid = cfg->socket_gid,
 		.group = cfg->socket_group,
 	};
-	r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, &acc, why,
-			   sizeof(why));
+	if (listen_fd >= 0) {
+		/* Its mode and group are the service manager's (SocketMode=,
+		 * SocketGroup=); it owns the file, we may not change it. */
+		if (acc.mode >= 0 || acc.set_gid)
+			log_warn("%s: socket-mode/socket-group ignored: %s was passed by the "
+				 "service manager, which sets them", vm->name, cfg->socket);
+		r = vu_listen_adopt(&vm->listen, vsock_dev_vu(vm->dev), listen_fd, cfg->socket,
+				    why, sizeof(why));
+	} else {
+		r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, &acc, why,
+				   sizeof(why));
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "%s: socket: %s", vm->name, why);
 		goto fail;

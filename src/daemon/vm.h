@@ -35,6 +35,11 @@ struct vm {
  * vhost-user socket. Returns 0 or -errno with a message naming the VM and
  * the path in err; on error nothing is left open. */
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
+/* The same, serving listen_fd (a socket passed by the service manager,
+ * which vm takes over on success) instead of binding cfg->socket; -1
+ * binds. */
+int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *err,
+	       size_t errlen);
 /* Starts the VM's thread. */
 int vm_start(struct vm *vm);
 /* Stops the thread (if started), waiting a bounded time for it: a thread

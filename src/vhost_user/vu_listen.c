@@ -4,6 +4,7 @@
 #include "vhost_user/vu_listen.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +171,43 @@ fail:
 	return r;
 }
 
+int vu_listen_adopt(struct vu_listen *l, struct vu_dev *dev, int fd, const char *path,
+		    char *err, size_t errlen)
+{
+	int fl, r;
+
+	memset(l, 0, sizeof(*l));
+	l->dev = dev;
+	l->fd = -1;
+	l->adopted = true;
+	accept_pause_init(&l->pause, on_pause_end, l);
+	l->path = strdup(path);
+	if (!l->path) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "passed socket for '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	l->fd = fd;
+	r = watch(l);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot watch the passed socket for '%s': %s", path,
+			 strerror(-r));
+		l->fd = -1;
+		goto fail;
+	}
+	vu_dev_on_detached(dev, on_detached, l);
+	return 0;
+fail:
+	free(l->path);
+	l->path = NULL;
+	return r;
+}
+
 void vu_listen_destroy(struct vu_listen *l)
 {
 	if (!l->dev)
@@ -181,8 +219,9 @@ void vu_listen_destroy(struct vu_listen *l)
 		unwatch(l);
 		close(l->fd);
 		/* Someone may have put another file at the path meanwhile:
-		 * README promises that only our own socket goes. */
-		if (!unix_unlink_if_ours(l->path, &l->id))
+		 * README promises that only our own socket goes. A passed
+		 * socket is the service manager's, for the next start. */
+		if (!l->adopted && !unix_unlink_if_ours(l->path, &l->id))
 			log_warn("%s: %s is no longer our socket; left in place", l->dev->name,
 				 l->path);
 		l->fd = -1;
@@ -193,6 +232,6 @@ void vu_listen_destroy(struct vu_listen *l)
 
 void vu_listen_unlink(const struct vu_listen *l)
 {
-	if (l->path && l->fd >= 0)
+	if (l->path && l->fd >= 0 && !l->adopted)
 		unix_unlink_if_ours(l->path, &l->id);
 }

@@ -24,6 +24,7 @@ struct vu_listen {
 	struct accept_pause pause; /* out of fds: unwatched for a while */
 	struct unix_path_id id; /* the socket file we bound: removed only if
 				 * the path still names it */
+	bool adopted;           /* passed to us (socket activation): never removed */
 };
 
 /* Who may connect: applied to the socket file right after it is bound. */
@@ -45,6 +46,13 @@ struct vu_listen_access {
  */
 int vu_listen_init(struct vu_listen *l, struct vu_dev *dev, const char *path,
 		   const struct vu_listen_access *acc, char *err, size_t errlen);
+
+/* The same with a listening socket the service manager bound and passed
+ * (socket activation): fd is taken over (made non-blocking); the socket
+ * file is its, so it stays at exit. path is for messages. 0 or -errno
+ * (fd then still the caller's). */
+int vu_listen_adopt(struct vu_listen *l, struct vu_dev *dev, int fd, const char *path,
+		    char *err, size_t errlen);
 
 /* Stops accepting, closes the socket and removes its path if the path still
  * names the socket we bound (never a file put there meanwhile), and gives dev's detached
