@@ -103,6 +103,12 @@ static enum config_result help_or_version(int argc, char **argv)
 			printf("vhost-device-vsock %s\n", VDV_VERSION);
 			return CONFIG_EXIT_OK;
 		}
+		/* QEMU's vhost-user.rst "Backend program conventions": what
+		 * this backend is, as VHostUserBackendCapabilities JSON. */
+		if (!strcmp(argv[i], "--print-capabilities")) {
+			fputs("{\n  \"type\": \"vsock\"\n}\n", stdout);
+			return CONFIG_EXIT_OK;
+		}
 	}
 	return CONFIG_OK;
 }

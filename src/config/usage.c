@@ -97,6 +97,8 @@ const char config_usage_text[] =
 	"Other options:\n"
 	"  -h, --help              print this help and exit\n"
 	"  -V, --version           print the version and exit\n"
+	"  --print-capabilities    print {\"type\": \"vsock\"} (QEMU's vhost-user backend\n"
+	"                          conventions) and exit\n"
 	"\n"
 	"Options and keys may be written with '_' for '-' (--guest_cid, uds_path), and\n"
 	"'group' for 'groups'. Numbers are decimal or 0x-prefixed hexadecimal. Values\n"

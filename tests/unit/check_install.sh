@@ -18,7 +18,8 @@ root="$tmp$prefix"
 status=0
 for f in bin/vhost-device-vsock share/man/man1/vhost-device-vsock.1 \
 	lib/systemd/system/vhost-device-vsock@.service lib/sysusers.d/vhost-device-vsock.conf \
-	share/doc/vhost-device-vsock/vms.example.yaml; do
+	share/doc/vhost-device-vsock/vms.example.yaml \
+	share/qemu/vhost-user/50-vhost-device-vsock.json; do
 	if [ ! -f "$root/$f" ]; then
 		echo "not installed: $prefix/$f" >&2
 		status=1
@@ -35,6 +36,19 @@ fi
 	--print-config >"$tmp/print.out" 2>&1 ||
 	{ cat "$tmp/print.out" >&2; echo "the example configuration is not valid" >&2; exit 1; }
 grep -q 'guest_cid: 4' "$tmp/print.out" || { echo "example: VM 4 missing" >&2; exit 1; }
+# QEMU's backend description: valid JSON naming the installed binary,
+# whose --print-capabilities gives the same type.
+desc="$root/share/qemu/vhost-user/50-vhost-device-vsock.json"
+python3 - "$desc" "$prefix/bin/vhost-device-vsock" "$root/bin/vhost-device-vsock" <<'PY' || exit 1
+import json, subprocess, sys
+d = json.load(open(sys.argv[1]))
+caps = json.loads(subprocess.run([sys.argv[3], "--print-capabilities"], check=True,
+                                 capture_output=True, text=True).stdout)
+ok = d.get("type") == "vsock" and d.get("binary") == sys.argv[2] and caps == {"type": "vsock"}
+if not ok:
+    print("backend description or capabilities wrong:", d, caps, file=sys.stderr)
+sys.exit(0 if ok else 1)
+PY
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# An instance of the unit, pointing at the binary in the destdir.
 	sed "s#$prefix/bin/#$root/bin/#g" "$unit" >"$tmp/vhost-device-vsock@check.service"
