@@ -31,6 +31,7 @@ enum {
 	OPT_READY_FD,
 	OPT_EXIT_WITH_FD,
 	OPT_LOG_LEVEL,
+	OPT_SANDBOX,
 	OPT_CHECK,
 	OPT_PRINT_CONFIG,
 };
@@ -46,6 +47,7 @@ static const struct {
 	{ "ready-fd", OPT_READY_FD },
 	{ "exit-with-fd", OPT_EXIT_WITH_FD },
 	{ "log-level", OPT_LOG_LEVEL },
+	{ "sandbox", OPT_SANDBOX },
 	{ "check", OPT_CHECK },
 	{ "print-config", OPT_PRINT_CONFIG },
 };
@@ -175,6 +177,11 @@ static int process_option(struct cli *c, int id, const char *name, size_t len, c
 		return parse_fd(c, name, len, value, &o->ready_fd);
 	case OPT_EXIT_WITH_FD:
 		return parse_fd(c, name, len, value, &o->exit_with_fd);
+	case OPT_SANDBOX:
+		if (config_sandbox_parse(value, &o->sandbox) != 0)
+			return cfg_errf(c->e, "--%.*s: '%s' is not a sandbox mode (seccomp, none)",
+					(int)len, name, value);
+		return 0;
 	case OPT_LOG_LEVEL:
 	default:
 		if (config_log_level_parse(value, &o->log_level) != 0)
@@ -231,6 +238,7 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	case OPT_READY_FD:
 	case OPT_EXIT_WITH_FD:
 	case OPT_LOG_LEVEL:
+	case OPT_SANDBOX:
 		return process_option(c, id, name, len, value);
 	default:
 		r = enter_mode(c, MODE_SINGLE, name, len);
