@@ -21,6 +21,7 @@
 #include "util/log.h"
 #include "daemon/lifetime.h"
 #include "daemon/notify.h"
+#include "daemon/sandbox.h"
 #include "daemon/vm.h"
 
 #define EXIT_RUNTIME 1
@@ -111,6 +112,17 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 			return EXIT_RUNTIME;
 		}
 	}
+	/* Every socket, the signalfd and NOTIFY_SOCKET are open and no VM
+	 * thread runs yet: from here on the process needs no privilege. The
+	 * threads inherit the filter; readiness is reported only under it. */
+	if (sandbox_apply(cfg->opts.sandbox, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		destroy_all(devs, cfg->n_vms);
+		return EXIT_RUNTIME;
+	}
+	if (cfg->opts.sandbox != VDV_SANDBOX_NONE)
+		log_debug("sandbox: seccomp allowlist loaded, no_new_privs set");
+	sandbox_selftest_if_asked();
 	for (i = 0; i < cfg->n_vms; i++) {
 		r = vm_start(&devs[i]);
 		if (r < 0) {
