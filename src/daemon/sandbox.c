@@ -121,8 +121,8 @@ static const char *const allowed[] = {
 #endif
 #ifdef SANDBOX_SANITIZER
 static const char *const allowed_sanitizer[] = {
-	"clone", "ptrace", "wait4", "waitid", "getppid", "prctl", "getdents", "getdents64", "kill",
-	"tkill", "tgkill", "sched_getaffinity", "arch_prctl",
+	"clone", "ptrace", "wait4", "waitid", "getppid", "prctl", "getdents", "getdents64",
+	"kill", "tkill", "tgkill", "arch_prctl",
 };
 #endif
 
@@ -248,11 +248,14 @@ static int install_handler(char *err, size_t errlen)
 	return 0;
 }
 
-#define ADD(ctx, action, name, ...)                                                        \
-	seccomp_rule_add(ctx, action, seccomp_syscall_resolve_name(name), __VA_ARGS__)
+/* Adds one rule unless an earlier one failed (r keeps the first error). */
+#define RULE(action, name, ...)                                                            \
+	do {                                                                               \
+		if (r == 0)                                                                \
+			r = seccomp_rule_add(ctx, action, SCMP_SYS(name), __VA_ARGS__);    \
+	} while (0)
 
-/* The rules that look at arguments. Names this architecture does not have
- * (open on aarch64) resolve to a number libseccomp skips. */
+/* The rules that look at arguments. */
 static int add_arg_rules(scmp_filter_ctx ctx, pid_t self)
 {
 	/* Writable opens could create or change files; reading (the clock's
@@ -263,42 +266,32 @@ static int add_arg_rules(scmp_filter_ctx ctx, pid_t self)
 
 	/* Host sockets: AF_UNIX (uds-path, NOTIFY_SOCKET) and AF_VSOCK
 	 * (forward-cid); no network, no netlink, no raw sockets. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			      SCMP_A0(SCMP_CMP_EQ, AF_VSOCK));
+	RULE(SCMP_ACT_ALLOW, socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	RULE(SCMP_ACT_ALLOW, socket, 1, SCMP_A0(SCMP_CMP_EQ, AF_VSOCK));
 	/* Sibling connections. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
-			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
-			      SCMP_A2(SCMP_CMP_MASKED_EQ, wr, 0));
+	RULE(SCMP_ACT_ALLOW, socketpair, 1, SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+	RULE(SCMP_ACT_ALLOW, openat, 1, SCMP_A2(SCMP_CMP_MASKED_EQ, wr, 0));
+	/* open(2) exists on x86_64, not on aarch64. */
 	if (seccomp_syscall_resolve_name("open") >= 0)
-		r |= ADD(ctx, SCMP_ACT_ALLOW, "open", 1, SCMP_A1(SCMP_CMP_MASKED_EQ, wr, 0));
-	/* Threads only (pthread_create): a new process could escape nothing
-	 * the filter does not already hold, but nothing here forks. clone3
+		RULE(SCMP_ACT_ALLOW, open, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, wr, 0));
+	/* Threads only (pthread_create): nothing here forks or execs. clone3
 	 * passes its flags in memory the filter cannot read: ENOSYS makes
 	 * glibc fall back to clone. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-			      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
-	/* Signals to this process only: raise(), abort(), pthread_kill. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-			      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
+	RULE(SCMP_ACT_ALLOW, clone, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	RULE(SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
+	/* Signals to this process only: raise(), abort(), pthread_kill, and
+	 * the SIGSYS handler's own death. */
+	RULE(SCMP_ACT_ALLOW, tgkill, 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self));
 	for (size_t i = 0; i < sizeof(allowed_ioctls) / sizeof(allowed_ioctls[0]); i++)
-		r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
+		RULE(SCMP_ACT_ALLOW, ioctl, 1, SCMP_A1(SCMP_CMP_EQ, allowed_ioctls[i]));
 	/* Queries and the thread's name only (the sanitizers read
 	 * PR_GET_DUMPABLE; pthread_setname_np writes PR_SET_NAME). */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-			      SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-			      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-			      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	RULE(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_DUMPABLE));
+	RULE(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+	RULE(SCMP_ACT_ALLOW, prctl, 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 	/* getrlimit as glibc makes it: prlimit64(0, res, NULL, old). Limits
 	 * are set at start-up only, before the filter. */
-	r |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 2,
-			      SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
+	RULE(SCMP_ACT_ALLOW, prlimit64, 2, SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A2(SCMP_CMP_EQ, 0));
 	return r;
 }
 
