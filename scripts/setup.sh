@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
 	gcc libc6-dev pkg-config meson ninja-build python3   # build
-	libyaml-dev libcmocka-dev                            # libraries
+	libyaml-dev libcmocka-dev libseccomp-dev             # libraries
 	qemu-system-x86 busybox-static cpio xz-utils zstd    # real-guest tests and demo
 	kmod socat                                           # demo and manual steps
 	make iproute2                                        # kernel vsock suites (build, ss)

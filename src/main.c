@@ -24,6 +24,7 @@
 #include "daemon/lifetime.h"
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
+#include "daemon/sandbox.h"
 #include "daemon/vm.h"
 
 /*
@@ -179,23 +180,39 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 		destroy_all(devs, cfg->n_vms);
 		return EXIT_RUNTIME;
 	}
+	/* Before the sandbox (a TCP address needs socket(AF_INET)) and before
+	 * readiness (a supervisor told "ready" may scrape at once). */
+	if (cfg->opts.has_metrics &&
+	    metrics_start(metrics, &cfg->opts.metrics, devs, cfg->n_vms, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		destroy_all(devs, cfg->n_vms);
+		return EXIT_RUNTIME;
+	}
+	/* Every socket, the signalfd and NOTIFY_SOCKET are open and no VM
+	 * thread runs yet: from here on the process needs no privilege. The
+	 * threads inherit the filter; readiness is reported only under it. */
+	if (sandbox_apply(cfg->opts.sandbox, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		metrics_stop(*metrics);
+		*metrics = NULL;
+		destroy_all(devs, cfg->n_vms);
+		return EXIT_RUNTIME;
+	}
+	if (cfg->opts.sandbox != VDV_SANDBOX_NONE)
+		log_debug("sandbox: seccomp allowlist loaded, no_new_privs set");
+	sandbox_selftest_if_asked();
 	for (i = 0; i < cfg->n_vms; i++) {
 		r = vm_start(&devs[i]);
 		if (r < 0) {
 			log_error("cannot start thread: %s", strerror(-r));
+			metrics_stop(*metrics);
+			*metrics = NULL;
 			destroy_all(devs, cfg->n_vms);
 			return EXIT_RUNTIME;
 		}
 		log_info("vm cid %llu: listening on %s%s", (unsigned long long)cfg->vms[i].guest_cid,
 			 cfg->vms[i].socket,
 			 devs[i].listen.adopted ? " (passed by the service manager)" : "");
-	}
-	/* Before readiness: a supervisor told "ready" may scrape at once. */
-	if (cfg->opts.has_metrics &&
-	    metrics_start(metrics, &cfg->opts.metrics, devs, cfg->n_vms, err, sizeof(err)) < 0) {
-		log_error("%s", err);
-		destroy_all(devs, cfg->n_vms);
-		return EXIT_RUNTIME;
 	}
 	if (cfg->opts.ready_fd >= 0 && (r = ready_fd_signal(cfg->opts.ready_fd)) < 0)
 		log_warn("--ready-fd %d: %s", cfg->opts.ready_fd, strerror(-r));

@@ -32,6 +32,7 @@ enum {
 	OPT_EXIT_WITH_FD,
 	OPT_LOG_LEVEL,
 	OPT_METRICS,
+	OPT_SANDBOX,
 	OPT_CHECK,
 	OPT_PRINT_CONFIG,
 };
@@ -48,6 +49,7 @@ static const struct {
 	{ "exit-with-fd", OPT_EXIT_WITH_FD },
 	{ "log-level", OPT_LOG_LEVEL },
 	{ "metrics", OPT_METRICS },
+	{ "sandbox", OPT_SANDBOX },
 	{ "check", OPT_CHECK },
 	{ "print-config", OPT_PRINT_CONFIG },
 };
@@ -191,6 +193,11 @@ static int process_option(struct cli *c, int id, const char *name, size_t len, c
 		o->has_metrics = true;
 		return 0;
 	}
+	case OPT_SANDBOX:
+		if (config_sandbox_parse(value, &o->sandbox) != 0)
+			return cfg_errf(c->e, "--%.*s: '%s' is not a sandbox mode (seccomp, none)",
+					(int)len, name, value);
+		return 0;
 	case OPT_LOG_LEVEL:
 	default:
 		if (config_log_level_parse(value, &o->log_level) != 0)
@@ -248,6 +255,7 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	case OPT_EXIT_WITH_FD:
 	case OPT_LOG_LEVEL:
 	case OPT_METRICS:
+	case OPT_SANDBOX:
 		return process_option(c, id, name, len, value);
 	default:
 		r = enter_mode(c, MODE_SINGLE, name, len);

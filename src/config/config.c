@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Releasing parsed configurations. */
+/* Releasing parsed configurations; the --sandbox names. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,4 +41,27 @@ void config_free(struct vdv_config *cfg)
 	free(cfg->vms);
 	cfg->vms = NULL;
 	cfg->n_vms = 0;
+}
+
+static const char *const sandbox_names[] = {
+	[VDV_SANDBOX_SECCOMP] = "seccomp",
+	[VDV_SANDBOX_NONE] = "none",
+};
+
+int config_sandbox_parse(const char *text, enum vdv_sandbox *out)
+{
+	for (size_t i = 0; i < sizeof(sandbox_names) / sizeof(sandbox_names[0]); i++) {
+		if (strcmp(text, sandbox_names[i]) == 0) {
+			*out = (enum vdv_sandbox)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *config_sandbox_name(enum vdv_sandbox mode)
+{
+	return (unsigned)mode < sizeof(sandbox_names) / sizeof(sandbox_names[0])
+		       ? sandbox_names[mode]
+		       : "?";
 }

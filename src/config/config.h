@@ -58,6 +58,12 @@ struct vm_config {
 	gid_t socket_gid;      /* resolved when socket_group is set */
 };
 
+/* --sandbox: what the daemon gives up once its sockets are open. */
+enum vdv_sandbox {
+	VDV_SANDBOX_SECCOMP = 0, /* the default: seccomp allowlist + no_new_privs */
+	VDV_SANDBOX_NONE,        /* nothing (to rule the sandbox out) */
+};
+
 /* Options of the process rather than of a VM; allowed with every way of
  * describing the VMs. */
 struct vdv_opts {
@@ -69,6 +75,7 @@ struct vdv_opts {
 	struct net_addr metrics;
 	bool check;            /* --check: validate, create nothing, exit 0/1 */
 	bool print_config;     /* --print-config: print the VMs as YAML, exit */
+	enum vdv_sandbox sandbox; /* --sandbox */
 };
 
 struct vdv_config {
@@ -158,6 +165,10 @@ int config_log_level_resolve(const struct vdv_opts *opts, const char *vdv_log,
  * with this device and inode number (that of our stderr): stderr is then
  * connected to the journal, as systemd documents for that variable. */
 bool config_journal_stream_matches(const char *value, dev_t dev, ino_t ino);
+
+/* --sandbox's values: "seccomp" or "none" (exact). 0 or -EINVAL. */
+int config_sandbox_parse(const char *text, enum vdv_sandbox *out);
+const char *config_sandbox_name(enum vdv_sandbox mode);
 
 /* The text printed by --help (also the source of the man page's options). */
 extern const char config_usage_text[];

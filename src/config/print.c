@@ -194,7 +194,14 @@ int config_print_yaml(const struct vdv_config *cfg, FILE *out, char *err, size_t
 	yaml_emitter_set_unicode(&p.em, 1);
 	yaml_emitter_set_width(&p.em, -1);
 	yaml_emitter_set_indent(&p.em, 2);
-	r = print_all(&p, cfg);
+	/* The file describes VMs only (like --log-level, --sandbox is a process
+	 * option, given on the command line): the mode in force is shown as a
+	 * comment, which --config skips, so the output still reads back. */
+	if (fprintf(out, "# --sandbox %s\n", config_sandbox_name(cfg->opts.sandbox)) < 0)
+		r = cfg_errf(&e, "--print-config: cannot write the configuration: %s",
+			     strerror(errno));
+	else
+		r = print_all(&p, cfg);
 	if (!r && (!yaml_emitter_flush(&p.em) || fflush(out) != 0))
 		r = cfg_errf(&e, "--print-config: cannot write the configuration: %s",
 			     strerror(errno));

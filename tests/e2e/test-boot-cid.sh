@@ -44,6 +44,16 @@ for n in 1 2; do
     vdv_check "daemon alive after guest $n powered off" vdv_daemon_alive
 done
 
+# The guests above were served under the default sandbox (--sandbox seccomp):
+# the filter and no_new_privs are in force (loaded before the first guest
+# could attach, so no wait is needed here).
+daemon_sandboxed() {
+    local st
+    st=$(cat "/proc/$VDV_DAEMON_PID/status") || return 1
+    grep -q $'^Seccomp:\t2$' <<<"$st" && grep -q $'^NoNewPrivs:\t1$' <<<"$st"
+}
+vdv_check "daemon runs under its seccomp sandbox (Seccomp: 2, NoNewPrivs: 1)" daemon_sandboxed
+
 # Status 0 within 10 s and no sanitizer report (the ASan build runs this too:
 # a report there makes the status non-zero).
 vdv_check "daemon exits with status 0 within 10s of SIGTERM" xf_daemon_stops_cleanly

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
  * Tests of the configuration module's operations side: the process options
- * (--ready-fd, --exit-with-fd, --log-level, --check, --print-config) in
+ * (--ready-fd, --exit-with-fd, --log-level, --sandbox, --check,
+ * --print-config) in
  * every mode, "--config -", --print-config's YAML reading back unchanged,
  * and --check's look at the socket directories.
  */
@@ -56,18 +57,21 @@ static void test_defaults(void **state)
 	assert_false(cfg.opts.has_log_level);
 	assert_false(cfg.opts.check);
 	assert_false(cfg.opts.print_config);
+	/* The sandbox is on unless turned off. */
+	assert_int_equal(cfg.opts.sandbox, VDV_SANDBOX_SECCOMP);
 	config_free(&cfg);
 }
 
 static void test_options_every_mode(void **state)
 {
 	const char *const single[] = { "--ready-fd", "5", VM1, "--exit-with-fd=0x7",
-				       "--log-level", "Debug", "--check", "--print-config", NULL };
+				       "--log-level", "Debug", "--check", "--print-config",
+				       "--sandbox", "none", NULL };
 	const char *const vm[] = { "--vm", "socket=/tmp/a.sock,uds-path=/tmp/a.vsock",
-				   "--log_level=trace", "--ready_fd", "3",
+				   "--log_level=trace", "--ready_fd", "3", "--sandbox=seccomp",
 				   "--metrics=[::1]:9100", NULL };
-	const char *const file[] = { "--exit-with-fd", "0", "--config", "/nonexistent.yaml",
-				     NULL };
+	const char *const file[] = { "--exit-with-fd", "0", "--sandbox", "none", "--config",
+				     "/nonexistent.yaml", NULL };
 	struct vdv_config cfg;
 	char err[512];
 	(void)state;
@@ -80,12 +84,14 @@ static void test_options_every_mode(void **state)
 	assert_int_equal(cfg.opts.log_level, LOG_DEBUG);
 	assert_true(cfg.opts.check);
 	assert_true(cfg.opts.print_config);
+	assert_int_equal(cfg.opts.sandbox, VDV_SANDBOX_NONE);
 	assert_int_equal(cfg.n_vms, 1);
 	config_free(&cfg);
 
 	assert_int_equal(parse(vm, &cfg, err, sizeof(err)), CONFIG_OK);
 	assert_true(cfg.opts.has_metrics);
 	assert_int_equal(cfg.opts.metrics.family, AF_INET6);
+	assert_int_equal(cfg.opts.sandbox, VDV_SANDBOX_SECCOMP);
 	assert_int_equal(cfg.opts.log_level, LOG_TRACE);
 	assert_int_equal(cfg.opts.ready_fd, 3);
 	assert_int_equal(cfg.n_vms, 1);
@@ -112,6 +118,11 @@ static const struct bad_row bad_rows[] = {
 	{ { "--ready-fd", "4", "--ready-fd", "5", VM1 }, "--ready-fd given twice" },
 	{ { "--log-level", "verbose", VM1 }, "--log-level: 'verbose' is not a log level" },
 	{ { "--log-level", "off", VM1 }, "'off' is not a log level" },
+	{ { "--sandbox", "off", VM1 }, "--sandbox: 'off' is not a sandbox mode (seccomp, none)" },
+	{ { "--sandbox", "Seccomp", VM1 }, "--sandbox: 'Seccomp' is not a sandbox mode" },
+	{ { "--sandbox=", VM1 }, "--sandbox: '' is not a sandbox mode" },
+	{ { VM1, "--sandbox" }, "--sandbox needs a value" },
+	{ { "--sandbox", "none", "--sandbox", "none", VM1 }, "--sandbox given twice" },
 	{ { "--check=yes", VM1 }, "--check takes no value" },
 	{ { "--print-config=1", VM1 }, "--print-config takes no value" },
 	{ { "--check", "--check", VM1 }, "--check given twice" },
@@ -259,7 +270,8 @@ static void test_print_content(void **state)
 	t = print_to_string(&cfg, &r, err, sizeof(err));
 	assert_int_equal(r, 0);
 	/* Every key with its effective value, defaults included. */
-	assert_string_equal(t, "vms:\n"
+	assert_string_equal(t, "# --sandbox seccomp\n"
+			       "vms:\n"
 			       "- guest_cid: 4\n"
 			       "  socket: '/tmp/a.sock'\n"
 			       "  uds_path: '/tmp/a.vsock'\n"
@@ -343,7 +355,8 @@ static void test_print_forward(void **state)
 	assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
 	t = print_to_string(&cfg, &r, err, sizeof(err));
 	assert_int_equal(r, 0);
-	assert_string_equal(t, "vms:\n"
+	assert_string_equal(t, "# --sandbox seccomp\n"
+			       "vms:\n"
 			       "- guest_cid: 3\n"
 			       "  socket: '/tmp/f.sock'\n"
 			       "  forward_cid: 1\n"
@@ -354,6 +367,28 @@ static void test_print_forward(void **state)
 			       "  groups: 'default'\n"
 			       "  poll_us: 50\n");
 	free(t);
+	config_free(&cfg);
+}
+
+/* The sandbox mode in force, as a comment the YAML reader skips. */
+static void test_print_sandbox(void **state)
+{
+	const char *const a[] = { VM1, "--sandbox", "none", NULL };
+	struct vdv_config cfg, back;
+	char err[512], *t;
+	int r;
+	(void)state;
+
+	assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+	t = print_to_string(&cfg, &r, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_non_null(t);
+	assert_memory_equal(t, "# --sandbox none\nvms:\n", 22);
+	assert_int_equal(config_parse_yaml_string(t, strlen(t), &back, err, sizeof(err)),
+			 CONFIG_OK);
+	assert_int_equal(back.n_vms, 1);
+	free(t);
+	config_free(&back);
 	config_free(&cfg);
 }
 
@@ -504,6 +539,7 @@ int main(void)
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_content);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_forward);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_socket_access_keys);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_sandbox);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_not_utf8);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_config_stdin);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_paths);
