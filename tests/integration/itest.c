@@ -629,16 +629,21 @@ int itest_proc_rss_kib(pid_t pid, uint64_t *kib)
 
 bool itest_log_contains(const struct itest *t, const char *needle)
 {
+	return itest_log_count(t, needle) > 0;
+}
+
+unsigned itest_log_count(const struct itest *t, const char *needle)
+{
 	FILE *f = fopen(t->d.log_path, "r");
 	char line[1024];
-	bool found = false;
+	unsigned n = 0;
 
 	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
 	fclose(f);
-	return found;
+	return n;
 }
 
 rlim_t itest_raise_nofile(rlim_t want)

@@ -184,6 +184,8 @@ int itest_proc_rss_kib(pid_t pid, uint64_t *kib);
 
 /* Whether the daemon's log contains needle. */
 bool itest_log_contains(const struct itest *t, const char *needle);
+/* How many lines of the daemon's log contain needle. */
+unsigned itest_log_count(const struct itest *t, const char *needle);
 
 /* Raises this process' soft RLIMIT_NOFILE to want, and the hard limit too
  * when it is lower and the process may (CAP_SYS_RESOURCE); otherwise capped

@@ -58,21 +58,6 @@ static void write_file(const char *path)
 	close(fd);
 }
 
-/* How many lines of the daemon's log contain needle. */
-static unsigned log_count(const struct itest *t, const char *needle)
-{
-	FILE *f = fopen(t->d.log_path, "r");
-	char line[1024];
-	unsigned n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /* The lowest fd number pid does not use: the next one the kernel gives
  * it, so a limit of that many leaves it none. */
 static unsigned lowest_free_fd(pid_t pid)
@@ -185,7 +170,7 @@ static void test_uds_emfile_no_spin(void **state)
 	assert_true(sim_daemon_alive(&t->d));
 	assert_true(cpu < 250);
 	assert_true(itest_log_contains(t, "Too many open files; pausing it"));
-	assert_int_equal(log_count(t, "pausing it"), 1); /* one per episode */
+	assert_int_equal(itest_log_count(t, "pausing it"), 1); /* one per episode */
 
 	/* Free the fds: the daemon reads EOF on the handshakes it holds, and
 	 * accepts the backlog again. */
@@ -321,7 +306,7 @@ static void test_log_flood_vm_not_running(void **state)
 	unsigned n;
 
 	flood(t, NULL);
-	n = log_count(t, "the VM is not running");
+	n = itest_log_count(t, "the VM is not running");
 	print_message("%u connections refused, %u log lines\n", FLOOD, n);
 	assert_true(n >= 1 && n <= RL_MAX_LINES);
 }
@@ -333,7 +318,7 @@ static void test_log_flood_bad_handshake(void **state)
 	unsigned n;
 
 	flood(t, "HELLO\n");
-	n = log_count(t, "malformed handshake");
+	n = itest_log_count(t, "malformed handshake");
 	print_message("%u bad handshakes, %u log lines\n", FLOOD, n);
 	assert_true(n >= 1 && n <= RL_MAX_LINES);
 	sim_close(s);
@@ -362,7 +347,7 @@ static void dir_mode_case(mode_t mode, bool want_warning)
 	}
 	/* The check comes before the uds listener is made. */
 	r = sim_daemon_wait_path(&t.d, uds, 5000);
-	n = log_count(&t, "without the sticky bit");
+	n = itest_log_count(&t, "without the sticky bit");
 	world = itest_log_contains(&t, "world-writable");
 	/* Stop it before any assertion: a failure must not leave it running. */
 	stop = sim_daemon_stop(&t.d, 5000, NULL);
@@ -396,7 +381,7 @@ static void test_log_flood_handshake_timeout(void **state)
 		assert_int_equal(itest_host_wait_closed(fds[i], 10000, NULL), 0);
 		close(fds[i]);
 	}
-	n = log_count(t, "sent no CONNECT line");
+	n = itest_log_count(t, "sent no CONNECT line");
 	print_message("%u handshake timeouts, %u log lines\n", FLOOD, n);
 	assert_true(n >= 1 && n <= RL_MAX_LINES);
 	sim_close(s);

@@ -442,6 +442,26 @@ static void test_500_concurrent(void **state)
 
 /* ---- the connection limit ---- */
 
+/* Opens MAX_CONNS guest connections to host port 1234 (listening on lfd),
+ * accepting on the host side as they come (into hfds[*nh...]); all must
+ * open. */
+static void fill_table(struct mg *g, int lfd, int *hfds, int *nh)
+{
+	int hfd;
+
+	for (unsigned i = 0; i < MAX_CONNS; i++) {
+		mc_connect(g, &g->c[i], 1234);
+		if (i % 32 == 31)
+			mg_drain(g, 0);
+		while ((hfd = itest_host_accept(lfd, 0)) >= 0)
+			hfds[(*nh)++] = hfd;
+	}
+	mg_settle(g, 0, MAX_CONNS, 10000);
+	for (unsigned i = 0; i < MAX_CONNS; i++)
+		if (g->c[i].state != MC_OPEN)
+			fail_msg("connection %u of %u refused below the limit", i, MAX_CONNS);
+}
+
 static void test_connection_limit(void **state)
 {
 	struct itest *t = *state;
@@ -473,17 +493,7 @@ static void test_connection_limit(void **state)
 	lfd = itest_host_listen(t, 1234, 2 * MAX_CONNS);
 
 	/* Fill the table from the guest side. */
-	for (unsigned i = 0; i < MAX_CONNS; i++) {
-		mc_connect(&g, &g.c[i], 1234);
-		if (i % 32 == 31)
-			mg_drain(&g, 0);
-		while ((hfd = itest_host_accept(lfd, 0)) >= 0)
-			hfds[nh++] = hfd;
-	}
-	mg_settle(&g, 0, MAX_CONNS, 10000);
-	for (unsigned i = 0; i < MAX_CONNS; i++)
-		if (g.c[i].state != MC_OPEN)
-			fail_msg("connection %u of %u refused below the limit", i, MAX_CONNS);
+	fill_table(&g, lfd, hfds, &nh);
 	while (nh < (int)MAX_CONNS && (hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS)) >= 0)
 		hfds[nh++] = hfd;
 	assert_int_equal(nh, MAX_CONNS);
@@ -564,21 +574,6 @@ static void test_connection_limit(void **state)
 	sim_close(s);
 }
 
-/* How many lines of the daemon's log contain needle. */
-static unsigned log_count(const struct itest *t, const char *needle)
-{
-	FILE *f = fopen(t->d.log_path, "r");
-	char line[1024];
-	unsigned n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
-
 /*
  * A table that hovers at the limit (one connection freed, one taken, one
  * refused, again and again) starts a new "limit reached" episode each
@@ -603,17 +598,7 @@ static void test_connection_limit_flapping_log(void **state)
 	hfds = calloc(MAX_CONNS + cycles, sizeof(*hfds));
 	assert_non_null(hfds);
 	lfd = itest_host_listen(t, 1234, 2 * MAX_CONNS);
-	for (unsigned i = 0; i < MAX_CONNS; i++) {
-		mc_connect(&g, &g.c[i], 1234);
-		if (i % 32 == 31)
-			mg_drain(&g, 0);
-		while ((hfd = itest_host_accept(lfd, 0)) >= 0)
-			hfds[nh++] = hfd;
-	}
-	mg_settle(&g, 0, MAX_CONNS, 10000);
-	for (unsigned i = 0; i < MAX_CONNS; i++)
-		if (g.c[i].state != MC_OPEN)
-			fail_msg("connection %u of %u refused below the limit", i, MAX_CONNS);
+	fill_table(&g, lfd, hfds, &nh);
 
 	for (unsigned k = 0; k < cycles; k++) {
 		/* Free one... */
@@ -633,7 +618,7 @@ static void test_connection_limit_flapping_log(void **state)
 		while (nh < (int)(MAX_CONNS + cycles) && (hfd = itest_host_accept(lfd, 0)) >= 0)
 			hfds[nh++] = hfd;
 	}
-	lines = log_count(t, "connection limit (");
+	lines = itest_log_count(t, "connection limit (");
 	print_message("%u limit episodes, %u warning lines\n", cycles, lines);
 	assert_true(lines >= 1 && lines <= 6);
 
