@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "stderr_capture.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -416,32 +418,6 @@ static void test_bad_fd_and_clear(void **state)
 	assert_non_null(gm_gpa_to_host(&f->gm, A_GPA, 1));
 }
 
-/* What the code under test logs (stderr, fd 2) between cap_begin and
- * cap_end goes to a memfd; cap_end returns it as a string. */
-static int cap_fd = -1, cap_saved = -1;
-
-static void cap_begin(void)
-{
-	fflush(stderr);
-	cap_fd = memfd_create("gm-test-log", MFD_CLOEXEC);
-	cap_saved = dup(2);
-	assert_true(cap_fd >= 0 && cap_saved >= 0);
-	assert_int_equal(dup2(cap_fd, 2), 2);
-}
-
-static const char *cap_end(void)
-{
-	static char buf[4096];
-	ssize_t n;
-
-	fflush(stderr);
-	assert_int_equal(dup2(cap_saved, 2), 2);
-	close(cap_saved);
-	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
-	close(cap_fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 static void test_region_beyond_file(void **state)
 {

@@ -7,6 +7,7 @@
  * without stalling the queue.
  */
 #include "vq_test_ring.h"
+#include "stderr_capture.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -681,30 +682,6 @@ static void test_avail_idx_jump(void **state)
 	assert_true(tr->vq.broken);
 }
 
-/* What vq logs (stderr) between cap_begin and cap_end. */
-static int cap_fd = -1, cap_saved = -1;
-
-static void cap_begin(void)
-{
-	fflush(stderr);
-	cap_fd = memfd_create("vq-test-log", MFD_CLOEXEC);
-	cap_saved = dup(2);
-	assert_true(cap_fd >= 0 && cap_saved >= 0);
-	assert_int_equal(dup2(cap_fd, 2), 2);
-}
-
-static const char *cap_end(void)
-{
-	static char buf[4096];
-	ssize_t n;
-
-	assert_int_equal(dup2(cap_saved, 2), 2);
-	close(cap_saved);
-	n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
-	close(cap_fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
 
 static unsigned count_of(const char *hay, const char *needle)
 {
