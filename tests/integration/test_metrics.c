@@ -167,6 +167,8 @@ static void scrape_matches_traffic(void **state, bool tcp)
 	s = itest_start(t, NULL);
 	traffic(t, s, &st, &lfd, &hfd);
 	m = scrape(t, tcp);
+	if (getenv("VDV_TEST_VERBOSE"))
+		fprintf(stderr, "---- scrape after the transfer ----\n%s", strstr(m, "\r\n\r\n") + 4);
 	check_traffic(m);
 	free(m);
 
