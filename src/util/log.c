@@ -42,6 +42,8 @@ static int timestamp(char *buf, size_t len)
 }
 
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char buf[1024];
 	int n;
