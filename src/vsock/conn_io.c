@@ -264,6 +264,7 @@ void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, si
 	}
 	/* The socket pushed back: keep the rest. conn.c admitted no more
 	 * than the credit we gave, so it fits; check anyway. */
+	STAT_INC(c->dev->stats.host_backpressure);
 	if ((size_t)c->txbuf_len + (len - (size_t)r) > c->p.buf_alloc) {
 		conn_io_apply(c, conn_reset(&c->p));
 		return;

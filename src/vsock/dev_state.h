@@ -44,6 +44,10 @@ struct vsock_dev_stats {
 	uint64_t conns_created, conns_freed; /* connection objects */
 	uint64_t conns_established;          /* handshakes completed */
 	uint64_t rx_no_buffer;               /* passes that found work but no rx buffer */
+	uint64_t conns_refused;              /* guest REQUESTs answered with RST */
+	uint64_t rst_received;               /* guest RSTs on a live connection */
+	uint64_t credit_stalls_to_guest;     /* CREDIT_REQUESTs: host data waited for guest credit */
+	uint64_t host_backpressure;          /* guest data the host socket did not take at once */
 };
 
 /* Consecutive RW packets of one connection, written with one writev. */

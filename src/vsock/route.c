@@ -12,6 +12,13 @@
 #include "vsock/conn_io.h"
 #include "vsock/rxq.h"
 
+/* The guest's REQUEST is answered with RST. */
+static void refuse(struct vsock_dev *d, const struct vsock_hdr *h)
+{
+	STAT_INC(d->stats.conns_refused);
+	rxq_reply_rst(d, h);
+}
+
 void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 {
 	struct vsock_backend *b = NULL;
@@ -33,11 +40,11 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		log_debug("%s: REQUEST for existing connection %u->%u, resetting it", d->name,
 			  h->src_port, h->dst_port);
 		conn_io_apply(c, conn_reset(&c->p));
-		rxq_reply_rst(d, h);
+		refuse(d, h);
 		return;
 	}
 	if (conn_io_at_limit(d)) {
-		rxq_reply_rst(d, h);
+		refuse(d, h);
 		return;
 	}
 	for (unsigned i = 0; i < d->nbackends; i++) {
@@ -49,13 +56,13 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 	if (fd < 0) {
 		log_debug("%s: guest connect to cid %llu port %u refused: %s", d->name,
 			  (unsigned long long)h->dst_cid, h->dst_port, strerror(-fd));
-		rxq_reply_rst(d, h);
+		refuse(d, h);
 		return;
 	}
 	c = conn_io_new(d, b, fd, (wait & EPOLLOUT) != 0);
 	if (!c) {
 		close(fd);
-		rxq_reply_rst(d, h);
+		refuse(d, h);
 		return;
 	}
 	fx = conn_guest_request(&c->p, h, wait != 0); /* sets the port pair */

@@ -372,6 +372,8 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 	STAT_INC(d->stats.rx_packets);
 	if (h.op == VIRTIO_VSOCK_OP_RST)
 		STAT_INC(d->stats.rst_sent);
+	else if (h.op == VIRTIO_VSOCK_OP_CREDIT_REQUEST)
+		STAT_INC(d->stats.credit_stalls_to_guest); /* sent once per stall */
 	vq_push(vq, e->head, VSOCK_HDR_SIZE);
 	if (!(fx & CONN_FX_FREE))
 		requeue(d, c);

@@ -125,10 +125,13 @@ static bool tx_packet(struct vsock_dev *d, struct vq *vq, const struct vq_elem *
 		return false;
 	}
 	/* Any other destination: the host (CID 2) or a sibling VM. */
-	if (!c)
+	if (!c) {
 		rxq_reply_rst(d, h);
-	else
-		conn_io_apply(c, conn_on_guest(&c->p, h));
+		return false;
+	}
+	if (h->op == VIRTIO_VSOCK_OP_RST)
+		STAT_INC(d->stats.rst_received);
+	conn_io_apply(c, conn_on_guest(&c->p, h));
 	return false;
 }
 

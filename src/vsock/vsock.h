@@ -38,6 +38,10 @@ struct vsock_metrics {
 	uint64_t conns_established;
 	uint64_t conns_open;          /* now, handshakes included */
 	uint64_t rx_no_buffer;        /* passes with data waiting and no rx buffer */
+	uint64_t conns_refused;       /* guest REQUESTs answered with RST */
+	uint64_t conns_closed;        /* connections ended (any way) */
+	uint64_t rst_received;        /* guest RSTs on live connections */
+	uint64_t credit_stalls_to_guest, host_backpressure;
 	uint64_t frontends;           /* vhost-user sessions served */
 	bool frontend_attached;       /* now */
 	uint64_t vu_messages, vu_bad_messages;

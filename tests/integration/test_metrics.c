@@ -152,7 +152,7 @@ static void scrape_matches_traffic(void **state, bool tcp)
 {
 	struct itest *t = *state;
 	struct sim *s;
-	struct sim_stream st;
+	struct sim_stream st, st2;
 	char name[96], *m;
 	int lfd, hfd;
 
@@ -187,7 +187,20 @@ static void scrape_matches_traffic(void **state, bool tcp)
 	snprintf(name, sizeof(name), "vdv_bytes_total{cid=\"%u\",direction=\"from_guest\"}",
 		 ITEST_CID);
 	assert_int_equal(sample(m, name), G2H);
+	snprintf(name, sizeof(name), "vdv_connections_closed_total{cid=\"%u\"}", ITEST_CID);
+	assert_int_equal(sample(m, name), 1);
+	snprintf(name, sizeof(name), "vdv_rst_received_total{cid=\"%u\"}", ITEST_CID);
+	assert_int_equal(sample(m, name), 1);
+	snprintf(name, sizeof(name), "vdv_connections_refused_total{cid=\"%u\"}", ITEST_CID);
+	assert_int_equal(sample(m, name), 0);
 	free(m);
+	/* Nothing listens on port 4321: refused, and counted. */
+	assert_true(sim_stream_connect(s, &st2, ITEST_HOST_CID, 4321, 40001, 0,
+				       ITEST_TIMEOUT_MS) < 0);
+	m = scrape(t, tcp);
+	assert_int_equal(sample(m, name), 1);
+	free(m);
+	sim_stream_fini(&st2);
 	close(lfd);
 	sim_stream_fini(&st);
 	sim_close(s);
