@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "host_io.h"
+#include "util/clock.h"
 
 /* A prime period, so that successive writes of any size start at
  * different pattern offsets. */
@@ -311,13 +312,7 @@ int app_gate_wait(struct app_gate *g, uint64_t target, int timeout_ms)
 	struct timespec ts;
 	int r = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = vdv_realtime_in_ms((unsigned)timeout_ms);
 	pthread_mutex_lock(&g->lock);
 	while (g->done < target && r == 0)
 		r = pthread_cond_timedwait(&g->cond, &g->lock, &ts);

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/clock.h"
+
 int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -202,12 +204,6 @@ int hio_thread_join(pthread_t th, int timeout_ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = vdv_realtime_in_ms((unsigned)timeout_ms);
 	return pthread_timedjoin_np(th, NULL, &ts) ? -ETIMEDOUT : 0;
 }

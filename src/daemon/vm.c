@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
 #include "virtio/mem_fault.h"
 
@@ -120,14 +121,7 @@ void vm_stop(struct vm *vm)
 	if (!vm->thread_started)
 		return;
 	ev_stop(vm->loop);
-	/* pthread_timedjoin_np takes an absolute CLOCK_REALTIME time. */
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += VM_STOP_TIMEOUT_MS / 1000;
-	until.tv_nsec += (long)(VM_STOP_TIMEOUT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = vdv_realtime_in_ms(VM_STOP_TIMEOUT_MS);
 	r = pthread_timedjoin_np(vm->thread, NULL, &until);
 	if (r != 0) {
 		/* The thread still uses the VM: leave all of it alone (the

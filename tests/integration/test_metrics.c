@@ -99,7 +99,7 @@ static char *scrape(const struct itest *t, bool tcp)
 /* The value of the sample whose name and labels are exactly sample. */
 static unsigned long long sample(const char *text, const char *name)
 {
-	char want[160];
+	char want[200];
 	const char *p;
 
 	snprintf(want, sizeof(want), "\n%s ", name);
@@ -107,6 +107,16 @@ static unsigned long long sample(const char *text, const char *name)
 	if (!p)
 		fail_msg("no sample %s in:\n%s", name, text);
 	return strtoull(p + strlen(want), NULL, 10);
+}
+
+/* The value of metric{cid="<ours>"[,label]}. */
+static unsigned long long vm_sample(const char *text, const char *metric, const char *label)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "%s{cid=\"%u\"%s%s}", metric, ITEST_CID, label ? "," : "",
+		 label ? label : "");
+	return sample(text, name);
 }
 
 /* A guest -> host and a host -> guest transfer on one connection. */
@@ -127,25 +137,15 @@ static void traffic(struct itest *t, struct sim *s, struct sim_stream *st, int *
 
 static void check_traffic(const char *m)
 {
-	char name[96];
-
-	snprintf(name, sizeof(name), "vdv_bytes_total{cid=\"%u\",direction=\"from_guest\"}",
-		 ITEST_CID);
-	assert_int_equal(sample(m, name), G2H);
-	snprintf(name, sizeof(name), "vdv_bytes_total{cid=\"%u\",direction=\"to_guest\"}",
-		 ITEST_CID);
-	assert_int_equal(sample(m, name), H2G);
-	snprintf(name, sizeof(name), "vdv_connections{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_connections_established_total{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_frontend_attached{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_frontend_sessions_total{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_packets_total{cid=\"%u\",direction=\"from_guest\"}",
-		 ITEST_CID);
-	assert_true(sample(m, name) >= G2H / 65536 + 2); /* data, REQUEST, credit */
+	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"from_guest\""), G2H);
+	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"to_guest\""), H2G);
+	assert_int_equal(vm_sample(m, "vdv_connections", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_connections_established_total", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_frontend_attached", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_frontend_sessions_total", NULL), 1);
+	/* The data, the REQUEST and a credit update at least. */
+	assert_true(vm_sample(m, "vdv_packets_total", "direction=\"from_guest\"") >=
+		    G2H / 65536 + 2);
 }
 
 static void scrape_matches_traffic(void **state, bool tcp)
@@ -153,13 +153,12 @@ static void scrape_matches_traffic(void **state, bool tcp)
 	struct itest *t = *state;
 	struct sim *s;
 	struct sim_stream st, st2;
-	char name[96], *m;
+	char *m;
 	int lfd, hfd;
 
 	/* Before any VMM: the VM is there, with nothing attached. */
 	m = scrape(t, tcp);
-	snprintf(name, sizeof(name), "vdv_frontend_attached{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 0);
+	assert_int_equal(vm_sample(m, "vdv_frontend_attached", NULL), 0);
 	assert_non_null(strstr(m, "# TYPE vdv_bytes_total counter\n"));
 	assert_non_null(strstr(m, "vdv_vm_info{cid=\"5\",socket=\""));
 	free(m);
@@ -175,30 +174,24 @@ static void scrape_matches_traffic(void **state, bool tcp)
 	/* Gone (host closed, guest reset): the gauge drops, the counters stay. */
 	close(hfd);
 	assert_int_equal(sim_stream_rst(&st), 0);
-	snprintf(name, sizeof(name), "vdv_connections{cid=\"%u\"}", ITEST_CID);
 	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;;) {
 		m = scrape(t, tcp);
-		if (sample(m, name) == 0)
+		if (vm_sample(m, "vdv_connections", NULL) == 0)
 			break;
 		free(m);
 		assert_true(sim_now_ms() < end);
 		usleep(10000);
 	}
-	snprintf(name, sizeof(name), "vdv_bytes_total{cid=\"%u\",direction=\"from_guest\"}",
-		 ITEST_CID);
-	assert_int_equal(sample(m, name), G2H);
-	snprintf(name, sizeof(name), "vdv_connections_closed_total{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_rst_received_total{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 1);
-	snprintf(name, sizeof(name), "vdv_connections_refused_total{cid=\"%u\"}", ITEST_CID);
-	assert_int_equal(sample(m, name), 0);
+	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"from_guest\""), G2H);
+	assert_int_equal(vm_sample(m, "vdv_connections_closed_total", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_rst_received_total", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_connections_refused_total", NULL), 0);
 	free(m);
 	/* Nothing listens on port 4321: refused, and counted. */
 	assert_true(sim_stream_connect(s, &st2, ITEST_HOST_CID, 4321, 40001, 0,
 				       ITEST_TIMEOUT_MS) < 0);
 	m = scrape(t, tcp);
-	assert_int_equal(sample(m, name), 1);
+	assert_int_equal(vm_sample(m, "vdv_connections_refused_total", NULL), 1);
 	free(m);
 	sim_stream_fini(&st2);
 	close(lfd);
