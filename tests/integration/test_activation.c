@@ -72,6 +72,17 @@ static int spawn(struct itest *t, struct launcher *l, const char *socket_path, b
 	return sim_daemon_spawn_argv(&t->d, argv, wait ? "vm.vsock" : NULL, 10000);
 }
 
+/* Waits (bounded) for the line the daemon logs once the VM is served
+ * (after its thread started, so later than the files spawn() waits for). */
+static void wait_serving(struct itest *t)
+{
+	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;
+	     !itest_log_contains(t, "vm cid 5: listening on ");) {
+		assert_true(sim_now_ms() < end);
+		usleep(5000);
+	}
+}
+
 /* Waits (bounded) for the daemon to exit; returns its exit status. */
 static int exit_status(struct itest *t)
 {
@@ -98,6 +109,7 @@ static void test_passed_socket_served(void **state)
 	launcher_init(&l, "vm5", "$$");
 	assert_int_equal(stat(l.path, &before), 0);
 	assert_int_equal(spawn(t, &l, l.path, true), 0);
+	wait_serving(t);
 	assert_true(itest_log_contains(t, "(passed by the service manager)"));
 	/* A VMM through the passed socket: a guest connection works. */
 	assert_int_equal(sim_connect(l.path, NULL, &s), 0);
@@ -200,6 +212,7 @@ static void test_other_pid_ignored(void **state)
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	launcher_init(&l, "vm5", pid);
 	assert_int_equal(spawn(t, &l, "%D/vhost.sock", true), 0);
+	wait_serving(t);
 	assert_false(itest_log_contains(t, "(passed by the service manager)"));
 	assert_true(sim_daemon_alive(&t->d));
 	sim_daemon_stop(&t->d, 5000, NULL);
