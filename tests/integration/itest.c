@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -667,4 +668,35 @@ rlim_t itest_raise_nofile(rlim_t want)
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		getrlimit(RLIMIT_NOFILE, &rl);
 	return rl.rlim_cur;
+}
+
+/* What itest_write_marker puts in a file: a test can tell it is the same. */
+static const char marker[] = "precious data that is not a socket\n";
+
+void itest_write_marker(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, marker, sizeof(marker) - 1), (ssize_t)sizeof(marker) - 1);
+	close(fd);
+}
+
+void itest_assert_marker_intact(const char *path)
+{
+	char buf[sizeof(marker) + 16];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (lstat(path, &st))
+		fail_msg("%s is gone: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		fail_msg("%s is no longer a regular file (mode 0%o)", path, st.st_mode);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	assert_int_equal(n, (ssize_t)sizeof(marker) - 1);
+	assert_memory_equal(buf, marker, sizeof(marker) - 1);
 }

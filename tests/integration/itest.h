@@ -187,6 +187,12 @@ bool itest_log_contains(const struct itest *t, const char *needle);
 /* How many lines of the daemon's log contain needle. */
 unsigned itest_log_count(const struct itest *t, const char *needle);
 
+/* A regular file at path (which must not exist) with known content, to
+ * put where the daemon must not touch; fails the test unless it is still
+ * there, still regular, with that content. */
+void itest_write_marker(const char *path);
+void itest_assert_marker_intact(const char *path);
+
 /* Raises this process' soft RLIMIT_NOFILE to want, and the hard limit too
  * when it is lower and the process may (CAP_SYS_RESOURCE); otherwise capped
  * by the hard limit. Children spawned later (the daemon) inherit it.

@@ -86,10 +86,7 @@ static void wait_serving(struct itest *t)
 /* Waits (bounded) for the daemon to exit; returns its exit status. */
 static int exit_status(struct itest *t)
 {
-	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS; sim_daemon_alive(&t->d);) {
-		assert_true(sim_now_ms() < end);
-		usleep(10000);
-	}
+	assert_int_equal(sim_daemon_wait_exit(&t->d, ITEST_TIMEOUT_MS), 0);
 	assert_true(WIFEXITED(t->d.status));
 	return WEXITSTATUS(t->d.status);
 }

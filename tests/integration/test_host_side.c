@@ -28,7 +28,6 @@
  * plus one "suppressed" line. */
 #define RL_MAX_LINES 6
 
-static const char CONTENT[] = "not a socket\n";
 
 /* "<uds-path>_<port>" of the test's daemon. */
 static void service_path(struct itest *t, uint32_t port, char *out, size_t cap)
@@ -49,14 +48,6 @@ static int listen_at(const char *path)
 	return fd;
 }
 
-static void write_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, CONTENT, sizeof(CONTENT) - 1), (ssize_t)sizeof(CONTENT) - 1);
-	close(fd);
-}
 
 /* The lowest fd number pid does not use: the next one the kernel gives
  * it, so a limit of that many leaves it none. */
@@ -258,7 +249,7 @@ static void test_service_regular_file_refused(void **state)
 	char svc[SIM_DAEMON_PATH_MAX];
 
 	service_path(t, PORT, svc, sizeof(svc));
-	write_file(svc);
+	itest_write_marker(svc);
 	assert_int_equal(sim_stream_connect(s, &st, ITEST_HOST_CID, PORT, 50002, 0,
 					    ITEST_TIMEOUT_MS), -ECONNREFUSED);
 	sim_stream_fini(&st);
@@ -400,38 +391,24 @@ static int teardown_stopped(void **state)
 	return 0;
 }
 
-static void assert_regular(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st))
-		fail_msg("%s is gone: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		fail_msg("%s is no longer a regular file (mode 0%o)", path, st.st_mode);
-}
 
 static void test_replaced_listener_kept(void **state)
 {
 	struct itest *t = *state;
 	char seq[SIM_DAEMON_PATH_MAX];
-	int64_t deadline;
 
 	assert_true((size_t)snprintf(seq, sizeof(seq), "%s_seqpacket", t->d.uds_path) <
 		    sizeof(seq));
 	assert_int_equal(unlink(t->d.uds_path), 0);
-	write_file(t->d.uds_path);
+	itest_write_marker(t->d.uds_path);
 	assert_int_equal(unlink(seq), 0);
-	write_file(seq);
+	itest_write_marker(seq);
 	assert_int_equal(kill(t->d.pid, SIGTERM), 0);
-	deadline = sim_now_ms() + 5000;
-	while (sim_daemon_alive(&t->d)) {
-		if (sim_now_ms() >= deadline)
-			fail_msg("daemon still running 5 s after SIGTERM");
-		usleep(5 * 1000);
-	}
+	if (sim_daemon_wait_exit(&t->d, 5000))
+		fail_msg("daemon still running 5 s after SIGTERM");
 	assert_true(WIFEXITED(t->d.status) && WEXITSTATUS(t->d.status) == 0);
-	assert_regular(t->d.uds_path);
-	assert_regular(seq);
+	itest_assert_marker_intact(t->d.uds_path);
+	itest_assert_marker_intact(seq);
 }
 
 int main(void)

@@ -32,7 +32,6 @@
 #define PORT 1234
 #define PATH_MAX_LOCAL 256
 
-static const char CONTENT[] = "precious data that is not a socket\n";
 
 struct ctx {
 	struct itest t;         /* first: itest helpers take a struct itest * */
@@ -112,34 +111,6 @@ static const char *cpath(struct ctx *c, const char *name)
 	return p;
 }
 
-static void write_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, CONTENT, sizeof(CONTENT) - 1), (ssize_t)sizeof(CONTENT) - 1);
-	close(fd);
-}
-
-/* The file is still there, still a regular file, with its content. */
-static void assert_file_intact(const char *path)
-{
-	char buf[sizeof(CONTENT) + 16];
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	if (lstat(path, &st))
-		fail_msg("%s is gone: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		fail_msg("%s is no longer a regular file (mode 0%o)", path, st.st_mode);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	assert_int_equal(n, (ssize_t)sizeof(CONTENT) - 1);
-	assert_memory_equal(buf, CONTENT, sizeof(CONTENT) - 1);
-}
 
 static void assert_absent(const char *path, const char *why)
 {
@@ -209,18 +180,6 @@ static char *read_log(const struct ctx *c)
 }
 
 /* Waits (bounded) for the child to exit by itself: 0 or -ETIMEDOUT. */
-static int wait_exit(struct sim_daemon *d, int timeout_ms)
-{
-	int64_t deadline = sim_now_ms() + timeout_ms;
-
-	while (sim_daemon_alive(d)) {
-		if (sim_now_ms() >= deadline)
-			return -ETIMEDOUT;
-		usleep(5 * 1000);
-	}
-	return 0;
-}
-
 static void spawn(struct ctx *c, const char *const *argv)
 {
 	int r = sim_daemon_spawn_argv(&c->t.d, argv, NULL, 0);
@@ -236,7 +195,7 @@ static void term_and_check(struct ctx *c, const char *sock, const char *uds)
 	struct sim_daemon *d = &c->t.d;
 
 	assert_int_equal(kill(d->pid, SIGTERM), 0);
-	if (wait_exit(d, EXIT_TIMEOUT_MS))
+	if (sim_daemon_wait_exit(d, EXIT_TIMEOUT_MS))
 		fail_msg("daemon still running %d ms after SIGTERM", EXIT_TIMEOUT_MS);
 	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0)
 		fail_msg("expected exit status 0 after SIGTERM, got wait status 0x%x; log:\n%s",
@@ -258,7 +217,7 @@ static void expect_refused(struct ctx *c, const char *const *argv, const char *p
 	int st;
 
 	spawn(c, argv);
-	if (wait_exit(&c->t.d, EXIT_TIMEOUT_MS))
+	if (sim_daemon_wait_exit(&c->t.d, EXIT_TIMEOUT_MS))
 		fail_msg("daemon still running %d ms after start; expected it to refuse %s",
 			 EXIT_TIMEOUT_MS, path);
 	st = c->t.d.status;
@@ -296,10 +255,10 @@ static void test_socket_is_regular_file(void **state)
 	const char *file = cpath(c, "vhost.sock"), *uds = cpath(c, "vm.vsock");
 	const char *argv[8];
 
-	write_file(file);
+	itest_write_marker(file);
 	argv_one(argv, file, uds);
 	expect_refused(c, argv, file, "not a socket");
-	assert_file_intact(file);
+	itest_assert_marker_intact(file);
 	/* The uds listener is created first; the failure must undo it. */
 	assert_absent(uds, "uds-path socket left behind after the --socket failure");
 }
@@ -310,10 +269,10 @@ static void test_uds_is_regular_file(void **state)
 	const char *sock = cpath(c, "vhost.sock"), *file = cpath(c, "vm.vsock");
 	const char *argv[8];
 
-	write_file(file);
+	itest_write_marker(file);
 	argv_one(argv, sock, file);
 	expect_refused(c, argv, file, "not a socket");
-	assert_file_intact(file);
+	itest_assert_marker_intact(file);
 	assert_absent(sock, "vhost-user socket created although uds-path failed");
 }
 
@@ -326,13 +285,13 @@ static void test_paths_are_directories(void **state)
 	struct stat st;
 
 	assert_int_equal(mkdir(d, 0700), 0);
-	write_file(inner);
+	itest_write_marker(inner);
 
 	argv_one(argv, d, other);
 	expect_refused(c, argv, d, "not a socket");
 	assert_int_equal(lstat(d, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_file_intact(inner);
+	itest_assert_marker_intact(inner);
 	assert_absent(other, "uds-path socket left behind");
 	sim_daemon_stop(&c->t.d, 1000, NULL);
 
@@ -340,7 +299,7 @@ static void test_paths_are_directories(void **state)
 	expect_refused(c, argv, d, "not a socket");
 	assert_int_equal(lstat(d, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	assert_file_intact(inner);
+	itest_assert_marker_intact(inner);
 	assert_absent(other, "vhost-user socket created although uds-path failed");
 }
 
@@ -352,21 +311,21 @@ static void test_symlink_to_regular_file(void **state)
 	const char *argv[8];
 	struct stat st;
 
-	write_file(target);
+	itest_write_marker(target);
 	assert_int_equal(symlink(target, link), 0);
 
 	/* Following the link would replace the target; unlinking it would
 	 * remove something the user made. Both must stay. */
 	argv_one(argv, link, other);
 	expect_refused(c, argv, link, "not a socket");
-	assert_file_intact(target);
+	itest_assert_marker_intact(target);
 	assert_int_equal(lstat(link, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	sim_daemon_stop(&c->t.d, 1000, NULL);
 
 	argv_one(argv, other, link);
 	expect_refused(c, argv, link, "not a socket");
-	assert_file_intact(target);
+	itest_assert_marker_intact(target);
 	assert_int_equal(lstat(link, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 }
@@ -508,7 +467,7 @@ static void second_vm_bad(struct ctx *c, bool bad_socket)
 	char vm1[3 * SIM_DAEMON_PATH_MAX], vm2[3 * SIM_DAEMON_PATH_MAX];
 	const char *argv[6];
 
-	write_file(file);
+	itest_write_marker(file);
 	snprintf(vm1, sizeof(vm1), "guest-cid=5,socket=%s,uds-path=%s", a_sock, a_uds);
 	snprintf(vm2, sizeof(vm2), "guest-cid=6,socket=%s,uds-path=%s", b_sock, b_uds);
 	argv[0] = sim_daemon_exe();
@@ -518,7 +477,7 @@ static void second_vm_bad(struct ctx *c, bool bad_socket)
 	argv[4] = vm2;
 	argv[5] = NULL;
 	expect_refused(c, argv, file, "not a socket");
-	assert_file_intact(file);
+	itest_assert_marker_intact(file);
 	/* The first VM's sockets were created before the second failed:
 	 * a refused start must not leave them for the next start to trip
 	 * over (or a VMM to connect to a dead daemon). */
@@ -556,7 +515,7 @@ static void stop_removes_sockets(struct ctx *c, int sig)
 	s = itest_start(&c->t, NULL);
 	hfd = itest_host_dial(&c->t);
 	assert_int_equal(kill(d->pid, sig), 0);
-	if (wait_exit(d, EXIT_TIMEOUT_MS))
+	if (sim_daemon_wait_exit(d, EXIT_TIMEOUT_MS))
 		fail_msg("daemon still running %d ms after signal %d", EXIT_TIMEOUT_MS, sig);
 	if (!WIFEXITED(d->status) || WEXITSTATUS(d->status) != 0)
 		fail_msg("expected exit status 0 after signal %d, got wait status 0x%x; log:\n%s",

@@ -23,15 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/clock.h"
-
-static const char CONTENT[] = "not the daemon's socket\n";
-
-static int64_t now_ms(void)
-{
-	return vdv_now_ns() / 1000000;
-}
-
 /* A raw connection to the daemon's vhost-user socket (asserts). */
 static int raw_connect(const struct itest *t)
 {
@@ -48,12 +39,12 @@ static int raw_connect(const struct itest *t)
  * 0, or -ETIMEDOUT. */
 static int wait_eof(int fd, int timeout_ms)
 {
-	int64_t end = now_ms() + timeout_ms;
+	int64_t end = sim_now_ms() + timeout_ms;
 	char buf[256];
 
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = end - now_ms();
+		int64_t left = end - sim_now_ms();
 		ssize_t n;
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
@@ -67,22 +58,6 @@ static int wait_eof(int fd, int timeout_ms)
 /* Reaps the daemon within timeout_ms (for tests that stop it themselves,
  * so that sim_daemon_stop does not remove the evidence first): 0, or
  * -ETIMEDOUT. */
-static int wait_exit(struct sim_daemon *d, int timeout_ms)
-{
-	int64_t end = now_ms() + timeout_ms;
-
-	while (now_ms() < end) {
-		pid_t p = waitpid(d->pid, &d->status, WNOHANG);
-
-		if (p == d->pid) {
-			d->pid = 0;
-			return 0;
-		}
-		usleep(5000);
-	}
-	return -ETIMEDOUT;
-}
-
 /* ---- 6: a frontend cannot hold the VM's thread ---- */
 
 /* A VMM trickling a message one byte per second: before, each byte reset a
@@ -96,7 +71,7 @@ static void test_trickling_vmm_is_cut(void **state)
 	};
 	const uint8_t *bytes = (const uint8_t *)&h;
 	int fd = raw_connect(t), r = -ETIMEDOUT;
-	int64_t t0 = now_ms(), took;
+	int64_t t0 = sim_now_ms(), took;
 
 	/* 12 header bytes at 1 per second: 11 s if nobody cuts us off. */
 	for (size_t i = 0; i < sizeof(h) && r != 0; i++) {
@@ -106,7 +81,7 @@ static void test_trickling_vmm_is_cut(void **state)
 	}
 	if (r != 0)
 		r = wait_eof(fd, 3000);
-	took = now_ms() - t0;
+	took = sim_now_ms() - t0;
 	close(fd);
 	if (r != 0)
 		fail_msg("the daemon never cut off a VMM sending one byte per second "
@@ -160,8 +135,8 @@ static void test_shutdown_bounded(void **state)
 	/* As many requests as fit; the daemon answers each with a reply we
 	 * never read, until its replies fill the socket and it blocks. */
 	assert_true(send(fd, reqs, sizeof(reqs), MSG_DONTWAIT | MSG_NOSIGNAL) > 0);
-	end = now_ms() + 3000;
-	while (now_ms() < end && stable < 4) {
+	end = sim_now_ms() + 3000;
+	while (sim_now_ms() < end && stable < 4) {
 		int q = 0;
 
 		usleep(50000);
@@ -171,11 +146,11 @@ static void test_shutdown_bounded(void **state)
 	}
 	if (stable < 4)
 		fail_msg("the daemon's replies did not stop growing (%d bytes queued)", queued);
-	t0 = now_ms();
+	t0 = sim_now_ms();
 	assert_int_equal(kill(t->d.pid, SIGTERM), 0);
-	if (wait_exit(&t->d, 10000))
+	if (sim_daemon_wait_exit(&t->d, 10000))
 		fail_msg("daemon still running 10 s after SIGTERM");
-	took = now_ms() - t0;
+	took = sim_now_ms() - t0;
 	close(fd);
 	print_message("exit %lld ms after SIGTERM\n", (long long)took);
 	if (took >= 4000)
@@ -201,11 +176,11 @@ static void test_second_vmm_refused(void **state)
 	int64_t t0;
 	int fd;
 
-	t0 = now_ms();
+	t0 = sim_now_ms();
 	fd = raw_connect(t);
 	if (wait_eof(fd, 1000))
 		fail_msg("a second VMM got no EOF within 1000 ms");
-	assert_true(now_ms() - t0 < 1000);
+	assert_true(sim_now_ms() - t0 < 1000);
 	close(fd);
 	assert_true(itest_log_contains(t, "vm cid 5: a frontend is already connected; "
 					  "refusing the second one"));
@@ -243,31 +218,16 @@ static void test_socket_mode_and_group(void **state)
 static void test_foreign_file_at_socket_path_survives(void **state)
 {
 	struct itest *t = *state;
-	char buf[sizeof(CONTENT) + 8];
-	struct stat st;
-	ssize_t n;
-	int fd;
 
 	/* Someone replaces the socket with a regular file meanwhile. */
 	assert_int_equal(unlink(t->d.socket_path), 0);
-	fd = open(t->d.socket_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, CONTENT, sizeof(CONTENT) - 1), (ssize_t)sizeof(CONTENT) - 1);
-	close(fd);
+	itest_write_marker(t->d.socket_path);
 	assert_int_equal(kill(t->d.pid, SIGTERM), 0);
-	if (wait_exit(&t->d, 5000))
+	if (sim_daemon_wait_exit(&t->d, 5000))
 		fail_msg("daemon still running 5 s after SIGTERM");
 	assert_true(WIFEXITED(t->d.status));
 	assert_int_equal(WEXITSTATUS(t->d.status), 0);
-	if (lstat(t->d.socket_path, &st) < 0)
-		fail_msg("the daemon removed the regular file at its socket path");
-	assert_true(S_ISREG(st.st_mode));
-	fd = open(t->d.socket_path, O_RDONLY | O_CLOEXEC);
-	assert_true(fd >= 0);
-	n = read(fd, buf, sizeof(buf));
-	close(fd);
-	assert_int_equal(n, (ssize_t)sizeof(CONTENT) - 1);
-	assert_memory_equal(buf, CONTENT, sizeof(CONTENT) - 1);
+	itest_assert_marker_intact(t->d.socket_path);
 	assert_true(itest_log_contains(t, "is no longer our socket; left in place"));
 	unlink(t->d.socket_path);
 }

@@ -200,6 +200,18 @@ int sim_daemon_spawn(struct sim_daemon *d, const char *exe, uint64_t guest_cid,
 	return sim_daemon_spawn_argv(d, argv, "vhost.sock", timeout_ms);
 }
 
+int sim_daemon_wait_exit(struct sim_daemon *d, int timeout_ms)
+{
+	int64_t deadline = sim_now_ms() + timeout_ms;
+
+	while (sim_daemon_alive(d)) {
+		if (sim_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(5 * 1000);
+	}
+	return 0;
+}
+
 int sim_daemon_stop(struct sim_daemon *d, int timeout_ms, int *status)
 {
 	int64_t deadline = sim_now_ms() + timeout_ms;

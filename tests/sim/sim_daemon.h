@@ -49,6 +49,9 @@ int sim_daemon_spawn_argv(struct sim_daemon *d, const char *const *argv,
 
 /* True while the child has not exited (reaps it if it has). */
 bool sim_daemon_alive(struct sim_daemon *d);
+/* Waits up to timeout_ms for the child to exit (d->status then holds its
+ * wait status): 0, or -ETIMEDOUT while it still runs. */
+int sim_daemon_wait_exit(struct sim_daemon *d, int timeout_ms);
 
 /* Waits up to timeout_ms for path to exist as a socket, watching the child. */
 int sim_daemon_wait_path(struct sim_daemon *d, const char *path, int timeout_ms);
