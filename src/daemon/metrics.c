@@ -270,6 +270,8 @@ static void send_all(const struct metrics *m, int fd, const char *p, size_t len,
 	}
 }
 
+/* The answer: head, then body unless body is NULL (HEAD: the length
+ * still says what GET would send). */
 static void reply(const struct metrics *m, int fd, const char *status, const char *type,
 		  const char *body, size_t len, int64_t deadline)
 {
@@ -280,7 +282,8 @@ static void reply(const struct metrics *m, int fd, const char *status, const cha
 			 status, type, len);
 
 	send_all(m, fd, head, (size_t)n, deadline);
-	send_all(m, fd, body, len, deadline);
+	if (body)
+		send_all(m, fd, body, len, deadline);
 }
 
 /* Reads the request head (up to the blank line) and answers it. */
@@ -329,19 +332,8 @@ static void serve_one(const struct metrics *m, int fd)
 		      deadline);
 		goto out;
 	}
-	/* HEAD gets the length and no body. */
-	if (!strncmp(req, "HEAD ", 5)) {
-		char head[160];
-		int n = snprintf(head, sizeof(head),
-				 "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; "
-				 "charset=utf-8\r\nContent-Length: %ld\r\nConnection: close\r\n\r\n",
-				 len);
-
-		send_all(m, fd, head, (size_t)n, deadline);
-	} else {
-		reply(m, fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8", text,
-		      (size_t)len, deadline);
-	}
+	reply(m, fd, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+	      strncmp(req, "HEAD ", 5) ? text : NULL, (size_t)len, deadline);
 	free(text);
 out:
 	free(req);
