@@ -11,6 +11,7 @@
  * option, configuration, log level or descriptor).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,9 +114,13 @@ static void log_startup(const struct vdv_config *cfg)
 	size_t used = 0, i, shown = cfg->n_vms < STARTUP_PATHS ? cfg->n_vms : STARTUP_PATHS;
 
 	list[0] = '\0';
-	for (i = 0; i < shown && used < sizeof(list); i++)
+	for (i = 0; i < shown && used < sizeof(list); i++) {
+		char label[160];
+
+		vm_socket_label(&cfg->vms[i], label, sizeof(label));
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-					 cfg->vms[i].socket);
+					 label);
+	}
 	if (cfg->n_vms > shown && used < sizeof(list))
 		snprintf(list + used, sizeof(list) - used, " and %zu more", cfg->n_vms - shown);
 	log_info("vhost-device-vsock %s, pid %d, %zu VM%s: %s", VDV_VERSION, (int)getpid(),
@@ -153,6 +158,17 @@ static void on_usr1(void *opaque)
 	metrics_log(u->devs, u->n);
 }
 
+/* A VM's socket-fd, served from now on: not inherited by anything we
+ * might start (config/ checked that it is an open, listening socket). */
+static int socket_fd_take(const struct vm_config *vm)
+{
+	int flags = fcntl(vm->socket_fd, F_GETFD);
+
+	if (flags >= 0)
+		(void)fcntl(vm->socket_fd, F_SETFD, flags | FD_CLOEXEC);
+	return vm->socket_fd;
+}
+
 /* Creates and starts every VM (and the --metrics server), then says so.
  * 0, or an exit status. */
 static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt,
@@ -162,10 +178,16 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 	size_t i;
 	int r;
 
+	/* A socket-fd that was also passed by LISTEN_FDS is that VM's: taken
+	 * first, so that no other VM claims it by name. */
+	for (i = 0; i < cfg->n_vms; i++)
+		if (cfg->vms[i].has_socket_fd)
+			activation_take_fd(act, cfg->vms[i].socket_fd);
 	/* Create every socket before serving any VM: a bad path in the last
 	 * VM must not leave the first ones half running. */
 	for (i = 0; i < cfg->n_vms; i++) {
-		int fd = activation_take(act, cfg->vms[i].socket);
+		int fd = cfg->vms[i].has_socket_fd ? socket_fd_take(&cfg->vms[i])
+						   : activation_take(act, cfg->vms[i].socket);
 
 		if (vm_init_fd(&devs[i], &cfg->vms[i], fd, err, sizeof(err)) < 0) {
 			log_error("%s", err);
@@ -211,8 +233,10 @@ static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *n
 			return EXIT_RUNTIME;
 		}
 		log_info("vm cid %llu: listening on %s%s", (unsigned long long)cfg->vms[i].guest_cid,
-			 cfg->vms[i].socket,
-			 devs[i].listen.adopted ? " (passed by the service manager)" : "");
+			 devs[i].socket_label,
+			 cfg->vms[i].has_socket_fd    ? " (inherited)"
+			 : devs[i].listen.adopted ? " (passed by the service manager)"
+						  : "");
 	}
 	if (cfg->opts.ready_fd >= 0 && (r = ready_fd_signal(cfg->opts.ready_fd)) < 0)
 		log_warn("--ready-fd %d: %s", cfg->opts.ready_fd, strerror(-r));

@@ -271,6 +271,16 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 		}
 	}
 
+	if (s->v[VM_KEY_SOCKET_FD].set) {
+		r = build_number(s, VM_KEY_SOCKET_FD, 0, &n, e);
+		if (!r)
+			r = cfg_check_socket_fd(s, n, &vm->socket_fd_path, e);
+		if (r)
+			goto fail;
+		vm->has_socket_fd = true;
+		vm->socket_fd = (int)n;
+	}
+
 	r = build_groups(s, vm, e);
 	if (!r)
 		r = cfg_check_vm(s, vm, e);

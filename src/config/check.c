@@ -54,7 +54,9 @@ int config_check_paths(const struct vdv_config *cfg, char *err, size_t errlen)
 	if (err && errlen)
 		err[0] = '\0';
 	for (size_t i = 0; i < cfg->n_vms && !r; i++) {
-		r = check_one(&cfg->vms[i], "socket", cfg->vms[i].socket, &e);
+		/* A socket-fd was checked when it was parsed (it listens). */
+		if (cfg->vms[i].socket)
+			r = check_one(&cfg->vms[i], "socket", cfg->vms[i].socket, &e);
 		if (!r && cfg->vms[i].uds_path)
 			r = check_one(&cfg->vms[i], "uds-path", cfg->vms[i].uds_path, &e);
 	}

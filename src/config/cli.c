@@ -263,6 +263,28 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	}
 }
 
+/* A VM's socket-fd is not also --ready-fd or --exit-with-fd: one
+ * descriptor cannot be written "READY=1", watched and listened on. */
+static int check_fd_roles(struct cli *c, const struct vdv_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_vms; i++) {
+		const struct vm_config *vm = &cfg->vms[i];
+		const char *opt = NULL;
+
+		if (!vm->has_socket_fd)
+			continue;
+		if (vm->socket_fd == c->opts->ready_fd)
+			opt = "--ready-fd";
+		else if (vm->socket_fd == c->opts->exit_with_fd)
+			opt = "--exit-with-fd";
+		if (opt)
+			return cfg_errf(c->e, "vm cid %llu: socket-fd %d is also %s; give two "
+					"different descriptors",
+					(unsigned long long)vm->guest_cid, vm->socket_fd, opt);
+	}
+	return 0;
+}
+
 static int parse_all(struct cli *c, int argc, char **argv, struct vdv_config *out)
 {
 	struct vdv_config built;
@@ -291,8 +313,12 @@ static int parse_all(struct cli *c, int argc, char **argv, struct vdv_config *ou
 		r = cfg_parse_yaml_file(c->config_path, &built, c->e);
 	else
 		return cfg_errf(c->e, "%s", nothing_to_do);
-	if (r)
+	if (!r)
+		r = check_fd_roles(c, &built);
+	if (r) {
+		config_free(&built);
 		return r;
+	}
 	out->vms = built.vms;
 	out->n_vms = built.n_vms;
 	return 0;

@@ -19,6 +19,7 @@ void vm_config_free(struct vm_config *vm)
 			free(vm->groups[i]);
 	free(vm->groups);
 	free(vm->socket_group);
+	free(vm->socket_fd_path);
 	memset(vm, 0, sizeof(*vm));
 }
 

@@ -56,6 +56,12 @@ struct vm_config {
 	uint32_t socket_mode;  /* permission bits, 0..0777 */
 	char *socket_group;    /* as given (name or number), or NULL */
 	gid_t socket_gid;      /* resolved when socket_group is set */
+	/* socket-fd: an inherited, listening AF_UNIX stream socket served
+	 * instead of binding `socket` (exactly one of the two is given). The
+	 * daemon did not create its file and never removes it. */
+	bool has_socket_fd;
+	int socket_fd;
+	char *socket_fd_path;  /* the path it is bound to (messages), or NULL */
 };
 
 /* --sandbox: what the daemon gives up once its sockets are open. */

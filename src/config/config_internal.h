@@ -48,6 +48,7 @@ enum vm_key {
 	VM_KEY_POLL_US,
 	VM_KEY_SOCKET_MODE,
 	VM_KEY_SOCKET_GROUP,
+	VM_KEY_SOCKET_FD,
 	VM_KEY_COUNT,
 };
 
@@ -155,6 +156,9 @@ int cfg_parse_socket_mode(const struct vm_spec *s, const char *text, uint32_t *m
 int cfg_parse_socket_group(const struct vm_spec *s, const char *text, gid_t *gid,
 			   struct cfg_err *e);
 int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, struct cfg_err *e);
+/* socket-fd: fd is open and a listening AF_UNIX SOCK_STREAM socket; *path
+ * gets the path it is bound to (malloc'd) or NULL. */
+int cfg_check_socket_fd(const struct vm_spec *s, uint64_t fd, char **path, struct cfg_err *e);
 /* Rules across the keys of one VM (required keys, exclusive keys,
  * repeated list items). */
 int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg_err *e);

@@ -100,7 +100,7 @@ static int print_vm(struct printer *p, const struct vm_config *vm)
 	r = emit(p, &ev);
 	if (!r)
 		r = key_u64(p, "guest_cid", vm->guest_cid);
-	if (!r)
+	if (!r && vm->socket)
 		r = key_str(p, "socket", vm->socket);
 	if (!r && vm->uds_path)
 		r = key_str(p, "uds_path", vm->uds_path);
@@ -129,6 +129,8 @@ static int print_vm(struct printer *p, const struct vm_config *vm)
 	}
 	if (!r && vm->socket_group)
 		r = key_str(p, "socket_group", vm->socket_group);
+	if (!r && vm->has_socket_fd)
+		r = key_u64(p, "socket_fd", (uint64_t)vm->socket_fd);
 	if (r)
 		return r;
 	yaml_mapping_end_event_initialize(&ev);

@@ -6,11 +6,16 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "config/config_internal.h"
 
@@ -149,9 +154,23 @@ int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg
 	size_t i, j;
 	int r;
 
-	if (!vm->socket)
-		return vm_errf(e, s, -1, "%s is required (the vhost-user socket the VMM connects to)",
-			       vm_key_disp(s, VM_KEY_SOCKET));
+	if (vm->socket && vm->has_socket_fd)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s and %s are mutually exclusive: give the path to bind, or the "
+			       "descriptor of a socket already listening",
+			       vm_key_disp(s, VM_KEY_SOCKET), vm_key_disp(s, VM_KEY_SOCKET_FD));
+	if (!vm->socket && !vm->has_socket_fd)
+		return vm_errf(e, s, -1, "%s is required (the vhost-user socket the VMM connects to; "
+			       "or %s, an inherited listening socket)",
+			       vm_key_disp(s, VM_KEY_SOCKET), vm_key_disp(s, VM_KEY_SOCKET_FD));
+	/* Its file is not ours: whoever bound it set its mode and group. */
+	if (vm->has_socket_fd && (vm->has_socket_mode || vm->socket_group))
+		return vm_errf(e, s, vm->has_socket_mode ? VM_KEY_SOCKET_MODE : VM_KEY_SOCKET_GROUP,
+			       "%s applies to a socket the daemon binds, not to %s %d (set it "
+			       "where that socket is created)",
+			       vm_key_disp(s, vm->has_socket_mode ? VM_KEY_SOCKET_MODE
+								   : VM_KEY_SOCKET_GROUP),
+			       vm_key_disp(s, VM_KEY_SOCKET_FD), vm->socket_fd);
 	if (vm->uds_path && vm->has_forward_cid)
 		return vm_errf(e, s, VM_KEY_FORWARD_CID,
 			       "%s and %s are mutually exclusive: give one backend",
@@ -170,7 +189,7 @@ int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg
 			       "%s requires %s (the ports are listened on at the forward CID)",
 			       vm_key_disp(s, VM_KEY_FORWARD_LISTEN_SEQPACKET),
 			       vm_key_disp(s, VM_KEY_FORWARD_CID));
-	if (vm->uds_path && strcmp(vm->socket, vm->uds_path) == 0)
+	if (vm->uds_path && vm->socket && strcmp(vm->socket, vm->uds_path) == 0)
 		return vm_errf(e, s, VM_KEY_UDS_PATH, "%s and %s are the same path '%s'",
 			       vm_key_disp(s, VM_KEY_SOCKET), vm_key_disp(s, VM_KEY_UDS_PATH),
 			       vm->socket);
@@ -376,6 +395,20 @@ static int report_clash(const struct vm_spec *specs, const struct clash *c, stru
 		return vm_errf(e, s, VM_KEY_GUEST_CID, "guest-cid %" PRIu64 " is already used by %s",
 			       s->cid, other);
 	case CLASH_PATH:
+		/* Binding a path replaces the socket an fd there listens on. */
+		if (c->mine->key == VM_KEY_SOCKET_FD)
+			return vm_errf(e, s, VM_KEY_SOCKET_FD,
+				       "%s %s is bound to '%s', which is the %s of %s: one of them "
+				       "would take the other's socket",
+				       vm_key_disp(s, VM_KEY_SOCKET_FD),
+				       s->v[VM_KEY_SOCKET_FD].value, c->mine->path,
+				       vm_key_name(c->theirs->key), other);
+		if (c->theirs->key == VM_KEY_SOCKET_FD)
+			return vm_errf(e, s, c->mine->key,
+				       "%s '%s' is the path socket-fd %s of %s is bound to: "
+				       "binding it would take that VM's socket",
+				       vm_key_disp(s, c->mine->key), c->mine->path,
+				       specs[c->earlier].v[VM_KEY_SOCKET_FD].value, other);
 		return vm_errf(e, s, c->mine->key, "%s '%s' is already used as the %s of %s",
 			       vm_key_disp(s, c->mine->key), c->mine->path,
 			       vm_key_name(c->theirs->key), other);
@@ -396,12 +429,36 @@ static int report_clash(const struct vm_spec *specs, const struct clash *c, stru
 	}
 }
 
+/* One socket serves one VM: two VMs on one fd would fight over its
+ * frontends. Pairwise, over the socket-fd VMs only (each holds a distinct
+ * open descriptor, so there are few). */
+static int check_socket_fds_unique(const struct vm_spec *specs, const struct vm_config *vms,
+				   size_t n, struct cfg_err *e)
+{
+	char other[64];
+
+	for (size_t i = 0; i < n; i++) {
+		if (!vms[i].has_socket_fd)
+			continue;
+		for (size_t j = 0; j < i; j++) {
+			if (!vms[j].has_socket_fd || vms[j].socket_fd != vms[i].socket_fd)
+				continue;
+			vm_spec_ref(&specs[j], other, sizeof(other));
+			return vm_errf(e, &specs[i], VM_KEY_SOCKET_FD,
+				       "%s %d is already used by %s (one socket per VM)",
+				       vm_key_disp(&specs[i], VM_KEY_SOCKET_FD), vms[i].socket_fd,
+				       other);
+		}
+	}
+	return 0;
+}
+
 int cfg_check_unique(const struct vm_spec *specs, const struct vm_config *vms, size_t n,
 		     struct cfg_err *e)
 {
 	struct clash best = { .found = false };
 	struct cid_ent *cids = calloc(n ? n : 1, sizeof(*cids));
-	struct path_ent *paths = calloc(2 * n + 1, sizeof(*paths));
+	struct path_ent *paths = calloc(3 * n + 1, sizeof(*paths));
 	const struct path_ent **uds = calloc(n + 1, sizeof(*uds));
 	size_t i, m = 0;
 	int r = 0;
@@ -414,11 +471,20 @@ int cfg_check_unique(const struct vm_spec *specs, const struct vm_config *vms, s
 	/* CIDs first: a VM listed twice is then reported as such, not by
 	 * its paths. */
 	find_cid_clash(vms, n, cids, &best);
+	/* Then one fd named twice, rather than by the path it is bound to. */
+	if (!best.found && (r = check_socket_fds_unique(specs, vms, n, e)) != 0)
+		goto out;
 	if (!best.found) {
 		for (i = 0; i < n; i++) {
-			paths[m++] = (struct path_ent){ vms[i].socket, i, VM_KEY_SOCKET };
+			if (vms[i].socket)
+				paths[m++] = (struct path_ent){ vms[i].socket, i, VM_KEY_SOCKET };
 			if (vms[i].uds_path)
 				paths[m++] = (struct path_ent){ vms[i].uds_path, i, VM_KEY_UDS_PATH };
+			/* Another VM binding that path would replace the socket
+			 * this one serves. */
+			if (vms[i].socket_fd_path)
+				paths[m++] = (struct path_ent){ vms[i].socket_fd_path, i,
+								VM_KEY_SOCKET_FD };
 		}
 		qsort(paths, m, sizeof(*paths), cmp_path);
 		find_path_clash(paths, m, &best);
@@ -493,5 +559,50 @@ int cfg_parse_socket_group(const struct vm_spec *s, const char *text, gid_t *gid
 			       k, text, strerror(r));
 	if (!res)
 		return vm_errf(e, s, VM_KEY_SOCKET_GROUP, "%s '%s': no such group", k, text);
+	return 0;
+}
+
+int cfg_check_socket_fd(const struct vm_spec *s, uint64_t fd, char **path, struct cfg_err *e)
+{
+	const char *k = vm_key_disp(s, VM_KEY_SOCKET_FD);
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(int);
+	int v = 0, d;
+
+	*path = NULL;
+	if (fd > INT_MAX)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s %" PRIu64 " is not a file descriptor number (0..%d)", k, fd,
+			       INT_MAX);
+	d = (int)fd;
+	if (fcntl(d, F_GETFD) < 0)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s %d: descriptor %d is not open (it must be inherited, without "
+			       "close-on-exec)", k, d, d);
+	if (getsockopt(d, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD, "%s %d: descriptor %d is not a socket (%s)",
+			       k, d, d, strerror(errno));
+	if (v != AF_UNIX)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s %d: descriptor %d is not a Unix socket (address family %d)", k,
+			       d, d, v);
+	len = sizeof(v);
+	if (getsockopt(d, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s %d: descriptor %d is not a stream socket (SOCK_STREAM)", k, d, d);
+	len = sizeof(v);
+	if (getsockopt(d, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v)
+		return vm_errf(e, s, VM_KEY_SOCKET_FD,
+			       "%s %d: descriptor %d is not listening (call listen() on it first)",
+			       k, d, d);
+	memset(&sa, 0, sizeof(sa));
+	len = sizeof(sa);
+	/* An abstract or unnamed socket has no path to compare. */
+	if (getsockname(d, (struct sockaddr *)&sa, &len) == 0 &&
+	    len > offsetof(struct sockaddr_un, sun_path) && sa.sun_path[0]) {
+		*path = strndup(sa.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+		if (!*path)
+			return cfg_errf(e, "out of memory");
+	}
 	return 0;
 }

@@ -23,11 +23,12 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 	[VM_KEY_POLL_US] = "--poll-us",
 	[VM_KEY_SOCKET_MODE] = "--socket-mode",
 	[VM_KEY_SOCKET_GROUP] = "--socket-group",
+	[VM_KEY_SOCKET_FD] = "--socket-fd",
 };
 
 const char vm_key_list[] = "guest-cid, socket, uds-path, forward-cid, forward-listen, "
 			   "forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
-			   "poll-us, socket-mode, socket-group";
+			   "poll-us, socket-mode, socket-group, socket-fd";
 
 const char *vm_key_name(enum vm_key k)
 {

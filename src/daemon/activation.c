@@ -142,6 +142,17 @@ int activation_take(struct activation *a, const char *path)
 	return -1;
 }
 
+bool activation_take_fd(struct activation *a, int fd)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		if (a->v[i].fd == fd) {
+			a->v[i].claimed = true;
+			return true;
+		}
+	}
+	return false;
+}
+
 int activation_check(const struct activation *a, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < a->n; i++) {

@@ -41,6 +41,10 @@ int activation_init(struct activation *a, char *err, size_t errlen);
  * equals path), claimed now; or -1. */
 int activation_take(struct activation *a, const char *path);
 
+/* A VM's socket-fd that is also a passed socket: claimed by that VM (it
+ * is served once, and is no "unclaimed" error). True if fd was passed. */
+bool activation_take_fd(struct activation *a, int fd);
+
 /* 0 if every passed socket was claimed, else -EINVAL naming the first. */
 int activation_check(const struct activation *a, char *err, size_t errlen);
 

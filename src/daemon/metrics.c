@@ -175,7 +175,7 @@ long metrics_render(const struct vm *vms, size_t n, char **out)
 	for (size_t i = 0; i < n; i++) {
 		sb_printf(&b, "vdv_vm_info{cid=\"%llu\",socket=\"",
 			  (unsigned long long)vms[i].cfg->guest_cid);
-		sb_label(&b, vms[i].cfg->socket);
+		sb_label(&b, vms[i].socket_label);
 		sb_printf(&b, "\"} 1\n");
 	}
 	sb_printf(&b, "# HELP vdv_frontend_attached Whether a VMM is connected now\n"

@@ -36,6 +36,7 @@ int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
+	vm_socket_label(cfg, vm->socket_label, sizeof(vm->socket_label));
 	snprintf(vm->name, sizeof(vm->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
 	vm->loop = ev_loop_new();
 	vm->dev = vm->loop ? vsock_dev_new(cfg, vm->loop) : NULL;
@@ -67,12 +68,13 @@ int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *
 	};
 	if (listen_fd >= 0) {
 		/* Its mode and group are the service manager's (SocketMode=,
-		 * SocketGroup=); it owns the file, we may not change it. */
+		 * SocketGroup=); it owns the file, we may not change it. (With
+		 * socket-fd, config/ refuses these keys.) */
 		if (acc.mode >= 0 || acc.set_gid)
 			log_warn("%s: socket-mode/socket-group ignored: %s was passed by the "
-				 "service manager, which sets them", vm->name, cfg->socket);
-		r = vu_listen_adopt(&vm->listen, vsock_dev_vu(vm->dev), listen_fd, cfg->socket,
-				    why, sizeof(why));
+				 "service manager, which sets them", vm->name, vm->socket_label);
+		r = vu_listen_adopt(&vm->listen, vsock_dev_vu(vm->dev), listen_fd,
+				    vm->socket_label, why, sizeof(why));
 	} else {
 		r = vu_listen_init(&vm->listen, vsock_dev_vu(vm->dev), cfg->socket, &acc, why,
 				   sizeof(why));
@@ -155,4 +157,14 @@ void vm_destroy(struct vm *vm)
 	vm->dev = NULL;
 	ev_loop_free(vm->loop);
 	vm->loop = NULL;
+}
+
+void vm_socket_label(const struct vm_config *cfg, char *buf, size_t len)
+{
+	if (!cfg->has_socket_fd)
+		snprintf(buf, len, "%s", cfg->socket);
+	else if (cfg->socket_fd_path)
+		snprintf(buf, len, "socket-fd %d (%s)", cfg->socket_fd, cfg->socket_fd_path);
+	else
+		snprintf(buf, len, "socket-fd %d", cfg->socket_fd);
 }

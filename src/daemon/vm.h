@@ -29,6 +29,9 @@ struct vm {
 	pthread_t thread;
 	bool thread_started;
 	bool stuck;                     /* its thread did not stop in time */
+	/* Its vhost-user socket for messages and metrics: the path, or
+	 * "socket-fd N" (with the path that fd is bound to, if any). */
+	char socket_label[160];
 };
 
 /* Creates the VM's loop, device, backends (their listeners) and then its
@@ -36,8 +39,8 @@ struct vm {
  * the path in err; on error nothing is left open. */
 int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen);
 /* The same, serving listen_fd (a socket passed by the service manager,
- * which vm takes over on success) instead of binding cfg->socket; -1
- * binds. */
+ * or cfg's socket-fd, which vm takes over on success) instead of binding
+ * cfg->socket; -1 binds. */
 int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *err,
 	       size_t errlen);
 /* Starts the VM's thread. */
@@ -51,5 +54,9 @@ void vm_stop(struct vm *vm);
  * zeroed struct. A stuck VM is only unlinked from its vhost-user path: its
  * thread still runs, so nothing it uses is freed (the process exits). */
 void vm_destroy(struct vm *vm);
+
+/* What messages call a VM's vhost-user socket: its path, or "socket-fd N"
+ * and the path that descriptor is bound to. */
+void vm_socket_label(const struct vm_config *cfg, char *buf, size_t len);
 
 #endif

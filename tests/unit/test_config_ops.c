@@ -200,7 +200,11 @@ static void roundtrip(const char *const *args)
 	assert_int_equal(a.n_vms, b.n_vms);
 	for (size_t i = 0; i < a.n_vms; i++) {
 		assert_int_equal(a.vms[i].guest_cid, b.vms[i].guest_cid);
-		assert_string_equal(a.vms[i].socket, b.vms[i].socket);
+		assert_int_equal(!!a.vms[i].socket, !!b.vms[i].socket);
+		if (a.vms[i].socket)
+			assert_string_equal(a.vms[i].socket, b.vms[i].socket);
+		assert_int_equal(a.vms[i].has_socket_fd, b.vms[i].has_socket_fd);
+		assert_int_equal(a.vms[i].socket_fd, b.vms[i].socket_fd);
 		assert_int_equal(!!a.vms[i].uds_path, !!b.vms[i].uds_path);
 		if (a.vms[i].uds_path)
 			assert_string_equal(a.vms[i].uds_path, b.vms[i].uds_path);
@@ -252,10 +256,23 @@ static void test_print_roundtrip(void **state)
 		"--vm", "guest-cid=11,socket=/tmp/tab\there,forward-cid=1,groups=null+true+1",
 		NULL
 	};
+	/* socket-fd: an inherited listening socket (an unnamed one here). */
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char fdvm[96];
+	const char *const with_fd[] = { "--vm", fdvm, "--vm",
+					"guest-cid=15,socket=/tmp/v15.sock,forward-cid=1", NULL };
 	(void)state;
 	roundtrip(single);
 	roundtrip(multi);
 	roundtrip(odd);
+	assert_true(lfd >= 0);
+	/* Autobound (an abstract name): a socket must be bound to listen. */
+	assert_int_equal(bind(lfd, (struct sockaddr *)&(struct sockaddr_un){ .sun_family = AF_UNIX },
+			      sizeof(sa_family_t)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	snprintf(fdvm, sizeof(fdvm), "guest-cid=14,socket-fd=%d,uds-path=/tmp/vm14.vsock", lfd);
+	roundtrip(with_fd);
+	close(lfd);
 }
 
 static void test_print_content(void **state)
