@@ -98,6 +98,7 @@ struct family {
 		const char *value;        /* the extra label's value */
 		size_t off;               /* offsetof(struct vsock_metrics, ...) */
 	} s[3];
+	bool by_cause;                    /* one sample per close cause (label "cause") */
 };
 
 #define M(f) offsetof(struct vsock_metrics, f)
@@ -118,8 +119,12 @@ static const struct family families[] = {
 	  NULL, { { NULL, M(conns_established) } } },
 	{ "vdv_connections_refused_total", "counter", "Guest connection requests answered with RST",
 	  NULL, { { NULL, M(conns_refused) } } },
-	{ "vdv_connections_closed_total", "counter", "Connections that ended, in any way", NULL,
-	  { { NULL, M(conns_closed) } } },
+	/* One sample per cause (vsock/conn.h, enum conn_end): they sum to
+	 * every connection that ended, the total this family had before it
+	 * had a label. */
+	{ "vdv_connections_closed_total", "counter",
+	  "Connections that ended, by cause: who shut down first for a graceful close, else "
+	  "what ended it", "cause", { { NULL, M(conns_closed_by) } }, true },
 	{ "vdv_rst_received_total", "counter", "RST packets from the guest on live connections",
 	  NULL, { { NULL, M(rst_received) } } },
 	{ "vdv_stalls_total", "counter",
@@ -191,6 +196,18 @@ long metrics_render(const struct vm *vms, size_t n, char **out)
 		for (size_t i = 0; i < n; i++) {
 			unsigned long long cid = (unsigned long long)vms[i].cfg->guest_cid;
 
+			if (fa->by_cause) {
+				/* Causes 1.. first; 0 ("other", no cause known)
+				 * last: it should stay 0. */
+				for (unsigned k = 1; k <= VSOCK_CLOSE_CAUSES; k++) {
+					unsigned c = k % VSOCK_CLOSE_CAUSES;
+
+					sb_printf(&b, "%s{cid=\"%llu\",cause=\"%s\"} %llu\n",
+						  fa->name, cid, vsock_close_cause_name(c),
+						  (unsigned long long)snap[i].conns_closed_by[c]);
+				}
+				continue;
+			}
 			for (size_t k = 0; k < 3 && (k == 0 || fa->s[k].value); k++) {
 				uint64_t v = field(&snap[i], fa->s[k].off);
 

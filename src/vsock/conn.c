@@ -53,9 +53,53 @@ void conn_hdr(const struct conn *c, uint16_t op, struct vsock_hdr *h)
 	};
 }
 
+const char *conn_end_name(enum conn_end end)
+{
+	static const char *const names[] = {
+		[CONN_END_NONE] = "other",
+		[CONN_END_GUEST_SHUTDOWN] = "guest_shutdown",
+		[CONN_END_HOST_CLOSE] = "host_close",
+		[CONN_END_GUEST_RST] = "guest_rst",
+		[CONN_END_GUEST_PROTOCOL] = "guest_protocol_error",
+		[CONN_END_HOST_ERROR] = "host_error",
+		[CONN_END_REFUSED] = "refused",
+		[CONN_END_TIMEOUT] = "timeout",
+		[CONN_END_VMM_GONE] = "vmm_gone",
+	};
+
+	return (unsigned)end < CONN_END_COUNT ? names[end] : "other";
+}
+
+void conn_end_as(struct conn *c, enum conn_end end)
+{
+	if (!c->end)
+		c->end = (uint8_t)end;
+}
+
+/* Who shut down first decides a graceful end. */
+static void shut_first(struct conn *c, enum conn_end who)
+{
+	if (!c->first_shut)
+		c->first_shut = (uint8_t)who;
+}
+
+/* A graceful end: credited to the side that shut down first. */
+static void end_graceful(struct conn *c, enum conn_end otherwise)
+{
+	conn_end_as(c, c->first_shut ? (enum conn_end)c->first_shut : otherwise);
+}
+
+unsigned conn_reset_for(struct conn *c, enum conn_end end)
+{
+	conn_end_as(c, end);
+	return conn_reset(c);
+}
+
 unsigned conn_reset(struct conn *c)
 {
 	unsigned fx = disarm(c);
+
+	conn_end_as(c, CONN_END_HOST_ERROR);
 
 	/* The guest never heard of a connection still in its handshake:
 	 * there is nobody to tell. */
@@ -85,7 +129,7 @@ const char *conn_why_text(enum conn_why why)
 static unsigned protocol_error(struct conn *c, enum conn_why why)
 {
 	c->why = (uint8_t)why;
-	return conn_reset(c);
+	return conn_reset_for(c, CONN_END_GUEST_PROTOCOL);
 }
 
 unsigned conn_handshake(struct conn *c)
@@ -116,7 +160,7 @@ unsigned conn_connected(struct conn *c, bool ok, bool data_maybe)
 	if (c->state != CONN_CONNECTING)
 		return 0;
 	if (!ok)
-		return conn_reset(c);
+		return conn_reset_for(c, CONN_END_REFUSED);
 	c->state = CONN_ESTABLISHED;
 	if (data_maybe)
 		c->readable = true;
@@ -146,19 +190,24 @@ static unsigned check_closed(struct conn *c)
 	    (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV) && c->state != CONN_CLOSING) {
 		/* The guest closed its socket: deliver what we hold, then RST
 		 * (what Linux waits for), bounded by the close timeout. */
+		end_graceful(c, CONN_END_GUEST_SHUTDOWN);
 		c->state = CONN_CLOSING;
 		fx |= arm(c, CONN_TIMEOUT_MS);
 	}
-	if (c->state == CONN_CLOSING && conn_queued(c) == 0)
+	if (c->state == CONN_CLOSING && conn_queued(c) == 0) {
+		end_graceful(c, CONN_END_GUEST_SHUTDOWN);
 		return fx | conn_reset(c); /* closes the socket: no separate shutdown */
+	}
 	if ((c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND) && conn_queued(c) == 0 &&
 	    !c->host_shut_wr) {
 		c->host_shut_wr = true;
 		fx |= CONN_FX_SHUT_WR;
 	}
 	/* Both directions finished: nothing can flow any more. */
-	if (c->host_shut_wr && c->host_eof && !(c->pending & PEND_SHUTDOWN))
+	if (c->host_shut_wr && c->host_eof && !(c->pending & PEND_SHUTDOWN)) {
+		end_graceful(c, CONN_END_GUEST_SHUTDOWN);
 		fx |= conn_reset(c);
+	}
 	return fx;
 }
 
@@ -214,8 +263,11 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 	/* Never answered: the connection is simply gone. Its credit fields
 	 * are not taken either: an unblocking update would add CONN_FX_RX,
 	 * asking the caller to queue a connection it must free. */
-	if (h->op == VIRTIO_VSOCK_OP_RST)
+	if (h->op == VIRTIO_VSOCK_OP_RST) {
+		/* After a shutdown it is the close's last word. */
+		end_graceful(c, CONN_END_GUEST_RST);
 		return CONN_FX_CLOSE | CONN_FX_FREE;
+	}
 	fx = take_peer_credit(c, h);
 	switch (h->op) {
 	case VIRTIO_VSOCK_OP_RESPONSE:
@@ -229,6 +281,8 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 		unsigned closed;
 
 		c->guest_shut |= h->flags & (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+		if (c->guest_shut)
+			shut_first(c, CONN_END_GUEST_SHUTDOWN);
 		closed = check_closed(c);
 		/* The host side must learn that its writes go nowhere now (a
 		 * kernel peer's send() fails with EPIPE from here on), unless
@@ -284,6 +338,7 @@ unsigned conn_on_host_eof(struct conn *c, bool peer_reads)
 
 	c->readable = false;
 	c->host_eof = true;
+	shut_first(c, CONN_END_HOST_CLOSE);
 	c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_SEND;
 	fx = want(c, PEND_SHUTDOWN);
 	if (!peer_reads)
@@ -296,6 +351,7 @@ unsigned conn_on_host_shut_rd(struct conn *c)
 	if (c->host_rd_shut || (c->pending & PEND_RST))
 		return 0;
 	c->host_rd_shut = true;
+	shut_first(c, CONN_END_HOST_CLOSE);
 	c->shutdown_flags |= VIRTIO_VSOCK_SHUTDOWN_RCV;
 	/* Nothing buffered will reach the host any more. */
 	c->fwd_cnt = c->rx_cnt;
@@ -314,19 +370,23 @@ unsigned conn_on_timeout(struct conn *c, uint64_t now, enum conn_timeout_why *wh
 	switch (c->state) {
 	case CONN_HANDSHAKE:
 		*why = CONN_TMO_HANDSHAKE;
+		conn_end_as(c, CONN_END_TIMEOUT);
 		return fx | CONN_FX_CLOSE | CONN_FX_FREE;
 	case CONN_CONNECTING:
 		*why = CONN_TMO_CONNECT;
-		return fx | conn_reset(c);
+		return fx | conn_reset_for(c, CONN_END_TIMEOUT);
 	case CONN_OFFERED:
 		*why = CONN_TMO_GUEST;
-		return fx | conn_reset(c);
+		return fx | conn_reset_for(c, CONN_END_TIMEOUT);
 	case CONN_CLOSING:
 		/* A reset connection waits for no deadline; this one still
 		 * held data the host would not take. */
 		if (c->pending & PEND_RST)
 			return fx;
 		*why = CONN_TMO_CLOSE;
+		/* The guest's close did not end well: say so, over who
+		 * shut down first. */
+		c->end = CONN_END_TIMEOUT;
 		return fx | conn_reset(c);
 	case CONN_ESTABLISHED:
 		break;

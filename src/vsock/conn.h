@@ -81,6 +81,28 @@ enum conn_why {
 	CONN_WHY_UNKNOWN_OP,
 };
 
+/*
+ * Why a connection ended, for the metrics (vdv_connections_closed_total's
+ * cause): the first event that made its end certain. A graceful close is
+ * credited to the side that shut down first, also when the other side
+ * then answers with RST (a Linux guest answers a host's close so).
+ */
+enum conn_end {
+	CONN_END_NONE,
+	CONN_END_GUEST_SHUTDOWN, /* the guest shut down (SHUTDOWN) first */
+	CONN_END_HOST_CLOSE,     /* the host side closed or shut down first */
+	CONN_END_GUEST_RST,      /* the guest reset it without a shutdown */
+	CONN_END_GUEST_PROTOCOL, /* the guest broke the protocol: we reset it */
+	CONN_END_HOST_ERROR,     /* the host socket failed (read/write error) */
+	CONN_END_REFUSED,        /* never set up: connect failed, host handshake or offer refused */
+	CONN_END_TIMEOUT,        /* a handshake, connect, guest answer or close flush took too long */
+	CONN_END_VMM_GONE,       /* still open when the VMM's session ended */
+	CONN_END_COUNT,
+};
+
+/* The metrics' label value for an end ("guest_shutdown", ...). */
+const char *conn_end_name(enum conn_end end);
+
 /* Laid out small: one per connection, a thousand per VM. */
 struct conn {
 	uint64_t peer_cid;        /* the other end: 2 (host) or a sibling VM */
@@ -111,6 +133,8 @@ struct conn {
 	bool hangup_seen;         /* an event said EOF or an error is queued */
 	bool credit_requested;    /* CREDIT_REQUEST owed or sent, no update seen since */
 	uint8_t why;              /* enum conn_why: why the guest broke the protocol */
+	uint8_t end;              /* enum conn_end: set once, when the end is certain */
+	uint8_t first_shut;       /* CONN_END_GUEST_SHUTDOWN / _HOST_CLOSE: who shut first */
 };
 
 /* The text of c->why. */
@@ -181,8 +205,13 @@ unsigned conn_on_host_eof(struct conn *c, bool peer_reads);
  * take is dropped, as a kernel peer that shut its read side drops it. The
  * caller discards its tx buffer. */
 unsigned conn_on_host_shut_rd(struct conn *c);
-/* The host socket failed, or the backend refused: reset. */
+/* The host socket failed, or the backend refused: reset (a host error,
+ * unless the connection's end was already decided). */
 unsigned conn_reset(struct conn *c);
+/* The same, for another reason (kept unless the end was decided). */
+unsigned conn_reset_for(struct conn *c, enum conn_end end);
+/* Records why the connection ends, unless that was decided before. */
+void conn_end_as(struct conn *c, enum conn_end end);
 
 /* --- time --- */
 

@@ -99,6 +99,9 @@ void conn_io_close(struct vsock_conn *c)
 
 static void conn_free(struct vsock_conn *c)
 {
+	/* Every free counts once, under one cause: the causes sum to the
+	 * connections closed. */
+	STAT_INC(c->dev->stats.conns_closed_by[c->p.end < CONN_END_COUNT ? c->p.end : 0]);
 	STAT_INC(c->dev->stats.conns_freed);
 	conn_io_close(c);
 	conn_release(&c->dev->conns, c);
@@ -577,11 +580,15 @@ void conn_io_free_all(struct vsock_dev *d)
 	struct conn_table *t = &d->conns;
 
 	/* Handshakes are only on the deadline list; everything else is hashed. */
-	while (t->timed.head)
+	while (t->timed.head) {
+		conn_end_as(&t->timed.head->p, CONN_END_VMM_GONE);
 		conn_free(t->timed.head);
+	}
 	for (unsigned b = 0; b < VSOCK_HASH_BUCKETS; b++)
-		while (t->buckets[b])
+		while (t->buckets[b]) {
+			conn_end_as(&t->buckets[b]->p, CONN_END_VMM_GONE);
 			conn_free(t->buckets[b]);
+		}
 	d->ctrl_len = d->ctrl_head = 0;
 	ev_timer_cancel(d->loop, &d->timer);
 }

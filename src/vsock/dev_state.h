@@ -42,6 +42,7 @@ struct vsock_dev_stats {
 	uint64_t rst_sent;
 	uint64_t conn_limit_hits;
 	uint64_t conns_created, conns_freed; /* connection objects */
+	uint64_t conns_closed_by[CONN_END_COUNT]; /* freed, by enum conn_end */
 	uint64_t conns_established;          /* handshakes completed */
 	uint64_t rx_no_buffer;               /* passes that found work but no rx buffer */
 	uint64_t conns_refused;              /* guest REQUESTs answered with RST */

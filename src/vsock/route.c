@@ -39,7 +39,7 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		/* The guest reuses a live port pair: the old one is dead to it. */
 		log_debug("%s: REQUEST for existing connection %u->%u, resetting it", d->name,
 			  h->src_port, h->dst_port);
-		conn_io_apply(c, conn_reset(&c->p));
+		conn_io_apply(c, conn_reset_for(&c->p, CONN_END_GUEST_RST));
 		refuse(d, h);
 		return;
 	}

@@ -86,7 +86,7 @@ static void reset_for(struct vsock_dev *d, const struct vsock_hdr *h)
 	struct vsock_conn *c = conn_lookup(&d->conns, h->dst_cid, h->dst_port, h->src_port);
 
 	if (c && !(c->p.pending & PEND_RST))
-		conn_io_apply(c, conn_reset(&c->p));
+		conn_io_apply(c, conn_reset_for(&c->p, CONN_END_GUEST_PROTOCOL));
 	else if (!c)
 		rxq_reply_rst(d, h);
 }

@@ -26,6 +26,11 @@ unsigned vsock_dev_nconns(const struct vsock_dev *d);
 /* The device's vhost-user session, for a listener to attach VMMs to. */
 struct vu_dev *vsock_dev_vu(struct vsock_dev *d);
 
+/* Causes a connection's close is counted under (vdv_connections_closed_total). */
+#define VSOCK_CLOSE_CAUSES 9
+/* The label value of cause i ("guest_shutdown", "vmm_gone", ...). */
+const char *vsock_close_cause_name(unsigned i);
+
 /* What the device has done since the daemon started (counters only grow),
  * plus what is true now. Any thread may take it while the VM runs; it
  * never stops the VM's thread. */
@@ -40,6 +45,9 @@ struct vsock_metrics {
 	uint64_t rx_no_buffer;        /* passes with data waiting and no rx buffer */
 	uint64_t conns_refused;       /* guest REQUESTs answered with RST */
 	uint64_t conns_closed;        /* connections ended (any way) */
+	/* ... by cause (enum conn_end in vsock/conn.h; index 0: none known);
+	 * the causes sum to conns_closed. */
+	uint64_t conns_closed_by[VSOCK_CLOSE_CAUSES];
 	uint64_t rst_received;        /* guest RSTs on live connections */
 	uint64_t credit_stalls_to_guest, host_backpressure;
 	uint64_t frontends;           /* vhost-user sessions served */

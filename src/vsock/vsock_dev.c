@@ -79,6 +79,13 @@ static void log_stats(struct vsock_dev *d)
 	d->stats_base = *s;
 }
 
+_Static_assert(VSOCK_CLOSE_CAUSES == CONN_END_COUNT, "one close cause per enum conn_end");
+
+const char *vsock_close_cause_name(unsigned i)
+{
+	return conn_end_name((enum conn_end)i);
+}
+
 void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 {
 	const struct vsock_dev_stats *s = &d->stats;
@@ -103,7 +110,6 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.conns_open = created - freed,
 		.rx_no_buffer = STAT_GET(s->rx_no_buffer),
 		.conns_refused = STAT_GET(s->conns_refused),
-		.conns_closed = freed,
 		.rst_received = STAT_GET(s->rst_received),
 		.credit_stalls_to_guest = STAT_GET(s->credit_stalls_to_guest),
 		.host_backpressure = STAT_GET(s->host_backpressure),
@@ -112,6 +118,13 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.vu_bad_messages = STAT_GET(v->bad_messages),
 	};
 	m->frontend_attached = m->frontends > detaches;
+	/* conns_closed is the sum of the causes as read here, so a scrape's
+	 * cause samples always add up to it. */
+	m->conns_closed = 0;
+	for (unsigned i = 0; i < VSOCK_CLOSE_CAUSES; i++) {
+		m->conns_closed_by[i] = STAT_GET(s->conns_closed_by[i]);
+		m->conns_closed += m->conns_closed_by[i];
+	}
 	ev_get_poll_stats(d->loop, &p);
 	m->poll_windows = p.polls;
 	m->poll_hits = p.hits;
@@ -414,8 +427,10 @@ int vsock_offer(struct vsock_backend *b, int fd, uint16_t type, uint64_t peer_ci
 	}
 	c->p.type = type;
 	r = offer(c, peer_cid, peer_port, guest_port);
-	if (r < 0)
+	if (r < 0) {
+		conn_end_as(&c->p, CONN_END_REFUSED);
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
+	}
 	return r;
 }
 
@@ -440,6 +455,7 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 	if (guest_port < 0) {
 		log_info_rl(&d->handshake_rl, "%s: host connection on %s closed: %s", d->name,
 			    d->cfg->uds_path ? d->cfg->uds_path : "?", why);
+		conn_end_as(&c->p, CONN_END_REFUSED);
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 		return;
 	}
@@ -448,6 +464,7 @@ void vsock_handshake_done(struct vsock_conn *c, int64_t guest_port, const char *
 	if (r < 0) {
 		log_info_rl(&d->handshake_rl, "%s: host connection to guest port %u closed: %s",
 			    d->name, (uint32_t)guest_port, strerror(-r));
+		conn_end_as(&c->p, CONN_END_REFUSED);
 		conn_io_apply(c, CONN_FX_CLOSE | CONN_FX_FREE);
 	}
 }

@@ -119,6 +119,23 @@ static unsigned long long vm_sample(const char *text, const char *metric, const 
 	return sample(text, name);
 }
 
+static const char *const causes[] = { "guest_shutdown", "host_close", "guest_rst",
+				       "guest_protocol_error", "host_error", "refused",
+				       "timeout", "vmm_gone", "other" };
+
+/* vdv_connections_closed_total of our VM, all causes added up. */
+static unsigned long long closed_total(const char *m)
+{
+	unsigned long long sum = 0;
+	char label[64];
+
+	for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++) {
+		snprintf(label, sizeof(label), "cause=\"%s\"", causes[i]);
+		sum += vm_sample(m, "vdv_connections_closed_total", label);
+	}
+	return sum;
+}
+
 /* A guest -> host and a host -> guest transfer on one connection. */
 static void traffic(struct itest *t, struct sim *s, struct sim_stream *st, int *lfd, int *hfd)
 {
@@ -171,8 +188,15 @@ static void scrape_matches_traffic(void **state, bool tcp)
 	check_traffic(m);
 	free(m);
 
-	/* Gone (host closed, guest reset): the gauge drops, the counters stay. */
+	/* Gone (host closed, guest reset): the gauge drops, the counters stay.
+	 * The guest resets only once it has seen the host's close, which
+	 * makes it a host_close. */
 	close(hfd);
+	{
+		char buf[16];
+
+		assert_int_equal(sim_stream_recv(&st, buf, sizeof(buf), ITEST_TIMEOUT_MS), 0);
+	}
 	assert_int_equal(sim_stream_rst(&st), 0);
 	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;;) {
 		m = scrape(t, tcp);
@@ -183,7 +207,8 @@ static void scrape_matches_traffic(void **state, bool tcp)
 		usleep(10000);
 	}
 	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"from_guest\""), G2H);
-	assert_int_equal(vm_sample(m, "vdv_connections_closed_total", NULL), 1);
+	assert_int_equal(vm_sample(m, "vdv_connections_closed_total", "cause=\"host_close\""), 1);
+	assert_int_equal(closed_total(m), 1);
 	assert_int_equal(vm_sample(m, "vdv_rst_received_total", NULL), 1);
 	assert_int_equal(vm_sample(m, "vdv_connections_refused_total", NULL), 0);
 	free(m);
@@ -265,6 +290,99 @@ static void test_sigusr1(void **state)
 	sim_close(s);
 }
 
+/* Scrapes until closed_total{cause} reaches want (bounded); the text. */
+static char *wait_closed(const struct itest *t, const char *cause, unsigned long long want)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "cause=\"%s\"", cause);
+	for (int64_t end = sim_now_ms() + 2 * ITEST_TIMEOUT_MS;;) {
+		char *m = scrape(t, false);
+		unsigned long long v = vm_sample(m, "vdv_connections_closed_total", label);
+
+		if (v == want)
+			return m;
+		if (v > want || sim_now_ms() > end)
+			fail_msg("closed{%s} is %llu, want %llu:\n%s", cause, v, want, m);
+		free(m);
+		usleep(10000);
+	}
+}
+
+/* A guest connection to PORT and its host end. */
+static void dial_guest(struct itest *t, struct sim *s, int lfd, struct sim_stream *st,
+		       uint32_t src_port, int *hfd)
+{
+	assert_int_equal(sim_stream_connect(s, st, ITEST_HOST_CID, PORT, src_port, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	*hfd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(*hfd >= 0);
+	(void)t;
+}
+
+/* Each way a connection ends is counted under its cause, and the causes
+ * add up to every connection closed. */
+static void test_close_causes(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct sim_stream a, b, c, e, f;
+	int lfd = itest_host_listen(t, PORT, 8), ha, hb, hc, hd, he, hf;
+	size_t discarded;
+	char buf[16], *m;
+
+	/* The guest closes (SHUTDOWN both ways): the host sees EOF. */
+	dial_guest(t, s, lfd, &a, 41000, &ha);
+	assert_int_equal(sim_stream_shutdown(&a, VIRTIO_VSOCK_SHUTDOWN_RCV |
+						     VIRTIO_VSOCK_SHUTDOWN_SEND), 0);
+	assert_int_equal(itest_host_wait_closed(ha, ITEST_TIMEOUT_MS, &discarded), 0);
+	free(wait_closed(t, "guest_shutdown", 1));
+
+	/* The guest resets without a shutdown. */
+	dial_guest(t, s, lfd, &b, 41001, &hb);
+	assert_int_equal(sim_stream_rst(&b), 0);
+	free(wait_closed(t, "guest_rst", 1));
+
+	/* The guest breaks the protocol (an unknown op): we reset it. */
+	dial_guest(t, s, lfd, &c, 41002, &hc);
+	itest_send_op(s, 41002, PORT, 99, 0, 65536, 0);
+	free(wait_closed(t, "guest_protocol_error", 1));
+
+	/* A host connection that never sends its CONNECT line. */
+	hd = itest_host_dial(t);
+	free(wait_closed(t, "timeout", 1));
+
+	/* The host closes first; the guest answers with RST. */
+	dial_guest(t, s, lfd, &f, 41004, &hf);
+	close(hf);
+	assert_int_equal(sim_stream_recv(&f, buf, sizeof(buf), ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(sim_stream_rst(&f), 0);
+	free(wait_closed(t, "host_close", 1));
+
+	/* Open when the VMM goes. */
+	dial_guest(t, s, lfd, &e, 41003, &he);
+	sim_close(s);
+	m = wait_closed(t, "vmm_gone", 1);
+	if (getenv("VDV_TEST_VERBOSE"))
+		fprintf(stderr, "---- closes by cause ----\n%s", strstr(m, "\r\n\r\n") + 4);
+	assert_int_equal(closed_total(m), 6);
+	assert_int_equal(vm_sample(m, "vdv_connections", NULL), 0);
+	assert_int_equal(vm_sample(m, "vdv_connections_closed_total", "cause=\"host_error\""), 0);
+	assert_int_equal(vm_sample(m, "vdv_connections_closed_total", "cause=\"other\""), 0);
+	free(m);
+	close(ha);
+	close(hb);
+	close(hc);
+	close(hd);
+	close(he);
+	close(lfd);
+	sim_stream_fini(&a);
+	sim_stream_fini(&b);
+	sim_stream_fini(&c);
+	sim_stream_fini(&e);
+	sim_stream_fini(&f);
+}
+
 /* A free TCP port on 127.0.0.1 for the daemon to take (bound and closed
  * here; nothing else on this machine races for it in practice). */
 static uint16_t free_port(void)
@@ -292,6 +410,7 @@ int main(void)
 		ITEST_T_ARGS(test_other_requests, unix_args),
 		ITEST_T_ARGS(test_silent_client, unix_args),
 		ITEST_T(test_sigusr1),
+		ITEST_T_ARGS(test_close_causes, unix_args),
 	};
 
 	if (!tcp_port) {

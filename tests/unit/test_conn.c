@@ -1648,6 +1648,56 @@ static void test_has_work(void **state)
 	assert_false(conn_has_work(&c));
 }
 
+/* Why a connection ended (enum conn_end): decided once, by the first event
+ * that made the end certain; a graceful close goes to whoever shut down
+ * first, even when the other side then resets. */
+static void test_end_cause(void **state)
+{
+	struct conn c;
+	enum conn_timeout_why why;
+	(void)state;
+
+	/* Guest close, then the RST that ends it. */
+	open_established(&c);
+	guest_op(&c, VIRTIO_VSOCK_OP_SHUTDOWN,
+		 VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND);
+	assert_int_equal(c.end, CONN_END_GUEST_SHUTDOWN);
+	/* Host close first; the guest answers with RST. */
+	open_established(&c);
+	conn_on_host_eof(&c, false);
+	assert_int_equal(c.end, CONN_END_NONE);
+	guest_op(&c, VIRTIO_VSOCK_OP_RST, 0);
+	assert_int_equal(c.end, CONN_END_HOST_CLOSE);
+	/* RST out of the blue. */
+	open_established(&c);
+	guest_op(&c, VIRTIO_VSOCK_OP_RST, 0);
+	assert_int_equal(c.end, CONN_END_GUEST_RST);
+	/* A protocol error, and a later host error does not change it. */
+	open_established(&c);
+	guest_op(&c, 99, 0);
+	assert_int_equal(c.end, CONN_END_GUEST_PROTOCOL);
+	conn_reset(&c);
+	assert_int_equal(c.end, CONN_END_GUEST_PROTOCOL);
+	/* The host socket failed. */
+	open_established(&c);
+	conn_reset(&c);
+	assert_int_equal(c.end, CONN_END_HOST_ERROR);
+	/* The backend's connect failed: never set up. */
+	open_connecting(&c);
+	conn_connected(&c, false, false);
+	assert_int_equal(c.end, CONN_END_REFUSED);
+	/* The guest never answered our REQUEST. */
+	open_offered(&c);
+	conn_on_timeout(&c, c.deadline_ms, &why);
+	assert_int_equal(why, CONN_TMO_GUEST);
+	assert_int_equal(c.end, CONN_END_TIMEOUT);
+	/* The names the metrics print. */
+	assert_string_equal(conn_end_name(CONN_END_GUEST_SHUTDOWN), "guest_shutdown");
+	assert_string_equal(conn_end_name(CONN_END_VMM_GONE), "vmm_gone");
+	assert_string_equal(conn_end_name(CONN_END_NONE), "other");
+	assert_string_equal(conn_end_name(CONN_END_COUNT), "other");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1722,6 +1772,7 @@ int main(void)
 		cmocka_unit_test(test_on_read_emptied_after_hangup),
 		cmocka_unit_test(test_host_drained),
 		cmocka_unit_test(test_has_work),
+		cmocka_unit_test(test_end_cause),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
