@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,6 +384,195 @@ static void test_close_causes(void **state)
 	sim_stream_fini(&f);
 }
 
+/* ---- scrapes while data flows ---- */
+
+#define BIG (8u << 20) /* each way */
+
+/* A scraper thread: no cmocka asserts here (they must not leave another
+ * thread); it records what it saw and what went wrong. */
+struct scraper {
+	const struct itest *t;
+	bool tcp;
+	volatile bool stop;
+	unsigned scrapes, mid;     /* all, and those that saw a transfer in progress */
+	unsigned long long last[4]; /* bytes from/to, packets from/to, last seen */
+	int64_t max_ms;            /* the slowest scrape */
+	char bad[256];             /* first problem, or "" */
+	char sample[8192];         /* the text of one scrape taken mid-transfer */
+	pthread_t th;
+};
+
+/* One GET /metrics without asserts: the malloc'd answer or NULL. */
+static char *try_scrape(const struct scraper *sc)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t cap = 1 << 16, got = 0;
+	char *buf;
+	int fd;
+
+	if (sc->tcp) {
+		struct sockaddr_in si = { .sin_family = AF_INET, .sin_port = htons(tcp_port),
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&si, sizeof(si)) != 0) {
+			close(fd);
+			return NULL;
+		}
+	} else {
+		struct sockaddr_un su = { .sun_family = AF_UNIX };
+
+		snprintf(su.sun_path, sizeof(su.sun_path), "%s/metrics.sock", sc->t->d.dir);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&su, sizeof(su)) != 0) {
+			close(fd);
+			return NULL;
+		}
+	}
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	if (!buf || itest_host_write(fd, req, sizeof(req) - 1, ITEST_TIMEOUT_MS) != 0) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n = itest_host_read(fd, buf + got, cap - 1 - got, ITEST_TIMEOUT_MS);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got + 1 == cap)
+			break;
+	}
+	buf[got] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* metric{cid="5",label} from text, or -1 when absent. */
+static long long find_sample(const char *text, const char *metric, const char *label)
+{
+	char want[200];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s{cid=\"%u\",%s} ", metric, ITEST_CID, label);
+	p = strstr(text, want);
+	return p ? (long long)strtoull(p + strlen(want), NULL, 10) : -1;
+}
+
+static void *scraper_main(void *opaque)
+{
+	static const char *const names[4][2] = {
+		{ "vdv_bytes_total", "direction=\"from_guest\"" },
+		{ "vdv_bytes_total", "direction=\"to_guest\"" },
+		{ "vdv_packets_total", "direction=\"from_guest\"" },
+		{ "vdv_packets_total", "direction=\"to_guest\"" },
+	};
+	struct scraper *sc = opaque;
+
+	while (!sc->stop && !sc->bad[0]) {
+		int64_t t0 = sim_now_ms();
+		char *m = try_scrape(sc);
+		long long v[4];
+		bool partial;
+
+		if (!m || strncmp(m, "HTTP/1.1 200 OK\r\n", 17)) {
+			snprintf(sc->bad, sizeof(sc->bad), "scrape %u failed: %.60s", sc->scrapes,
+				 m ? m : "(no answer)");
+			free(m);
+			break;
+		}
+		if (sim_now_ms() - t0 > sc->max_ms)
+			sc->max_ms = sim_now_ms() - t0;
+		for (int i = 0; i < 4; i++) {
+			v[i] = find_sample(m, names[i][0], names[i][1]);
+			if (v[i] < 0 || (unsigned long long)v[i] < sc->last[i])
+				snprintf(sc->bad, sizeof(sc->bad), "%s{%s} went from %llu to %lld",
+					 names[i][0], names[i][1], sc->last[i], v[i]);
+			else
+				sc->last[i] = (unsigned long long)v[i];
+		}
+		if (v[0] > (long long)BIG || v[1] > (long long)BIG)
+			snprintf(sc->bad, sizeof(sc->bad),
+				 "bytes %lld / %lld exceed the %u sent each way", v[0], v[1], BIG);
+		partial = (v[0] > 0 && v[0] < (long long)BIG) || (v[1] > 0 && v[1] < (long long)BIG);
+		if (partial && !sc->mid++)
+			snprintf(sc->sample, sizeof(sc->sample), "%s", strstr(m, "\r\n\r\n") + 4);
+		sc->scrapes++;
+		free(m);
+	}
+	return NULL;
+}
+
+/* Several MiB each way while another thread scrapes as fast as it can:
+ * every scrape is answered, each counter only grows and never passes what
+ * was sent, the transfer keeps its usual bound, and at the end bytes and
+ * packets equal what the simulated guest sent and received. */
+static void scrape_during_transfer(void **state, bool tcp)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct itest_pump hp = { .tx_seed = 5, .tx_len = BIG, .rx_seed = 6, .rx_len = BIG };
+	struct itest_xfer x = { .tx_seed = 6, .tx_len = BIG, .rx_seed = 5, .rx_len = BIG };
+	struct scraper sc = { .t = t, .tcp = tcp };
+	const struct sg_stats *gs;
+	struct sim_stream st;
+	int64_t t0;
+	char *m;
+	int lfd;
+
+	lfd = itest_host_listen(t, PORT, 8);
+	assert_int_equal(sim_stream_connect(s, &st, ITEST_HOST_CID, PORT, 42000, 0,
+					    ITEST_TIMEOUT_MS), 0);
+	hp.fd = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+	assert_true(hp.fd >= 0);
+	assert_int_equal(pthread_create(&sc.th, NULL, scraper_main, &sc), 0);
+	t0 = sim_now_ms();
+	itest_pump_start(&hp);
+	/* The bound every bulk test uses: scraping must not stretch it. */
+	itest_stream_xfer(&st, &x, 20000);
+	assert_int_equal(itest_pump_join(&hp), 0);
+	sc.stop = true;
+	assert_int_equal(pthread_join(sc.th, NULL), 0);
+	if (sc.bad[0])
+		fail_msg("%s", sc.bad);
+	if (getenv("VDV_TEST_VERBOSE"))
+		fprintf(stderr, "---- %s: %u scrapes, %u during the transfer (%lld ms), slowest "
+			"%lld ms; one of them ----\n%s", tcp ? "tcp" : "unix", sc.scrapes, sc.mid,
+			(long long)(sim_now_ms() - t0), (long long)sc.max_ms, sc.sample);
+	/* Several scrapes landed while the data flowed. */
+	assert_true(sc.mid >= 3);
+
+	m = scrape(t, tcp);
+	gs = sg_stats(st.g);
+	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"from_guest\""), BIG);
+	assert_int_equal(vm_sample(m, "vdv_bytes_total", "direction=\"to_guest\""), BIG);
+	assert_int_equal(gs->tx_bytes, BIG);
+	assert_int_equal(gs->rx_bytes, BIG);
+	assert_int_equal(vm_sample(m, "vdv_packets_total", "direction=\"from_guest\""),
+			 gs->tx_pkts);
+	assert_int_equal(vm_sample(m, "vdv_packets_total", "direction=\"to_guest\""),
+			 gs->rx_pkts);
+	assert_true(sc.last[0] <= BIG && sc.last[2] <= gs->tx_pkts);
+	free(m);
+	close(hp.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+static void test_unix_scrape_during_transfer(void **state)
+{
+	scrape_during_transfer(state, false);
+}
+
+static void test_tcp_scrape_during_transfer(void **state)
+{
+	scrape_during_transfer(state, true);
+}
+
 /* A free TCP port on 127.0.0.1 for the daemon to take (bound and closed
  * here; nothing else on this machine races for it in practice). */
 static uint16_t free_port(void)
@@ -411,6 +601,8 @@ int main(void)
 		ITEST_T_ARGS(test_silent_client, unix_args),
 		ITEST_T(test_sigusr1),
 		ITEST_T_ARGS(test_close_causes, unix_args),
+		ITEST_T_ARGS(test_unix_scrape_during_transfer, unix_args),
+		ITEST_T_ARGS(test_tcp_scrape_during_transfer, tcp_args),
 	};
 
 	if (!tcp_port) {
