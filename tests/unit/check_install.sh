@@ -17,7 +17,8 @@ prefix=$(meson introspect "$build" --buildoptions |
 root="$tmp$prefix"
 status=0
 for f in bin/vhost-device-vsock share/man/man1/vhost-device-vsock.1 \
-	lib/systemd/system/vhost-device-vsock@.service lib/sysusers.d/vhost-device-vsock.conf \
+	lib/systemd/system/vhost-device-vsock@.service \
+	lib/systemd/system/vhost-device-vsock@.socket lib/sysusers.d/vhost-device-vsock.conf \
 	share/doc/vhost-device-vsock/vms.example.yaml \
 	share/qemu/vhost-user/50-vhost-device-vsock.json; do
 	if [ ! -f "$root/$f" ]; then
@@ -49,16 +50,27 @@ if not ok:
     print("backend description or capabilities wrong:", d, caps, file=sys.stderr)
 sys.exit(0 if ok else 1)
 PY
+# The socket unit binds the path the example's first VM serves (so that
+# socket activation claims it by path) and triggers the service.
+sock="$root/lib/systemd/system/vhost-device-vsock@.socket"
+want=$(sed -n 's#^ListenStream=/run/vhost-device-vsock/%i/##p' "$sock")
+if [ -z "$want" ] || ! grep -q "socket: /run/vhost-device-vsock/example/$want\$" \
+	"$root/share/doc/vhost-device-vsock/vms.example.yaml"; then
+	echo "the socket unit's ListenStream ($want) is no socket of the example configuration" >&2
+	exit 1
+fi
 if command -v systemd-analyze >/dev/null 2>&1; then
-	# An instance of the unit, pointing at the binary in the destdir.
+	# An instance of both units, pointing at the binary in the destdir.
 	sed "s#$prefix/bin/#$root/bin/#g" "$unit" >"$tmp/vhost-device-vsock@check.service"
+	cp "$sock" "$tmp/vhost-device-vsock@check.socket"
 	if ! systemd-analyze verify --man=no "$tmp/vhost-device-vsock@check.service" \
-		>"$tmp/verify.out" 2>&1 || [ -s "$tmp/verify.out" ]; then
+		"$tmp/vhost-device-vsock@check.socket" >"$tmp/verify.out" 2>&1 ||
+		[ -s "$tmp/verify.out" ]; then
 		cat "$tmp/verify.out" >&2
-		echo "systemd-analyze verify complained about the unit" >&2
+		echo "systemd-analyze verify complained about the units" >&2
 		exit 1
 	fi
-	echo "systemd-analyze verify: clean"
+	echo "systemd-analyze verify: clean (service and socket)"
 else
 	echo "systemd-analyze not found: unit syntax not verified"
 fi
