@@ -398,7 +398,7 @@ struct scraper {
 	unsigned long long last[4]; /* bytes from/to, packets from/to, last seen */
 	int64_t max_ms;            /* the slowest scrape */
 	char bad[256];             /* first problem, or "" */
-	char sample[8192];         /* the text of one scrape taken mid-transfer */
+	char sample[8192];         /* the text of the last scrape taken mid-transfer */
 	pthread_t th;
 };
 
@@ -498,8 +498,11 @@ static void *scraper_main(void *opaque)
 			snprintf(sc->bad, sizeof(sc->bad),
 				 "bytes %lld / %lld exceed the %u sent each way", v[0], v[1], BIG);
 		partial = (v[0] > 0 && v[0] < (long long)BIG) || (v[1] > 0 && v[1] < (long long)BIG);
-		if (partial && !sc->mid++)
+		/* Kept: the last one that saw the transfer in progress. */
+		if (partial) {
+			sc->mid++;
 			snprintf(sc->sample, sizeof(sc->sample), "%s", strstr(m, "\r\n\r\n") + 4);
+		}
 		sc->scrapes++;
 		free(m);
 	}
