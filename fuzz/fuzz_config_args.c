@@ -108,7 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case CONFIG_OK:
 		FUZZ_ASSERT(cfg.n_vms >= 1 && cfg.vms);
 		for (size_t i = 0; i < cfg.n_vms; i++) {
-			FUZZ_ASSERT(cfg.vms[i].socket);
+			/* exactly one of socket and socket-fd */
+			FUZZ_ASSERT(!!cfg.vms[i].socket != cfg.vms[i].has_socket_fd);
 			FUZZ_ASSERT(!!cfg.vms[i].uds_path != cfg.vms[i].has_forward_cid);
 			FUZZ_ASSERT(cfg.vms[i].n_groups >= 1);
 		}

@@ -23,7 +23,7 @@ static void check_config(const struct vdv_config *cfg)
 	for (size_t i = 0; i < cfg->n_vms; i++) {
 		const struct vm_config *vm = &cfg->vms[i];
 
-		FUZZ_ASSERT(vm->socket && vm->socket[0]);
+		FUZZ_ASSERT(vm->has_socket_fd ? !vm->socket : vm->socket && vm->socket[0]);
 		FUZZ_ASSERT(!!vm->uds_path != vm->has_forward_cid);
 		FUZZ_ASSERT(vm->n_groups >= 1 && vm->groups);
 		for (size_t g = 0; g < vm->n_groups; g++)
