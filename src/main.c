@@ -2,9 +2,11 @@
 /*
  * vhost-device-vsock: parse the configuration, set up logging, answer the
  * dry runs (--check, --print-config), create one VM (a vsock device, its
- * backends and its thread: daemon/vm.c) per VM entry, report readiness
- * (--ready-fd, NOTIFY_SOCKET), then wait for a stop signal or the hang-up
- * of --exit-with-fd and shut down cleanly, removing the sockets we created.
+ * backends and its thread: daemon/vm.c) per VM entry (daemon/vm_set.c),
+ * report readiness (--ready-fd, NOTIFY_SOCKET), then wait for a stop
+ * signal or the hang-up of --exit-with-fd and shut down cleanly, removing
+ * the sockets we created. SIGHUP reloads --config FILE, SIGUSR1 logs the
+ * metrics.
  *
  * Exit status: 0 normal stop, --help, --version, a passing --check;
  * 1 a runtime error, or any failure under --check; 2 a usage error (bad
@@ -26,7 +28,8 @@
 #include "daemon/metrics.h"
 #include "daemon/notify.h"
 #include "daemon/sandbox.h"
-#include "daemon/vm.h"
+#include "daemon/vm_set.h"
+#include "util/clock.h"
 
 /*
  * Every guest connection holds a host socket, so the default soft limit
@@ -66,28 +69,6 @@ static int usage_error(const struct vdv_config *cfg, const char *msg)
 {
 	fprintf(stderr, "vhost-device-vsock: error: %s\n", msg);
 	return cfg->opts.check ? EXIT_RUNTIME : EXIT_USAGE;
-}
-
-/* VMs whose thread did not stop: they still use their struct vm and the
- * configuration, so neither is freed; kept reachable here so that a leak
- * checker at exit does not count them. */
-static struct vm *stuck_vms;
-
-/* Returns whether every VM's thread stopped. */
-static bool destroy_all(struct vm *vms, size_t n)
-{
-	bool stuck = false;
-
-	/* All threads first: a running VM may hand a connection to another. */
-	for (size_t i = 0; i < n; i++)
-		vm_stop(&vms[i]);
-	for (size_t i = 0; i < n; i++) {
-		stuck |= vms[i].stuck;
-		vm_destroy(&vms[i]);
-	}
-	if (stuck)
-		stuck_vms = vms;
-	return !stuck;
 }
 
 /* Level from --log-level / VDV_LOG / RUST_LOG; journald or timestamps.
@@ -145,105 +126,125 @@ static int dry_run(const struct vdv_config *cfg)
 	return 0;
 }
 
-struct usr1_ctx {
-	const struct vm *devs;
-	size_t n;
+/* What the signal handlers of the main thread need. */
+struct daemon {
+	int argc;
+	char **argv;
+	struct vm_set vms;
+	struct notify *nt;
 };
 
 /* SIGUSR1: the metrics snapshot in the log, with or without --metrics. */
 static void on_usr1(void *opaque)
 {
-	const struct usr1_ctx *u = opaque;
+	struct daemon *dm = opaque;
 
-	metrics_log(u->devs, u->n);
+	metrics_log(&dm->vms);
 }
 
-/* A VM's socket-fd, served from now on: not inherited by anything we
- * might start (config/ checked that it is an open, listening socket). */
-static int socket_fd_take(const struct vm_config *vm)
+static void notify_serving(struct daemon *dm, const char *prefix)
 {
-	int flags = fcntl(vm->socket_fd, F_GETFD);
+	char status[96];
+	int r;
 
-	if (flags >= 0)
-		(void)fcntl(vm->socket_fd, F_SETFD, flags | FD_CLOEXEC);
-	return vm->socket_fd;
+	snprintf(status, sizeof(status), "%sREADY=1\nSTATUS=serving %zu VM%s", prefix,
+		 dm->vms.n, dm->vms.n == 1 ? "" : "s");
+	if ((r = notify_send(dm->nt, status)) < 0)
+		log_warn("NOTIFY_SOCKET: %s", strerror(-r));
+}
+
+/*
+ * SIGHUP: read --config FILE again and make the VMs what it says (see
+ * daemon/vm_set.h). The command line is parsed again as a whole, so the
+ * file is read exactly as at start; process options cannot change (they
+ * come from the same argv). An invalid file changes nothing.
+ */
+static void on_hup(void *opaque)
+{
+	struct daemon *dm = opaque;
+	struct vdv_config next = { 0 };
+	struct vm_set_diff d;
+	char err[1024], msg[64];
+	uint64_t usec = (uint64_t)(vdv_now_ns() / 1000);
+
+	if (config_parse_args(dm->argc, dm->argv, &next, err, sizeof(err)) != CONFIG_OK) {
+		log_error("SIGHUP: configuration not reloaded, nothing changed: %s", err);
+		config_free(&next);
+		return;
+	}
+	if (!next.opts.config_file) {
+		log_warn("SIGHUP ignored: only a configuration given as --config FILE can be "
+			 "read again");
+		config_free(&next);
+		return;
+	}
+	if (config_check_paths(&next, err, sizeof(err)) < 0) {
+		log_error("SIGHUP: %s: not reloaded, nothing changed: %s", next.opts.config_file,
+			  err);
+		config_free(&next);
+		return;
+	}
+	/* systemd's reload protocol (Type=notify-reload): RELOADING=1 with
+	 * the time, then READY=1 once done. */
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)usec);
+	notify_send(dm->nt, msg);
+	log_info("SIGHUP: reloading %s", next.opts.config_file);
+	if (vm_set_reload(&dm->vms, &next, &d) < 0) {
+		notify_serving(dm, "");
+		config_free(&next);
+		return;
+	}
+	log_info("reload done: %zu VMs added, %zu removed, %zu restarted, %zu unchanged, "
+		 "%zu failed to start", d.added, d.removed, d.restarted, d.kept, d.failed);
+	notify_serving(dm, "");
+	config_free(&next);
 }
 
 /* Creates and starts every VM (and the --metrics server), then says so.
  * 0, or an exit status. */
-static int serve(const struct vdv_config *cfg, struct vm *devs, struct notify *nt,
-		 struct activation *act, struct metrics **metrics)
+static int serve(struct daemon *dm, struct vdv_config *cfg, struct activation *act,
+		 struct metrics **metrics)
 {
-	char err[1024], status[64];
-	size_t i;
+	char err[1024];
 	int r;
 
-	/* A socket-fd that was also passed by LISTEN_FDS is that VM's: taken
-	 * first, so that no other VM claims it by name. */
-	for (i = 0; i < cfg->n_vms; i++)
-		if (cfg->vms[i].has_socket_fd)
-			activation_take_fd(act, cfg->vms[i].socket_fd);
-	/* Create every socket before serving any VM: a bad path in the last
-	 * VM must not leave the first ones half running. */
-	for (i = 0; i < cfg->n_vms; i++) {
-		int fd = cfg->vms[i].has_socket_fd ? socket_fd_take(&cfg->vms[i])
-						   : activation_take(act, cfg->vms[i].socket);
-
-		if (vm_init_fd(&devs[i], &cfg->vms[i], fd, err, sizeof(err)) < 0) {
-			log_error("%s", err);
-			if (fd >= 0)
-				close(fd);
-			destroy_all(devs, i);
-			return EXIT_RUNTIME;
-		}
+	if (vm_set_create(&dm->vms, cfg, act, err, sizeof(err)) < 0) {
+		log_error("%s", err);
+		return EXIT_RUNTIME;
 	}
 	if (activation_check(act, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		destroy_all(devs, cfg->n_vms);
+		vm_set_destroy(&dm->vms);
 		return EXIT_RUNTIME;
 	}
 	/* Before the sandbox (a TCP address needs socket(AF_INET)) and before
 	 * readiness (a supervisor told "ready" may scrape at once). */
 	if (cfg->opts.has_metrics &&
-	    metrics_start(metrics, &cfg->opts.metrics, devs, cfg->n_vms, err, sizeof(err)) < 0) {
+	    metrics_start(metrics, &cfg->opts.metrics, &dm->vms, err, sizeof(err)) < 0) {
 		log_error("%s", err);
-		destroy_all(devs, cfg->n_vms);
+		vm_set_destroy(&dm->vms);
 		return EXIT_RUNTIME;
 	}
 	/* Every socket, the signalfd and NOTIFY_SOCKET are open and no VM
 	 * thread runs yet: from here on the process needs no privilege. The
 	 * threads inherit the filter; readiness is reported only under it. */
-	if (sandbox_apply(cfg->opts.sandbox, err, sizeof(err)) < 0) {
+	r = sandbox_apply(cfg->opts.sandbox, err, sizeof(err));
+	if (r == 0) {
+		if (cfg->opts.sandbox != VDV_SANDBOX_NONE)
+			log_debug("sandbox: seccomp allowlist loaded, no_new_privs set");
+		sandbox_selftest_if_asked();
+		r = vm_set_start(&dm->vms, err, sizeof(err));
+	}
+	if (r < 0) {
 		log_error("%s", err);
 		metrics_stop(*metrics);
 		*metrics = NULL;
-		destroy_all(devs, cfg->n_vms);
+		vm_set_destroy(&dm->vms);
 		return EXIT_RUNTIME;
-	}
-	if (cfg->opts.sandbox != VDV_SANDBOX_NONE)
-		log_debug("sandbox: seccomp allowlist loaded, no_new_privs set");
-	sandbox_selftest_if_asked();
-	for (i = 0; i < cfg->n_vms; i++) {
-		r = vm_start(&devs[i]);
-		if (r < 0) {
-			log_error("cannot start thread: %s", strerror(-r));
-			metrics_stop(*metrics);
-			*metrics = NULL;
-			destroy_all(devs, cfg->n_vms);
-			return EXIT_RUNTIME;
-		}
-		log_info("vm cid %llu: listening on %s%s", (unsigned long long)cfg->vms[i].guest_cid,
-			 devs[i].socket_label,
-			 cfg->vms[i].has_socket_fd    ? " (inherited)"
-			 : devs[i].listen.adopted ? " (passed by the service manager)"
-						  : "");
 	}
 	if (cfg->opts.ready_fd >= 0 && (r = ready_fd_signal(cfg->opts.ready_fd)) < 0)
 		log_warn("--ready-fd %d: %s", cfg->opts.ready_fd, strerror(-r));
-	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %zu VM%s", cfg->n_vms,
-		 cfg->n_vms == 1 ? "" : "s");
-	if ((r = notify_send(nt, status)) < 0)
-		log_warn("NOTIFY_SOCKET: %s", strerror(-r));
+	notify_serving(dm, "");
 	return 0;
 }
 
@@ -254,10 +255,9 @@ int main(int argc, char **argv)
 	struct notify nt = { .fd = -1 };
 	struct metrics *metrics = NULL;
 	struct activation act;
-	struct usr1_ctx usr1;
+	struct daemon dm = { .argc = argc, .argv = argv, .nt = &nt };
 	const char *level_source = "default";
 	char err[1024], why[128];
-	struct vm *devs;
 	int status;
 
 	switch (config_parse_args(argc, argv, &cfg, err, sizeof(err))) {
@@ -304,20 +304,22 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
-	devs = calloc(cfg.n_vms, sizeof(*devs));
-	if (!devs || lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
-		log_error("%s", devs ? err : "out of memory");
-		free(devs);
+	vm_set_init(&dm.vms);
+	if (lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
+		log_error("%s", err);
 		activation_free(&act);
 		notify_close(&nt);
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
-	usr1 = (struct usr1_ctx){ .devs = devs, .n = cfg.n_vms };
 	lt.on_usr1 = on_usr1;
-	lt.usr1_opaque = &usr1;
-	status = serve(&cfg, devs, &nt, &act, &metrics);
+	lt.usr1_opaque = &dm;
+	lt.on_hup = on_hup;
+	lt.hup_opaque = &dm;
+	status = serve(&dm, &cfg, &act, &metrics);
 	activation_free(&act); /* what no VM claimed, if serve failed */
+	/* The VMs own their entries now: what is left is freed. */
+	config_free(&cfg);
 	if (status == 0) {
 		if (lifetime_wait(&lt, why, sizeof(why)) < 0)
 			log_error("waiting for a stop signal: %s", why);
@@ -325,9 +327,9 @@ int main(int argc, char **argv)
 			log_info("%s: shutting down", why);
 		notify_send(&nt, "STOPPING=1");
 		metrics_stop(metrics);
-		if (!destroy_all(devs, cfg.n_vms)) {
-			/* A thread still runs on devs and cfg: exit without
-			 * freeing them, and say that the stop was not clean. */
+		if (!vm_set_destroy(&dm.vms)) {
+			/* A thread still runs on its VM: exit without freeing
+			 * more, and say that the stop was not clean. */
 			lifetime_close(&lt);
 			notify_close(&nt);
 			return EXIT_RUNTIME;
@@ -335,7 +337,5 @@ int main(int argc, char **argv)
 	}
 	lifetime_close(&lt);
 	notify_close(&nt);
-	free(devs);
-	config_free(&cfg);
 	return status;
 }

@@ -52,8 +52,10 @@ struct sibling {
 	int efd;                        /* eventfd: items are waiting */
 };
 
-/* Every started instance of the process, by VM. Changed only while no VM
- * thread runs (start and stop); the lock keeps that honest. */
+/* Every started instance of the process, by VM. Changed at start and stop
+ * of a VM, also while other VMs run (a reload): a VM thread holds the lock
+ * from finding a sibling to handing it a request, and a VM leaves the
+ * registry before its inbox is freed. Lock order: registry, then inbox. */
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sibling **registry;
 static size_t registry_len;
@@ -69,29 +71,25 @@ static bool share_group(const struct vm_config *a, const struct vm_config *b)
 
 /* The sibling with cid, -EACCES when that VM exists but shares no group
  * with self (the caller must refuse, not hand the connection to its host
- * backend), -ENOENT when no VM has it. */
-static int find_sibling(const struct sibling *self, uint64_t cid, struct sibling **out)
+ * backend), -ENOENT when no VM has it. Called with registry_lock held, and
+ * *out is valid only while it is: a reload may stop that VM as soon as the
+ * lock is released. */
+static int find_sibling_locked(const struct sibling *self, uint64_t cid, struct sibling **out)
 {
 	const struct vm_config *me = vsock_dev_cfg(self->b->dev);
-	int r = -ENOENT;
 
-	pthread_mutex_lock(&registry_lock);
 	for (size_t i = 0; i < registry_len; i++) {
 		struct sibling *t = registry[i];
 		const struct vm_config *tc = vsock_dev_cfg(t->b->dev);
 
 		if (tc->guest_cid != cid)
 			continue;
-		if (t == self || !share_group(me, tc)) {
-			r = -EACCES;
-		} else {
-			*out = t;
-			r = 0;
-		}
-		break;
+		if (t == self || !share_group(me, tc))
+			return -EACCES;
+		*out = t;
+		return 0;
 	}
-	pthread_mutex_unlock(&registry_lock);
-	return r;
+	return -ENOENT;
 }
 
 static int inbox_push(struct sibling *t, const struct sibling_req *req)
@@ -122,29 +120,34 @@ static int sibling_connect(struct vsock_backend *b, const struct vsock_hdr *h,
 	*wait_events = 0;
 	if (h->dst_cid == VSOCK_HOST_CID)
 		return -ENOENT;
-	r = find_sibling(b->priv, h->dst_cid, &t);
-	if (r < 0)
-		return r;
-	if (!vsock_dev_accepting(t->b->dev))
-		return -EHOSTUNREACH;
+	/* Found, checked and handed over under one lock: the target VM
+	 * cannot be stopped (a reload) in between. */
+	pthread_mutex_lock(&registry_lock);
+	r = find_sibling_locked(b->priv, h->dst_cid, &t);
+	if (r == 0 && !vsock_dev_accepting(t->b->dev))
+		r = -EHOSTUNREACH;
 	/* SEQPACKET keeps the guests' message boundaries; the core puts one
 	 * flags byte (EOR) in front of each message (seq_flags_byte). */
-	if (socketpair(AF_UNIX,
-		       vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       0, sv) < 0)
-		return -errno;
-	req = (struct sibling_req){
-		.fd = sv[1],
-		.src_cid = vsock_dev_cfg(b->dev)->guest_cid,
-		.src_port = h->src_port,
-		.dst_port = h->dst_port,
-		.type = h->type,
-	};
-	if (inbox_push(t, &req) < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		return -EBUSY;
+	if (r == 0 && socketpair(AF_UNIX, vsock_socket_type(h->type) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				 0, sv) < 0)
+		r = -errno;
+	if (r == 0) {
+		req = (struct sibling_req){
+			.fd = sv[1],
+			.src_cid = vsock_dev_cfg(b->dev)->guest_cid,
+			.src_port = h->src_port,
+			.dst_port = h->dst_port,
+			.type = h->type,
+		};
+		if (inbox_push(t, &req) < 0) {
+			close(sv[0]);
+			close(sv[1]);
+			r = -EBUSY;
+		}
 	}
+	pthread_mutex_unlock(&registry_lock);
+	if (r < 0)
+		return r;
 	/* The answer is one byte, or the far end closing. */
 	*wait_events = EPOLLIN;
 	return sv[0];
@@ -180,8 +183,9 @@ static void sibling_guest_shutdown(struct vsock_conn *c, uint32_t flags)
 	struct sibling *t = NULL;
 	struct sibling_req req;
 
-	if (!(flags & VIRTIO_VSOCK_SHUTDOWN_RCV) ||
-	    find_sibling(b->priv, vsock_conn_peer_cid(c), &t) < 0)
+	int r;
+
+	if (!(flags & VIRTIO_VSOCK_SHUTDOWN_RCV))
 		return;
 	req = (struct sibling_req){
 		.fd = -1,
@@ -189,9 +193,14 @@ static void sibling_guest_shutdown(struct vsock_conn *c, uint32_t flags)
 		.src_port = vsock_conn_guest_port(c),
 		.dst_port = vsock_conn_peer_port(c),
 	};
+	pthread_mutex_lock(&registry_lock);
+	r = find_sibling_locked(b->priv, vsock_conn_peer_cid(c), &t);
+	if (r == 0)
+		r = inbox_push(t, &req);
+	pthread_mutex_unlock(&registry_lock);
 	/* A full inbox loses only the early word: the sibling's next write
 	 * finds EPIPE and says the same. */
-	if (inbox_push(t, &req) < 0)
+	if (r == -EBUSY)
 		log_debug("%s: sibling inbox full; cid %llu learns of SHUT_RD on its next write",
 			  vsock_dev_name(b->dev), (unsigned long long)vsock_conn_peer_cid(c));
 }

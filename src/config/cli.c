@@ -250,6 +250,8 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 		if (*value == '\0')
 			return cfg_errf(c->e, "--config has an empty value");
 		c->config_path = value;
+		if (strcmp(value, "-") != 0)
+			c->opts->config_file = value;
 		return 0;
 	case OPT_READY_FD:
 	case OPT_EXIT_WITH_FD:

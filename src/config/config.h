@@ -82,6 +82,9 @@ struct vdv_opts {
 	bool check;            /* --check: validate, create nothing, exit 0/1 */
 	bool print_config;     /* --print-config: print the VMs as YAML, exit */
 	enum vdv_sandbox sandbox; /* --sandbox */
+	/* --config FILE's path (points into argv), for SIGHUP to read again;
+	 * NULL without --config and for "--config -" (standard input). */
+	const char *config_file;
 };
 
 struct vdv_config {
@@ -118,6 +121,9 @@ void config_opts_init(struct vdv_opts *o);
 
 /* Frees the VMs (opts are left as they are). */
 void config_free(struct vdv_config *cfg);
+/* Frees what one VM entry holds and zeroes it (safe on a zeroed entry:
+ * an entry moved out of its array is zeroed, then freed with the rest). */
+void vm_config_free(struct vm_config *vm);
 
 /* --- print.c --- */
 

@@ -174,8 +174,4 @@ int cfg_parse_yaml(const char *name, const char *text, size_t len, struct vdv_co
 /* Reads path and parses it; a missing or unreadable file is an error. */
 int cfg_parse_yaml_file(const char *path, struct vdv_config *out, struct cfg_err *e);
 
-/* --- config.c --- */
-
-void vm_config_free(struct vm_config *vm);
-
 #endif

@@ -47,6 +47,7 @@ int lifetime_init(struct lifetime *lt, int exit_fd, char *err, size_t errlen)
 
 	lt->sfd = -1;
 	lt->exit_fd = exit_fd;
+	lt->on_usr1 = lt->on_hup = NULL;
 	/* A peer closing a socket must not kill the daemon: SIGPIPE is
 	 * ignored and sends use MSG_NOSIGNAL. */
 	signal(SIGPIPE, SIG_IGN);
@@ -110,6 +111,9 @@ int lifetime_wait(struct lifetime *lt, char *why, size_t whylen)
 			if (got == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1) {
 				if (lt->on_usr1)
 					lt->on_usr1(lt->usr1_opaque);
+			} else if (got == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+				if (lt->on_hup)
+					lt->on_hup(lt->hup_opaque);
 			} else if (got == (ssize_t)sizeof(si)) {
 				snprintf(why, whylen, "signal %u (%s)", si.ssi_signo,
 					 strsignal((int)si.ssi_signo));

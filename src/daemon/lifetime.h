@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * How long the daemon lives: until SIGINT, SIGTERM or SIGHUP, or, with
+ * How long the daemon lives: until SIGINT or SIGTERM, or, with
  * --exit-with-fd N, until fd N reports hang-up (the read end of a pipe
  * whose writers are gone, a socket whose peer closed). The main thread
  * waits for both with signalfd + poll.
@@ -16,6 +16,9 @@ struct lifetime {
 	/* SIGUSR1 calls this (from lifetime_wait) and waiting goes on. */
 	void (*on_usr1)(void *opaque);
 	void *usr1_opaque;
+	/* SIGHUP likewise (a reload); when NULL, SIGHUP is ignored. */
+	void (*on_hup)(void *opaque);
+	void *hup_opaque;
 };
 
 /* --exit-with-fd: fd must be open for reading and be a pipe, FIFO or
@@ -27,7 +30,8 @@ int lifetime_check_fd(int fd, char *err, size_t errlen);
  * Blocks SIGINT, SIGTERM, SIGHUP and SIGUSR1 in the calling thread (threads started
  * later inherit the mask, so only the signalfd sees them), ignores SIGPIPE
  * and opens the signalfd. Call before starting any thread. exit_fd: -1 or
- * a descriptor accepted by lifetime_check_fd. 0 or -errno (message in err).
+ * a descriptor accepted by lifetime_check_fd. Clears the callbacks (set
+ * them afterwards). 0 or -errno (message in err).
  */
 int lifetime_init(struct lifetime *lt, int exit_fd, char *err, size_t errlen);
 

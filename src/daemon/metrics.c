@@ -29,8 +29,7 @@ struct metrics {
 	int stop_fd;            /* eventfd: the thread is to end */
 	struct net_addr addr;
 	struct unix_path_id path_id;
-	const struct vm *vms;
-	size_t n;
+	struct vm_set *set;     /* read under its lock */
 	pthread_t thread;
 };
 
@@ -161,7 +160,8 @@ static uint64_t field(const struct vsock_metrics *m, size_t off)
 	return v;
 }
 
-long metrics_render(const struct vm *vms, size_t n, char **out)
+/* The VMs of set; its lock is held. */
+static long render_locked(struct vm_slot *const *slots, size_t n, char **out)
 {
 	struct vsock_metrics *snap = calloc(n ? n : 1, sizeof(*snap));
 	struct sbuf b = { 0 };
@@ -171,7 +171,7 @@ long metrics_render(const struct vm *vms, size_t n, char **out)
 		return -ENOMEM;
 	/* One snapshot per VM, taken once: every family shows the same instant. */
 	for (size_t i = 0; i < n; i++)
-		vsock_dev_metrics(vms[i].dev, &snap[i]);
+		vsock_dev_metrics(slots[i]->vm.dev, &snap[i]);
 	sb_printf(&b, "# HELP vdv_build_info The daemon's version (value 1)\n"
 		      "# TYPE vdv_build_info gauge\nvdv_build_info{version=\"%s\"} 1\n",
 		  VDV_VERSION);
@@ -179,22 +179,22 @@ long metrics_render(const struct vm *vms, size_t n, char **out)
 		      "# TYPE vdv_vm_info gauge\n");
 	for (size_t i = 0; i < n; i++) {
 		sb_printf(&b, "vdv_vm_info{cid=\"%llu\",socket=\"",
-			  (unsigned long long)vms[i].cfg->guest_cid);
-		sb_label(&b, vms[i].socket_label);
+			  (unsigned long long)slots[i]->vm.cfg->guest_cid);
+		sb_label(&b, slots[i]->vm.socket_label);
 		sb_printf(&b, "\"} 1\n");
 	}
 	sb_printf(&b, "# HELP vdv_frontend_attached Whether a VMM is connected now\n"
 		      "# TYPE vdv_frontend_attached gauge\n");
 	for (size_t i = 0; i < n; i++)
 		sb_printf(&b, "vdv_frontend_attached{cid=\"%llu\"} %d\n",
-			  (unsigned long long)vms[i].cfg->guest_cid, snap[i].frontend_attached);
+			  (unsigned long long)slots[i]->vm.cfg->guest_cid, snap[i].frontend_attached);
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		const struct family *fa = &families[f];
 
 		sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", fa->name, fa->help, fa->name,
 			  fa->type);
 		for (size_t i = 0; i < n; i++) {
-			unsigned long long cid = (unsigned long long)vms[i].cfg->guest_cid;
+			unsigned long long cid = (unsigned long long)slots[i]->vm.cfg->guest_cid;
 
 			if (fa->by_cause) {
 				/* Causes 1.. first; 0 ("other", no cause known)
@@ -230,11 +230,23 @@ long metrics_render(const struct vm *vms, size_t n, char **out)
 	return (long)b.len;
 }
 
-void metrics_log(const struct vm *vms, size_t n)
+long metrics_render(struct vm_set *set, char **out)
+{
+	long r;
+
+	/* Held while the text is built: a reload must not free a VM whose
+	 * counters or socket path are being read. Rendering is short. */
+	vm_set_lock(set);
+	r = render_locked(set->slots, set->n, out);
+	vm_set_unlock(set);
+	return r;
+}
+
+void metrics_log(struct vm_set *set)
 {
 	char *text, *line, *save = NULL;
 
-	if (metrics_render(vms, n, &text) < 0) {
+	if (metrics_render(set, &text) < 0) {
 		log_warn("metrics: out of memory");
 		return;
 	}
@@ -343,7 +355,7 @@ static void serve_one(const struct metrics *m, int fd)
 			goto out;
 		}
 	}
-	len = metrics_render(m->vms, m->n, &text);
+	len = metrics_render(m->set, &text);
 	if (len < 0) {
 		reply(m, fd, "503 Service Unavailable", text_plain, "out of memory\n", 14,
 		      deadline);
@@ -421,8 +433,8 @@ static int open_listener(struct metrics *m, char *err, size_t errlen)
 	return fd;
 }
 
-int metrics_start(struct metrics **out, const struct net_addr *addr, const struct vm *vms,
-		  size_t n, char *err, size_t errlen)
+int metrics_start(struct metrics **out, const struct net_addr *addr, struct vm_set *set,
+		  char *err, size_t errlen)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	int r;
@@ -433,8 +445,7 @@ int metrics_start(struct metrics **out, const struct net_addr *addr, const struc
 		return -ENOMEM;
 	}
 	m->addr = *addr;
-	m->vms = vms;
-	m->n = n;
+	m->set = set;
 	m->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (m->stop_fd < 0) {
 		r = -errno;

@@ -11,22 +11,23 @@
 
 #include <stddef.h>
 
-#include "daemon/vm.h"
+#include "daemon/vm_set.h"
 #include "util/net_addr.h"
 
 struct metrics;
 
-/* Renders the snapshot of vms[0..n) into a malloc'd, NUL-terminated text
- * (*out, its length returned), or returns -ENOMEM. */
-long metrics_render(const struct vm *vms, size_t n, char **out);
+/* Renders the snapshot of every VM of set (locked meanwhile) into a
+ * malloc'd, NUL-terminated text (*out, its length returned), or returns
+ * -ENOMEM. */
+long metrics_render(struct vm_set *set, char **out);
 
 /* Logs the snapshot, one line per sample (SIGUSR1). */
-void metrics_log(const struct vm *vms, size_t n);
+void metrics_log(struct vm_set *set);
 
 /* Binds addr and starts the server thread. 0, or -errno with a message
  * naming the address in err (nothing left open). */
-int metrics_start(struct metrics **out, const struct net_addr *addr, const struct vm *vms,
-		  size_t n, char *err, size_t errlen);
+int metrics_start(struct metrics **out, const struct net_addr *addr, struct vm_set *set,
+		  char *err, size_t errlen);
 /* Stops the thread, closes the socket and removes a Unix socket path we
  * created. NULL is fine. */
 void metrics_stop(struct metrics *m);

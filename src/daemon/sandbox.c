@@ -95,6 +95,9 @@ static const char *const allowed[] = {
 	/* metadata, no new file */
 	"fstat", "newfstatat", "statx", "lstat", "stat", "fstatfs", "fcntl", "readlink",
 	"readlinkat", "unlink", "unlinkat", "access", "faccessat", "faccessat2",
+	/* socket-mode / socket-group of a VM a reload (SIGHUP) adds: only the
+	 * metadata of files this user may change anyway */
+	"chmod", "fchmodat", "lchown", "fchownat",
 	/* threads, signals, exit */
 	"futex", "sched_yield", "set_robust_list", "get_robust_list", "rseq",
 	"rt_sigprocmask", "rt_sigaction", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending",

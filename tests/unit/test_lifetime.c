@@ -119,9 +119,15 @@ static void test_socket_hangup(void **state)
 	close(sp[0]);
 }
 
+static void count_hup(void *opaque)
+{
+	(*(int *)opaque)++;
+}
+
 static void test_signal(void **state)
 {
 	struct lifetime lt;
+	int hups = 0;
 	char err[256], why[128];
 	int p[2];
 	(void)state;
@@ -132,9 +138,21 @@ static void test_signal(void **state)
 	assert_int_equal(kill(getpid(), SIGTERM), 0);
 	assert_int_equal(lifetime_wait(&lt, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "signal 15"));
+	/* SIGHUP is a reload: the callback runs and waiting goes on, until
+	 * a stop signal; without a callback it is ignored. */
+	lt.on_hup = count_hup;
+	lt.hup_opaque = &hups;
 	assert_int_equal(kill(getpid(), SIGHUP), 0);
+	assert_int_equal(kill(getpid(), SIGINT), 0);
 	assert_int_equal(lifetime_wait(&lt, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "signal 1 "));
+	assert_int_equal(hups, 1);
+	assert_non_null(strstr(why, "signal 2 "));
+	lt.on_hup = NULL;
+	assert_int_equal(kill(getpid(), SIGHUP), 0);
+	assert_int_equal(kill(getpid(), SIGTERM), 0);
+	assert_int_equal(lifetime_wait(&lt, why, sizeof(why)), 0);
+	assert_int_equal(hups, 1);
+	assert_non_null(strstr(why, "signal 15"));
 	lifetime_close(&lt);
 	close(p[0]);
 	close(p[1]);
