@@ -206,7 +206,9 @@ static int host_listen(struct rt *t, unsigned i)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->uds[i], PORT);
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->uds[i], PORT) >=
+	    (int)sizeof(sa.sun_path))
+		fail_msg("listener path too long");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8))
 		fail_msg("listen on %s: %s", sa.sun_path, strerror(errno));
 	return fd;
