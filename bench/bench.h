@@ -81,5 +81,9 @@ int run_multi(struct bench *b, int which, bool g2h);
 int run_rss(struct bench *b, int which);
 /* VM -> VM through the daemon: "sib_<size>". */
 int run_sibling(struct bench *b, int which, size_t size);
+/* Idle VMs: scale_vm_counts[step] VMs, "scale_<n>_rss", "_threads", "_fds". */
+#define SCALE_STEPS 4
+extern const unsigned scale_vm_counts[SCALE_STEPS];
+int run_scale(struct bench *b, int which, unsigned step);
 
 #endif

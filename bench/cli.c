@@ -113,7 +113,7 @@ static int parse_sizes(struct bench_cfg *c, const char *list)
 static int check_only(const char *list)
 {
 	static const char *const names[] = { "stream", "rr", "connrate", "multi", "sibling",
-					      "rss" };
+					      "rss", "scale" };
 	char buf[256], *save = NULL, *tok;
 
 	snprintf(buf, sizeof(buf), "%s", list);

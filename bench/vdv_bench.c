@@ -117,6 +117,17 @@ static void define_figures(struct bench *b)
 	res_define(r, "rss_conn", label, "B", false, false, TGT_ABS_MAX, 1024);
 	res_define(r, "rss_conn_vmrss", "  VmRSS delta incl. guest RAM touched", "B", false, false,
 		   TGT_NONE, 0);
+	for (unsigned i = 0; i < SCALE_STEPS; i++) {
+		unsigned n = scale_vm_counts[i];
+
+		snprintf(id, sizeof(id), "scale_%u_rss", n);
+		snprintf(label, sizeof(label), "%u idle VM%s: daemon VmRSS", n, n == 1 ? "" : "s");
+		res_define(r, id, label, "KiB", false, false, TGT_NONE, 0);
+		snprintf(id, sizeof(id), "scale_%u_threads", n);
+		res_define(r, id, "  threads", "", false, false, TGT_NONE, 0);
+		snprintf(id, sizeof(id), "scale_%u_fds", n);
+		res_define(r, id, "  open descriptors", "", false, false, TGT_NONE, 0);
+	}
 }
 
 /* Shows the last value of fig for each target of the round. */
@@ -167,6 +178,12 @@ static int do_sibling(struct bench *b, int w, size_t size, bool flag)
 {
 	(void)flag;
 	return run_sibling(b, w, size);
+}
+
+static int do_scale(struct bench *b, int w, size_t step, bool flag)
+{
+	(void)flag;
+	return run_scale(b, w, (unsigned)step);
 }
 
 static int do_rss(struct bench *b, int w, size_t arg, bool flag)
@@ -242,6 +259,11 @@ int main(int argc, char **argv)
 		rounds(&b, "sib_65536", do_sibling, 65536, false);
 	if (wanted(&b, "rss"))
 		rounds(&b, "rss_conn", do_rss, 0, false);
+	if (wanted(&b, "scale"))
+		for (unsigned i = 0; i < (b.cfg.smoke ? 2u : SCALE_STEPS); i++) {
+			snprintf(id, sizeof(id), "scale_%u_rss", scale_vm_counts[i]);
+			rounds(&b, id, do_scale, i, false);
+		}
 
 	report_table(&b, stdout);
 	if (b.cfg.json_path && (r = report_json(&b, &ri, b.cfg.json_path)))

@@ -29,22 +29,36 @@
 #define EV_TIMER_MAX (1u << 30)
 
 /*
- * Registrations live in an array indexed by fd. Each carries a generation
- * number that also travels in the epoll cookie, so an event for an fd that
- * was removed (or removed and reused) earlier in the same batch is ignored.
+ * Registrations live in a dense array of slots, found by fd through a
+ * small open-addressing map: memory grows with what this loop watches, not
+ * with the process' highest fd (a thousand VM loops in one process, each
+ * with an fd-indexed array, once cost 150 KiB each). Each slot carries a
+ * generation number that also travels in the epoll cookie, so an event
+ * for an fd that was removed (or removed and its slot reused) earlier in
+ * the same batch is ignored.
  */
 struct ev_slot {
 	ev_handler handler;
 	void *opaque;
+	int fd;
 	uint32_t gen;
+	uint32_t next_free;     /* free list link, while !used */
 	bool used;
 };
+
+#define EV_NO_SLOT UINT32_MAX
+/* The cookie of the wake fd: no slot index reaches it. */
+#define EV_WAKE_COOKIE UINT64_MAX
 
 struct ev_loop {
 	int epfd;
 	int wakefd;
 	struct ev_slot *slots;
-	size_t nslots;
+	uint32_t nslots;        /* allocated */
+	uint32_t free_head;     /* first free slot, or EV_NO_SLOT */
+	uint32_t *map;          /* fd -> slot index + 1 (0: empty), linear probing */
+	uint32_t map_cap;       /* a power of two, at least twice the slots in use */
+	uint32_t nused;
 	ev_hook before_sleep;
 	void *before_sleep_opaque;
 	const struct ev_poll_ops *poll_ops;
@@ -66,9 +80,9 @@ struct ev_loop {
 	atomic_bool stop;
 };
 
-static uint64_t cookie(int fd, uint32_t gen)
+static uint64_t cookie(uint32_t idx, uint32_t gen)
 {
-	return (uint64_t)(uint32_t)fd | ((uint64_t)gen << 32);
+	return (uint64_t)idx | ((uint64_t)gen << 32);
 }
 
 struct ev_loop *ev_loop_new(void)
@@ -78,12 +92,13 @@ struct ev_loop *ev_loop_new(void)
 
 	if (!loop)
 		return NULL;
+	loop->free_head = EV_NO_SLOT;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (loop->epfd < 0 || loop->wakefd < 0)
 		goto fail;
 	/* The wake fd uses a cookie no real fd can have. */
-	ev.data.u64 = UINT64_MAX;
+	ev.data.u64 = EV_WAKE_COOKIE;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev) < 0)
 		goto fail;
 	return loop;
@@ -103,6 +118,7 @@ void ev_loop_free(struct ev_loop *loop)
 	close(loop->epfd);
 	close(loop->wakefd);
 	free(loop->slots);
+	free(loop->map);
 	/* The timers belong to their owners (who may have freed them
 	 * already): only the arrays go. */
 	free(loop->heap);
@@ -110,55 +126,154 @@ void ev_loop_free(struct ev_loop *loop)
 	free(loop);
 }
 
-static int ensure_slot(struct ev_loop *loop, int fd)
+static uint32_t map_home(const struct ev_loop *loop, int fd)
 {
-	size_t n;
-	struct ev_slot *s;
+	return ((uint32_t)fd * 0x9e3779b1u) & (loop->map_cap - 1);
+}
 
-	if (fd < 0)
-		return -EBADF;
-	if ((size_t)fd < loop->nslots)
+/* The map position holding fd, or the empty one where it would go. */
+static uint32_t map_pos(const struct ev_loop *loop, int fd)
+{
+	uint32_t i = map_home(loop, fd);
+
+	while (loop->map[i] && loop->slots[loop->map[i] - 1].fd != fd)
+		i = (i + 1) & (loop->map_cap - 1);
+	return i;
+}
+
+/* The slot registered for fd, or NULL. */
+static struct ev_slot *find_slot(const struct ev_loop *loop, int fd)
+{
+	uint32_t i;
+
+	if (fd < 0 || !loop->map_cap)
+		return NULL;
+	i = map_pos(loop, fd);
+	return loop->map[i] ? &loop->slots[loop->map[i] - 1] : NULL;
+}
+
+/* Room in the map for one more entry at a load of at most 1/2. */
+static int map_reserve(struct ev_loop *loop)
+{
+	uint32_t cap = loop->map_cap ? loop->map_cap : 16, *old = loop->map, old_cap = loop->map_cap;
+
+	while ((loop->nused + 1) * 2 > cap)
+		cap *= 2;
+	if (cap == loop->map_cap)
 		return 0;
-	n = loop->nslots ? loop->nslots : 64;
-	while (n <= (size_t)fd)
-		n *= 2;
-	s = realloc(loop->slots, n * sizeof(*s));
-	if (!s)
+	loop->map = calloc(cap, sizeof(*loop->map));
+	if (!loop->map) {
+		loop->map = old;
 		return -ENOMEM;
-	memset(s + loop->nslots, 0, (n - loop->nslots) * sizeof(*s));
-	loop->slots = s;
-	loop->nslots = n;
+	}
+	loop->map_cap = cap;
+	for (uint32_t i = 0; i < old_cap; i++)
+		if (old[i])
+			loop->map[map_pos(loop, loop->slots[old[i] - 1].fd)] = old[i];
+	free(old);
 	return 0;
+}
+
+/* Removes fd's entry, shifting the entries after it back into the gap
+ * (linear probing without tombstones). */
+static void map_remove(struct ev_loop *loop, int fd)
+{
+	uint32_t mask = loop->map_cap - 1, i = map_pos(loop, fd), j = i;
+
+	if (!loop->map[i])
+		return;
+	for (;;) {
+		uint32_t home;
+
+		loop->map[i] = 0;
+		for (;;) {
+			j = (j + 1) & mask;
+			if (!loop->map[j])
+				return;
+			home = map_home(loop, loop->slots[loop->map[j] - 1].fd);
+			/* Stays unless its home lies cyclically outside (i, j]. */
+			if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+				continue;
+			break;
+		}
+		loop->map[i] = loop->map[j];
+		i = j;
+	}
+}
+
+/* A free slot index, growing the array when none is left. */
+static int take_slot(struct ev_loop *loop, uint32_t *out)
+{
+	if (loop->free_head == EV_NO_SLOT) {
+		uint32_t n = loop->nslots ? loop->nslots * 2 : 8;
+		struct ev_slot *s;
+
+		if (n >= EV_NO_SLOT / 2)
+			return -ENOMEM;
+		s = realloc(loop->slots, n * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		memset(s + loop->nslots, 0, (n - loop->nslots) * sizeof(*s));
+		/* New slots join the free list, lowest index first. */
+		for (uint32_t i = n; i-- > loop->nslots;) {
+			s[i].next_free = loop->free_head;
+			loop->free_head = i;
+		}
+		loop->slots = s;
+		loop->nslots = n;
+	}
+	*out = loop->free_head;
+	loop->free_head = loop->slots[*out].next_free;
+	return 0;
+}
+
+static void put_slot(struct ev_loop *loop, uint32_t idx)
+{
+	loop->slots[idx].next_free = loop->free_head;
+	loop->free_head = idx;
 }
 
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_handler h, void *opaque)
 {
 	struct epoll_event ev = { .events = events };
 	struct ev_slot *slot;
-	int r = ensure_slot(loop, fd);
+	uint32_t idx;
+	int r;
 
+	if (fd < 0)
+		return -EBADF;
+	if (find_slot(loop, fd))
+		return -EEXIST;
+	r = map_reserve(loop);
+	if (r == 0)
+		r = take_slot(loop, &idx);
 	if (r < 0)
 		return r;
-	slot = &loop->slots[fd];
-	if (slot->used)
-		return -EEXIST;
+	slot = &loop->slots[idx];
 	slot->gen++;
-	ev.data.u64 = cookie(fd, slot->gen);
-	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return -errno;
+	ev.data.u64 = cookie(idx, slot->gen);
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		put_slot(loop, idx);
+		return r;
+	}
+	slot->fd = fd;
 	slot->handler = h;
 	slot->opaque = opaque;
 	slot->used = true;
+	loop->map[map_pos(loop, fd)] = idx + 1;
+	loop->nused++;
 	return 0;
 }
 
 int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events };
+	struct ev_slot *slot = find_slot(loop, fd);
 
-	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
+	if (!slot)
 		return -ENOENT;
-	ev.data.u64 = cookie(fd, loop->slots[fd].gen);
+	ev.data.u64 = cookie((uint32_t)(slot - loop->slots), slot->gen);
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -errno;
 	return 0;
@@ -166,15 +281,18 @@ int ev_mod(struct ev_loop *loop, int fd, uint32_t events)
 
 int ev_forget(struct ev_loop *loop, int fd)
 {
-	struct ev_slot *slot;
+	struct ev_slot *slot = find_slot(loop, fd);
 
-	if (fd < 0 || (size_t)fd >= loop->nslots || !loop->slots[fd].used)
+	if (!slot)
 		return -ENOENT;
-	slot = &loop->slots[fd];
+	map_remove(loop, fd);
 	slot->used = false;
 	slot->gen++;
 	slot->handler = NULL;
 	slot->opaque = NULL;
+	slot->fd = -1;
+	put_slot(loop, (uint32_t)(slot - loop->slots));
+	loop->nused--;
 	return 0;
 }
 
@@ -521,21 +639,21 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	}
 	for (int i = 0; i < n; i++) {
 		uint64_t c = evs[i].data.u64;
-		int fd = (int)(uint32_t)c;
+		uint32_t idx = (uint32_t)c;
 		struct ev_slot *slot;
 
-		if (c == UINT64_MAX) {
+		if (c == EV_WAKE_COOKIE) {
 			uint64_t v;
 			ssize_t r = read(loop->wakefd, &v, sizeof(v));
 			(void)r;
 			continue;
 		}
-		if ((size_t)fd >= loop->nslots)
+		if (idx >= loop->nslots)
 			continue;
-		slot = &loop->slots[fd];
+		slot = &loop->slots[idx];
 		if (!slot->used || slot->gen != (uint32_t)(c >> 32))
 			continue;
-		slot->handler(loop, fd, evs[i].events, slot->opaque);
+		slot->handler(loop, slot->fd, evs[i].events, slot->opaque);
 		handled++;
 	}
 	handled += run_timers(loop);

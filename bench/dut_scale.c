@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * What idle VMs cost: the daemon started with N VMs (uds-path backend, no
+ * VMM connected), from one --config file, measured once every vhost-user
+ * socket exists and the daemon has settled (2 s, as a user would look):
+ * VmRSS, threads and open descriptors. Absolute figures, no baseline; with
+ * --compare both daemons are measured, so a change of the threading model
+ * shows as A vs B.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "procstat.h"
+#include "sim/sim_daemon.h"
+
+#define SETTLE_US (2000 * 1000)
+#define SETTLE_SMOKE_US (100 * 1000)
+#define WAIT_MS 60000
+
+const unsigned scale_vm_counts[SCALE_STEPS] = { 1, 16, 256, 1000 };
+
+static long status_field(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static long count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	long n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The YAML for n VMs, CIDs 3.., sockets in dir. */
+static int write_config(const char *dir, unsigned n, char *path, size_t cap)
+{
+	FILE *f;
+
+	snprintf(path, cap, "%s/vms.yaml", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "vms:\n");
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "  - {guest_cid: %u, socket: %s/v%u.sock, uds_path: %s/u%u.vsock}\n",
+			3 + i, dir, 3 + i, dir, 3 + i);
+	return fclose(f) ? -errno : 0;
+}
+
+static void rm_tree(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	char p[512];
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+int run_scale(struct bench *b, int which, unsigned step)
+{
+	unsigned n = scale_vm_counts[step];
+	char dir[64] = "/tmp/vdv-scale-XXXXXX", cfg[128], last[160], id[32];
+	const char *argv[BENCH_MAX_DAEMON_ARGS + 8];
+	struct sim_daemon d;
+	struct mem_use m;
+	unsigned k = 0;
+	long threads, fds;
+	int r;
+
+	if (which == T_BASE)
+		return 0;
+	snprintf(id, sizeof(id), "scale_%u_rss", n);
+	if (!mkdtemp(dir)) {
+		bench_fail(b, id, which, "mkdtemp: %s", strerror(errno));
+		return -1;
+	}
+	r = write_config(dir, n, cfg, sizeof(cfg));
+	argv[k++] = b->cfg.daemon[which - T_A];
+	argv[k++] = "--config";
+	argv[k++] = cfg;
+	argv[k++] = "--log-level";
+	argv[k++] = "warn";
+	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
+		argv[k++] = b->cfg.daemon_args[i];
+	argv[k] = NULL;
+	if (!r)
+		r = sim_daemon_spawn_argv(&d, argv, NULL, 0);
+	/* The sockets are bound in order: the last one means all. */
+	snprintf(last, sizeof(last), "%s/v%u.sock", dir, 3 + n - 1);
+	if (!r)
+		r = sim_daemon_wait_path(&d, last, WAIT_MS);
+	if (!r) {
+		usleep(b->cfg.smoke ? SETTLE_SMOKE_US : SETTLE_US);
+		threads = status_field(d.pid, "Threads");
+		fds = count_fds(d.pid);
+		r = mem_read(d.pid, &m);
+		if (!r && (threads < 0 || fds < 0))
+			r = -EIO;
+	}
+	if (r) {
+		bench_fail(b, id, which, "%u idle VMs: %s", n, strerror(-r));
+		sim_daemon_dump_log(&d, stderr, 4096);
+	} else {
+		res_add(&b->res, id, which, (double)m.rss_kib);
+		snprintf(id, sizeof(id), "scale_%u_threads", n);
+		res_add(&b->res, id, which, (double)threads);
+		snprintf(id, sizeof(id), "scale_%u_fds", n);
+		res_add(&b->res, id, which, (double)fds);
+	}
+	if (d.pid && sim_daemon_stop(&d, 10000, NULL) && !r) {
+		bench_fail(b, id, which, "%u idle VMs: the daemon did not stop cleanly", n);
+		r = -EIO;
+	}
+	rm_tree(dir);
+	return r ? -1 : 0;
+}
