@@ -308,3 +308,51 @@ put("fuzz_vsock_tx", "rx_header_only", vsock_input_rx(4, 0x05, 3, [
     pkt(REQUEST, 3000, 1234),
     pkt(RW, 3000, 1234, b"ping"),
 ], [(0xe000, 300, 2), (0xe100, 44, 2), (0xe200, 300, 0), (0xe300, 300, 2)]))
+
+
+# --- fuzz_conn ---------------------------------------------------------------
+# [mode][buf_alloc u32] then events (see fuzz/fuzz_conn.c step()).
+def conn_guest(op, flags=0, ln=0, buf_alloc=262144, big=False):
+    return bytes([0, op, flags]) + struct.pack("<HB", ln, 1 if big else 0) + \
+        struct.pack("<I", buf_alloc) + bytes(3)
+
+
+def conn_rx(want, emptied=False):
+    return bytes([9]) + struct.pack("<HB", want, 1 if emptied else 0)
+
+
+put("fuzz_conn", "guest_request_flow", bytes([1]) + struct.pack("<I", 65535) +
+    conn_rx(0) + conn_guest(5, ln=1000) + bytes([2, 4]) + bytes([3, 0]) +
+    conn_rx(4096, True) + conn_guest(6) + conn_guest(4, flags=1) +
+    bytes([2, 255]) + conn_guest(4, flags=3) + conn_rx(0))
+put("fuzz_conn", "host_offer_flow", bytes([0]) + struct.pack("<I", 4095) +
+    conn_rx(0) + conn_guest(2) + bytes([3, 1]) + conn_rx(60000) +
+    bytes([5, 1]) + conn_rx(0) + conn_guest(5, ln=4000) + bytes([2, 20]) +
+    bytes([5, 0]) + conn_rx(0))
+put("fuzz_conn", "connect_timeout", bytes([2]) + struct.pack("<I", 65535) +
+    bytes([8, 1]) + conn_rx(0))
+put("fuzz_conn", "connect_then_credit", bytes([2]) + struct.pack("<I", 65535) +
+    bytes([10, 3]) + conn_rx(0) + conn_guest(5, ln=65535) + conn_guest(5, ln=1) +
+    conn_rx(0))
+put("fuzz_conn", "closing_flush", bytes([1]) + struct.pack("<I", 8191) +
+    conn_rx(0) + conn_guest(5, ln=8000) + conn_guest(4, flags=3) + bytes([8, 0]) +
+    bytes([2, 10]) + bytes([8, 2]) + conn_rx(0))
+put("fuzz_conn", "zero_credit", bytes([1]) + struct.pack("<I", 65535) +
+    conn_rx(0) + conn_guest(6, buf_alloc=16) + bytes([3, 0]) + conn_rx(100) +
+    conn_rx(100) + conn_guest(7) + conn_rx(0) + conn_guest(6, buf_alloc=4096) +
+    conn_rx(4096))
+
+
+# --- fuzz_msgbuf -------------------------------------------------------------
+# [payload_max-1 u16] then ops: 0 append [len u16][off][split][eom|flags<<1],
+# 1 front+pop, 2 clear, 3 trim, 4 front.
+def mb_append(ln, off=0, split=0, eom=True, flags=1):
+    return bytes([0]) + struct.pack("<HBBB", ln, off, split, (flags << 1) | eom)
+
+
+put("fuzz_msgbuf", "parts", struct.pack("<H", 65535) + mb_append(100, 2, 40, False) +
+    mb_append(300, 0, 7, True) + bytes([4, 1]) + mb_append(0) + bytes([1, 3]))
+put("fuzz_msgbuf", "full", struct.pack("<H", 4095) + mb_append(4000) + mb_append(200) +
+    bytes([1]) + mb_append(200) + bytes([1, 1, 3]))
+put("fuzz_msgbuf", "many_small", struct.pack("<H", 1023) + mb_append(1) * 260 +
+    bytes([1]) * 10 + bytes([2, 3]))

@@ -12,7 +12,7 @@ root=$(pwd)
 build=${FUZZ_BUILD:-build/fuzz-replay}
 case $build in /*) ;; *) build=$root/$build ;; esac
 targets=(fuzz_config_yaml fuzz_config_args fuzz_uds_connect fuzz_vring fuzz_vu_msg
-	fuzz_vsock_tx fuzz_log_env)
+	fuzz_vsock_tx fuzz_log_env fuzz_conn fuzz_msgbuf)
 
 if [ ! -f "$build/build.ninja" ]; then
 	mkdir -p "$(dirname "$build")"

@@ -18,7 +18,7 @@ root=$(pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 all=(fuzz_config_yaml fuzz_config_args fuzz_uds_connect fuzz_vring fuzz_vu_msg
-	fuzz_vsock_tx fuzz_log_env)
+	fuzz_vsock_tx fuzz_log_env fuzz_conn fuzz_msgbuf)
 targets=("${@:-${all[@]}}")
 [ $# -eq 0 ] && targets=("${all[@]}")
 build=${FUZZ_BUILD:-build-fuzz}
