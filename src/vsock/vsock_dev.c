@@ -40,12 +40,20 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 {
 	struct vsock_dev *d = dev_of(vu);
 
-	if (q == VSOCK_TX_Q)
+	if (q == VSOCK_TX_Q) {
+		/* After a driver reset, the reset event goes before any new
+		 * connection of the guest: its driver posts event buffers
+		 * before any socket can send, so they are there by now, and a
+		 * late TRANSPORT_RESET would kill the new connections. */
+		if (d->event_owed)
+			rxq_send_event(d);
 		txq_process(d);
-	else if (q == VSOCK_RX_Q)
+	} else if (q == VSOCK_RX_Q) {
 		d->rx_work = true; /* new rx buffers: pending data can flow */
-	/* The event queue only matters for transport resets, which we never
-	 * send while a guest runs: its buffers stay posted. */
+	} else if (q == VSOCK_EVENT_Q) {
+		/* Buffers stay posted until a driver reset owes an event. */
+		rxq_send_event(d);
+	}
 }
 
 /* One line per guest session, so an operator sees what went through and
@@ -107,6 +115,7 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.rst_received = STAT_GET(s->rst_received),
 		.credit_stalls_to_guest = STAT_GET(s->credit_stalls_to_guest),
 		.host_backpressure = STAT_GET(s->host_backpressure),
+		.transport_resets = STAT_GET(s->transport_resets),
 		.frontends = STAT_GET(v->frontends),
 		.vu_messages = STAT_GET(v->messages),
 		.vu_bad_messages = STAT_GET(v->bad_messages),
@@ -137,7 +146,30 @@ static void vsock_reset(struct vu_dev *vu)
 	conn_io_free_all(d);
 	d->rx_work = d->tx_work = d->rx_deferred = false;
 	d->rx_small = false;
+	d->event_owed = false; /* a new frontend brings a new driver */
 	log_stats(d);
+}
+
+/* The guest's driver reset the device under the same VMM (a reboot): its
+ * sockets are gone, so are our connections. Host peers see their sockets
+ * close instead of waiting for a guest that will never answer; the new
+ * driver hears TRANSPORT_RESET on the event queue once that runs (with
+ * QEMU, whose vhost-user-vsock keeps the event queue to itself, never:
+ * its guest starts with no socket anyway). */
+static void vsock_driver_reset(struct vu_dev *vu)
+{
+	struct vsock_dev *d = dev_of(vu);
+	unsigned n = d->conns.nconns;
+
+	atomic_store(&d->accepting, false);
+	conn_io_free_all(d);
+	d->rx_work = d->tx_work = d->rx_deferred = false;
+	d->rx_small = false;
+	d->event_owed = true;
+	STAT_INC(d->stats.transport_resets);
+	log_info("%s: the guest reset its vsock device (rings restarted anew): %u connection%s "
+		 "reset", d->name, n, n == 1 ? "" : "s");
+	rxq_send_event(d);
 }
 
 static const struct vu_dev_ops vsock_ops = {
@@ -151,6 +183,7 @@ static const struct vu_dev_ops vsock_ops = {
 	.get_config = vsock_get_config,
 	.queue_kick = vsock_queue_kick,
 	.reset = vsock_reset,
+	.driver_reset = vsock_driver_reset,
 };
 
 /* An access to guest memory raised SIGBUS (the VMM cut its memory file
