@@ -213,8 +213,15 @@ static bool vsock_before_sleep(struct ev_loop *loop, void *opaque)
 	 * of the SIGBUS recovery is this flag test. */
 	if (drop_if_mem_faulted(d))
 		return false;
-	if (d->tx_work)
+	/* Cleared first: txq_process sets it again only when it ran out of
+	 * budget, and returns at once on a stopped ring (GET_VRING_BASE).
+	 * Left set there, it would keep the loop from ever sleeping while the
+	 * VM is paused: a busy spin (Firecracker #6074). The restart kicks
+	 * the ring, so nothing is lost. */
+	if (d->tx_work) {
+		d->tx_work = false;
 		txq_process(d);
+	}
 	if (d->rx_work)
 		rxq_process(d);
 	if (drop_if_mem_faulted(d))
