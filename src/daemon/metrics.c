@@ -126,6 +126,9 @@ static const struct family families[] = {
 	  "what ended it", "cause", { { NULL, M(conns_closed_by) } }, true },
 	{ "vdv_rst_received_total", "counter", "RST packets from the guest on live connections",
 	  NULL, { { NULL, M(rst_received) } } },
+	{ "vdv_transport_resets_total", "counter",
+	  "Device resets by the guest's driver (a reboot): its connections reset", NULL,
+	  { { NULL, M(transport_resets) } } },
 	{ "vdv_stalls_total", "counter",
 	  "Data that waited: for the guest's credit (to_guest, one per stall) or for the host "
 	  "socket to take it (from_guest)", "direction",

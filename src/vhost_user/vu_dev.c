@@ -65,6 +65,8 @@ static void session_reset(struct vu_dev *dev)
 		vq_reset(&dev->vqs[q]);
 	}
 	gm_clear(&dev->mem);
+	dev->stopped_queues = 0;
+	dev->reset_seen = false;
 	dev->features = 0;
 	dev->features_set = false;
 	dev->protocol_features = 0;

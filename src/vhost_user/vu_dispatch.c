@@ -324,16 +324,13 @@ static int h_get_vring_base(struct vu_req *req)
 
 	if (!vq)
 		return -EINVAL;
-	/* GET_VRING_BASE stops the ring: publish what we did, then let go. */
-	if (vq->addr_set)
-		vq_notify(vq);
+	/* GET_VRING_BASE stops the ring: publish what we did, then let go.
+	 * The first ring stopped begins a new stop (see ring_started). */
 	req->session->unwatch_queue(dev, st.index);
-	vq->started = false;
-	if (vq->kick_fd >= 0) {
-		close(vq->kick_fd);
-		vq->kick_fd = -1;
-	}
-	st.num = vq->last_avail_idx;
+	if (!dev->stopped_queues)
+		dev->reset_seen = false;
+	dev->stopped_queues |= 1u << st.index;
+	st.num = vq_stop(vq);
 	req->replied = true;
 	return vu_msg_reply(dev->conn_fd, &req->msg->hdr, &st, sizeof(st));
 }
@@ -380,6 +377,28 @@ static int check_eventfd(int fd, char *what, size_t len)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/*
+ * SET_VRING_KICK started ring q. After a stop (GET_VRING_BASE), QEMU
+ * restarts a ring at the index we returned when the VM was only paused
+ * (stop/cont, or the source of a migration that failed), and at 0 with
+ * rings the guest's driver set up anew after a device reset (a guest
+ * reboot): vq_start() compares. The device hears of a reset once per
+ * stop, before the ring that showed it can be kicked.
+ */
+static void ring_started(struct vu_dev *dev, unsigned q)
+{
+	enum vq_start_kind k = vq_start(&dev->vqs[q]);
+
+	dev->stopped_queues &= ~(1u << q);
+	if (k != VQ_START_RESET || dev->reset_seen)
+		return;
+	dev->reset_seen = true;
+	log_debug("%s: queue %u restarted at avail index %u (stopped at %u): driver reset",
+		  dev->name, q, dev->vqs[q].last_avail_idx, dev->vqs[q].stop.base);
+	if (dev->ops->driver_reset)
+		dev->ops->driver_reset(dev);
 }
 
 static int h_set_vring_fd(struct vu_req *req)
@@ -429,7 +448,7 @@ static int h_set_vring_fd(struct vu_req *req)
 	if (req->nfds)
 		req->fds[0] = -1; /* kept */
 	if (request == VHOST_USER_SET_VRING_KICK) {
-		vq->started = true;
+		ring_started(dev, q);
 		req->session->watch_queue(dev, q);
 		queue_maybe_ready(dev, q);
 	}

@@ -39,6 +39,13 @@ struct vu_dev_ops {
 	/* The frontend went away or reset the device: rings and memory are
 	 * about to be released. Drop all per-guest state. */
 	void (*reset)(struct vu_dev *dev);
+	/* The frontend restarted rings it had stopped (GET_VRING_BASE) at
+	 * another index, size or place than where they stopped: the guest's
+	 * driver reset the device (a guest reboot under the same VMM), and
+	 * everything the guest had is gone. Memory and session stay. Called
+	 * once per stop, at the first ring found restarted so, before that
+	 * ring is kicked. NULL: nothing to do. */
+	void (*driver_reset)(struct vu_dev *dev);
 };
 
 /* Told that the frontend went away (after the device's reset). */
@@ -70,6 +77,10 @@ struct vu_dev {
 	uint64_t protocol_features;
 	struct guest_mem mem;
 	struct vq vqs[VU_MAX_QUEUES];
+	/* Rings stopped by GET_VRING_BASE and not restarted yet (bit per
+	 * queue), and whether this stop was found to be a driver reset. */
+	uint32_t stopped_queues;
+	bool reset_seen;
 	struct vu_stats stats;
 };
 

@@ -158,6 +158,43 @@ void vq_set_base(struct vq *vq, uint16_t base)
 	restart(vq);
 }
 
+uint16_t vq_stop(struct vq *vq)
+{
+	/* What the device did must be visible in the ring the frontend now
+	 * reads (or hands to the next backend). */
+	if (vq->addr_set)
+		vq_notify(vq);
+	vq->started = false;
+	if (vq->kick_fd >= 0) {
+		close(vq->kick_fd);
+		vq->kick_fd = -1;
+	}
+	vq->stop = (struct vq_stop_point){
+		.valid = true,
+		.base = vq->last_avail_idx,
+		.num = vq->num,
+		.desc_uva = vq->desc_uva,
+		.avail_uva = vq->avail_uva,
+		.used_uva = vq->used_uva,
+	};
+	return vq->last_avail_idx;
+}
+
+enum vq_start_kind vq_start(struct vq *vq)
+{
+	const struct vq_stop_point *s = &vq->stop;
+	bool same;
+
+	vq->started = true;
+	if (!s->valid)
+		return VQ_START_FRESH;
+	vq->stop.valid = false;
+	same = s->base == vq->last_avail_idx && s->num == vq->num &&
+	       s->desc_uva == vq->desc_uva && s->avail_uva == vq->avail_uva &&
+	       s->used_uva == vq->used_uva;
+	return same ? VQ_START_RESUME : VQ_START_RESET;
+}
+
 uint16_t vq_avail_count(const struct vq *vq)
 {
 	uint16_t n;

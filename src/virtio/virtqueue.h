@@ -50,6 +50,21 @@ struct vq_stats {
 	uint64_t suppressed;    /* flushes that did not need a call */
 };
 
+/* Where and as what a ring stopped (GET_VRING_BASE), to tell how it is
+ * restarted: as it was (pause/resume) or anew (the driver reset it). */
+struct vq_stop_point {
+	bool valid;                    /* stopped, not restarted since */
+	uint16_t base, num;
+	uint64_t desc_uva, avail_uva, used_uva;
+};
+
+/* How a ring (re)starts; see vq_start(). */
+enum vq_start_kind {
+	VQ_START_FRESH,                /* no stop before it (first start, or a new kick fd) */
+	VQ_START_RESUME,               /* where and as it stopped: the driver kept it */
+	VQ_START_RESET,                /* elsewhere: the driver re-initialised it */
+};
+
 struct vq {
 	uint16_t num;                  /* ring size; 0 = not configured */
 	struct vring_desc *desc;
@@ -75,6 +90,7 @@ struct vq {
 
 	int kick_fd, call_fd, err_fd;
 	struct vq_stats stats;
+	struct vq_stop_point stop;
 
 	const char *owner;             /* for log lines ("vm cid 3"), or NULL */
 	unsigned index;                /* the queue's number in its device */
@@ -97,6 +113,23 @@ int vq_set_addr(struct vq *vq, const struct guest_mem *gm, uint64_t desc_uva,
  * Returns -EFAULT (and leaves the ring unusable) if they no longer map. */
 int vq_remap(struct vq *vq, const struct guest_mem *gm);
 void vq_set_base(struct vq *vq, uint16_t base);
+
+/*
+ * GET_VRING_BASE: the ring stops. Publishes the used entries written so
+ * far (with a call if the driver wants one), closes the kick fd (the
+ * caller unwatches it first), remembers where the ring stopped and returns
+ * that avail index for the reply.
+ */
+uint16_t vq_stop(struct vq *vq);
+
+/*
+ * SET_VRING_KICK: the ring runs (again). After a vq_stop(), a ring
+ * restarted at the avail index it stopped at, with the same size and ring
+ * addresses, is a resume (QEMU's stop/cont sends back what GET_VRING_BASE
+ * returned); any difference means the driver set the ring up anew (a
+ * device reset, e.g. a guest reboot: the base starts over at 0).
+ */
+enum vq_start_kind vq_start(struct vq *vq);
 
 /* True when the queue can be processed. */
 static inline bool vq_ready(const struct vq *vq)

@@ -49,6 +49,7 @@ struct vsock_dev_stats {
 	uint64_t rst_received;               /* guest RSTs on a live connection */
 	uint64_t credit_stalls_to_guest;     /* CREDIT_REQUESTs: host data waited for guest credit */
 	uint64_t host_backpressure;          /* guest data the host socket did not take at once */
+	uint64_t transport_resets;           /* driver resets: connections reset, event owed */
 };
 
 /* Consecutive RW packets of one connection, written with one writev. */
@@ -85,6 +86,9 @@ struct vsock_dev {
 	struct ev_timer timer;          /* the earliest connection deadline */
 	bool rx_work;                   /* run the rx path before sleeping */
 	bool tx_work;                   /* tx ring not drained (budget hit) */
+	/* The guest's driver reset the device: a TRANSPORT_RESET event is
+	 * owed on the event queue (rxq_send_event). */
+	bool event_owed;
 	/* Published by this VM's thread for the others: a guest is running
 	 * and can be offered connections. */
 	atomic_bool accepting;

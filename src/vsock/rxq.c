@@ -9,6 +9,7 @@
  */
 #include "vsock/rxq.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -437,4 +438,39 @@ void rxq_process(struct vsock_dev *d)
 	/* Budget exhausted with work left: go again on the next loop turn. */
 	if (budget == 0 && (d->ctrl_len || d->conns.ready.head))
 		d->rx_work = true;
+}
+
+void rxq_send_event(struct vsock_dev *d)
+{
+	struct vq *vq = vu_queue(&d->vu, VSOCK_EVENT_Q);
+	struct vq_elem *e = &d->elem;
+	/* struct virtio_vsock_event: one le32, the event's id. */
+	uint32_t ev = htole32(VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
+
+	if (!d->event_owed || !vq_ready(vq))
+		return;
+	/* Each round takes one avail entry or ends: bounded by the ring. */
+	for (unsigned n = 0; n <= vq->num; n++) {
+		int r = vq_pop(vq, &d->vu.mem, e);
+
+		if (r < 0)
+			return; /* broken ring: logged; a restart brings us back */
+		if (r == 0) {
+			/* None posted (yet): the guest's next post kicks. */
+			if (vq_enable_notify(vq))
+				continue;
+			return;
+		}
+		if (e->out_num || iov_from_buf(e->iov, e->in_num, 0, &ev, sizeof(ev)) !=
+					  sizeof(ev)) {
+			STAT_INC(d->stats.dropped_malformed);
+			vq_push(vq, e->head, 0);
+			continue;
+		}
+		vq_push(vq, e->head, sizeof(ev));
+		d->event_owed = false;
+		log_debug("%s: TRANSPORT_RESET sent on the event queue", d->name);
+		break;
+	}
+	vq_notify(vq);
 }

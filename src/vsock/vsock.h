@@ -50,6 +50,7 @@ struct vsock_metrics {
 	uint64_t conns_closed_by[VSOCK_CLOSE_CAUSES];
 	uint64_t rst_received;        /* guest RSTs on live connections */
 	uint64_t credit_stalls_to_guest, host_backpressure;
+	uint64_t transport_resets;    /* the guest's driver reset the device */
 	uint64_t frontends;           /* vhost-user sessions served */
 	bool frontend_attached;       /* now */
 	uint64_t vu_messages, vu_bad_messages;

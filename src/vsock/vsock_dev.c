@@ -40,12 +40,20 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 {
 	struct vsock_dev *d = dev_of(vu);
 
-	if (q == VSOCK_TX_Q)
+	if (q == VSOCK_TX_Q) {
+		/* After a driver reset, the reset event goes before any new
+		 * connection of the guest: its driver posts event buffers
+		 * before any socket can send, so they are there by now, and a
+		 * late TRANSPORT_RESET would kill the new connections. */
+		if (d->event_owed)
+			rxq_send_event(d);
 		txq_process(d);
-	else if (q == VSOCK_RX_Q)
+	} else if (q == VSOCK_RX_Q) {
 		d->rx_work = true; /* new rx buffers: pending data can flow */
-	/* The event queue only matters for transport resets, which we never
-	 * send while a guest runs: its buffers stay posted. */
+	} else if (q == VSOCK_EVENT_Q) {
+		/* Buffers stay posted until a driver reset owes an event. */
+		rxq_send_event(d);
+	}
 }
 
 /* One line per guest session, so an operator sees what went through and
@@ -113,6 +121,7 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.rst_received = STAT_GET(s->rst_received),
 		.credit_stalls_to_guest = STAT_GET(s->credit_stalls_to_guest),
 		.host_backpressure = STAT_GET(s->host_backpressure),
+		.transport_resets = STAT_GET(s->transport_resets),
 		.frontends = STAT_GET(v->frontends),
 		.vu_messages = STAT_GET(v->messages),
 		.vu_bad_messages = STAT_GET(v->bad_messages),
@@ -150,7 +159,30 @@ static void vsock_reset(struct vu_dev *vu)
 	conn_io_free_all(d);
 	d->rx_work = d->tx_work = d->rx_deferred = false;
 	d->rx_small = false;
+	d->event_owed = false; /* a new frontend brings a new driver */
 	log_stats(d);
+}
+
+/* The guest's driver reset the device under the same VMM (a reboot): its
+ * sockets are gone, so are our connections. Host peers see their sockets
+ * close instead of waiting for a guest that will never answer; the new
+ * driver hears TRANSPORT_RESET on the event queue once that runs (with
+ * QEMU, whose vhost-user-vsock keeps the event queue to itself, never:
+ * its guest starts with no socket anyway). */
+static void vsock_driver_reset(struct vu_dev *vu)
+{
+	struct vsock_dev *d = dev_of(vu);
+	unsigned n = d->conns.nconns;
+
+	atomic_store(&d->accepting, false);
+	conn_io_free_all(d);
+	d->rx_work = d->tx_work = d->rx_deferred = false;
+	d->rx_small = false;
+	d->event_owed = true;
+	STAT_INC(d->stats.transport_resets);
+	log_info("%s: the guest reset its vsock device (rings restarted anew): %u connection%s "
+		 "reset", d->name, n, n == 1 ? "" : "s");
+	rxq_send_event(d);
 }
 
 static const struct vu_dev_ops vsock_ops = {
@@ -164,6 +196,7 @@ static const struct vu_dev_ops vsock_ops = {
 	.get_config = vsock_get_config,
 	.queue_kick = vsock_queue_kick,
 	.reset = vsock_reset,
+	.driver_reset = vsock_driver_reset,
 };
 
 /* An access to guest memory raised SIGBUS (the VMM cut its memory file
@@ -193,8 +226,15 @@ static bool vsock_before_sleep(struct ev_loop *loop, void *opaque)
 	 * of the SIGBUS recovery is this flag test. */
 	if (drop_if_mem_faulted(d))
 		return false;
-	if (d->tx_work)
+	/* Cleared first: txq_process sets it again only when it ran out of
+	 * budget, and returns at once on a stopped ring (GET_VRING_BASE).
+	 * Left set there, it would keep the loop from ever sleeping while the
+	 * VM is paused: a busy spin (Firecracker #6074). The restart kicks
+	 * the ring, so nothing is lost. */
+	if (d->tx_work) {
+		d->tx_work = false;
 		txq_process(d);
+	}
 	if (d->rx_work)
 		rxq_process(d);
 	if (drop_if_mem_faulted(d))

@@ -247,8 +247,12 @@ vdv_boot_guest() {
     local limit="${VDV_E2E_QEMU_TIMEOUT:-180}"
     local serial="$VDV_WORK/$name.serial.log" qlog="$VDV_WORK/$name.qemu.log"
     local t0 pid line
-    local -a dev=()
+    local -a dev=() noreboot=(-no-reboot)
 
+    # VDV_BOOT_REBOOT=1: a reboot in the guest boots it again in the same
+    # QEMU (a guest reboot under a running VMM); the scenario's last boot
+    # ends with poweroff as usual.
+    [[ "${VDV_BOOT_REBOOT:-0}" == 1 ]] && noreboot=()
     if [[ -n "$sock" ]]; then
         # shellcheck disable=SC2054 # commas belong to QEMU option values
         dev=(-chardev "socket,id=char0,path=$sock"
@@ -267,7 +271,7 @@ vdv_boot_guest() {
     timeout --kill-after=10 "$limit" "$qemu" \
         -machine q35,accel=tcg,memory-backend=mem \
         -object "memory-backend-memfd,id=mem,size=$mem,share=on" -m "$mem" \
-        -smp 1 -nodefaults -nographic -no-reboot -monitor none \
+        -smp 1 -nodefaults -nographic "${noreboot[@]}" -monitor none \
         -serial "file:$serial" \
         "${dev[@]}" "${VDV_BOOT_QEMU_EXTRA[@]}" \
         -kernel "$VDV_KERNEL_DIR/vmlinuz" -initrd "$VDV_INITRD" \

@@ -197,6 +197,12 @@ int sim_send_mem(struct sim *sim);
  * started ring, like QEMU's vhost_dev_stop(); bases land in sim_info. */
 int sim_stop(struct sim *sim);
 
+/* A guest reboot under the same VMM: stops the rings as QEMU's device
+ * reset does (sim_stop), then the driver's state starts over: fresh rings
+ * (at the same guest addresses, so only their bases tell), no buffer
+ * posted, bases 0 for the next sim_start(). Negotiation is kept. */
+int sim_reset(struct sim *sim);
+
 /* Closes the socket and frees everything (does not send anything). */
 void sim_close(struct sim *sim);
 

@@ -66,6 +66,18 @@ err:
 	return -(int)i;
 }
 
+void sim_mem_forget_all(struct sim_mem *mem)
+{
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		struct sim_region *r = &mem->r[i];
+
+		r->free[0].off = 0;
+		r->free[0].len = r->size;
+		r->nfree = 1;
+	}
+	mem->next_region = 0;
+}
+
 void sim_mem_fini(struct sim_mem *mem)
 {
 	unsigned i;

@@ -38,6 +38,9 @@ int sim_mem_init(struct sim_mem *mem, size_t size, unsigned nregions, uint64_t g
 void sim_mem_fini(struct sim_mem *mem);
 void *sim_mem_alloc(struct sim_mem *mem, size_t size, size_t align, uint64_t *gpa);
 void sim_mem_free(struct sim_mem *mem, uint64_t gpa, size_t size);
+/* Frees every allocation at once (the guest rebooted); the RAM and its
+ * contents stay, and allocations start over where they first did. */
+void sim_mem_forget_all(struct sim_mem *mem);
 void *sim_mem_ptr(struct sim_mem *mem, uint64_t gpa, size_t len);
 
 /* ---- driver-side virtqueue ---- */

@@ -633,6 +633,38 @@ int sim_stop(struct sim *sim)
 	return err;
 }
 
+int sim_reset(struct sim *sim)
+{
+	bool eidx = !!(sim->info.features_acked & (1ull << VIRTIO_RING_F_EVENT_IDX));
+	unsigned q;
+	int r = 0, e;
+
+	if (sim->started)
+		r = sim_stop(sim);
+	for (q = 0; q < SIM_NUM_VQS; q++)
+		sim_vq_fini(&sim->vq[q], &sim->mem);
+	/* Every buffer of the old driver is gone with it. */
+	sim_mem_forget_all(&sim->mem);
+	free(sim->rx_idle);
+	sim->rx_idle = NULL;
+	sim->rx_nidle = sim->rx_total = sim->rx_posted = 0;
+	sim->ev_gpa = 0;
+	sim->ev_n = 0;
+	free(sim->tx_slot);
+	free(sim->tx_free);
+	sim->tx_slot = NULL;
+	sim->tx_free = NULL;
+	sim->tx_nslots = sim->tx_nfree = 0;
+	for (q = 0; q < SIM_NUM_VQS; q++) {
+		e = sim_vq_init(&sim->vq[q], &sim->mem, q, sim->opts.queue_size[q]);
+		if (e && !r)
+			r = e;
+		sim->vq[q].event_idx = eidx;
+		sim->info.vring_base[q] = 0;
+	}
+	return r;
+}
+
 const struct sim_info *sim_info(const struct sim *sim)
 {
 	return &sim->info;

@@ -741,6 +741,59 @@ static void test_restart_clears_broken(void **state)
 	assert_int_equal(tr->vq.index, 1);
 }
 
+/* SET_VRING_NUM, _BASE and _ADDR as a frontend sends them to (re)start. */
+static void restart_ring(struct test_ring *tr, uint16_t num, uint16_t base, uint64_t desc_off)
+{
+	assert_int_equal(vq_set_num(&tr->vq, num), 0);
+	vq_set_base(&tr->vq, base);
+	assert_int_equal(vq_set_addr(&tr->vq, &tr->gm, tr_uva(desc_off), tr_uva(TR_AVAIL_OFF),
+				     tr_uva(TR_USED_OFF)), 0);
+}
+
+/* GET_VRING_BASE then a restart: as it stopped is a resume (pause/cont),
+ * anything else a reset of the driver (a guest reboot). */
+static void test_stop_start(void **state)
+{
+	struct test_ring *tr = *state;
+	uint64_t buf = tr_buf(tr, 44);
+	struct vq_elem e;
+
+	/* Nothing to compare with: not a restart. */
+	assert_int_equal(vq_start(&tr->vq), VQ_START_FRESH);
+	tr_desc(tr, 0, buf, 44, 0, 0);
+	tr_avail_add(tr, 0);
+	pop_ok(tr, &e, 0);
+	vq_push(&tr->vq, 0, 0);
+
+	/* The stop publishes what the device did and reports where it is. */
+	assert_int_equal(vq_stop(&tr->vq), 1);
+	assert_int_equal(tr_used_idx(tr), 1);
+	assert_false(vq_ready(&tr->vq));
+	restart_ring(tr, 8, 1, TR_DESC_OFF);
+	assert_int_equal(vq_start(&tr->vq), VQ_START_RESUME);
+	assert_true(vq_ready(&tr->vq));
+	/* A new kick fd on a running ring compares with nothing. */
+	assert_int_equal(vq_start(&tr->vq), VQ_START_FRESH);
+
+	/* The new driver starts over at 0. */
+	assert_int_equal(vq_stop(&tr->vq), 1);
+	restart_ring(tr, 8, 0, TR_DESC_OFF);
+	assert_int_equal(vq_start(&tr->vq), VQ_START_RESET);
+	/* Same base, rings elsewhere. */
+	assert_int_equal(vq_stop(&tr->vq), 0);
+	restart_ring(tr, 8, 0, TR_DESC_OFF + 0x1000);
+	assert_int_equal(vq_start(&tr->vq), VQ_START_RESET);
+	/* Same base and rings, another size. */
+	assert_int_equal(vq_stop(&tr->vq), 0);
+	restart_ring(tr, 4, 0, TR_DESC_OFF + 0x1000);
+	assert_int_equal(vq_start(&tr->vq), VQ_START_RESET);
+	/* A ring reset (vq_reset) forgets the stop. */
+	assert_int_equal(vq_stop(&tr->vq), 0);
+	assert_true(tr->vq.stop.valid);
+	vq_reset(&tr->vq);
+	assert_false(tr->vq.stop.valid);
+}
+
 static void test_bad_chains_bounded(void **state)
 {
 	struct test_ring *tr = *state;
@@ -912,6 +965,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_head_out_of_range, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_avail_idx_jump, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_restart_clears_broken, setup8, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_start, setup8, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_chains_bounded, setup8, teardown),
 		{ "test_wrap_around_8", test_wrap_around, setup8, teardown, NULL },
 		{ "test_wrap_around_128", test_wrap_around, setup128, teardown, NULL },
