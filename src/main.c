@@ -256,6 +256,7 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct activation act;
 	struct daemon dm = { .argc = argc, .argv = argv, .nt = &nt };
+	struct worker_pool pool;
 	const char *level_source = "default";
 	char err[1024], why[128];
 	int status;
@@ -304,14 +305,17 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 
-	vm_set_init(&dm.vms);
-	if (lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
+	if (worker_pool_init(&pool, cfg.opts.threads, err, sizeof(err)) < 0 ||
+	    lifetime_init(&lt, cfg.opts.exit_with_fd, err, sizeof(err)) < 0) {
 		log_error("%s", err);
+		worker_pool_free(&pool);
 		activation_free(&act);
 		notify_close(&nt);
 		config_free(&cfg);
 		return EXIT_RUNTIME;
 	}
+	log_debug("%u worker thread%s at most", pool.n, pool.n == 1 ? "" : "s");
+	vm_set_init(&dm.vms, &pool);
 	lt.on_usr1 = on_usr1;
 	lt.usr1_opaque = &dm;
 	lt.on_hup = on_hup;
@@ -337,5 +341,6 @@ int main(int argc, char **argv)
 	}
 	lifetime_close(&lt);
 	notify_close(&nt);
+	worker_pool_free(&pool);
 	return status;
 }

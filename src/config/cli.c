@@ -33,6 +33,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_METRICS,
 	OPT_SANDBOX,
+	OPT_THREADS,
 	OPT_CHECK,
 	OPT_PRINT_CONFIG,
 };
@@ -50,6 +51,7 @@ static const struct {
 	{ "log-level", OPT_LOG_LEVEL },
 	{ "metrics", OPT_METRICS },
 	{ "sandbox", OPT_SANDBOX },
+	{ "threads", OPT_THREADS },
 	{ "check", OPT_CHECK },
 	{ "print-config", OPT_PRINT_CONFIG },
 };
@@ -193,6 +195,15 @@ static int process_option(struct cli *c, int id, const char *name, size_t len, c
 		o->has_metrics = true;
 		return 0;
 	}
+	case OPT_THREADS: {
+		uint64_t v;
+
+		if (cfg_parse_u64(value, &v) != 0 || v < 1 || v > VDV_MAX_THREADS)
+			return cfg_errf(c->e, "--%.*s: '%s' is not a thread count (1..%u)", (int)len,
+					name, value, VDV_MAX_THREADS);
+		o->threads = (unsigned)v;
+		return 0;
+	}
 	case OPT_SANDBOX:
 		if (config_sandbox_parse(value, &o->sandbox) != 0)
 			return cfg_errf(c->e, "--%.*s: '%s' is not a sandbox mode (seccomp, none)",
@@ -258,6 +269,7 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	case OPT_LOG_LEVEL:
 	case OPT_METRICS:
 	case OPT_SANDBOX:
+	case OPT_THREADS:
 		return process_option(c, id, name, len, value);
 	default:
 		r = enter_mode(c, MODE_SINGLE, name, len);

@@ -26,6 +26,7 @@
 #define VDV_MAX_TX_BUFFER_SIZE (1u << 30)
 #define VDV_MAX_QUEUE_SIZE 32768u
 #define VDV_MAX_POLL_US 1000u
+#define VDV_MAX_THREADS 1024u
 
 struct vm_config {
 	uint64_t guest_cid;
@@ -82,6 +83,7 @@ struct vdv_opts {
 	bool check;            /* --check: validate, create nothing, exit 0/1 */
 	bool print_config;     /* --print-config: print the VMs as YAML, exit */
 	enum vdv_sandbox sandbox; /* --sandbox */
+	unsigned threads;      /* --threads N: worker threads, 0 = online CPUs */
 	/* --config FILE's path (points into argv), for SIGHUP to read again;
 	 * NULL without --config and for "--config -" (standard input). */
 	const char *config_file;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,19 +12,37 @@
 #include "util/log.h"
 #include "virtio/mem_fault.h"
 
-/* How long a VM's thread gets to leave its loop once told to stop. Every
- * blocking call it makes is bounded (vhost-user messages and replies by
- * 5 s), but a stop must not wait for the worst case of each, nor forever if
- * something else blocks: a stop request has to end the process. */
-#define VM_STOP_TIMEOUT_MS 2000
+/* How long a running worker gets to create, attach or tear down a VM for
+ * the main thread. The worker serves other VMs meanwhile, and each of its
+ * blocking calls is bounded (a vhost-user message by 5 s): past this, the
+ * worker counts as stuck and the VM is left to it. */
+#define VM_CALL_TIMEOUT_MS 10000
 
-int vm_init(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen)
+/* Everything of the VM closed and freed, its sockets removed; on the
+ * worker's thread when that runs. */
+static void teardown_here(struct vm *vm)
 {
-	return vm_init_fd(vm, cfg, -1, err, errlen);
+	if (vm->attached) {
+		gm_fault_detach(&vsock_dev_vu(vm->dev)->mem);
+		vm->attached = false;
+	}
+	vu_listen_destroy(&vm->listen);
+	/* The VMM goes first (its session's reset frees the connections),
+	 * then the backends' listeners, then the device. */
+	if (vm->dev)
+		vu_dev_destroy(vsock_dev_vu(vm->dev));
+	while (vm->nstarted) {
+		struct vsock_backend *b = &vm->backends[--vm->nstarted];
+		b->ops->stop(b);
+	}
+	vsock_dev_free(vm->dev);
+	vm->dev = NULL;
 }
 
-int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *err,
-	       size_t errlen)
+/* The VM's device, backends and listener, on its worker's loop; on the
+ * worker's thread when that runs. On error nothing is left open. */
+static int init_here(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *err,
+		     size_t errlen)
 {
 	/* Sibling VMs first: a CID of this daemon never leaves it. Exactly
 	 * one of uds-path and forward-cid is configured (checked by config/). */
@@ -34,14 +53,9 @@ int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *
 	char why[256];
 	int r;
 
-	memset(vm, 0, sizeof(*vm));
-	vm->cfg = cfg;
-	vm_socket_label(cfg, vm->socket_label, sizeof(vm->socket_label));
-	snprintf(vm->name, sizeof(vm->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
-	vm->loop = ev_loop_new();
-	vm->dev = vm->loop ? vsock_dev_new(cfg, vm->loop) : NULL;
+	vm->dev = vsock_dev_new(cfg, vm->loop);
 	if (!vm->dev) {
-		snprintf(err, errlen, "%s: cannot create event loop: %s", vm->name, strerror(errno));
+		snprintf(err, errlen, "%s: cannot create the device: %s", vm->name, strerror(errno));
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -85,13 +99,71 @@ int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, char *
 	}
 	return 0;
 fail:
-	vm_destroy(vm);
+	teardown_here(vm);
 	return r;
 }
 
-static void *vm_thread(void *arg)
+/* What a call to the worker's thread carries. Allocated: a call that
+ * times out still runs later, and must find it. */
+struct init_call {
+	struct vm *vm;
+	const struct vm_config *cfg;
+	int listen_fd;
+	int r;
+	char err[512];
+};
+
+static void init_on_worker(void *opaque)
 {
-	struct vm *vm = arg;
+	struct init_call *c = opaque;
+
+	c->r = init_here(c->vm, c->cfg, c->listen_fd, c->err, sizeof(c->err));
+}
+
+int vm_init(struct vm *vm, const struct vm_config *cfg, struct worker *w, char *err,
+	    size_t errlen)
+{
+	return vm_init_fd(vm, cfg, -1, w, err, errlen);
+}
+
+int vm_init_fd(struct vm *vm, const struct vm_config *cfg, int listen_fd, struct worker *w,
+	       char *err, size_t errlen)
+{
+	struct init_call *c;
+	int r;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->cfg = cfg;
+	vm->worker = w;
+	vm->loop = w->loop;
+	vm_socket_label(cfg, vm->socket_label, sizeof(vm->socket_label));
+	snprintf(vm->name, sizeof(vm->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
+	if (!w->started)
+		return init_here(vm, cfg, listen_fd, err, errlen);
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "%s: out of memory", vm->name);
+		return -ENOMEM;
+	}
+	*c = (struct init_call){ .vm = vm, .cfg = cfg, .listen_fd = listen_fd };
+	r = ev_call(w->loop, init_on_worker, c, VM_CALL_TIMEOUT_MS);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: worker %u did not answer: %s", vm->name, w->idx,
+			 strerror(-r));
+		/* The call may still run: vm and c stay allocated. */
+		vm->stuck = true;
+		return r;
+	}
+	r = c->r;
+	if (r < 0)
+		snprintf(err, errlen, "%s", c->err);
+	free(c);
+	return r;
+}
+
+static void attach_on_worker(void *opaque)
+{
+	struct vm *vm = opaque;
 	int r;
 
 	/* This thread alone touches the VM's guest memory: a SIGBUS in it
@@ -99,64 +171,48 @@ static void *vm_thread(void *arg)
 	r = gm_fault_attach(&vsock_dev_vu(vm->dev)->mem);
 	if (r < 0)
 		log_warn("%s: cannot install the SIGBUS handler: %s", vm->name, strerror(-r));
-	r = ev_run(vm->loop);
-	if (r < 0)
-		log_error("%s: event loop failed: %s", vm->name, strerror(-r));
-	return NULL;
+	else
+		vm->attached = true;
 }
 
 int vm_start(struct vm *vm)
 {
-	int r = pthread_create(&vm->thread, NULL, vm_thread, vm);
+	int r = worker_start(vm->worker);
 
-	if (r != 0)
-		return -r;
-	vm->thread_started = true;
-	return 0;
+	if (r == 0)
+		r = ev_call(vm->loop, attach_on_worker, vm, VM_CALL_TIMEOUT_MS);
+	if (r == -ETIMEDOUT)
+		vm->stuck = true;
+	return r;
 }
 
-void vm_stop(struct vm *vm)
+static void teardown_on_worker(void *opaque)
 {
-	struct timespec until;
-	int r;
-
-	if (!vm->thread_started)
-		return;
-	ev_stop(vm->loop);
-	until = vdv_realtime_in_ms(VM_STOP_TIMEOUT_MS);
-	r = pthread_timedjoin_np(vm->thread, NULL, &until);
-	if (r != 0) {
-		/* The thread still uses the VM: leave all of it alone (the
-		 * process is about to exit) and never join it again. */
-		log_error("%s: thread did not stop within %d ms (%s); exiting without it",
-			  vm->name, VM_STOP_TIMEOUT_MS, strerror(r));
-		vm->stuck = true;
-	}
-	vm->thread_started = false;
+	teardown_here(opaque);
 }
 
 void vm_destroy(struct vm *vm)
 {
-	vm_stop(vm);
+	if (!vm->worker)
+		return;
+	if (vm->worker->stuck)
+		vm->stuck = true; /* its thread may still run it */
+	if (!vm->stuck && vm->worker->started &&
+	    ev_call(vm->loop, teardown_on_worker, vm, VM_CALL_TIMEOUT_MS) < 0) {
+		log_error("%s: worker %u did not tear it down within %d ms; leaving it",
+			  vm->name, vm->worker->idx, VM_CALL_TIMEOUT_MS);
+		vm->stuck = true;
+	}
 	if (vm->stuck) {
 		/* Only the vhost-user socket's path is removed (if still
-		 * ours): nothing the running thread reads is touched. */
+		 * ours): nothing the worker may still read is touched. */
 		vu_listen_unlink(&vm->listen);
 		return;
 	}
-	vu_listen_destroy(&vm->listen);
-	/* The VMM goes first (its session's reset frees the connections),
-	 * then the backends' listeners, then the device. */
-	if (vm->dev)
-		vu_dev_destroy(vsock_dev_vu(vm->dev));
-	while (vm->nstarted) {
-		struct vsock_backend *b = &vm->backends[--vm->nstarted];
-		b->ops->stop(b);
-	}
-	vsock_dev_free(vm->dev);
-	vm->dev = NULL;
-	ev_loop_free(vm->loop);
-	vm->loop = NULL;
+	if (!vm->worker->started)
+		teardown_here(vm);
+	worker_put(vm->worker);
+	vm->worker = NULL;
 }
 
 void vm_socket_label(const struct vm_config *cfg, char *buf, size_t len)

@@ -11,9 +11,10 @@
 
 #include "util/log.h"
 
-void vm_set_init(struct vm_set *s)
+void vm_set_init(struct vm_set *s, struct worker_pool *pool)
 {
 	memset(s, 0, sizeof(*s));
+	s->pool = pool;
 	pthread_mutex_init(&s->lock, NULL);
 }
 
@@ -51,19 +52,17 @@ static unsigned long long cid_of(const struct vm_slot *sl)
 	return (unsigned long long)sl->cfg.guest_cid;
 }
 
-/* Stops every VM of v, then destroys them (all threads first: a running
- * VM may be handing a connection to another of these). A VM whose thread
- * did not stop keeps its memory, in s->stuck. */
+/* Destroys every VM of v, each on its worker while the others run (a
+ * sibling is found and handed its request under the registry lock, so a
+ * VM may go while others connect to it). A VM whose worker did not answer
+ * keeps its memory, in s->stuck. */
 static void stop_slots(struct vm_set *s, struct vm_slot **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		vm_stop(&v[i]->vm);
 	for (size_t i = 0; i < n; i++) {
 		struct vm_slot **grown;
-		bool stuck = v[i]->vm.stuck;
 
 		vm_destroy(&v[i]->vm);
-		if (!stuck) {
+		if (!v[i]->vm.stuck) {
 			slot_free(v[i]);
 			continue;
 		}
@@ -72,7 +71,7 @@ static void stop_slots(struct vm_set *s, struct vm_slot **v, size_t n)
 			s->stuck = grown;
 			s->stuck[s->n_stuck++] = v[i];
 		}
-		/* else: leaked on purpose, the thread still uses it. */
+		/* else: leaked on purpose, the worker may still use it. */
 	}
 }
 
@@ -107,6 +106,7 @@ int vm_set_create(struct vm_set *s, struct vdv_config *cfg, struct activation *a
 	 * must not leave the first ones half running. */
 	for (i = 0; i < cfg->n_vms; i++) {
 		struct vm_slot *sl = slot_new(&cfg->vms[i]);
+		struct worker *w;
 		int fd;
 
 		if (!sl) {
@@ -116,10 +116,12 @@ int vm_set_create(struct vm_set *s, struct vdv_config *cfg, struct activation *a
 		}
 		fd = sl->cfg.has_socket_fd ? socket_fd_take(&sl->cfg)
 					   : activation_take(act, sl->cfg.socket);
-		r = vm_init_fd(&sl->vm, &sl->cfg, fd, err, errlen);
+		w = worker_pool_pick(s->pool);
+		r = vm_init_fd(&sl->vm, &sl->cfg, fd, w, err, errlen);
 		if (r < 0) {
 			if (fd >= 0)
 				close(fd);
+			worker_put(w);
 			slot_free(sl);
 			goto fail;
 		}
@@ -148,7 +150,7 @@ int vm_set_start(struct vm_set *s, char *err, size_t errlen)
 		int r = vm_start(&s->slots[i]->vm);
 
 		if (r < 0) {
-			snprintf(err, errlen, "vm cid %llu: cannot start thread: %s",
+			snprintf(err, errlen, "vm cid %llu: cannot start serving it: %s",
 				 cid_of(s->slots[i]), strerror(-r));
 			return r;
 		}
@@ -194,6 +196,7 @@ static bool add_vm(struct vm_set *s, struct vm_config *entry)
 {
 	unsigned long long cid = (unsigned long long)entry->guest_cid;
 	struct vm_slot *sl = slot_new(entry), **grown;
+	struct worker *w;
 	char err[1024];
 	int r;
 
@@ -201,10 +204,16 @@ static bool add_vm(struct vm_set *s, struct vm_config *entry)
 		log_error("vm cid %llu: not started: out of memory", cid);
 		return false;
 	}
-	r = vm_init(&sl->vm, &sl->cfg, err, sizeof(err));
+	w = worker_pool_pick(s->pool);
+	r = vm_init(&sl->vm, &sl->cfg, w, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s; vm cid %llu not started", err, cid);
-		slot_free(sl);
+		if (sl->vm.stuck) {
+			stop_slots(s, &sl, 1); /* kept: the worker may still use it */
+		} else {
+			worker_put(w);
+			slot_free(sl);
+		}
 		return false;
 	}
 	r = vm_start(&sl->vm);
@@ -308,6 +317,8 @@ bool vm_set_destroy(struct vm_set *s)
 	s->slots = NULL;
 	s->n = 0;
 	vm_set_unlock(s);
+	/* The threads first: then no VM runs while any is destroyed. */
+	worker_pool_stop(s->pool);
 	stop_slots(s, slots, n);
 	free(slots);
 	return s->n_stuck == 0;

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "daemon/activation.h"
 #include "daemon/vm.h"
+#include "daemon/worker.h"
 
 struct vm_slot {
 	struct vm vm;
@@ -29,6 +30,7 @@ struct vm_slot {
 };
 
 struct vm_set {
+	struct worker_pool *pool; /* the threads the VMs are spread over */
 	pthread_mutex_t lock;   /* slots/n, for readers on other threads */
 	struct vm_slot **slots;
 	size_t n;
@@ -43,7 +45,7 @@ struct vm_set_diff {
 	size_t added, removed, restarted, kept, failed;
 };
 
-void vm_set_init(struct vm_set *s);
+void vm_set_init(struct vm_set *s, struct worker_pool *pool);
 
 /* Creates a VM for every entry of cfg (moving the entries out of it; cfg
  * still needs config_free), binding its sockets or taking them from act.
@@ -51,7 +53,8 @@ void vm_set_init(struct vm_set *s);
 int vm_set_create(struct vm_set *s, struct vdv_config *cfg, struct activation *act,
 		  char *err, size_t errlen);
 
-/* Starts every VM's thread: 0, or -errno (message in err). */
+/* Starts serving every VM (their workers' threads start with their first
+ * VM): 0, or -errno (message in err). */
 int vm_set_start(struct vm_set *s, char *err, size_t errlen);
 
 /*
@@ -66,9 +69,9 @@ int vm_set_start(struct vm_set *s, char *err, size_t errlen);
  */
 int vm_set_reload(struct vm_set *s, struct vdv_config *next, struct vm_set_diff *diff);
 
-/* Stops every VM, then destroys them. Returns whether every thread ever
- * asked to stop did (otherwise the stuck ones are left running, see
- * above, and the process should exit without freeing more). */
+/* Stops the worker threads, then destroys every VM. Returns whether every
+ * thread ever asked to stop did (otherwise the stuck ones are left
+ * running, see above, and the process should exit without freeing more). */
 bool vm_set_destroy(struct vm_set *s);
 
 /* For readers on other threads: the set does not change between lock

@@ -2,6 +2,7 @@
 #include "util/event_loop.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -46,6 +48,16 @@ struct ev_slot {
 	bool used;
 };
 
+/* One ev_call(): shared by the caller and the loop, freed by whichever
+ * lets go last (a caller that timed out leaves it to the loop). */
+struct ev_call_rec {
+	void (*fn)(void *opaque);
+	void *opaque;
+	struct ev_call_rec *next;
+	bool done;
+	unsigned refs;
+};
+
 #define EV_NO_SLOT UINT32_MAX
 /* The cookie of the wake fd: no slot index reaches it. */
 #define EV_WAKE_COOKIE UINT64_MAX
@@ -59,12 +71,18 @@ struct ev_loop {
 	uint32_t *map;          /* fd -> slot index + 1 (0: empty), linear probing */
 	uint32_t map_cap;       /* a power of two, at least twice the slots in use */
 	uint32_t nused;
-	ev_hook before_sleep;
-	void *before_sleep_opaque;
-	const struct ev_poll_ops *poll_ops;
-	void *poll_opaque;
-	uint32_t poll_max_ns;
-	uint32_t poll_ns;       /* current window, 0..poll_max_ns */
+	struct ev_client *clients;   /* in the order added */
+	struct ev_client own_hook;   /* ev_set_before_sleep */
+	struct ev_client own_poll;   /* ev_set_poll */
+	unsigned npollers;           /* clients that poll */
+	uint32_t poll_max_ns;        /* the largest of theirs */
+	uint32_t poll_ns;            /* current window, 0..poll_max_ns */
+	/* ev_call(): calls from other threads, run between turns. */
+	pthread_mutex_t calls_lock;
+	pthread_cond_t calls_done;
+	struct ev_call_rec *calls, **calls_tail;
+	atomic_bool running;         /* a thread is in ev_run() */
+	pthread_t runner;
 	struct ev_poll_stats poll_stats;
 	/* Min-heap of armed timers by deadline, heap[1] the earliest; heap[0]
 	 * unused. heap_cap always covers every armed timer (heap and late),
@@ -80,6 +98,8 @@ struct ev_loop {
 	atomic_bool stop;
 };
 
+static void run_calls(struct ev_loop *loop);
+
 static uint64_t cookie(uint32_t idx, uint32_t gen)
 {
 	return (uint64_t)idx | ((uint64_t)gen << 32);
@@ -93,6 +113,9 @@ struct ev_loop *ev_loop_new(void)
 	if (!loop)
 		return NULL;
 	loop->free_head = EV_NO_SLOT;
+	pthread_mutex_init(&loop->calls_lock, NULL);
+	pthread_cond_init(&loop->calls_done, NULL);
+	loop->calls_tail = &loop->calls;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (loop->epfd < 0 || loop->wakefd < 0)
@@ -119,6 +142,8 @@ void ev_loop_free(struct ev_loop *loop)
 	close(loop->wakefd);
 	free(loop->slots);
 	free(loop->map);
+	pthread_mutex_destroy(&loop->calls_lock);
+	pthread_cond_destroy(&loop->calls_done);
 	/* The timers belong to their owners (who may have freed them
 	 * already): only the arrays go. */
 	free(loop->heap);
@@ -305,24 +330,72 @@ int ev_del(struct ev_loop *loop, int fd)
 	return r;
 }
 
+static void recount_pollers(struct ev_loop *loop)
+{
+	uint32_t max = 0;
+	unsigned n = 0;
+
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->poll && c->poll_max_ns) {
+			n++;
+			if (c->poll_max_ns > max)
+				max = c->poll_max_ns;
+		}
+	loop->npollers = n;
+	loop->poll_max_ns = max;
+	if (loop->poll_ns > max)
+		__atomic_store_n(&loop->poll_ns, max, __ATOMIC_RELAXED);
+}
+
+void ev_client_add(struct ev_loop *loop, struct ev_client *c)
+{
+	struct ev_client **p = &loop->clients;
+
+	if (c->added)
+		return;
+	while (*p)
+		p = &(*p)->next;
+	c->next = NULL;
+	*p = c;
+	c->added = true;
+	recount_pollers(loop);
+}
+
+void ev_client_del(struct ev_loop *loop, struct ev_client *c)
+{
+	if (!c->added)
+		return;
+	for (struct ev_client **p = &loop->clients; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	c->added = false;
+	c->next = NULL;
+	recount_pollers(loop);
+}
+
 void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque)
 {
-	loop->before_sleep = hook;
-	loop->before_sleep_opaque = opaque;
+	loop->own_hook.before_sleep = hook;
+	loop->own_hook.opaque = opaque;
+	ev_client_add(loop, &loop->own_hook);
 }
 
 void ev_set_poll(struct ev_loop *loop, const struct ev_poll_ops *ops, void *opaque,
 		 uint32_t max_ns)
 {
-	loop->poll_ops = max_ns ? ops : NULL;
-	loop->poll_opaque = opaque;
-	loop->poll_max_ns = max_ns;
+	loop->own_poll.poll = max_ns ? ops : NULL;
+	loop->own_poll.poll_max_ns = max_ns;
+	loop->own_poll.opaque = opaque;
 	loop->poll_ns = 0;
+	ev_client_add(loop, &loop->own_poll);
+	recount_pollers(loop);
 }
 
 bool ev_polling(const struct ev_loop *loop)
 {
-	return loop->poll_ops && loop->poll_ns;
+	return loop->npollers && loop->poll_ns;
 }
 
 void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out)
@@ -546,9 +619,16 @@ static int run_timers(struct ev_loop *loop)
  * fds. Returns the number of fd events placed in evs (or -errno) and sets
  * *found when ops->poll (or ops->end) reported work.
  */
+static bool poll_clients(struct ev_loop *loop)
+{
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->poll && c->poll_max_ns && c->poll->poll(c->opaque))
+			return true;
+	return false;
+}
+
 static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *found)
 {
-	const struct ev_poll_ops *ops = loop->poll_ops;
 	int64_t deadline = vdv_now_ns() + loop->poll_ns;
 	int n = 0, err = 0;
 
@@ -559,15 +639,17 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 
 	STAT_INC(loop->poll_stats.polls);
 	*found = false;
-	ops->begin(loop->poll_opaque);
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->poll && c->poll_max_ns)
+			c->poll->begin(c->opaque);
 	for (;;) {
-		if (ops->poll(loop->poll_opaque)) {
+		if (poll_clients(loop)) {
 			*found = true;
 			break;
 		}
 		n = epoll_wait(loop->epfd, evs, EV_BATCH, 0);
 		if (n < 0)
-			err = errno; /* before ops->end can change it */
+			err = errno; /* before an end() can change it */
 		if (n != 0 || atomic_load_explicit(&loop->stop, memory_order_relaxed) ||
 		    vdv_now_ns() >= deadline)
 			break;
@@ -576,8 +658,10 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 		 * work we poll for comes from them. */
 		sched_yield();
 	}
-	if (ops->end(loop->poll_opaque))
-		*found = true;
+	/* Every client switches back (each re-enables its notifications). */
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->poll && c->poll_max_ns && c->poll->end(c->opaque))
+			*found = true;
 	if (n < 0)
 		return err == EINTR ? 0 : -err;
 	return n;
@@ -607,12 +691,13 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	bool found = false, polling;
 	int64_t t0 = 0;
 
-	if (loop->before_sleep && loop->before_sleep(loop, loop->before_sleep_opaque))
-		timeout_ms = 0;
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->before_sleep && c->before_sleep(loop, c->opaque))
+			timeout_ms = 0;
 	/* After the hook, which may arm timers. A due timer means no
 	 * window, like work left by the hook. */
 	timeout_ms = timer_timeout(loop, timeout_ms);
-	polling = loop->poll_ops && timeout_ms != 0;
+	polling = loop->npollers && timeout_ms != 0;
 	if (polling) {
 		t0 = vdv_now_ns();
 		if (loop->poll_ns) {
@@ -646,6 +731,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 			uint64_t v;
 			ssize_t r = read(loop->wakefd, &v, sizeof(v));
 			(void)r;
+			run_calls(loop);
 			continue;
 		}
 		if (idx >= loop->nslots)
@@ -661,14 +747,94 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	return handled + (found ? 1 : 0);
 }
 
+/* Runs the calls queued so far, in order. */
+static void run_calls(struct ev_loop *loop)
+{
+	struct ev_call_rec *list;
+
+	pthread_mutex_lock(&loop->calls_lock);
+	list = loop->calls;
+	loop->calls = NULL;
+	loop->calls_tail = &loop->calls;
+	pthread_mutex_unlock(&loop->calls_lock);
+	while (list) {
+		struct ev_call_rec *rec = list;
+
+		list = rec->next;
+		rec->fn(rec->opaque);
+		pthread_mutex_lock(&loop->calls_lock);
+		rec->done = true;
+		if (--rec->refs == 0)
+			free(rec);
+		pthread_cond_broadcast(&loop->calls_done);
+		pthread_mutex_unlock(&loop->calls_lock);
+	}
+}
+
+static bool on_loop_thread(const struct ev_loop *loop)
+{
+	return atomic_load(&loop->running) && pthread_equal(pthread_self(), loop->runner);
+}
+
+int ev_call(struct ev_loop *loop, void (*fn)(void *opaque), void *opaque, int timeout_ms)
+{
+	struct ev_call_rec *rec;
+	struct timespec until;
+	uint64_t one = 1;
+	bool done;
+	ssize_t w;
+
+	if (on_loop_thread(loop)) {
+		fn(opaque);
+		return 0;
+	}
+	rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
+	rec->fn = fn;
+	rec->opaque = opaque;
+	rec->refs = 2;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&loop->calls_lock);
+	*loop->calls_tail = rec;
+	loop->calls_tail = &rec->next;
+	pthread_mutex_unlock(&loop->calls_lock);
+	/* After the record is queued: the wake-up that finds it. */
+	w = write(loop->wakefd, &one, sizeof(one));
+	(void)w;
+	pthread_mutex_lock(&loop->calls_lock);
+	while (!rec->done &&
+	       pthread_cond_timedwait(&loop->calls_done, &loop->calls_lock, &until) != ETIMEDOUT)
+		;
+	done = rec->done;
+	if (--rec->refs == 0)
+		free(rec);
+	pthread_mutex_unlock(&loop->calls_lock);
+	return done ? 0 : -ETIMEDOUT;
+}
+
 int ev_run(struct ev_loop *loop)
 {
+	int r = 0;
+
+	loop->runner = pthread_self();
+	atomic_store(&loop->running, true);
 	while (!atomic_load(&loop->stop)) {
-		int r = ev_run_once(loop, -1);
+		r = ev_run_once(loop, -1);
 		if (r < 0)
-			return r;
+			break;
+		r = 0;
 	}
-	return 0;
+	/* Nobody waits in vain: what was asked before the stop still runs. */
+	run_calls(loop);
+	atomic_store(&loop->running, false);
+	return r;
 }
 
 void ev_stop(struct ev_loop *loop)

@@ -63,6 +63,28 @@ int ev_del(struct ev_loop *loop, int fd);
  * for fds that were never duplicated. */
 int ev_forget(struct ev_loop *loop, int fd);
 
+/*
+ * A loop may serve several owners (VMs sharing a worker thread): each
+ * registers a client, embedded in its own struct (no allocation), with a
+ * before-sleep hook, a poller, or both. Every turn runs every client's hook
+ * (in the order added); the loop polls when any client polls, for a window
+ * up to the largest max_ns among them, calling each client's poll in turn.
+ * Add and remove from the loop's thread (or while it does not run), never
+ * from within a hook.
+ */
+struct ev_client {
+	ev_hook before_sleep;            /* or NULL */
+	const struct ev_poll_ops *poll;  /* or NULL */
+	void *opaque;
+	uint32_t poll_max_ns;            /* 0: this client does not poll */
+	struct ev_client *next;          /* private */
+	bool added;                      /* private */
+};
+void ev_client_add(struct ev_loop *loop, struct ev_client *c);
+void ev_client_del(struct ev_loop *loop, struct ev_client *c);
+
+/* A loop with one owner: its hook (the loop's own client; replaces the
+ * previous one). */
 void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque);
 
 /*
@@ -82,6 +104,7 @@ struct ev_poll_ops {
 	void (*begin)(void *opaque);
 	bool (*end)(void *opaque);
 };
+/* A loop with one owner: its poller (the loop's own client, as above). */
 void ev_set_poll(struct ev_loop *loop, const struct ev_poll_ops *ops, void *opaque,
 		 uint32_t max_ns);
 
@@ -100,6 +123,16 @@ void ev_get_poll_stats(const struct ev_loop *loop, struct ev_poll_stats *out);
 
 /* Runs until ev_stop() is called (from a handler or another thread). */
 int ev_run(struct ev_loop *loop);
+
+/*
+ * Runs fn(opaque) on the loop's thread, between two turns, and waits for
+ * it up to timeout_ms: the way another thread changes what a running loop
+ * serves (registrations are not thread-safe). Called from the loop's own
+ * thread, or while no thread runs the loop, fn runs at once. Returns 0 once
+ * fn ran, -ETIMEDOUT if it did not run in time (it still will: opaque must
+ * stay valid), -ENOMEM.
+ */
+int ev_call(struct ev_loop *loop, void (*fn)(void *opaque), void *opaque, int timeout_ms);
 /* One iteration, waiting at most timeout_ms (-1 = forever) and no longer
  * than until the earliest timer is due. Returns the number of events
  * handled (fd events, fired timers, work found by polling) or -errno. */

@@ -133,11 +133,16 @@ int gm_remove_region(struct guest_mem *gm, uint64_t gpa, uint64_t size, uint64_t
 void gm_clear(struct guest_mem *gm)
 {
 	const char *name = gm->name;
+	struct guest_mem *next = gm->fault_next;
+	bool attached = gm->fault_attached;
 
 	for (unsigned i = 0; i < gm->nregions; i++)
 		munmap(gm->regions[i].map_base, gm->regions[i].map_len);
 	gm_init(gm);
 	gm->name = name;
+	/* Still on its thread's SIGBUS list (virtio/mem_fault.c). */
+	gm->fault_next = next;
+	gm->fault_attached = attached;
 }
 
 /* The region holding addr (by GPA or UVA); len bytes from addr must fit. */

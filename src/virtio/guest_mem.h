@@ -9,6 +9,7 @@
 #define VDV_VIRTIO_GUEST_MEM_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/uio.h>
@@ -35,6 +36,10 @@ struct guest_mem {
 	volatile sig_atomic_t faulted;
 	uint64_t fault_gpa;   /* the guest address that faulted first */
 	uint64_t fault_region_gpa, fault_region_size;
+	/* The thread's list of attached memories (mem_fault.c); kept by
+	 * gm_clear. */
+	struct guest_mem *fault_next;
+	bool fault_attached;
 };
 
 void gm_init(struct guest_mem *gm);

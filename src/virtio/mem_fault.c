@@ -4,11 +4,17 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 
-/* initial-exec: a TLS access in a signal handler must not allocate. */
-static __thread struct guest_mem *tls_gm __attribute__((tls_model("initial-exec")));
+/* The calling thread's attached memories, linked through fault_next.
+ * initial-exec: a TLS access in a signal handler must not allocate. The
+ * list changes only in this thread, outside any guest memory access, so
+ * the handler (which runs on the faulting thread) never sees it half
+ * changed; the signal fences keep the compiler from reordering. */
+static __thread struct guest_mem *tls_gms __attribute__((tls_model("initial-exec")));
 
 /* Who had SIGBUS before us; written under install_lock before ours is
  * installed, read by the handler. */
@@ -33,38 +39,46 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	signal(SIGBUS, SIG_DFL);
 }
 
+/* Zero pages over the region of gm holding address a; true when it did. */
+static bool rescue(struct guest_mem *gm, uintptr_t a)
+{
+	for (unsigned i = 0; i < gm->nregions; i++) {
+		struct gm_region *r = &gm->regions[i];
+		uintptr_t base = (uintptr_t)r->map_base;
+		void *p;
+
+		if (a < base || a - base >= r->map_len)
+			continue;
+		/* mmap is a plain system call (no lock, no allocation), safe
+		 * here in practice (libwayland's shm does this). */
+		p = mmap(r->map_base, r->map_len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
+		if (!gm->faulted) {
+			gm->fault_gpa = a >= (uintptr_t)r->host ? r->gpa + (a - (uintptr_t)r->host)
+								 : r->gpa;
+			gm->fault_region_gpa = r->gpa;
+			gm->fault_region_size = r->size;
+			gm->faulted = 1;
+		}
+		return true;
+	}
+	return false;
+}
+
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
 	int saved_errno = errno;
-	struct guest_mem *gm = tls_gm;
 	uintptr_t a = (uintptr_t)si->si_addr;
 
 	/* si_code <= 0: sent by kill() or sigqueue(), not by a fault. */
-	if (gm && si->si_code > 0) {
-		for (unsigned i = 0; i < gm->nregions; i++) {
-			struct gm_region *r = &gm->regions[i];
-			uintptr_t base = (uintptr_t)r->map_base;
-			void *p;
-
-			if (a < base || a - base >= r->map_len)
-				continue;
-			/* mmap is a plain system call (no lock, no allocation),
-			 * safe here in practice (libwayland's shm does this). */
-			p = mmap(r->map_base, r->map_len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
-			if (p == MAP_FAILED)
-				break;
-			if (!gm->faulted) {
-				gm->fault_gpa = a >= (uintptr_t)r->host ?
-					r->gpa + (a - (uintptr_t)r->host) : r->gpa;
-				gm->fault_region_gpa = r->gpa;
-				gm->fault_region_size = r->size;
-				gm->faulted = 1;
+	if (si->si_code > 0)
+		for (struct guest_mem *gm = tls_gms; gm; gm = gm->fault_next)
+			if (rescue(gm, a)) {
+				errno = saved_errno;
+				return;
 			}
-			errno = saved_errno;
-			return;
-		}
-	}
 	chain(sig, si, uc);
 	errno = saved_errno;
 }
@@ -93,9 +107,27 @@ int gm_fault_attach(struct guest_mem *gm)
 			r = -errno;
 	}
 	pthread_mutex_unlock(&install_lock);
-	if (r == 0)
-		tls_gm = gm;
+	if (r == 0 && gm && !gm->fault_attached) {
+		gm->fault_next = tls_gms;
+		atomic_signal_fence(memory_order_seq_cst);
+		tls_gms = gm;
+		gm->fault_attached = true;
+	}
 	return r;
+}
+
+void gm_fault_detach(struct guest_mem *gm)
+{
+	if (!gm || !gm->fault_attached)
+		return;
+	for (struct guest_mem **p = &tls_gms; *p; p = &(*p)->fault_next)
+		if (*p == gm) {
+			*p = gm->fault_next;
+			break;
+		}
+	atomic_signal_fence(memory_order_seq_cst);
+	gm->fault_next = NULL;
+	gm->fault_attached = false;
 }
 
 bool gm_fault_take(struct guest_mem *gm, struct gm_fault *f)

@@ -5,8 +5,9 @@
  * mapping: add-time sizes are checked in guest_mem.c), touching the missing
  * part raises SIGBUS, which would kill every VM of the process.
  *
- * A thread that serves a VM attaches that VM's guest memory. The handler,
- * when the faulting address lies in one of the attached memory's regions,
+ * A thread that serves VMs attaches each VM's guest memory (a worker thread
+ * serves many). The handler, when the faulting address lies in a region
+ * of one of the memories attached by the faulting thread,
  * maps anonymous zero pages over the whole region and returns: the access
  * is repeated and succeeds, the code that made it goes on with zeros (which
  * it must cope with anyway: guest memory is untrusted), and the region is
@@ -25,11 +26,13 @@
 
 /*
  * Installs the process' SIGBUS handler (unless it is in place already) and
- * makes gm the guest memory of the calling thread (NULL: none). gm must
- * stay valid until the thread detaches or ends. Returns 0 or -errno from
+ * adds gm to the guest memories of the calling thread. gm must stay valid
+ * until this thread detaches it or ends. Returns 0 or -errno from
  * sigaction.
  */
 int gm_fault_attach(struct guest_mem *gm);
+/* Takes gm off the calling thread's list (the thread that attached it). */
+void gm_fault_detach(struct guest_mem *gm);
 
 /* What the handler recorded. */
 struct gm_fault {

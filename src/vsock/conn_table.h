@@ -71,13 +71,15 @@ static inline struct conn_seq *conn_seq(const struct vsock_conn *c)
 
 /* The table's part of a VM. */
 struct conn_table {
-	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
 	unsigned nconns;                /* including handshakes */
 	uint32_t next_host_port;
 	struct conn_list ready;
 	struct conn_list timed;
+	/* Last: untouched (not resident) while a VM has no connection. */
+	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
 };
 
+/* t must be zeroed memory. */
 void conn_table_init(struct conn_table *t);
 
 struct vsock_conn *conn_lookup(struct conn_table *t, uint64_t peer_cid, uint32_t peer_port,

@@ -64,14 +64,14 @@ struct tx_batch {
 
 struct vsock_dev {
 	const struct vm_config *cfg;
-	struct ev_loop *loop;
+	struct ev_loop *loop;           /* shared with the other VMs of its worker */
+	struct ev_client client;        /* our before-sleep hook and poller on it */
 	struct vu_dev vu;
 	char name[48];
 
 	struct vsock_backend *backends[VSOCK_MAX_BACKENDS]; /* asked in order */
 	unsigned nbackends;
 
-	struct conn_table conns;
 	bool limit_logged;
 	/* Lines a peer can provoke at will, at most LOG_RL_BURST per 10 s:
 	 * limit episodes (a flapping limit starts one per freed connection)
@@ -80,8 +80,7 @@ struct vsock_dev {
 	struct log_ratelimit limit_rl;
 	struct log_ratelimit handshake_rl;
 	struct log_ratelimit timeout_rl;
-	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
-	unsigned ctrl_head, ctrl_len;
+	unsigned ctrl_head, ctrl_len;   /* of ctrl[], below */
 
 	struct ev_timer timer;          /* the earliest connection deadline */
 	bool rx_work;                   /* run the rx path before sleeping */
@@ -93,18 +92,24 @@ struct vsock_dev {
 	 * and can be offered connections. */
 	atomic_bool accepting;
 
-	struct vq_elem elem;            /* scratch, too big for the stack */
-	struct tx_batch txb;
-	/* rx buffers filled by one readv (Linux posts 4 KiB buffers: 16 of
-	 * them take a 64 KiB host write in one system call). */
-	struct vq_elem rxe[VSOCK_RX_MULTI];
-	uint32_t rxe_room[VSOCK_RX_MULTI];
 	struct vsock_dev_stats stats;
 	struct vsock_dev_stats stats_base; /* stats at session start (for its log line) */
 	struct ev_poll_stats poll_base; /* loop's polling counters at session start */
 	bool rx_small;                  /* the last host read was small */
 	bool rx_deferred;               /* reads wait for the guest (see rxq.c) */
 	int64_t rx_defer_end_ns;        /* ... until then at the latest */
+
+	/* The large arrays last (about 50 KiB): the device is mapped zero
+	 * pages (vsock_dev.c), and an idle VM touches none of these, so a
+	 * thousand idle VMs cost a few pages each. */
+	struct conn_table conns;
+	struct vsock_hdr ctrl[VSOCK_CTRL_QUEUE_LEN];
+	struct vq_elem elem;            /* scratch, too big for the stack */
+	struct tx_batch txb;
+	/* rx buffers filled by one readv (Linux posts 4 KiB buffers: 16 of
+	 * them take a 64 KiB host write in one system call). */
+	struct vq_elem rxe[VSOCK_RX_MULTI];
+	uint32_t rxe_room[VSOCK_RX_MULTI];
 };
 
 /* Whether packets of type may flow: STREAM always (the spec implies it

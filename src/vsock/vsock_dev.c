@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "util/clock.h"
@@ -308,9 +309,21 @@ static const struct ev_poll_ops vsock_poll_ops = {
 	.end = vsock_poll_end,
 };
 
+/* The device is mapped rather than calloc'd: its arrays (connection
+ * buckets, rx elements, control queue: most of its 55 KiB) are zero pages
+ * that only become resident once a VMM drives them, so an idle VM costs a
+ * few pages (calloc would clear, and so touch, all of it). */
+static struct vsock_dev *dev_alloc(void)
+{
+	void *p = mmap(NULL, sizeof(struct vsock_dev), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 struct vsock_dev *vsock_dev_new(const struct vm_config *cfg, struct ev_loop *loop)
 {
-	struct vsock_dev *d = calloc(1, sizeof(*d));
+	struct vsock_dev *d = dev_alloc();
 
 	if (!d)
 		return NULL;
@@ -319,12 +332,17 @@ struct vsock_dev *vsock_dev_new(const struct vm_config *cfg, struct ev_loop *loo
 	snprintf(d->name, sizeof(d->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
 	conn_table_init(&d->conns);
 	ev_timer_init(&d->timer, conn_io_timer_fired, d);
-	ev_set_before_sleep(loop, vsock_before_sleep, d);
-	ev_set_poll(loop, &vsock_poll_ops, d, cfg->poll_us * 1000u);
+	d->client = (struct ev_client){
+		.before_sleep = vsock_before_sleep,
+		.poll = &vsock_poll_ops,
+		.opaque = d,
+		.poll_max_ns = cfg->poll_us * 1000u,
+	};
 	if (vu_dev_init(&d->vu, loop, d->name, &vsock_ops, d) < 0) {
-		free(d);
+		munmap(d, sizeof(*d));
 		return NULL;
 	}
+	ev_client_add(loop, &d->client);
 	d->vu.max_queue_size = cfg->queue_size;
 	return d;
 }
@@ -335,7 +353,10 @@ void vsock_dev_free(struct vsock_dev *d)
 		return;
 	vu_dev_destroy(&d->vu);
 	conn_io_free_all(d);
-	free(d);
+	/* The loop lives on (other VMs share it): nothing of ours stays in it. */
+	ev_timer_cancel(d->loop, &d->timer);
+	ev_client_del(d->loop, &d->client);
+	munmap(d, sizeof(*d));
 }
 
 int vsock_dev_add_backend(struct vsock_dev *d, struct vsock_backend *b)

@@ -118,7 +118,7 @@ static void test_pipe_as_call_fd_refused(void **state)
 
 /* SIGTERM while the VM's thread is stuck in a blocking call (here: a reply
  * the VMM does not read, 5 s send timeout): the daemon logs it and exits
- * after the 2 s bound instead of waiting for the thread. */
+ * after the 2 s bound instead of waiting for the worker thread. */
 static void test_shutdown_bounded(void **state)
 {
 	struct itest *t = *state;
@@ -156,7 +156,7 @@ static void test_shutdown_bounded(void **state)
 	if (took >= 4000)
 		fail_msg("SIGTERM took %lld ms with a stuck VM thread (want < 4000)",
 			 (long long)took);
-	assert_true(itest_log_contains(t, "vm cid 5: thread did not stop within 2000 ms"));
+	assert_true(itest_log_contains(t, "worker 0: thread did not stop within 2000 ms"));
 	/* Not a clean stop: status 1, and the socket is still removed. */
 	assert_true(WIFEXITED(t->d.status));
 	assert_int_equal(WEXITSTATUS(t->d.status), 1);
