@@ -718,9 +718,9 @@ static void hpeer_start(struct hpeer *h, int fd, int timeout_ms)
 
 /* ---- fixture: one daemon with the three VMs ---- */
 
-static int spawn(struct sibt *t, bool yaml)
+static int spawn(struct sibt *t, bool yaml, const char *threads)
 {
-	const char *argv[2 + 2 * NVM + 1];
+	const char *argv[2 + 2 * NVM + 2 + 1];
 	unsigned n = 0, i;
 	int r;
 
@@ -759,6 +759,10 @@ static int spawn(struct sibt *t, bool yaml)
 			argv[n++] = t->vmarg[i];
 		}
 	}
+	if (threads) {
+		argv[n++] = "--threads";
+		argv[n++] = threads;
+	}
 	argv[n] = NULL;
 	r = sim_daemon_spawn_argv(&t->d, argv, NULL, 0);
 	for (i = 0; !r && i < NVM; i++)
@@ -784,14 +788,14 @@ static void rm_tree(const char *dir)
 	rmdir(dir);
 }
 
-static int setup_with(void **state, bool yaml)
+static int setup_with(void **state, bool yaml, const char *threads)
 {
 	struct sibt *t = calloc(1, sizeof(*t));
 	int r;
 
 	if (!t)
 		return -1;
-	r = spawn(t, yaml);
+	r = spawn(t, yaml, threads);
 	if (r) {
 		fprintf(stderr, "spawning %s with 3 VMs: %s\n", sim_daemon_exe(), strerror(-r));
 		sim_daemon_dump_log(&t->d, stderr, 8192);
@@ -805,14 +809,22 @@ static int setup_with(void **state, bool yaml)
 	return 0;
 }
 
+/* One worker per VM: every sibling connection crosses threads (the
+ * bounded inbox hands it over). */
 static int setup_vm(void **state)
 {
-	return setup_with(state, false);
+	return setup_with(state, false, "3");
+}
+
+/* All VMs on one worker: sibling connections within one thread. */
+static int setup_one_thread(void **state)
+{
+	return setup_with(state, false, "1");
 }
 
 static int setup_yaml(void **state)
 {
-	return setup_with(state, true);
+	return setup_with(state, true, NULL);
 }
 
 static int teardown(void **state)
@@ -1832,6 +1844,7 @@ static void test_yaml_config(void **state)
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup_vm, teardown)
+#define T1(fn) cmocka_unit_test_setup_teardown(fn, setup_one_thread, teardown)
 
 int main(void)
 {
@@ -1846,6 +1859,13 @@ int main(void)
 		T(test_reconnect_while_talking),
 		T(test_connect_burst),
 		T(test_throughput),
+		T1(test_allowed_pairs_bulk),
+		T1(test_shutdown_flags),
+		T1(test_refusals),
+		T1(test_target_stopped),
+		T1(test_slow_receiver),
+		T1(test_reconnect_while_talking),
+		T1(test_connect_burst),
 		cmocka_unit_test_setup_teardown(test_yaml_config, setup_yaml, teardown),
 	};
 

@@ -14,6 +14,7 @@
  * hanging it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -948,11 +949,190 @@ static void test_many_registrations(void **state)
 		close(regs[i].fd);
 }
 
+/* ---- several clients on one loop (VMs sharing a worker) ---- */
+
+struct cl {
+	struct ev_client c;
+	unsigned hooks, polls, begins, ends;
+	bool more_once;       /* the hook asks for one more turn, once */
+	unsigned hit_at;      /* poll() finds work on this call, 0 never */
+};
+
+static bool cl_hook(struct ev_loop *loop, void *opaque)
+{
+	struct cl *c = opaque;
+	(void)loop;
+
+	c->hooks++;
+	if (c->more_once) {
+		c->more_once = false;
+		return true;
+	}
+	return false;
+}
+
+static bool cl_poll(void *opaque)
+{
+	struct cl *c = opaque;
+
+	return ++c->polls == c->hit_at;
+}
+
+static void cl_begin(void *opaque)
+{
+	((struct cl *)opaque)->begins++;
+}
+
+static bool cl_end(void *opaque)
+{
+	((struct cl *)opaque)->ends++;
+	return false;
+}
+
+static const struct ev_poll_ops cl_ops = { .poll = cl_poll, .begin = cl_begin, .end = cl_end };
+
+static void cl_init(struct cl *c, uint32_t poll_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->c = (struct ev_client){ .before_sleep = cl_hook, .poll = poll_ns ? &cl_ops : NULL,
+				   .opaque = c, .poll_max_ns = poll_ns };
+}
+
+/* Every client's hook runs every turn; one client's "more work" keeps the
+ * loop from sleeping for all; a removed client is never called again. */
+static void test_clients_hooks(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct cl a, b;
+	(void)state;
+
+	cl_init(&a, 0);
+	cl_init(&b, 0);
+	ev_client_add(loop, &a.c);
+	ev_client_add(loop, &b.c);
+	ev_client_add(loop, &a.c); /* twice: no effect */
+	b.more_once = true;
+	/* b left work: the turn does not block (a 5 s timeout would show). */
+	int64_t t0 = vdv_now_ns();
+	assert_int_equal(ev_run_once(loop, 5000), 0);
+	assert_true(vdv_now_ns() - t0 < 2000000000LL);
+	assert_int_equal(a.hooks, 1);
+	assert_int_equal(b.hooks, 1);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(a.hooks, 2);
+	assert_int_equal(b.hooks, 2);
+	ev_client_del(loop, &a.c);
+	assert_int_equal(ev_run_once(loop, 0), 0);
+	assert_int_equal(a.hooks, 2);
+	assert_int_equal(b.hooks, 3);
+	ev_client_del(loop, &b.c);
+	ev_client_del(loop, &b.c); /* twice: no effect */
+	ev_loop_free(loop);
+}
+
+/* Polling: the window is the largest client's, every poller is begun and
+ * ended, and work found by any one of them ends the window for all; with
+ * the polling client gone the loop does not poll. */
+static void test_clients_poll(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct cl a, b;
+	(void)state;
+
+	cl_init(&a, 0);                 /* hook only */
+	cl_init(&b, 50 * 1000 * 1000);  /* polls, up to 50 ms */
+	ev_client_add(loop, &a.c);
+	ev_client_add(loop, &b.c);
+	/* Grow the window: short sleeps (timeouts of 1 ms). */
+	for (int i = 0; i < 8; i++)
+		ev_run_once(loop, 1);
+	assert_true(ev_polling(loop));
+	b.hit_at = b.polls + 3;
+	assert_int_equal(ev_run_once(loop, 1000), 1);
+	assert_int_equal(b.polls, b.hit_at);
+	assert_true(b.begins >= 1 && b.begins == b.ends);
+	assert_int_equal(a.polls, 0);
+	assert_int_equal(a.begins, 0);
+	ev_client_del(loop, &b.c);
+	assert_false(ev_polling(loop));
+	ev_loop_free(loop);
+}
+
+/* ---- ev_call: other threads hand a function to a running loop ---- */
+
+struct callee {
+	struct ev_loop *loop;
+	pthread_t loop_thread;
+	pthread_t ran_on;
+	unsigned runs;
+};
+
+static void callee_fn(void *opaque)
+{
+	struct callee *c = opaque;
+
+	c->ran_on = pthread_self();
+	c->runs++;
+}
+
+static void *loop_main(void *arg)
+{
+	ev_run(arg);
+	return NULL;
+}
+
+static void test_call_runs_on_loop_thread(void **state)
+{
+	struct callee c = { .loop = ev_loop_new() };
+	(void)state;
+
+	assert_non_null(c.loop);
+	/* Not running yet: a call waits for it, bounded. */
+	assert_int_equal(ev_call(c.loop, callee_fn, &c, 50), -ETIMEDOUT);
+	assert_int_equal(pthread_create(&c.loop_thread, NULL, loop_main, c.loop), 0);
+	/* The timed-out call runs once the loop does, then ours. */
+	assert_int_equal(ev_call(c.loop, callee_fn, &c, 5000), 0);
+	assert_int_equal(c.runs, 2);
+	assert_true(pthread_equal(c.ran_on, c.loop_thread));
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(ev_call(c.loop, callee_fn, &c, 5000), 0);
+	assert_int_equal(c.runs, 102);
+	ev_stop(c.loop);
+	pthread_join(c.loop_thread, NULL);
+	ev_loop_free(c.loop);
+}
+
+/* From the loop's own thread (a handler), the call runs at once. */
+static void call_from_loop(void *opaque)
+{
+	struct callee *c = opaque;
+
+	assert_int_equal(ev_call(c->loop, callee_fn, c, 0), 0);
+	assert_int_equal(c->runs, 1);
+}
+
+static void test_call_from_loop_thread(void **state)
+{
+	struct callee c = { .loop = ev_loop_new() };
+	(void)state;
+
+	assert_int_equal(pthread_create(&c.loop_thread, NULL, loop_main, c.loop), 0);
+	assert_int_equal(ev_call(c.loop, call_from_loop, &c, 5000), 0);
+	assert_int_equal(c.runs, 1);
+	ev_stop(c.loop);
+	pthread_join(c.loop_thread, NULL);
+	ev_loop_free(c.loop);
+}
+
 int main(void)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_many_registrations),
+		cmocka_unit_test(test_clients_hooks),
+		cmocka_unit_test(test_clients_poll),
+		cmocka_unit_test(test_call_runs_on_loop_thread),
+		cmocka_unit_test(test_call_from_loop_thread),
 		cmocka_unit_test(test_off_by_default),
 		cmocka_unit_test(test_max_zero_is_off),
 		cmocka_unit_test(test_grows_after_short_sleeps),

@@ -523,6 +523,42 @@ static void test_shrunk_after_mapping(void **state)
 	gm_fault_detach(&f->gm);
 }
 
+/* A worker thread serves several VMs: with two memories attached to this
+ * thread, a fault in the second is caught and charged to it alone; once
+ * detached, a memory is no longer looked at (its fault would not be ours,
+ * checked in a child, where it kills). */
+static void test_two_memories_one_thread(void **state)
+{
+	struct gm_fixture *f = *state;
+	struct guest_mem other;
+	volatile uint8_t *p;
+	struct gm_fault flt;
+
+	gm_init(&other);
+	add_a(f);
+	assert_int_equal(gm_add_region(&other, f->fd[1], A_GPA, A_SIZE, UVA_DELTA + A_GPA, 0), 0);
+	assert_int_equal(gm_fault_attach(&f->gm), 0);
+	assert_int_equal(gm_fault_attach(&other), 0);
+	p = gm_gpa_to_host(&other, A_GPA + PAGE, 1);
+	assert_int_equal(*p, pattern(PAGE, 51));
+	assert_int_equal(ftruncate(f->fd[1], 0), 0);
+	assert_int_equal(*p, 0);
+	assert_false(gm_fault_take(&f->gm, &flt));
+	assert_true(gm_fault_take(&other, &flt));
+	assert_int_equal(flt.gpa, A_GPA + PAGE);
+	/* The first memory still works as before, and survives its own. */
+	p = gm_gpa_to_host(&f->gm, A_GPA + 3 * PAGE, 1);
+	assert_int_equal(*p, pattern(3 * PAGE, 1));
+	assert_int_equal(ftruncate(f->fd[0], PAGE), 0);
+	assert_int_equal(*p, 0);
+	assert_true(gm_fault_take(&f->gm, &flt));
+	gm_fault_detach(&other);
+	gm_fault_detach(&f->gm);
+	/* gm_clear keeps nothing attached once detached. */
+	assert_false(other.fault_attached);
+	gm_clear(&other);
+}
+
 /* A SIGBUS outside the attached memory is not swallowed: the process dies
  * of it as it would without the handler (checked in a child). */
 static void test_fault_elsewhere_kills(void **state)
@@ -581,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_from_offset_page, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsealed_warning, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shrunk_after_mapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_memories_one_thread, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fault_elsewhere_kills, setup, teardown),
 	};
 
