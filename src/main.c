@@ -26,6 +26,7 @@
 #include "daemon/notify.h"
 #include "daemon/sandbox.h"
 #include "daemon/vm.h"
+#include "vsock/vsock.h"
 
 /*
  * Every guest connection holds a host socket, so the default soft limit
@@ -264,6 +265,8 @@ int main(int argc, char **argv)
 	}
 
 	raise_nofile();
+	/* Before any VM thread runs: they share it from their first connection. */
+	vsock_tx_budget_total(cfg.opts.tx_buffer_budget_total);
 
 	/* Read NOTIFY_SOCKET once, then drop it from the environment (as
 	 * sd_notify(unset_environment=1) does): no thread runs yet, so

@@ -48,6 +48,12 @@ enum vm_key {
 	VM_KEY_POLL_US,
 	VM_KEY_SOCKET_MODE,
 	VM_KEY_SOCKET_GROUP,
+	/* Connection and memory budgets (issue #12 points 3 and 5). */
+	VM_KEY_MAX_CONNECTIONS,
+	VM_KEY_GUEST_RESERVED_CONNECTIONS,
+	VM_KEY_MAX_HOST_HANDSHAKES,
+	VM_KEY_MAX_SIBLING_CONNECTIONS,
+	VM_KEY_TX_BUFFER_BUDGET,
 	VM_KEY_COUNT,
 };
 
@@ -155,6 +161,13 @@ int cfg_parse_socket_mode(const struct vm_spec *s, const char *text, uint32_t *m
 int cfg_parse_socket_group(const struct vm_spec *s, const char *text, gid_t *gid,
 			   struct cfg_err *e);
 int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, struct cfg_err *e);
+/* The connection and tx-buffer budgets of vm (budget.c), after
+ * tx-buffer-size: parsed, defaults derived from max-connections, checked
+ * against each other. */
+int cfg_build_budgets(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e);
+/* Reads key k as a number, or gives def when the key is absent (build.c). */
+int cfg_build_number(struct vm_spec *s, enum vm_key k, uint64_t def, uint64_t *out,
+		     struct cfg_err *e);
 /* Rules across the keys of one VM (required keys, exclusive keys,
  * repeated list items). */
 int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg_err *e);
