@@ -73,16 +73,16 @@ static void conn_free(struct vsock_conn *c);
 /* Makes room for a new host connection: the oldest one still waiting for
  * the guest goes (an idle client of uds-path must not hold a slot a live
  * one needs). The guest hears an RST if it was already asked. */
-static void evict_oldest_pending(struct vsock_dev *d)
+static void evict_oldest_pending(struct vsock_dev *d, const char *why)
 {
 	struct vsock_conn *c = d->conns.pend.head;
 	struct vsock_hdr h;
 
 	STAT_INC(d->stats.handshakes_evicted);
 	log_info_rl(&d->evict_rl,
-		    "%s: %u host connections wait for the guest (max-host-handshakes %u); "
+		    "%s: %s reached with %u host connections waiting for the guest; "
 		    "closing the oldest for a new one",
-		    d->name, d->conns.pend.len, d->cfg->max_host_handshakes);
+		    d->name, why, d->conns.pend.len);
 	if (c->p.state == CONN_OFFERED && !(c->p.pending & PEND_REQUEST)) {
 		conn_hdr(&c->p, VIRTIO_VSOCK_OP_RST, &h);
 		conn_io_ctrl_push(d, &h);
@@ -98,7 +98,7 @@ bool conn_io_admit(struct vsock_dev *d, enum conn_src src, uint64_t peer_cid)
 		/* A host connection takes the place of the oldest pending one;
 		 * every limit it can meet counts that one too. */
 		if (src == CONN_SRC_HOST && d->conns.pend.head) {
-			evict_oldest_pending(d);
+			evict_oldest_pending(d, why);
 			continue;
 		}
 		STAT_INC(d->stats.conn_limit_hits);
