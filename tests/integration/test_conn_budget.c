@@ -9,6 +9,9 @@
  *    to a live host service was refused. Now at most max-host-handshakes
  *    (1/4 of 1024 by default) wait, the oldest are closed for new ones, and
  *    the guest's connect goes through.
+ *  - With max-connections 32 and 8 slots reserved for the guest, host
+ *    connections the guest accepts get 24, and the guest still connects
+ *    out 8 times.
  *  - A sibling VM may open at most max-sibling-connections (1/4 of 1024)
  *    to a guest; more are refused and counted by source.
  *
@@ -244,12 +247,82 @@ static void test_sibling_cap(void **state)
 	sim_close(s5);
 }
 
+/* max-connections 32 with 8 reserved for the guest: host connections the
+ * guest accepts take the 24 shared slots, the next ones are closed before
+ * the guest hears of them, and the guest still connects out 8 times. */
+#define SMALL_MAX 32u
+#define SMALL_RESERVED 8u
+
+static void test_guest_reserved(void **state)
+{
+	struct itest *t = *state;
+	struct ev_count svc = { 0 }, out[SMALL_RESERVED];
+	unsigned shared = SMALL_MAX - SMALL_RESERVED, ok = 0;
+	int fds[SMALL_MAX], hfds[SMALL_RESERVED], lfd;
+	char line[32];
+	struct sim *s;
+	struct sg *g;
+
+	s = itest_start(t, NULL);
+	g = attach(s, 2 * SMALL_MAX);
+	assert_int_equal(sg_listen(g, GUEST_SERVICE, &ops, &svc), 0);
+	lfd = itest_host_listen(t, HOST_SERVICE, SMALL_MAX);
+	for (unsigned i = 0; i < SMALL_MAX; i++) {
+		int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;
+		unsigned before = svc.accepted;
+
+		/* One at a time: each is accepted by the guest or closed. */
+		fds[i] = itest_host_connect(t, "CONNECT 5555\n");
+		while (svc.accepted == before && !itest_host_closed_now(fds[i])) {
+			if (sim_now_ms() > end)
+				fail_msg("host connection %u neither offered nor closed", i);
+			poll_ok(g, 5);
+		}
+		if (svc.accepted > before) {
+			assert_true(itest_host_read_line(fds[i], line, sizeof(line),
+							 ITEST_TIMEOUT_MS) > 0);
+			ok++;
+		}
+	}
+	print_message("%u of %u host connections accepted\n", ok, SMALL_MAX);
+	assert_int_equal(ok, shared);
+
+	memset(out, 0, sizeof(out));
+	for (unsigned i = 0; i < SMALL_RESERVED; i++) {
+		struct sg_conn *c;
+		int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;
+
+		assert_int_equal(sg_connect(g, ITEST_HOST_CID, HOST_SERVICE, 0, &ops, &out[i], &c),
+				 0);
+		assert_int_equal(sg_kick(g), 0);
+		while (!out[i].connected && !out[i].refused) {
+			if (sim_now_ms() > end)
+				fail_msg("guest connect %u not answered", i);
+			poll_ok(g, 5);
+		}
+		if (!out[i].connected)
+			fail_msg("guest connect %u refused with %u host connections open", i, ok);
+		hfds[i] = itest_host_accept(lfd, ITEST_TIMEOUT_MS);
+		assert_true(hfds[i] >= 0);
+	}
+	for (unsigned i = 0; i < SMALL_MAX; i++)
+		close(fds[i]);
+	for (unsigned i = 0; i < SMALL_RESERVED; i++)
+		close(hfds[i]);
+	close(lfd);
+	sg_close(g);
+	sim_close(s);
+}
+
+static const char *const small_args[] = { "--max-connections", "32",
+					  "--guest-reserved-connections", "8", NULL };
 static const char *const two_default[2] = { "", "" };
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		ITEST_T(test_handshake_flood),
+		ITEST_T_ARGS(test_guest_reserved, small_args),
 		ITEST_T_TWO(test_sibling_cap, two_default),
 	};
 
