@@ -36,6 +36,16 @@ static void check_config(const struct vdv_config *cfg)
 			    vm->tx_buffer_size <= VDV_MAX_TX_BUFFER_SIZE);
 		FUZZ_ASSERT(vm->queue_size >= 1 && vm->queue_size <= VDV_MAX_QUEUE_SIZE &&
 			    !(vm->queue_size & (vm->queue_size - 1)));
+		FUZZ_ASSERT(vm->max_connections >= 1 &&
+			    vm->max_connections <= VDV_MAX_MAX_CONNECTIONS);
+		FUZZ_ASSERT(vm->guest_reserved_connections <= vm->max_connections);
+		FUZZ_ASSERT(vm->max_host_handshakes >= 1 &&
+			    vm->max_host_handshakes <= vm->max_connections);
+		FUZZ_ASSERT(vm->max_sibling_connections >= 1 &&
+			    vm->max_sibling_connections <= vm->max_connections);
+		FUZZ_ASSERT(vm->tx_buffer_budget >=
+				    (uint64_t)vm->max_connections * VDV_TX_BUFFER_FLOOR &&
+			    vm->tx_buffer_budget <= VDV_MAX_TX_BUFFER_BUDGET);
 	}
 }
 

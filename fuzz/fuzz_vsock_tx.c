@@ -125,6 +125,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.queue_size = 64;
 	cfg.groups = groups;
 	cfg.n_groups = 1;
+	/* The budgets as config/budget.c derives them for max-connections 64:
+	 * small, so that inputs reach the limits and the eviction. */
+	cfg.max_connections = 64;
+	cfg.guest_reserved_connections = 8;
+	cfg.max_host_handshakes = 16;
+	cfg.max_sibling_connections = 16;
+	cfg.tx_buffer_budget = 64u * 4096u + 4u * 8192u;
 	loop = ev_loop_new();
 	d = loop ? vsock_dev_new(&cfg, loop) : NULL;
 	fd = memfd_create("fuzz_vsock_tx", MFD_CLOEXEC);

@@ -30,6 +30,7 @@
 #include "daemon/sandbox.h"
 #include "daemon/vm_set.h"
 #include "util/clock.h"
+#include "vsock/vsock.h"
 
 /*
  * Every guest connection holds a host socket, so the default soft limit
@@ -289,6 +290,8 @@ int main(int argc, char **argv)
 	}
 
 	raise_nofile();
+	/* Before any VM thread runs: they share it from their first connection. */
+	vsock_tx_budget_total(cfg.opts.tx_buffer_budget_total);
 
 	/* Read NOTIFY_SOCKET once, then drop it from the environment (as
 	 * sd_notify(unset_environment=1) does): no thread runs yet, so

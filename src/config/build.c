@@ -40,6 +40,12 @@ static int build_number(struct vm_spec *s, enum vm_key k, uint64_t def, uint64_t
 	return parse_number(s, k, s->v[k].value, out, e);
 }
 
+int cfg_build_number(struct vm_spec *s, enum vm_key k, uint64_t def, uint64_t *out,
+		     struct cfg_err *e)
+{
+	return build_number(s, k, def, out, e);
+}
+
 /* Splits key k's '+'-joined value into n items (pointers into a copy that
  * the caller frees with free(items[0])). Empty items are errors. */
 static int split_list(struct vm_spec *s, enum vm_key k, char ***items_out, size_t *n_out,
@@ -282,6 +288,8 @@ int vm_spec_build(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e)
 	}
 
 	r = build_groups(s, vm, e);
+	if (!r)
+		r = cfg_build_budgets(s, vm, e);
 	if (!r)
 		r = cfg_check_vm(s, vm, e);
 	if (r)

@@ -34,6 +34,7 @@ enum {
 	OPT_METRICS,
 	OPT_SANDBOX,
 	OPT_THREADS,
+	OPT_TX_BUFFER_BUDGET_TOTAL,
 	OPT_CHECK,
 	OPT_PRINT_CONFIG,
 };
@@ -52,6 +53,7 @@ static const struct {
 	{ "metrics", OPT_METRICS },
 	{ "sandbox", OPT_SANDBOX },
 	{ "threads", OPT_THREADS },
+	{ "tx-buffer-budget-total", OPT_TX_BUFFER_BUDGET_TOTAL },
 	{ "check", OPT_CHECK },
 	{ "print-config", OPT_PRINT_CONFIG },
 };
@@ -209,6 +211,18 @@ static int process_option(struct cli *c, int id, const char *name, size_t len, c
 			return cfg_errf(c->e, "--%.*s: '%s' is not a sandbox mode (seccomp, none)",
 					(int)len, name, value);
 		return 0;
+	case OPT_TX_BUFFER_BUDGET_TOTAL: {
+		uint64_t n;
+
+		/* At least one floor: a connection always gets that much. */
+		if (cfg_parse_u64(value, &n) != 0 || n < VDV_TX_BUFFER_FLOOR ||
+		    n > VDV_MAX_TX_BUFFER_BUDGET)
+			return cfg_errf(c->e, "--%.*s: '%s' is not a byte count in %u..%llu",
+					(int)len, name, value, VDV_TX_BUFFER_FLOOR,
+					VDV_MAX_TX_BUFFER_BUDGET);
+		o->tx_buffer_budget_total = n;
+		return 0;
+	}
 	case OPT_LOG_LEVEL:
 	default:
 		if (config_log_level_parse(value, &o->log_level) != 0)
@@ -270,6 +284,7 @@ static int parse_option(struct cli *c, int argc, char **argv, int *i)
 	case OPT_METRICS:
 	case OPT_SANDBOX:
 	case OPT_THREADS:
+	case OPT_TX_BUFFER_BUDGET_TOTAL:
 		return process_option(c, id, name, len, value);
 	default:
 		r = enter_mode(c, MODE_SINGLE, name, len);

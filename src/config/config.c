@@ -29,6 +29,7 @@ void config_opts_init(struct vdv_opts *o)
 	o->ready_fd = -1;
 	o->exit_with_fd = -1;
 	o->log_level = LOG_INFO;
+	o->tx_buffer_budget_total = VDV_DEFAULT_TX_BUFFER_BUDGET_TOTAL;
 }
 
 void config_free(struct vdv_config *cfg)

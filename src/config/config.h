@@ -27,6 +27,19 @@
 #define VDV_MAX_QUEUE_SIZE 32768u
 #define VDV_MAX_POLL_US 1000u
 #define VDV_MAX_THREADS 1024u
+/* Connection budgets (see README "Limits"): the total, and the shares
+ * derived from it when not given. */
+#define VDV_DEFAULT_MAX_CONNECTIONS 1024u
+#define VDV_MAX_MAX_CONNECTIONS 65536u
+#define VDV_DEFAULT_GUEST_RESERVED_DIV 8u   /* 1/8 of max-connections */
+#define VDV_DEFAULT_HOST_HANDSHAKES_DIV 4u  /* 1/4 of max-connections */
+#define VDV_DEFAULT_SIBLING_DIV 4u          /* 1/4 of max-connections */
+/* Tx-buffer budgets: what a VM's connections, and all of the process',
+ * may be promised (buf_alloc). A connection always gets the floor. */
+#define VDV_TX_BUFFER_FLOOR 4096u
+#define VDV_DEFAULT_TX_BUFFER_BUDGET (64ull << 20)
+#define VDV_DEFAULT_TX_BUFFER_BUDGET_TOTAL (256ull << 20)
+#define VDV_MAX_TX_BUFFER_BUDGET (1ull << 40)
 
 struct vm_config {
 	uint64_t guest_cid;
@@ -63,6 +76,18 @@ struct vm_config {
 	bool has_socket_fd;
 	int socket_fd;
 	char *socket_fd_path;  /* the path it is bound to (messages), or NULL */
+	/* Connection slots: the total; how many only the guest's own
+	 * connections may use; pending host handshakes (uds-path and
+	 * forward-listen connections the guest has not accepted yet; the
+	 * oldest is evicted for a new one); connections each sibling VM
+	 * may open to this guest. */
+	uint32_t max_connections;
+	uint32_t guest_reserved_connections;
+	uint32_t max_host_handshakes;
+	uint32_t max_sibling_connections;
+	/* Bytes of tx buffer (buf_alloc) this VM's connections may be
+	 * promised: at least max_connections x VDV_TX_BUFFER_FLOOR. */
+	uint64_t tx_buffer_budget;
 };
 
 /* --sandbox: what the daemon gives up once its sockets are open. */
@@ -87,6 +112,9 @@ struct vdv_opts {
 	/* --config FILE's path (points into argv), for SIGHUP to read again;
 	 * NULL without --config and for "--config -" (standard input). */
 	const char *config_file;
+	/* --tx-buffer-budget-total: the tx buffer all VMs' connections may
+	 * be promised (the floor of each is granted even beyond it). */
+	uint64_t tx_buffer_budget_total;
 };
 
 struct vdv_config {

@@ -49,6 +49,12 @@ enum vm_key {
 	VM_KEY_SOCKET_MODE,
 	VM_KEY_SOCKET_GROUP,
 	VM_KEY_SOCKET_FD,
+	/* Connection and memory budgets (issue #12 points 3 and 5). */
+	VM_KEY_MAX_CONNECTIONS,
+	VM_KEY_GUEST_RESERVED_CONNECTIONS,
+	VM_KEY_MAX_HOST_HANDSHAKES,
+	VM_KEY_MAX_SIBLING_CONNECTIONS,
+	VM_KEY_TX_BUFFER_BUDGET,
 	VM_KEY_COUNT,
 };
 
@@ -159,6 +165,13 @@ int cfg_check_path(const struct vm_spec *s, enum vm_key k, const char *path, str
 /* socket-fd: fd is open and a listening AF_UNIX SOCK_STREAM socket; *path
  * gets the path it is bound to (malloc'd) or NULL. */
 int cfg_check_socket_fd(const struct vm_spec *s, uint64_t fd, char **path, struct cfg_err *e);
+/* The connection and tx-buffer budgets of vm (budget.c), after
+ * tx-buffer-size: parsed, defaults derived from max-connections, checked
+ * against each other. */
+int cfg_build_budgets(struct vm_spec *s, struct vm_config *vm, struct cfg_err *e);
+/* Reads key k as a number, or gives def when the key is absent (build.c). */
+int cfg_build_number(struct vm_spec *s, enum vm_key k, uint64_t def, uint64_t *out,
+		     struct cfg_err *e);
 /* Rules across the keys of one VM (required keys, exclusive keys,
  * repeated list items). */
 int cfg_check_vm(const struct vm_spec *s, const struct vm_config *vm, struct cfg_err *e);

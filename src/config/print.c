@@ -131,6 +131,16 @@ static int print_vm(struct printer *p, const struct vm_config *vm)
 		r = key_str(p, "socket_group", vm->socket_group);
 	if (!r && vm->has_socket_fd)
 		r = key_u64(p, "socket_fd", (uint64_t)vm->socket_fd);
+	if (!r)
+		r = key_u64(p, "max_connections", vm->max_connections);
+	if (!r)
+		r = key_u64(p, "guest_reserved_connections", vm->guest_reserved_connections);
+	if (!r)
+		r = key_u64(p, "max_host_handshakes", vm->max_host_handshakes);
+	if (!r)
+		r = key_u64(p, "max_sibling_connections", vm->max_sibling_connections);
+	if (!r)
+		r = key_u64(p, "tx_buffer_budget", vm->tx_buffer_budget);
 	if (r)
 		return r;
 	yaml_mapping_end_event_initialize(&ev);

@@ -24,11 +24,18 @@ static const char *const key_opts[VM_KEY_COUNT] = {
 	[VM_KEY_SOCKET_MODE] = "--socket-mode",
 	[VM_KEY_SOCKET_GROUP] = "--socket-group",
 	[VM_KEY_SOCKET_FD] = "--socket-fd",
+	[VM_KEY_MAX_CONNECTIONS] = "--max-connections",
+	[VM_KEY_GUEST_RESERVED_CONNECTIONS] = "--guest-reserved-connections",
+	[VM_KEY_MAX_HOST_HANDSHAKES] = "--max-host-handshakes",
+	[VM_KEY_MAX_SIBLING_CONNECTIONS] = "--max-sibling-connections",
+	[VM_KEY_TX_BUFFER_BUDGET] = "--tx-buffer-budget",
 };
 
 const char vm_key_list[] = "guest-cid, socket, uds-path, forward-cid, forward-listen, "
 			   "forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
-			   "poll-us, socket-mode, socket-group, socket-fd";
+			   "poll-us, socket-mode, socket-group, socket-fd, max-connections, "
+			   "guest-reserved-connections, max-host-handshakes, "
+			   "max-sibling-connections, tx-buffer-budget";
 
 const char *vm_key_name(enum vm_key k)
 {

@@ -26,21 +26,109 @@ static uint64_t now_ms(void)
 	return (uint64_t)(vdv_now_ns() / 1000000);
 }
 
-bool conn_io_at_limit(struct vsock_dev *d)
+static const char *const src_name[CONN_SRC_COUNT] = {
+	[CONN_SRC_GUEST] = "guest",
+	[CONN_SRC_HOST] = "host",
+	[CONN_SRC_SIBLING] = "sibling",
+};
+
+bool conn_io_ctrl_push(struct vsock_dev *d, const struct vsock_hdr *h)
 {
-	if (d->conns.nconns < VSOCK_MAX_CONNS) {
-		d->limit_logged = false;
+	if (d->ctrl_len == VSOCK_CTRL_QUEUE_LEN) {
+		/* Bounded: a guest flooding us while posting no rx buffers
+		 * loses replies, not our memory. */
+		STAT_INC(d->stats.dropped_ctrl_full);
 		return false;
 	}
-	STAT_INC(d->stats.conn_limit_hits);
-	/* Once per episode, not once per refused connection; and since one
-	 * freed connection ends an episode, episodes are rate limited too. */
-	if (!d->limit_logged)
-		log_warn_rl(&d->limit_rl,
-			    "%s: connection limit (%u) reached; refusing new connections",
-			    d->name, VSOCK_MAX_CONNS);
-	d->limit_logged = true;
+	d->ctrl[(d->ctrl_head + d->ctrl_len++) % VSOCK_CTRL_QUEUE_LEN] = *h;
+	d->rx_work = true;
 	return true;
+}
+
+/* Which limit a new connection of src (from peer_cid, for a sibling)
+ * would break, or NULL when it has a slot. The guest's own connections
+ * may use every slot; the others share all but the reserved ones, host
+ * handshakes and each sibling have a cap of their own. */
+static const char *no_slot(const struct vsock_dev *d, enum conn_src src, uint64_t peer_cid)
+{
+	const struct conn_table *t = &d->conns;
+	const struct vm_config *cfg = d->cfg;
+	unsigned shared = cfg->max_connections - cfg->guest_reserved_connections;
+
+	if (t->nconns >= cfg->max_connections)
+		return "max-connections";
+	if (src == CONN_SRC_GUEST)
+		return NULL;
+	if (t->by_src[CONN_SRC_HOST] + t->by_src[CONN_SRC_SIBLING] >= shared)
+		return "guest-reserved-connections";
+	if (src == CONN_SRC_HOST && t->pend.len >= cfg->max_host_handshakes)
+		return "max-host-handshakes";
+	if (src == CONN_SRC_SIBLING && conn_peer_count(t, peer_cid) >= cfg->max_sibling_connections)
+		return "max-sibling-connections";
+	return NULL;
+}
+
+static void conn_free(struct vsock_conn *c);
+
+/* Makes room for a new host connection: the oldest one still waiting for
+ * the guest goes (an idle client of uds-path must not hold a slot a live
+ * one needs). The guest hears an RST if it was already asked. */
+static void evict_oldest_pending(struct vsock_dev *d, const char *why)
+{
+	struct vsock_conn *c = d->conns.pend.head;
+	struct vsock_hdr h;
+
+	STAT_INC(d->stats.handshakes_evicted);
+	log_info_rl(&d->evict_rl,
+		    "%s: %s reached with %u host connections waiting for the guest; "
+		    "closing the oldest for a new one",
+		    d->name, why, d->conns.pend.len);
+	if (c->p.state == CONN_OFFERED && !(c->p.pending & PEND_REQUEST)) {
+		conn_hdr(&c->p, VIRTIO_VSOCK_OP_RST, &h);
+		conn_io_ctrl_push(d, &h);
+	}
+	conn_free(c);
+}
+
+bool conn_io_admit(struct vsock_dev *d, enum conn_src src, uint64_t peer_cid)
+{
+	const char *why;
+
+	while ((why = no_slot(d, src, peer_cid))) {
+		/* A host connection takes the place of the oldest pending one;
+		 * every limit it can meet counts that one too. */
+		if (src == CONN_SRC_HOST && d->conns.pend.head) {
+			evict_oldest_pending(d, why);
+			continue;
+		}
+		STAT_INC(d->stats.conn_limit_hits);
+		STAT_INC(d->stats.conn_limit_hits_src[src]);
+		/* Once per episode, not once per refused connection; and since
+		 * one freed connection ends an episode, episodes are rate
+		 * limited too. */
+		if (!d->limit_logged)
+			log_warn_rl(&d->limit_rl,
+				    "%s: connection limit (%s) reached; refusing new %s "
+				    "connections (%u open, max-connections %u)",
+				    d->name, why, src_name[src], d->conns.nconns,
+				    d->cfg->max_connections);
+		d->limit_logged = true;
+		return false;
+	}
+	d->limit_logged = false;
+	return true;
+}
+
+/* Brings the VM's gauge of allocated tx buffer up to date for c. */
+static void txmem_sync(struct vsock_conn *c)
+{
+	const struct conn_seq *q = conn_seq(c);
+	uint32_t now = q ? (q->tx.buf ? q->tx.cap : 0) : (c->txbuf ? c->p.buf_alloc : 0);
+
+	if (now != c->txmem) {
+		STAT_ADD(c->dev->txbud.allocated, (uint64_t)now - c->txmem);
+		c->txmem = now;
+	}
 }
 
 /* Edge-triggered: we track readability ourselves and never have to touch
@@ -97,6 +185,16 @@ void conn_io_close(struct vsock_conn *c)
 	c->fd = -1;
 }
 
+/* Forgets c: its socket, its promise and its memory. */
+static void conn_release_all(struct vsock_conn *c)
+{
+	struct vsock_dev *d = c->dev;
+
+	STAT_ADD(d->txbud.allocated, -(uint64_t)c->txmem);
+	tx_budget_give(&d->txbud, c->p.buf_alloc);
+	conn_release(&d->conns, c);
+}
+
 static void conn_free(struct vsock_conn *c)
 {
 	/* Every free counts once, under one cause: the causes sum to the
@@ -104,7 +202,7 @@ static void conn_free(struct vsock_conn *c)
 	STAT_INC(c->dev->stats.conns_closed_by[c->p.end < CONN_END_COUNT ? c->p.end : 0]);
 	STAT_INC(c->dev->stats.conns_freed);
 	conn_io_close(c);
-	conn_release(&c->dev->conns, c);
+	conn_release_all(c);
 }
 
 void conn_io_apply(struct vsock_conn *c, unsigned fx)
@@ -142,27 +240,39 @@ void conn_io_apply(struct vsock_conn *c, unsigned fx)
 		conn_ready_add(&d->conns, c);
 		d->rx_work = true;
 	}
+	/* Accepted by the guest, reset or closing: no longer pending. */
+	if (c->on_pend && c->p.state != CONN_HANDSHAKE && c->p.state != CONN_OFFERED)
+		conn_pend_remove(&d->conns, c);
 }
 
 struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, int fd,
-			       bool wait_out)
+			       bool wait_out, enum conn_src src, uint64_t peer_cid)
 {
 	struct vsock_conn *c;
+	uint32_t buf_alloc;
 
-	if (conn_io_at_limit(d))
+	if (!conn_io_admit(d, src, peer_cid))
 		return NULL;
-	c = conn_alloc(&d->conns, d, (uint32_t)d->cfg->guest_cid, d->cfg->tx_buffer_size);
-	if (!c)
+	/* Promised for the connection's life: the slots left free after it
+	 * keep a floor each out of the VM's budget. */
+	buf_alloc = tx_budget_take(&d->txbud, d->cfg->tx_buffer_size,
+				   d->cfg->max_connections - d->conns.nconns - 1);
+	c = conn_alloc(&d->conns, d, (uint32_t)d->cfg->guest_cid, buf_alloc, src, peer_cid);
+	if (!c) {
+		tx_budget_give(&d->txbud, buf_alloc);
 		return NULL;
+	}
 	c->via = via;
 	c->fd = fd;
 	c->wait_out = wait_out;
 	c->out_armed = wait_out;
 	if (ev_add(d->loop, fd, interest(wait_out), conn_event, c) < 0) {
 		c->fd = -1;
-		conn_release(&d->conns, c);
+		conn_release_all(c);
 		return NULL;
 	}
+	if (src == CONN_SRC_HOST)
+		conn_pend_add(&d->conns, c);
 	STAT_INC(d->stats.conns_created);
 	return c;
 }
@@ -172,8 +282,11 @@ static unsigned host_stopped_reading(struct vsock_conn *c)
 {
 	c->txbuf_len = 0;
 	c->txbuf_head = 0;
-	if (conn_seq(c))
+	if (conn_seq(c)) {
 		msgbuf_clear(&c->seq->tx);
+		msgbuf_trim(&c->seq->tx);
+		txmem_sync(c);
+	}
 	set_interest(c);
 	return conn_on_host_shut_rd(&c->p);
 }
@@ -281,6 +394,7 @@ void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, si
 		c->txbuf_head = 0;
 	}
 	txbuf_append(c, iov, n, (size_t)r, len - (size_t)r);
+	txmem_sync(c);
 	if (c->idle_ms) {
 		c->idle_ms = 0;
 		conn_timed_update(&c->dev->conns, c);
@@ -426,6 +540,7 @@ static ssize_t seq_flush(struct vsock_conn *c)
 		total += len;
 	}
 	msgbuf_trim(m);
+	txmem_sync(c);
 	set_interest(c);
 	return total;
 }
@@ -468,6 +583,7 @@ void conn_io_write_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n
 		conn_io_apply(c, conn_reset(&c->p));
 		return;
 	}
+	txmem_sync(c);
 	if (eom) {
 		conn_io_apply(c, written(c, seq_flush(c)));
 		return;
@@ -636,6 +752,7 @@ void conn_io_timer_fired(struct ev_loop *loop, void *opaque)
 			if (c->txbuf_len == 0 && !conn_seq(c)) {
 				free(c->txbuf);
 				c->txbuf = NULL;
+				txmem_sync(c);
 			}
 		}
 		fx = conn_on_timeout(&c->p, now, &why);

@@ -16,13 +16,21 @@
 
 #include "vsock/dev_state.h"
 
-/* True (counted, logged once per episode) when d may add no connection. */
-bool conn_io_at_limit(struct vsock_dev *d);
-/* A new connection of d owning fd, watched on d's loop (wait_out: its
- * connect completes with EPOLLOUT), owned by backend via. NULL at the
- * connection limit or out of memory; fd is then NOT closed. */
+/* Whether d may add a connection opened by src (from peer_cid, for a
+ * sibling): true, possibly after evicting the oldest pending host
+ * connection for a new host one; false (counted by source, logged once
+ * per episode) when a limit says no. */
+bool conn_io_admit(struct vsock_dev *d, enum conn_src src, uint64_t peer_cid);
+/* A new connection of d owning fd, opened by src (peer_cid: the sibling
+ * VM's CID), watched on d's loop (wait_out: its connect completes with
+ * EPOLLOUT), owned by backend via, with a buf_alloc the tx-buffer budgets
+ * allow. NULL at a connection limit or out of memory; fd is then NOT
+ * closed. */
 struct vsock_conn *conn_io_new(struct vsock_dev *d, struct vsock_backend *via, int fd,
-			       bool wait_out);
+			       bool wait_out, enum conn_src src, uint64_t peer_cid);
+/* Queues a standalone control packet h for the guest (bounded: false,
+ * counted, when the queue is full). */
+bool conn_io_ctrl_push(struct vsock_dev *d, const struct vsock_hdr *h);
 /* Carries out fx (CONN_FX_*). With CONN_FX_FREE, c is gone afterwards. */
 void conn_io_apply(struct vsock_conn *c, unsigned fx);
 /* Hands len bytes of guest payload in iov to the host socket, keeping in

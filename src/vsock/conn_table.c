@@ -16,7 +16,7 @@ static unsigned bucket_of(uint64_t peer_cid, uint32_t peer_port, uint32_t guest_
 
 void conn_table_init(struct conn_table *t)
 {
-	/* t is zeroed memory (the device is calloc'd): the 16 KiB of empty
+	/* t is zeroed memory (the device is mapped zero pages): the 16 KiB of empty
 	 * buckets stay untouched, so an idle VM's pages need not be resident
 	 * (a thousand VMs in one process). */
 	t->next_host_port = VSOCK_HOST_PORT_BASE;
@@ -60,17 +60,80 @@ static void hash_remove(struct conn_table *t, struct vsock_conn *c)
 	c->hashed = false;
 }
 
+void conn_table_fini(struct conn_table *t)
+{
+	free(t->peers);
+	t->peers = NULL;
+	t->npeers = t->peers_cap = 0;
+}
+
+static struct conn_peer_count *peer_find(const struct conn_table *t, uint64_t cid)
+{
+	/* A handful of siblings at most talk to one guest: a short array. */
+	for (unsigned i = 0; i < t->npeers; i++)
+		if (t->peers[i].cid == cid)
+			return &t->peers[i];
+	return NULL;
+}
+
+unsigned conn_peer_count(const struct conn_table *t, uint64_t peer_cid)
+{
+	const struct conn_peer_count *p = peer_find(t, peer_cid);
+
+	return p ? p->n : 0;
+}
+
+/* Counts one more connection from peer cid; false when memory is short. */
+static bool peer_add(struct conn_table *t, uint64_t cid)
+{
+	struct conn_peer_count *p = peer_find(t, cid);
+
+	if (!p) {
+		if (t->npeers == t->peers_cap) {
+			unsigned cap = t->peers_cap ? 2 * t->peers_cap : 4;
+			struct conn_peer_count *q = realloc(t->peers, cap * sizeof(*q));
+
+			if (!q)
+				return false;
+			t->peers = q;
+			t->peers_cap = cap;
+		}
+		p = &t->peers[t->npeers++];
+		*p = (struct conn_peer_count){ .cid = cid };
+	}
+	p->n++;
+	return true;
+}
+
+static void peer_del(struct conn_table *t, uint64_t cid)
+{
+	struct conn_peer_count *p = peer_find(t, cid);
+
+	if (p && --p->n == 0)
+		*p = t->peers[--t->npeers];
+}
+
 struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint32_t guest_cid,
-			      uint32_t buf_alloc)
+			      uint32_t buf_alloc, enum conn_src src, uint64_t peer_cid)
 {
 	struct vsock_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
+	if (src == CONN_SRC_SIBLING && !peer_add(t, peer_cid)) {
+		free(c);
+		return NULL;
+	}
 	conn_init(&c->p, guest_cid, buf_alloc);
 	c->dev = dev;
 	c->fd = -1;
+	c->src = (uint8_t)src;
+	/* A sibling's connection is counted under this CID until it is
+	 * released; offer() sets the same value. */
+	if (src == CONN_SRC_SIBLING)
+		c->p.peer_cid = peer_cid;
 	t->nconns++;
+	t->by_src[src]++;
 	return c;
 }
 
@@ -119,6 +182,21 @@ static struct conn_link *timed_link(struct vsock_conn *c)
 	return &c->timed;
 }
 
+static struct conn_link *pend_link(struct vsock_conn *c)
+{
+	return &c->pend;
+}
+
+void conn_pend_add(struct conn_table *t, struct vsock_conn *c)
+{
+	list_add(&t->pend, &c->pend, &c->on_pend, c, pend_link);
+}
+
+void conn_pend_remove(struct conn_table *t, struct vsock_conn *c)
+{
+	list_del(&t->pend, &c->pend, &c->on_pend, pend_link);
+}
+
 void conn_ready_add(struct conn_table *t, struct vsock_conn *c)
 {
 	list_add(&t->ready, &c->ready, &c->on_ready, c, ready_link);
@@ -142,6 +220,10 @@ void conn_release(struct conn_table *t, struct vsock_conn *c)
 	hash_remove(t, c);
 	list_del(&t->ready, &c->ready, &c->on_ready, ready_link);
 	list_del(&t->timed, &c->timed, &c->on_timed, timed_link);
+	list_del(&t->pend, &c->pend, &c->on_pend, pend_link);
+	if (c->src == CONN_SRC_SIBLING)
+		peer_del(t, c->p.peer_cid);
+	t->by_src[c->src]--;
 	if (conn_seq(c)) {
 		msgbuf_fini(&c->seq->tx);
 		free(c->seq->rx);
@@ -155,8 +237,8 @@ void conn_release(struct conn_table *t, struct vsock_conn *c)
 
 uint32_t conn_alloc_host_port(struct conn_table *t, uint64_t peer_cid, uint32_t guest_port)
 {
-	/* At most VSOCK_MAX_CONNS ports are in use, so this ends quickly. */
-	for (unsigned tries = 0; tries <= VSOCK_MAX_CONNS; tries++) {
+	/* At most nconns ports are in use, so this ends quickly. */
+	for (unsigned tries = 0; tries <= t->nconns; tries++) {
 		uint32_t p = t->next_host_port++;
 		if (t->next_host_port < VSOCK_HOST_PORT_BASE || t->next_host_port == UINT32_MAX)
 			t->next_host_port = VSOCK_HOST_PORT_BASE;

@@ -19,7 +19,6 @@
 struct vsock_dev;
 struct vsock_backend;
 
-#define VSOCK_MAX_CONNS 1024u
 #define VSOCK_HASH_BUCKETS 2048u
 /* Host ports for host-initiated connections start here (as Firecracker). */
 #define VSOCK_HOST_PORT_BASE (1u << 30)
@@ -31,6 +30,20 @@ struct conn_link {
 struct conn_list {
 	struct vsock_conn *head, *tail;
 	unsigned len;
+};
+
+/* Who opened a connection: each has its own share of the VM's slots. */
+enum conn_src {
+	CONN_SRC_GUEST,   /* the guest's REQUEST */
+	CONN_SRC_HOST,    /* a host socket (uds-path, forward-listen) */
+	CONN_SRC_SIBLING, /* another VM of this daemon */
+	CONN_SRC_COUNT,
+};
+
+/* Connections a sibling VM has open to this guest. */
+struct conn_peer_count {
+	uint64_t cid;
+	unsigned n;
 };
 
 /* A SEQPACKET connection's message state, allocated on first use. */
@@ -49,6 +62,7 @@ struct vsock_conn {
 	struct vsock_conn *hash_next;
 	struct conn_link ready;         /* on the ready list: owes the guest a packet */
 	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
+	struct conn_link pend;          /* on the pending list: a host connection not accepted yet */
 	union {                         /* on demand, by p.type (one pointer: 1000s of these) */
 		uint8_t *txbuf;         /* STREAM: ring buffer of p.buf_alloc bytes */
 		struct conn_seq *seq;   /* SEQPACKET: its messages; read it via conn_seq() */
@@ -56,9 +70,11 @@ struct vsock_conn {
 	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
 	int fd;                         /* host socket, or -1 */
 	uint32_t txbuf_head, txbuf_len;
+	uint32_t txmem;                 /* bytes of tx buffer counted in the VM's gauge */
 	uint8_t rx_burst;               /* rx buffers to offer the next readv (1..16) */
 	bool hashed;
-	bool on_ready, on_timed;        /* linked on those lists */
+	bool on_ready, on_timed, on_pend; /* linked on those lists */
+	uint8_t src;                    /* enum conn_src */
 	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
 	bool out_armed;                 /* EPOLLOUT is in fd's interest */
 };
@@ -72,22 +88,34 @@ static inline struct conn_seq *conn_seq(const struct vsock_conn *c)
 /* The table's part of a VM. */
 struct conn_table {
 	unsigned nconns;                /* including handshakes */
+	unsigned by_src[CONN_SRC_COUNT]; /* nconns by who opened them */
 	uint32_t next_host_port;
 	struct conn_list ready;
 	struct conn_list timed;
+	/* Host connections (CONN_SRC_HOST) in their handshake or offered to
+	 * the guest and not answered yet, oldest first: evicted in that
+	 * order when a new one needs the room. */
+	struct conn_list pend;
+	struct conn_peer_count *peers;  /* sibling connections by peer CID */
+	unsigned npeers, peers_cap;
 	/* Last: untouched (not resident) while a VM has no connection. */
 	struct vsock_conn *buckets[VSOCK_HASH_BUCKETS];
 };
 
 /* t must be zeroed memory. */
 void conn_table_init(struct conn_table *t);
+/* Frees what the table holds besides its connections (none may be left). */
+void conn_table_fini(struct conn_table *t);
 
 struct vsock_conn *conn_lookup(struct conn_table *t, uint64_t peer_cid, uint32_t peer_port,
 			       uint32_t guest_port);
-/* A connection of dev, not in the table yet, with no host socket.
- * NULL when memory is short. */
+/* A connection of dev opened by src (a sibling's: from peer_cid, which it
+ * keeps), not in the table yet, with no host socket. NULL when memory is
+ * short. */
 struct vsock_conn *conn_alloc(struct conn_table *t, struct vsock_dev *dev, uint32_t guest_cid,
-			      uint32_t buf_alloc);
+			      uint32_t buf_alloc, enum conn_src src, uint64_t peer_cid);
+/* Connections the sibling VM peer_cid opened to this guest. */
+unsigned conn_peer_count(const struct conn_table *t, uint64_t peer_cid);
 /* Enters c under its port pair (c->p.peer_cid, peer_port, guest_port). */
 void conn_hash_insert(struct conn_table *t, struct vsock_conn *c);
 /* Unlinks c from everything and frees it; the host socket must be closed. */
@@ -100,5 +128,8 @@ void conn_ready_remove(struct conn_table *t, struct vsock_conn *c);
 /* Puts c on the deadline list when p.deadline_ms or idle_ms is set, else
  * takes it off. */
 void conn_timed_update(struct conn_table *t, struct vsock_conn *c);
+/* The pending list: on while a host connection waits for the guest. */
+void conn_pend_add(struct conn_table *t, struct vsock_conn *c);
+void conn_pend_remove(struct conn_table *t, struct vsock_conn *c);
 
 #endif

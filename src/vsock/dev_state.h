@@ -19,6 +19,7 @@
 #include "vhost_user/vu_dev.h"
 #include "vsock/backend.h"
 #include "vsock/conn_table.h"
+#include "vsock/tx_budget.h"
 #include "vsock/vsock_proto.h"
 
 /* Standalone replies (RST to unknown connections) waiting for rx buffers. */
@@ -40,7 +41,9 @@ struct vsock_dev_stats {
 	uint64_t tx_bytes, rx_bytes;
 	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
 	uint64_t rst_sent;
-	uint64_t conn_limit_hits;
+	uint64_t conn_limit_hits;            /* all sources */
+	uint64_t conn_limit_hits_src[CONN_SRC_COUNT]; /* by enum conn_src */
+	uint64_t handshakes_evicted;         /* oldest pending host handshakes, for a new one */
 	uint64_t conns_created, conns_freed; /* connection objects */
 	uint64_t conns_closed_by[CONN_END_COUNT]; /* freed, by enum conn_end */
 	uint64_t conns_established;          /* handshakes completed */
@@ -72,6 +75,7 @@ struct vsock_dev {
 	struct vsock_backend *backends[VSOCK_MAX_BACKENDS]; /* asked in order */
 	unsigned nbackends;
 
+	struct tx_budget txbud;          /* tx-buffer budget (promised, allocated) */
 	bool limit_logged;
 	/* Lines a peer can provoke at will, at most LOG_RL_BURST per 10 s:
 	 * limit episodes (a flapping limit starts one per freed connection)
@@ -80,6 +84,7 @@ struct vsock_dev {
 	struct log_ratelimit limit_rl;
 	struct log_ratelimit handshake_rl;
 	struct log_ratelimit timeout_rl;
+	struct log_ratelimit evict_rl;  /* evicted pending host handshakes */
 	unsigned ctrl_head, ctrl_len;   /* of ctrl[], below */
 
 	struct ev_timer timer;          /* the earliest connection deadline */

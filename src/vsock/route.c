@@ -43,7 +43,7 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		refuse(d, h);
 		return;
 	}
-	if (conn_io_at_limit(d)) {
+	if (!conn_io_admit(d, CONN_SRC_GUEST, 0)) {
 		refuse(d, h);
 		return;
 	}
@@ -59,7 +59,7 @@ void route_request(struct vsock_dev *d, const struct vsock_hdr *h)
 		refuse(d, h);
 		return;
 	}
-	c = conn_io_new(d, b, fd, (wait & EPOLLOUT) != 0);
+	c = conn_io_new(d, b, fd, (wait & EPOLLOUT) != 0, CONN_SRC_GUEST, 0);
 	if (!c) {
 		close(fd);
 		refuse(d, h);

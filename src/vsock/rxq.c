@@ -22,27 +22,17 @@
 
 void rxq_reply_rst(struct vsock_dev *d, const struct vsock_hdr *in)
 {
-	struct vsock_hdr *h;
-
 	/* Never answer an RST with an RST: two peers could ping-pong forever. */
 	if (in->op == VIRTIO_VSOCK_OP_RST)
 		return;
-	if (d->ctrl_len == VSOCK_CTRL_QUEUE_LEN) {
-		/* Bounded: a guest flooding us while posting no rx buffers
-		 * loses replies, not our memory. */
-		STAT_INC(d->stats.dropped_ctrl_full);
-		return;
-	}
-	h = &d->ctrl[(d->ctrl_head + d->ctrl_len++) % VSOCK_CTRL_QUEUE_LEN];
-	*h = (struct vsock_hdr){
-		.src_cid = in->dst_cid,
-		.dst_cid = d->cfg->guest_cid,
-		.src_port = in->dst_port,
-		.dst_port = in->src_port,
-		.type = in->type,
-		.op = VIRTIO_VSOCK_OP_RST,
-	};
-	d->rx_work = true;
+	conn_io_ctrl_push(d, &(struct vsock_hdr){
+				     .src_cid = in->dst_cid,
+				     .dst_cid = d->cfg->guest_cid,
+				     .src_port = in->dst_port,
+				     .dst_port = in->src_port,
+				     .type = in->type,
+				     .op = VIRTIO_VSOCK_OP_RST,
+			     });
 }
 
 /* Writes the header at the start of the element's writable part. */

@@ -21,6 +21,9 @@ struct vsock_dev *vsock_dev_new(const struct vm_config *cfg, struct ev_loop *loo
 void vsock_dev_free(struct vsock_dev *d);
 /* Appends b (asked for guest REQUESTs in the order added). 0 or -ENOSPC. */
 int vsock_dev_add_backend(struct vsock_dev *d, struct vsock_backend *b);
+/* The tx-buffer budget all VMs share (--tx-buffer-budget-total); set
+ * before any VM runs. */
+void vsock_tx_budget_total(uint64_t limit);
 /* Connections alive, handshakes included. */
 unsigned vsock_dev_nconns(const struct vsock_dev *d);
 /* The device's vhost-user session, for a listener to attach VMMs to. */
@@ -39,7 +42,11 @@ struct vsock_metrics {
 	uint64_t bytes_from_guest, bytes_to_guest; /* payload bytes */
 	uint64_t rst_sent;
 	uint64_t dropped_spoofed, dropped_malformed, dropped_ctrl_full;
-	uint64_t conn_limit_hits;
+	uint64_t conn_limit_hits;     /* all sources; and by source: */
+	uint64_t conn_limit_hits_guest, conn_limit_hits_host, conn_limit_hits_sibling;
+	uint64_t handshakes_evicted;  /* pending host connections closed for newer ones */
+	uint64_t tx_buffer_bytes;     /* now: tx buffer allocated (guest data the host has not taken) */
+	uint64_t tx_buffer_promised;  /* now: buf_alloc promised to the VM's connections */
 	uint64_t conns_established;
 	uint64_t conns_open;          /* now, handshakes included */
 	uint64_t rx_no_buffer;        /* passes with data waiting and no rx buffer */

@@ -115,6 +115,12 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.dropped_malformed = STAT_GET(s->dropped_malformed),
 		.dropped_ctrl_full = STAT_GET(s->dropped_ctrl_full),
 		.conn_limit_hits = STAT_GET(s->conn_limit_hits),
+		.conn_limit_hits_guest = STAT_GET(s->conn_limit_hits_src[CONN_SRC_GUEST]),
+		.conn_limit_hits_host = STAT_GET(s->conn_limit_hits_src[CONN_SRC_HOST]),
+		.conn_limit_hits_sibling = STAT_GET(s->conn_limit_hits_src[CONN_SRC_SIBLING]),
+		.handshakes_evicted = STAT_GET(s->handshakes_evicted),
+		.tx_buffer_bytes = STAT_GET(d->txbud.allocated),
+		.tx_buffer_promised = STAT_GET(d->txbud.promised),
 		.conns_established = STAT_GET(s->conns_established),
 		.conns_open = created - freed,
 		.rx_no_buffer = STAT_GET(s->rx_no_buffer),
@@ -331,6 +337,7 @@ struct vsock_dev *vsock_dev_new(const struct vm_config *cfg, struct ev_loop *loo
 	d->loop = loop;
 	snprintf(d->name, sizeof(d->name), "vm cid %llu", (unsigned long long)cfg->guest_cid);
 	conn_table_init(&d->conns);
+	d->txbud.limit = cfg->tx_buffer_budget;
 	ev_timer_init(&d->timer, conn_io_timer_fired, d);
 	d->client = (struct ev_client){
 		.before_sleep = vsock_before_sleep,
@@ -353,6 +360,7 @@ void vsock_dev_free(struct vsock_dev *d)
 		return;
 	vu_dev_destroy(&d->vu);
 	conn_io_free_all(d);
+	conn_table_fini(&d->conns);
 	/* The loop lives on (other VMs share it): nothing of ours stays in it. */
 	ev_timer_cancel(d->loop, &d->timer);
 	ev_client_del(d->loop, &d->client);
@@ -366,6 +374,11 @@ int vsock_dev_add_backend(struct vsock_dev *d, struct vsock_backend *b)
 	b->dev = d;
 	d->backends[d->nbackends++] = b;
 	return 0;
+}
+
+void vsock_tx_budget_total(uint64_t limit)
+{
+	tx_budget_set_total(limit);
 }
 
 unsigned vsock_dev_nconns(const struct vsock_dev *d)
@@ -479,7 +492,9 @@ static int offer(struct vsock_conn *c, uint64_t peer_cid, uint32_t peer_port,
 int vsock_offer(struct vsock_backend *b, int fd, uint16_t type, uint64_t peer_cid,
 		uint32_t peer_port, uint32_t guest_port)
 {
-	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
+	/* From the host's CID: a host socket (forward-listen); else a VM. */
+	enum conn_src src = peer_cid == VSOCK_HOST_CID ? CONN_SRC_HOST : CONN_SRC_SIBLING;
+	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false, src, peer_cid);
 	int r;
 
 	if (!c) {
@@ -497,7 +512,7 @@ int vsock_offer(struct vsock_backend *b, int fd, uint16_t type, uint64_t peer_ci
 
 struct vsock_conn *vsock_handshake_start(struct vsock_backend *b, int fd, uint16_t type)
 {
-	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false);
+	struct vsock_conn *c = conn_io_new(b->dev, b, fd, false, CONN_SRC_HOST, VSOCK_HOST_CID);
 
 	if (!c) {
 		close(fd);

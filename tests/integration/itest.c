@@ -42,6 +42,102 @@ int itest_setup_args(void **state)
 	return setup_with(state, *state);
 }
 
+int itest_setup_two(void **state)
+{
+	const char *const *keys = *state;
+	struct itest *t = calloc(1, sizeof(*t));
+	char vm1[3 * SIM_DAEMON_PATH_MAX], vm2[3 * SIM_DAEMON_PATH_MAX];
+	const char *argv[] = { sim_daemon_exe(), "--vm", vm1, "--vm", vm2, "--metrics",
+			       "unix:%D/metrics.sock", NULL };
+	char path2[SIM_DAEMON_PATH_MAX + 16];
+	int r;
+
+	if (!t)
+		return -1;
+	snprintf(vm1, sizeof(vm1), "guest-cid=%u,socket=%%D/vhost.sock,uds-path=%%D/vm.vsock%s",
+		 ITEST_CID, keys[0]);
+	snprintf(vm2, sizeof(vm2), "guest-cid=%u,socket=%%D/vhost2.sock,uds-path=%%D/vm2.vsock%s",
+		 ITEST_CID2, keys[1]);
+	r = sim_daemon_spawn_argv(&t->d, argv, NULL, 0);
+	if (!r)
+		r = sim_daemon_wait_path(&t->d, t->d.socket_path, 10000);
+	snprintf(path2, sizeof(path2), "%s/vhost2.sock", t->d.dir);
+	if (!r)
+		r = sim_daemon_wait_path(&t->d, path2, 10000);
+	if (r) {
+		fprintf(stderr, "spawning %s with two VMs: %s\n", sim_daemon_exe(), strerror(-r));
+		sim_daemon_dump_log(&t->d, stderr, 8192);
+		sim_daemon_stop(&t->d, 1000, NULL);
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+void itest_vm2(const struct itest *t, struct itest *out)
+{
+	*out = *t;
+	snprintf(out->d.socket_path, sizeof(out->d.socket_path), "%.80s/vhost2.sock", t->d.dir);
+	snprintf(out->d.uds_path, sizeof(out->d.uds_path), "%.80s/vm2.vsock", t->d.dir);
+}
+
+char *itest_metrics_scrape(const struct itest *t)
+{
+	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap), *body;
+	int fd = -1;
+
+	assert_non_null(buf);
+	snprintf(su.sun_path, sizeof(su.sun_path), "%s/metrics.sock", t->d.dir);
+	/* The daemon opens it after the VMs' sockets: retry, bounded. */
+	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&su, sizeof(su)) == 0)
+			break;
+		close(fd);
+		if (sim_now_ms() > end)
+			fail_msg("cannot connect to %s: %s", su.sun_path, strerror(errno));
+		usleep(10000);
+	}
+	assert_int_equal(itest_host_write(fd, req, sizeof(req) - 1, ITEST_TIMEOUT_MS), 0);
+	for (;;) {
+		ssize_t n;
+
+		if (got + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		n = itest_host_read(fd, buf + got, cap - 1 - got, ITEST_TIMEOUT_MS);
+		if (n == 0)
+			break;
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	close(fd);
+	if (strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) || !(body = strstr(buf, "\r\n\r\n")))
+		fail_msg("scrape answered: %.80s", buf);
+	memmove(buf, body + 3, strlen(body + 3) + 1); /* keeps a leading '\n' */
+	return buf;
+}
+
+unsigned long long itest_metrics_sample(const char *text, const char *name)
+{
+	char want[200];
+	const char *p;
+
+	snprintf(want, sizeof(want), "\n%s ", name);
+	p = strstr(text, want);
+	if (!p)
+		fail_msg("no sample %s in:\n%s", name, text);
+	return strtoull(p + strlen(want), NULL, 10);
+}
+
 int itest_teardown(void **state)
 {
 	struct itest *t = *state;

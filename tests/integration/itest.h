@@ -47,6 +47,30 @@ int itest_setup_args(void **state);
 	cmocka_unit_test_prestate_setup_teardown(fn, itest_setup_args,         \
 						 itest_teardown, (void *)(argv))
 
+/* ---- two VMs in one daemon ---- */
+
+#define ITEST_CID2 6
+
+/* cmocka setup for a daemon serving two VMs of one sibling group:
+ * ITEST_CID at the usual paths (t->d.socket_path, t->d.uds_path) and
+ * ITEST_CID2 at DIR/vhost2.sock and DIR/vm2.vsock (see itest_vm2), with
+ * --metrics unix:DIR/metrics.sock. The prestate is a const char *[2]: more
+ * --vm keys for each VM (",key=value..." or ""). */
+int itest_setup_two(void **state);
+#define ITEST_T_TWO(fn, keys)                                                  \
+	cmocka_unit_test_prestate_setup_teardown(fn, itest_setup_two,          \
+						 itest_teardown, (void *)(keys))
+/* The second VM as a view for itest_start, itest_host_listen and
+ * itest_host_dial (the same daemon; never torn down by itself). */
+void itest_vm2(const struct itest *t, struct itest *out);
+
+/* GET /metrics on DIR/metrics.sock (--metrics unix:%D/metrics.sock): the
+ * body, malloc'd and NUL-terminated (asserts a 200 answer). */
+char *itest_metrics_scrape(const struct itest *t);
+/* The value of the sample whose name and labels are exactly name, e.g.
+ * vdv_tx_buffer_bytes{cid="5"}; fails the test when there is none. */
+unsigned long long itest_metrics_sample(const char *text, const char *name);
+
 /* Test options: defaults with bounded, shortish timeouts. */
 void itest_opts(struct sim_opts *o);
 

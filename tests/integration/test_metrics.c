@@ -100,14 +100,7 @@ static char *scrape(const struct itest *t, bool tcp)
 /* The value of the sample whose name and labels are exactly sample. */
 static unsigned long long sample(const char *text, const char *name)
 {
-	char want[200];
-	const char *p;
-
-	snprintf(want, sizeof(want), "\n%s ", name);
-	p = strstr(text, want);
-	if (!p)
-		fail_msg("no sample %s in:\n%s", name, text);
-	return strtoull(p + strlen(want), NULL, 10);
+	return itest_metrics_sample(text, name);
 }
 
 /* The value of metric{cid="<ours>"[,label]}. */

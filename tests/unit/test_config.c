@@ -477,7 +477,9 @@ static const struct invalid_case invalid_cases[] = {
 	{ "--vm unknown key", { "--vm", VM_OK ",color=red" }, NULL,
 	  { "--vm #1: unknown key 'color'", "valid keys: guest-cid, socket, uds-path, forward-cid, "
 	    "forward-listen, forward-listen-seqpacket, tx-buffer-size, queue-size, groups, "
-	    "poll-us, socket-mode, socket-group, socket-fd;" } },
+	    "poll-us, socket-mode, socket-group, socket-fd, max-connections, "
+	    "guest-reserved-connections, max-host-handshakes, max-sibling-connections, "
+	    "tx-buffer-budget;" } },
 	{ "--vm key with space", { "--vm", VM_OK ", guest-cid=4" }, NULL,
 	  { "unknown key ' guest-cid'" } },
 	{ "--vm repeated key", { "--vm", VM_OK ",guest-cid=4,guest_cid=5" }, NULL,

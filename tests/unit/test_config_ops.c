@@ -226,6 +226,13 @@ static void roundtrip(const char *const *args)
 		if (a.vms[i].socket_group)
 			assert_string_equal(a.vms[i].socket_group, b.vms[i].socket_group);
 		assert_int_equal(a.vms[i].socket_gid, b.vms[i].socket_gid);
+		assert_int_equal(a.vms[i].max_connections, b.vms[i].max_connections);
+		assert_int_equal(a.vms[i].guest_reserved_connections,
+				 b.vms[i].guest_reserved_connections);
+		assert_int_equal(a.vms[i].max_host_handshakes, b.vms[i].max_host_handshakes);
+		assert_int_equal(a.vms[i].max_sibling_connections,
+				 b.vms[i].max_sibling_connections);
+		assert_int_equal(a.vms[i].tx_buffer_budget, b.vms[i].tx_buffer_budget);
 	}
 	free(t1);
 	free(t2);
@@ -245,6 +252,10 @@ static void test_print_roundtrip(void **state)
 		"--vm", "guest-cid=12,socket=/tmp/v12.sock,forward-cid=1,socket-mode=660,"
 			"socket-group=0",
 		"--vm", "guest-cid=13,socket=/tmp/v13.sock,forward-cid=1,socket_mode=0",
+		"--vm", "guest-cid=14,socket=/tmp/v14.sock,forward-cid=1,max-connections=40,"
+			"guest-reserved-connections=0,max-host-handshakes=40,"
+			"max_sibling_connections=3,tx-buffer-budget=0x30000000",
+		"--vm", "guest-cid=15,socket=/tmp/v15.sock,forward-cid=1,max-connections=65536",
 		NULL
 	};
 	/* Paths that YAML would read as something else if left plain. */
@@ -295,9 +306,90 @@ static void test_print_content(void **state)
 			       "  tx_buffer_size: 65536\n"
 			       "  queue_size: 1024\n"
 			       "  groups: 'default'\n"
-			       "  poll_us: 7\n");
+			       "  poll_us: 7\n"
+			       "  max_connections: 1024\n"
+			       "  guest_reserved_connections: 128\n"
+			       "  max_host_handshakes: 256\n"
+			       "  max_sibling_connections: 256\n"
+			       "  tx_buffer_budget: 67108864\n");
 	free(t);
 	config_free(&cfg);
+}
+
+/* Connection and tx-buffer budgets (issue #12 points 3, 5): defaults,
+ * shares derived from max-connections, every form, and the errors. */
+static void test_budget_keys(void **state)
+{
+	struct vdv_config cfg;
+	char err[512];
+	(void)state;
+
+	{
+		const char *const a[] = { VM1, NULL };
+
+		assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(cfg.vms[0].max_connections, 1024);
+		assert_int_equal(cfg.vms[0].guest_reserved_connections, 128);
+		assert_int_equal(cfg.vms[0].max_host_handshakes, 256);
+		assert_int_equal(cfg.vms[0].max_sibling_connections, 256);
+		assert_int_equal(cfg.vms[0].tx_buffer_budget, 64u << 20);
+		assert_int_equal(cfg.opts.tx_buffer_budget_total, 256u << 20);
+		config_free(&cfg);
+	}
+	{
+		/* A smaller total needs no other key; a larger one raises the
+		 * default budget to hold every connection's floor. */
+		const char *const a[] = { "--vm", "socket=/tmp/a,uds-path=/tmp/u,max-connections=16",
+					  "--vm", "guest-cid=4,socket=/tmp/b,uds-path=/tmp/v,"
+						  "max-connections=32768",
+					  "--tx-buffer-budget-total", "0x100000", NULL };
+
+		assert_int_equal(parse(a, &cfg, err, sizeof(err)), CONFIG_OK);
+		assert_int_equal(cfg.vms[0].guest_reserved_connections, 2);
+		assert_int_equal(cfg.vms[0].max_host_handshakes, 4);
+		assert_int_equal(cfg.vms[0].max_sibling_connections, 4);
+		assert_int_equal(cfg.vms[1].tx_buffer_budget, 32768u * 4096u);
+		assert_int_equal(cfg.opts.tx_buffer_budget_total, 0x100000);
+		config_free(&cfg);
+	}
+	{
+		const char *yaml = "vms:\n  - socket: /tmp/y\n    uds_path: /tmp/u\n"
+				   "    max_connections: 1\n    max-host-handshakes: 1\n"
+				   "    guest_reserved_connections: 1\n"
+				   "    tx_buffer_budget: 4096\n";
+
+		assert_int_equal(config_parse_yaml_string(yaml, strlen(yaml), &cfg, err,
+							  sizeof(err)),
+				 CONFIG_OK);
+		assert_int_equal(cfg.vms[0].max_connections, 1);
+		assert_int_equal(cfg.vms[0].guest_reserved_connections, 1);
+		assert_int_equal(cfg.vms[0].max_sibling_connections, 1);
+		assert_int_equal(cfg.vms[0].tx_buffer_budget, 4096);
+		config_free(&cfg);
+	}
+	static const struct {
+		const char *args[7];
+		const char *msg;
+	} bad[] = {
+		{ { VM1, "--max-connections", "0" }, "--max-connections 0 is out of range 1..65536" },
+		{ { VM1, "--max-connections", "65537" }, "out of range 1..65536" },
+		{ { VM1, "--guest-reserved-connections", "1025" },
+		  "--guest-reserved-connections 1025 is out of range 0..1024 (max-connections is "
+		  "1024)" },
+		{ { VM1, "--max-host-handshakes", "0" }, "--max-host-handshakes 0 is out of range" },
+		{ { VM1, "--max-sibling-connections", "2000" },
+		  "--max-sibling-connections 2000 is out of range 1..1024" },
+		{ { VM1, "--tx-buffer-budget", "4194303" },
+		  "--tx-buffer-budget 4194303 is out of range 4194304..1099511627776 (at least "
+		  "max-connections 1024 x 4096" },
+		{ { VM1, "--tx-buffer-budget-total", "4095" },
+		  "--tx-buffer-budget-total: '4095' is not a byte count in 4096..1099511627776" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(parse(bad[i].args, &cfg, err, sizeof(err)), CONFIG_ERROR);
+		if (!strstr(err, bad[i].msg))
+			fail_msg("case %zu: error '%s' lacks '%s'", i, err, bad[i].msg);
+	}
 }
 
 /* socket-mode and socket-group: parsed from every form, printed only when
@@ -382,7 +474,12 @@ static void test_print_forward(void **state)
 			       "  tx_buffer_size: 65536\n"
 			       "  queue_size: 1024\n"
 			       "  groups: 'default'\n"
-			       "  poll_us: 50\n");
+			       "  poll_us: 50\n"
+			       "  max_connections: 1024\n"
+			       "  guest_reserved_connections: 128\n"
+			       "  max_host_handshakes: 256\n"
+			       "  max_sibling_connections: 256\n"
+			       "  tx_buffer_budget: 67108864\n");
 	free(t);
 	config_free(&cfg);
 }
@@ -553,6 +650,7 @@ int main(void)
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_check_known_on_error);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_roundtrip);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_budget_keys);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_content);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_print_forward);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(test_socket_access_keys);
