@@ -24,26 +24,6 @@
 
 const unsigned scale_vm_counts[SCALE_STEPS] = { 1, 16, 256, 1000 };
 
-static long status_field(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
 static long count_fds(pid_t pid)
 {
 	char path[64];
@@ -76,24 +56,6 @@ static int write_config(const char *dir, unsigned n, char *path, size_t cap)
 		fprintf(f, "  - {guest_cid: %u, socket: %s/v%u.sock, uds_path: %s/u%u.vsock}\n",
 			3 + i, dir, 3 + i, dir, 3 + i);
 	return fclose(f) ? -errno : 0;
-}
-
-static void rm_tree(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char p[512];
-
-	if (!dp)
-		return;
-	while ((de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(dir);
 }
 
 int run_scale(struct bench *b, int which, unsigned step)
@@ -131,7 +93,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 		r = sim_daemon_wait_path(&d, last, WAIT_MS);
 	if (!r) {
 		usleep(b->cfg.smoke ? SETTLE_SMOKE_US : SETTLE_US);
-		threads = status_field(d.pid, "Threads");
+		threads = sim_proc_status(d.pid, "Threads");
 		fds = count_fds(d.pid);
 		r = mem_read(d.pid, &m);
 		if (!r && (threads < 0 || fds < 0))
@@ -151,6 +113,6 @@ int run_scale(struct bench *b, int which, unsigned step)
 		bench_fail(b, id, which, "%u idle VMs: the daemon did not stop cleanly", n);
 		r = -EIO;
 	}
-	rm_tree(dir);
+	sim_rm_tree(dir);
 	return r ? -1 : 0;
 }

@@ -78,24 +78,6 @@ static int spawn(struct rt *t, bool with_config)
 	return r ? r : sim_daemon_wait_path(&t->d, t->sock[0], 10000);
 }
 
-static void rm_tree(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char p[SIM_DAEMON_PATH_MAX + 258];
-
-	if (!dp)
-		return;
-	while ((de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(dir);
-}
-
 static int setup_with(void **state, bool with_config)
 {
 	struct rt *t = calloc(1, sizeof(*t));
@@ -123,7 +105,7 @@ static int setup_with(void **state, bool with_config)
 		fprintf(stderr, "spawning %s: %s\n", sim_daemon_exe(), strerror(-r));
 		sim_daemon_dump_log(&t->d, stderr, 8192);
 		sim_daemon_stop(&t->d, 1000, NULL);
-		rm_tree(t->dir);
+		sim_rm_tree(t->dir);
 		free(t);
 		return -1;
 	}
@@ -155,7 +137,7 @@ static int teardown(void **state)
 		sim_daemon_dump_log(&t->d, stderr, 32768);
 	}
 	if (!getenv("VDV_KEEP_TMP"))
-		rm_tree(t->dir);
+		sim_rm_tree(t->dir);
 	free(t);
 	return r ? -1 : 0;
 }

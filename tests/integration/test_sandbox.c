@@ -25,41 +25,20 @@
 #define EXIT_TIMEOUT_MS 10000
 
 /* The value of "Name:" in /proc/PID/status (pid 0: this process), or -1. */
-static long proc_status(pid_t pid, const char *name)
-{
-	char path[64], line[256];
-	size_t n = strlen(name);
-	long v = -1;
-	FILE *f;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/status");
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, n) && line[n] == ':')
-			v = strtol(line + n + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 static void test_default_is_seccomp(void **state)
 {
 	struct itest *t = *state;
-	long own_filters = proc_status(0, "Seccomp_filters");
+	long own_filters = sim_proc_status(0, "Seccomp_filters");
 
 	/* The vhost-user socket exists before the filter is loaded, but a VMM
 	 * is served only by the VM's thread, which starts after it: once a
 	 * frontend has negotiated and started its rings, the filter is in. */
 	itest_fresh_frontend_ok(t);
-	assert_int_equal(proc_status(t->d.pid, "Seccomp"), 2);
-	assert_int_equal(proc_status(t->d.pid, "NoNewPrivs"), 1);
+	assert_int_equal(sim_proc_status(t->d.pid, "Seccomp"), 2);
+	assert_int_equal(sim_proc_status(t->d.pid, "NoNewPrivs"), 1);
 	/* One filter more than we run under (kernels since 5.9 say). */
 	if (own_filters >= 0)
-		assert_int_equal(proc_status(t->d.pid, "Seccomp_filters"), own_filters + 1);
+		assert_int_equal(sim_proc_status(t->d.pid, "Seccomp_filters"), own_filters + 1);
 }
 
 static void test_none_is_unconfined(void **state)
@@ -69,10 +48,10 @@ static void test_none_is_unconfined(void **state)
 	/* Served first, as above: a filter would be in by then. */
 	itest_fresh_frontend_ok(t);
 	/* As we are: 0 and 0 on a plain host. */
-	assert_int_equal(proc_status(t->d.pid, "Seccomp"), proc_status(0, "Seccomp"));
-	assert_int_equal(proc_status(t->d.pid, "NoNewPrivs"), proc_status(0, "NoNewPrivs"));
-	assert_int_equal(proc_status(t->d.pid, "Seccomp_filters"),
-			 proc_status(0, "Seccomp_filters"));
+	assert_int_equal(sim_proc_status(t->d.pid, "Seccomp"), sim_proc_status(0, "Seccomp"));
+	assert_int_equal(sim_proc_status(t->d.pid, "NoNewPrivs"), sim_proc_status(0, "NoNewPrivs"));
+	assert_int_equal(sim_proc_status(t->d.pid, "Seccomp_filters"),
+			 sim_proc_status(0, "Seccomp_filters"));
 }
 
 static const char *const none_args[] = { "--sandbox", "none", NULL };

@@ -770,24 +770,6 @@ static int spawn(struct sibt *t, bool yaml, const char *threads)
 	return r;
 }
 
-static void rm_tree(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char p[SIM_DAEMON_PATH_MAX + 258];
-
-	if (!dp)
-		return;
-	while ((de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(dir);
-}
-
 static int setup_with(void **state, bool yaml, const char *threads)
 {
 	struct sibt *t = calloc(1, sizeof(*t));
@@ -801,7 +783,7 @@ static int setup_with(void **state, bool yaml, const char *threads)
 		sim_daemon_dump_log(&t->d, stderr, 8192);
 		sim_daemon_stop(&t->d, 1000, NULL);
 		if (t->dir[0])
-			rm_tree(t->dir);
+			sim_rm_tree(t->dir);
 		free(t);
 		return -1;
 	}
@@ -841,7 +823,7 @@ static int teardown(void **state)
 		fprintf(stderr, "daemon did not exit cleanly on SIGTERM: %s (status 0x%x)\n",
 			strerror(-r), status);
 	if (!getenv("VDV_KEEP_TMP"))
-		rm_tree(t->dir);
+		sim_rm_tree(t->dir);
 	free(t);
 	return r ? -1 : 0;
 }
@@ -874,40 +856,19 @@ static void guests_start(struct sibt *t, struct guest *g, unsigned n)
 		guest_init(&g[i], vm_start(t, i), names[i]);
 }
 
-static long proc_kb(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 struct rss {
 	long base_rss, base_anon, max_rss, max_anon;
 };
 
 static void rss_base(struct rss *m, pid_t pid)
 {
-	m->base_rss = m->max_rss = proc_kb(pid, "VmRSS");
-	m->base_anon = m->max_anon = proc_kb(pid, "RssAnon");
+	m->base_rss = m->max_rss = sim_proc_status(pid, "VmRSS");
+	m->base_anon = m->max_anon = sim_proc_status(pid, "RssAnon");
 }
 
 static void rss_sample(struct rss *m, pid_t pid)
 {
-	long r = proc_kb(pid, "VmRSS"), a = proc_kb(pid, "RssAnon");
+	long r = sim_proc_status(pid, "VmRSS"), a = sim_proc_status(pid, "RssAnon");
 
 	if (r > m->max_rss)
 		m->max_rss = r;

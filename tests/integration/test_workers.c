@@ -40,24 +40,6 @@ static void uds_path(const struct wt *t, unsigned i, char *buf, size_t len)
 	snprintf(buf, len, "%s/u%u.vsock", t->dir, 3 + i);
 }
 
-static void rm_tree(const char *dir)
-{
-	DIR *dp = opendir(dir);
-	struct dirent *de;
-	char p[SIM_DAEMON_PATH_MAX + 258];
-
-	if (!dp)
-		return;
-	while ((de = readdir(dp))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(dp);
-	rmdir(dir);
-}
-
 /* n VMs (CIDs 3..) from one YAML file, served by `threads` workers. */
 static int setup_n(void **state, unsigned n, const char *threads)
 {
@@ -98,7 +80,7 @@ static int setup_n(void **state, unsigned n, const char *threads)
 		fprintf(stderr, "spawning %s with %u VMs: %s\n", sim_daemon_exe(), n, strerror(-r));
 		sim_daemon_dump_log(&t->d, stderr, 8192);
 		sim_daemon_stop(&t->d, 1000, NULL);
-		rm_tree(t->dir);
+		sim_rm_tree(t->dir);
 		free(t);
 		return -1;
 	}
@@ -130,40 +112,20 @@ static int teardown(void **state)
 		sim_daemon_dump_log(&t->d, stderr, 16384);
 	}
 	if (!getenv("VDV_KEEP_TMP"))
-		rm_tree(t->dir);
+		sim_rm_tree(t->dir);
 	free(t);
 	return r ? -1 : 0;
-}
-
-static long proc_status(pid_t pid, const char *key)
-{
-	char path[64], line[256];
-	size_t kl = strlen(key);
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			v = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
 }
 
 /* The sockets exist before the workers start (readiness comes after
  * both): waits, bounded, until the daemon has want threads; the count. */
 static long wait_threads(struct wt *t, long want)
 {
-	long n = proc_status(t->d.pid, "Threads");
+	long n = sim_proc_status(t->d.pid, "Threads");
 
 	for (int waited = 0; n != want && waited < 5000; waited += 10) {
 		usleep(10000);
-		n = proc_status(t->d.pid, "Threads");
+		n = sim_proc_status(t->d.pid, "Threads");
 	}
 	return n;
 }
@@ -264,7 +226,7 @@ static void test_300_vms_on_2_threads(void **state)
 		assert_int_equal(sp[k].x.tx_done, SAMPLE_BYTES);
 		assert_int_equal(sp[k].x.rx_done, SAMPLE_BYTES);
 	}
-	assert_int_equal(proc_status(t->d.pid, "Threads"), 3);
+	assert_int_equal(sim_proc_status(t->d.pid, "Threads"), 3);
 	for (unsigned k = 0; k < NS; k++) {
 		close(sp[k].hfd);
 		sim_stream_fini(&sp[k].st);

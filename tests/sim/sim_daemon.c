@@ -265,3 +265,44 @@ void sim_daemon_dump_log(const struct sim_daemon *d, FILE *out, size_t max)
 	fprintf(out, "---- end of daemon log ----\n");
 	fclose(f);
 }
+
+void sim_rm_tree(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	char p[PATH_MAX_SIM + 258];
+
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		unlink(p);
+	}
+	closedir(dp);
+	rmdir(dir);
+}
+
+long sim_proc_status(pid_t pid, const char *key)
+{
+	char path[64], line[256];
+	size_t kl = strlen(key);
+	long v = -1;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, kl) && line[kl] == ':') {
+			v = strtol(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}

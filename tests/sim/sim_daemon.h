@@ -64,6 +64,13 @@ int sim_daemon_wait_path(struct sim_daemon *d, const char *path, int timeout_ms)
  */
 int sim_daemon_stop(struct sim_daemon *d, int timeout_ms, int *status);
 
+/* Removes dir and the files in it (one level: what tests put there). */
+void sim_rm_tree(const char *dir);
+
+/* A numeric field of /proc/PID/status ("Threads", "VmRSS" in KiB, ...;
+ * pid 0: this process), or -1. */
+long sim_proc_status(pid_t pid, const char *key);
+
 /* Copies the daemon's log (at most max bytes of its tail) to out. */
 void sim_daemon_dump_log(const struct sim_daemon *d, FILE *out, size_t max);
 
