@@ -35,6 +35,7 @@ struct bench_cfg {
 	unsigned mc_conns;
 	size_t mc_write;
 	unsigned idle_conns;
+	unsigned multivm_vms;       /* VMs streaming at once (multivm) */
 	unsigned conn_window;       /* connections being torn down at once */
 	bool verify;
 	bool smoke;
@@ -85,5 +86,13 @@ int run_sibling(struct bench *b, int which, size_t size);
 #define SCALE_STEPS 4
 extern const unsigned scale_vm_counts[SCALE_STEPS];
 int run_scale(struct bench *b, int which, unsigned step);
+/* multivm_vms VMs in one daemon, one guest and one connection each, all
+ * streaming mc_write-byte writes, and one such VM alone: "mvm_<dir>_aggr",
+ * "_jain", "_minmax", "_alone", "_vs_alone". Absolute (no baseline). */
+int run_multivm(struct bench *b, int which, bool g2h);
+/* Two VMs on one worker (--threads 1): B's 64 B round trips while A streams
+ * 64 KiB writes guest->host, and with A idle: "nb_p50", "nb_p99",
+ * "nb_alone_p50", "nb_alone_p99", "nb_p99_ratio", "nb_stream". */
+int run_neighbour(struct bench *b, int which);
 
 #endif

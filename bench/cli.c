@@ -31,7 +31,9 @@ static const char usage_text[] =
 	"  --conns N            concurrent connections [64]\n"
 	"  --mc-write N         write size with concurrent connections [4096]\n"
 	"  --idle-conns N       idle connections for the memory figure [1000]\n"
-	"  --only LIST          scenarios: stream,rr,connrate,multi,sibling,rss\n"
+	"  --multivm-vms N      VMs streaming at once in the multivm scenario [64]\n"
+	"  --only LIST          scenarios: stream,rr,connrate,multi,sibling,rss,scale,\n"
+	"                       multivm,neighbour\n"
 	"  --json FILE          write the results as JSON\n"
 	"  --dat FILE           write throughput per size for gnuplot\n"
 	"  --no-verify          count bytes but skip checksums\n"
@@ -44,7 +46,7 @@ static const char usage_text[] =
 
 enum {
 	O_DAEMON = 256, O_COMPARE, O_DAEMON_ARG, O_ROUNDS, O_DURATION, O_SIZES, O_QUEUE,
-	O_RXBUF, O_BUFALLOC, O_READ, O_RR_ITERS, O_CONNS, O_MC_WRITE, O_IDLE, O_ONLY,
+	O_RXBUF, O_BUFALLOC, O_READ, O_RR_ITERS, O_CONNS, O_MC_WRITE, O_IDLE, O_MVM, O_ONLY,
 	O_JSON, O_DAT, O_NO_VERIFY, O_NO_GSYS, O_TIMEOUT, O_SMOKE,
 };
 
@@ -63,6 +65,7 @@ static const struct option options[] = {
 	{ "conns", required_argument, NULL, O_CONNS },
 	{ "mc-write", required_argument, NULL, O_MC_WRITE },
 	{ "idle-conns", required_argument, NULL, O_IDLE },
+	{ "multivm-vms", required_argument, NULL, O_MVM },
 	{ "only", required_argument, NULL, O_ONLY },
 	{ "json", required_argument, NULL, O_JSON },
 	{ "dat", required_argument, NULL, O_DAT },
@@ -113,7 +116,7 @@ static int parse_sizes(struct bench_cfg *c, const char *list)
 static int check_only(const char *list)
 {
 	static const char *const names[] = { "stream", "rr", "connrate", "multi", "sibling",
-					      "rss", "scale" };
+					      "rss", "scale", "multivm", "neighbour" };
 	char buf[256], *save = NULL, *tok;
 
 	snprintf(buf, sizeof(buf), "%s", list);
@@ -150,6 +153,7 @@ static void defaults(struct bench_cfg *c)
 	c->mc_conns = 64;
 	c->mc_write = 4096;
 	c->idle_conns = 1000;
+	c->multivm_vms = 64;
 	c->conn_window = 16;
 	c->verify = true;
 	c->guest_syscalls = true;
@@ -159,7 +163,7 @@ static void defaults(struct bench_cfg *c)
 int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 {
 	bool set_rounds = false, set_duration = false, set_iters = false, set_conns = false,
-	     set_idle = false, set_timeout = false;
+	     set_idle = false, set_timeout = false, set_mvm = false;
 	unsigned long long v;
 	int o;
 
@@ -248,6 +252,14 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			c->idle_conns = (unsigned)v;
 			set_idle = true;
 			break;
+		case O_MVM:
+			/* The bench process holds about 8 descriptors and a few
+			 * MiB of guest RAM per VM. */
+			if (number("multivm-vms", optarg, 1, 256, &v))
+				return -1;
+			c->multivm_vms = (unsigned)v;
+			set_mvm = true;
+			break;
 		case O_ONLY:
 			if (check_only(optarg))
 				return -1;
@@ -301,6 +313,8 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			c->mc_conns = 8;
 		if (!set_idle)
 			c->idle_conns = 32;
+		if (!set_mvm)
+			c->multivm_vms = 4;
 		/* A hang should fail the test quickly, not after minutes. */
 		if (!set_timeout)
 			c->timeout_ms = 3000;

@@ -85,6 +85,31 @@ static void reader_event(struct sg_conn *c, enum sg_event ev)
 
 const struct sg_conn_ops dut_reader_ops = { .data = reader_data, .event = reader_event };
 
+static void echo_data(struct sg_conn *c, const uint8_t *p, size_t n)
+{
+	struct dut_echo *e = c->user;
+	ssize_t r;
+
+	dut_app_call(); /* recv() */
+	dut_app_call(); /* send() */
+	r = sg_send(c, p, n);
+
+	/* 64-byte messages never run out of credit or slots; if they did,
+	 * the latency figure would be meaningless anyway. */
+	if (r != (ssize_t)n && !e->err)
+		e->err = r < 0 ? (int)r : -ENOBUFS;
+}
+
+static void echo_event(struct sg_conn *c, enum sg_event ev)
+{
+	struct dut_echo *e = c->user;
+
+	if (ev == SG_EV_CLOSED || (ev == SG_EV_SHUTDOWN && c->peer_shut_send))
+		e->done = true;
+}
+
+const struct sg_conn_ops dut_echo_ops = { .data = echo_data, .event = echo_event };
+
 int dut_guest_write(const struct bench *b, struct sg_conn *c, size_t size, uint64_t *bytes,
 		    struct csum *sent)
 {
@@ -286,34 +311,41 @@ static const struct sg_conn_ops connect_ops = { .event = connect_event };
 int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct sg_conn_ops *ops,
 		      void *const *users, struct sg_conn **conns, int *hfds)
 {
-	int64_t deadline = now_ns() + (int64_t)s->b->cfg.timeout_ms * 1000000;
+	return dut_connect_pairs_at(s->b, s->g, s->d.uds_path, port, n, ops, users, conns, hfds);
+}
+
+int dut_connect_pairs_at(const struct bench *b, struct sg *g, const char *uds_path,
+			 uint32_t port, unsigned n, const struct sg_conn_ops *ops,
+			 void *const *users, struct sg_conn **conns, int *hfds)
+{
+	int64_t deadline = now_ns() + (int64_t)b->cfg.timeout_ms * 1000000;
 	struct connect_wait w = { 0, 0 };
 	char path[128];
 	unsigned i, accepted = 0;
 	int lfd, r;
 
-	r = hio_guest_listen_path(path, sizeof(path), s->d.uds_path, port);
+	r = hio_guest_listen_path(path, sizeof(path), uds_path, port);
 	if (r)
 		return r;
 	lfd = hio_listen(path, (int)n + 16);
 	if (lfd < 0)
 		return lfd;
 	for (i = 0; i < n; i++) {
-		r = sg_connect(s->g, SG_HOST_CID, port, 0, &connect_ops, &w, &conns[i]);
+		r = sg_connect(g, SG_HOST_CID, port, 0, &connect_ops, &w, &conns[i]);
 		if (r)
 			goto out;
 	}
-	r = sg_kick(s->g);
+	r = sg_kick(g);
 	while (!r && w.connected + w.refused < n) {
 		int64_t left = (deadline - now_ns()) / 1000000;
 
-		r = left <= 0 ? -ETIMEDOUT : sg_poll(s->g, (int)left);
+		r = left <= 0 ? -ETIMEDOUT : sg_poll(g, (int)left);
 		r = r < 0 ? r : 0;
 	}
 	if (!r && w.refused)
 		r = -ECONNREFUSED;
 	while (!r && accepted < n) {
-		r = hio_accept(lfd, s->b->cfg.timeout_ms);
+		r = hio_accept(lfd, b->cfg.timeout_ms);
 		if (r >= 0)
 			hfds[accepted++] = r;
 		r = r < 0 ? r : 0;
@@ -322,7 +354,7 @@ int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct sg_
 		for (i = 0; i < n; i++) {
 			conns[i]->ops = ops;
 			conns[i]->user = users ? users[i] : NULL;
-			hio_set_timeouts(hfds[i], s->b->cfg.timeout_ms);
+			hio_set_timeouts(hfds[i], b->cfg.timeout_ms);
 		}
 	}
 out:

@@ -71,6 +71,14 @@ struct dut_reader {
 };
 extern const struct sg_conn_ops dut_reader_ops;
 
+/* A guest application echoing what it receives as soon as it receives it
+ * (user of its connection, with dut_echo_ops). */
+struct dut_echo {
+	int err;
+	bool done;     /* the peer is gone */
+};
+extern const struct sg_conn_ops dut_echo_ops;
+
 /* A guest application writing size-byte writes on c for the measured
  * duration (at least one write), then SHUTDOWN(SEND): 0 or -errno; *bytes
  * and *sent (checksummed when verifying) say what it wrote. */
@@ -114,5 +122,9 @@ int dut_poll_join(struct dut *s, pthread_t th, int timeout_ms);
  */
 int dut_connect_pairs(struct dut *s, uint32_t port, unsigned n, const struct sg_conn_ops *ops,
 		      void *const *users, struct sg_conn **conns, int *hfds);
+/* The same on any guest g whose daemon serves uds_path (one VM of many). */
+int dut_connect_pairs_at(const struct bench *b, struct sg *g, const char *uds_path,
+			 uint32_t port, unsigned n, const struct sg_conn_ops *ops,
+			 void *const *users, struct sg_conn **conns, int *hfds);
 
 #endif

@@ -20,41 +20,11 @@
 
 #define PORT 5202
 
-struct echo {
-	int err;
-	bool done;
-};
-
-static void echo_data(struct sg_conn *c, const uint8_t *p, size_t n)
-{
-	struct echo *e = c->user;
-	ssize_t r;
-
-	dut_app_call(); /* recv() */
-	dut_app_call(); /* send() */
-	r = sg_send(c, p, n);
-
-	/* 64-byte messages never run out of credit or slots; if they did,
-	 * the latency figure would be meaningless anyway. */
-	if (r != (ssize_t)n && !e->err)
-		e->err = r < 0 ? (int)r : -ENOBUFS;
-}
-
-static void echo_event(struct sg_conn *c, enum sg_event ev)
-{
-	struct echo *e = c->user;
-
-	if (ev == SG_EV_CLOSED || (ev == SG_EV_SHUTDOWN && c->peer_shut_send))
-		e->done = true;
-}
-
-static const struct sg_conn_ops echo_ops = { .data = echo_data, .event = echo_event };
-
 static int rr(struct dut *s)
 {
 	struct bench *b = s->b;
 	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
-	struct echo e = { 0, false };
+	struct dut_echo e = { 0, false };
 	void *user = &e;
 	struct sg_conn *conn;
 	struct cpu_mark m;
@@ -64,7 +34,7 @@ static int rr(struct dut *s)
 	c.samples_us = calloc(c.max_iters, sizeof(*c.samples_us));
 	if (!c.samples_us)
 		return -1;
-	r = dut_connect_pairs(s, PORT, 1, &echo_ops, &user, &conn, &c.fd);
+	r = dut_connect_pairs(s, PORT, 1, &dut_echo_ops, &user, &conn, &c.fd);
 	if (r) {
 		bench_fail(b, "rr_p50", s->which, "connect: %s", strerror(-r));
 		free(c.samples_us);

@@ -17,6 +17,7 @@
 #include "bench.h"
 #include "procstat.h"
 #include "sim/sim_daemon.h"
+#include "vmset.h"
 
 #define SETTLE_US (2000 * 1000)
 #define SETTLE_SMOKE_US (100 * 1000)
@@ -42,22 +43,6 @@ static long count_fds(pid_t pid)
 	return n;
 }
 
-/* The YAML for n VMs, CIDs 3.., sockets in dir. */
-static int write_config(const char *dir, unsigned n, char *path, size_t cap)
-{
-	FILE *f;
-
-	snprintf(path, cap, "%s/vms.yaml", dir);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "vms:\n");
-	for (unsigned i = 0; i < n; i++)
-		fprintf(f, "  - {guest_cid: %u, socket: %s/v%u.sock, uds_path: %s/u%u.vsock}\n",
-			3 + i, dir, 3 + i, dir, 3 + i);
-	return fclose(f) ? -errno : 0;
-}
-
 int run_scale(struct bench *b, int which, unsigned step)
 {
 	unsigned n = scale_vm_counts[step];
@@ -76,7 +61,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 		bench_fail(b, id, which, "mkdtemp: %s", strerror(errno));
 		return -1;
 	}
-	r = write_config(dir, n, cfg, sizeof(cfg));
+	r = vmset_write_config(dir, n, cfg, sizeof(cfg));
 	argv[k++] = b->cfg.daemon[which - T_A];
 	argv[k++] = "--config";
 	argv[k++] = cfg;
@@ -88,7 +73,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 	if (!r)
 		r = sim_daemon_spawn_argv(&d, argv, NULL, 0);
 	/* The sockets are bound in order: the last one means all. */
-	snprintf(last, sizeof(last), "%s/v%u.sock", dir, 3 + n - 1);
+	snprintf(last, sizeof(last), "%s/v%u.sock", dir, VMSET_FIRST_CID + n - 1);
 	if (!r)
 		r = sim_daemon_wait_path(&d, last, WAIT_MS);
 	if (!r) {

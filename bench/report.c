@@ -175,8 +175,12 @@ void report_table(const struct bench *b, FILE *out)
 
 		if (isnan(base) && isnan(a))
 			continue;
-		fprintf(out, "  %-42s baseline %6.3f   %s %6.3f", f->label, base,
-			cmp ? "A" : "daemon", a);
+		if (f->has_baseline)
+			fprintf(out, "  %-42s baseline %6.3f   %s %6.3f", f->label, base,
+				cmp ? "A" : "daemon", a);
+		else /* absolute figures: there is no baseline run */
+			fprintf(out, "  %-42s baseline %6s   %s %6.3f", f->label, "-",
+				cmp ? "A" : "daemon", a);
 		if (!isnan(a) && fig_cpu_daemon(f, T_A) == fig_cpu_daemon(f, T_A))
 			fprintf(out, " (daemon %.3f)",
 				fig_cpu_daemon(f, T_A) / (fig_median(f, T_A) / 1024.0));

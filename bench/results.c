@@ -126,6 +126,9 @@ int fig_target_met(const struct fig *f, int which)
 	case TGT_ABS_MAX:
 		v = fig_median(f, which);
 		return isnan(v) ? -1 : v < f->target;
+	case TGT_ABS_LE:
+		v = fig_median(f, which);
+		return isnan(v) ? -1 : v <= f->target;
 	default:
 		return -1;
 	}
@@ -142,6 +145,12 @@ const char *fig_target_text(const struct fig *f, char *buf, unsigned cap)
 		break;
 	case TGT_ABS_MAX:
 		snprintf(buf, cap, "< %g %s", f->target, f->unit);
+		break;
+	case TGT_ABS_LE:
+		if (!strcmp(f->unit, "ratio"))
+			snprintf(buf, cap, "<= %.1fx", f->target);
+		else
+			snprintf(buf, cap, "<= %g %s", f->target, f->unit);
 		break;
 	default:
 		snprintf(buf, cap, "-");

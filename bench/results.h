@@ -10,7 +10,7 @@
 
 #include <stdbool.h>
 
-#define RES_MAX_FIGS 48
+#define RES_MAX_FIGS 80
 #define RES_MAX_ROUNDS 64
 
 enum { T_BASE = 0, T_A = 1, T_B = 2, T_N = 3 };
@@ -20,6 +20,7 @@ enum fig_target {
 	TGT_RATIO_MIN,  /* daemon/baseline >= target */
 	TGT_RATIO_MAX,  /* daemon/baseline <= target */
 	TGT_ABS_MAX,    /* absolute value < target */
+	TGT_ABS_LE,     /* absolute value <= target (a ratio within one daemon) */
 };
 
 struct fig {
