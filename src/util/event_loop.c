@@ -75,6 +75,7 @@ struct ev_loop {
 	struct ev_client own_hook;   /* ev_set_before_sleep */
 	struct ev_client own_poll;   /* ev_set_poll */
 	unsigned npollers;           /* clients that poll */
+	unsigned nclients;
 	uint32_t poll_max_ns;        /* the largest of theirs */
 	uint32_t poll_ns;            /* current window, 0..poll_max_ns */
 	/* ev_call(): calls from other threads, run between turns. */
@@ -343,6 +344,10 @@ static void recount_pollers(struct ev_loop *loop)
 		}
 	loop->npollers = n;
 	loop->poll_max_ns = max;
+	n = 0;
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		n++;
+	loop->nclients = n;
 	if (loop->poll_ns > max)
 		__atomic_store_n(&loop->poll_ns, max, __ATOMIC_RELAXED);
 }
@@ -391,6 +396,11 @@ void ev_set_poll(struct ev_loop *loop, const struct ev_poll_ops *ops, void *opaq
 	loop->poll_ns = 0;
 	ev_client_add(loop, &loop->own_poll);
 	recount_pollers(loop);
+}
+
+bool ev_shared(const struct ev_loop *loop)
+{
+	return loop->nclients > 1;
 }
 
 bool ev_polling(const struct ev_loop *loop)

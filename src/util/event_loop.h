@@ -82,6 +82,9 @@ struct ev_client {
 };
 void ev_client_add(struct ev_loop *loop, struct ev_client *c);
 void ev_client_del(struct ev_loop *loop, struct ev_client *c);
+/* Whether more than one client (VM) shares the loop: each should then
+ * take a smaller share of a turn, so the others' turn comes sooner. */
+bool ev_shared(const struct ev_loop *loop);
 
 /* A loop with one owner: its hook (the loop's own client; replaces the
  * previous one). */

@@ -371,6 +371,9 @@ static void put_ctrl(struct vsock_dev *d, struct vq *vq, struct vq_elem *e, unsi
 	conn_io_apply(c, fx);
 }
 
+/* rx buffers a VM fills per turn on a shared worker (see txq.c). */
+#define VSOCK_SHARED_RX_BUFS 16u
+
 void rxq_process(struct vsock_dev *d)
 {
 	struct vq *vq = vu_queue(&d->vu, VSOCK_RX_Q);
@@ -389,7 +392,10 @@ void rxq_process(struct vsock_dev *d)
 	if (rx_defer(d, vq))
 		return;
 	d->rx_deferred = false;
-	budget = vq->num;
+	/* Shared with other VMs: half a ring per turn (64 x 4 KiB with
+	 * QEMU's queue and Linux's buffers), then the neighbours' turn. */
+	budget = ev_shared(d->loop) && vq->num > VSOCK_SHARED_RX_BUFS ? VSOCK_SHARED_RX_BUFS
+								       : vq->num;
 	for (;;) {
 		while (budget && (d->ctrl_len || d->conns.ready.head)) {
 			struct vsock_conn *c = d->conns.ready.head;
