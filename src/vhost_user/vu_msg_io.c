@@ -94,9 +94,12 @@ static int check_header(const struct vu_msg_header *h)
 	return 0;
 }
 
+/* read_some() got bytes, and the message is not whole yet. */
+#define RX_MORE 3
+
 /* One recvmsg for the rest of the current part (header, then payload):
- * VU_RX_DONE when the message is whole, VU_RX_AGAIN to read on,
- * VU_RX_EOF, or -errno. */
+ * VU_RX_DONE when the message is whole, RX_MORE, VU_RX_AGAIN when the
+ * socket had nothing, VU_RX_EOF, or -errno. */
 static int read_some(int fd, struct vu_msg_rx *rx)
 {
 	char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
@@ -129,31 +132,28 @@ static int read_some(int fd, struct vu_msg_rx *rx)
 	if (err < 0)
 		return err;
 	if (rx->have < HDR_SIZE)
-		return VU_RX_AGAIN;
+		return RX_MORE;
 	if (rx->have == HDR_SIZE) {
 		err = check_header(&m->hdr);
 		if (err < 0)
 			return err;
 	}
-	return rx->have == HDR_SIZE + m->hdr.size ? VU_RX_DONE : VU_RX_AGAIN;
+	return rx->have == HDR_SIZE + m->hdr.size ? VU_RX_DONE : RX_MORE;
 }
 
 int vu_msg_read(int fd, struct vu_msg_rx *rx)
 {
-	for (;;) {
-		uint32_t before = rx->have;
-		int r = read_some(fd, rx);
+	int r;
 
-		if (r < 0) {
-			vu_msg_rx_clear(rx);
-			return r;
-		}
-		/* A part just finished (the header of a message with a
-		 * payload): the payload may be there already. */
-		if (r == VU_RX_AGAIN && rx->have == HDR_SIZE && before < HDR_SIZE)
-			continue;
-		return r;
-	}
+	/* On while bytes come: a read also stops short where a send with
+	 * fds ends, and the header of a message with a payload ends a part
+	 * too, with more perhaps waiting behind it. */
+	do
+		r = read_some(fd, rx);
+	while (r == RX_MORE);
+	if (r < 0)
+		vu_msg_rx_clear(rx);
+	return r;
 }
 
 int vu_msg_reply(int fd, const struct vu_msg_header *req, const void *payload,

@@ -731,7 +731,8 @@ static void test_message_in_pieces(void **state)
 }
 
 /* Several whole messages in one write: one turn of the loop handles them
- * all (not one per wake-up), replies in order. */
+ * all (not one per wake-up), replies in order. Also a message in two
+ * sends that are both there. */
 static void test_messages_in_one_write(void **state)
 {
 	struct fixture *f = *state;
@@ -746,6 +747,8 @@ static void test_messages_in_one_write(void **state)
 		.d = { .request = VHOST_USER_GET_QUEUE_NUM, .flags = VHOST_USER_VERSION },
 		.e = { .request = VHOST_USER_GET_PROTOCOL_FEATURES, .flags = VHOST_USER_VERSION },
 	};
+	struct wire_u64 m = wire_u64(VHOST_USER_SET_VRING_CALL, 1);
+	int efd;
 
 	connect_frontend(f);
 	send_piece(f->sv[1], &w, sizeof(w), NULL, 0);
@@ -760,6 +763,18 @@ static void test_messages_in_one_write(void **state)
 	assert_true(f->dev.owned);
 	assert_true(f->dev.features_set);
 	assert_int_equal(f->dev.features, TOY_FEATURE);
+
+	/* Two sends already queued, the first with an fd: a read stops where
+	 * that send ends, and the same turn reads on. */
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	send_piece(f->sv[1], &m, 1, &efd, 1);
+	send_piece(f->sv[1], (const uint8_t *)&m + 1, sizeof(m) - 1, NULL, 0);
+	assert_int_equal(ev_run_once(f->loop, VT_TIMEOUT_MS), 1);
+	assert_int_equal(f->dev.stats.messages, 6);
+	assert_true(same_file(vu_queue(&f->dev, 1)->call_fd, efd));
+	assert_false(ev_timer_armed(&f->dev.msg_timer));
+	close(efd);
 }
 
 /* The fds of a message cut short are closed, however it ends: detach,
