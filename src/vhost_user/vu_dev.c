@@ -127,7 +127,8 @@ static void on_msg_timeout(struct ev_loop *loop, void *opaque)
 
 /* Whole messages handled per wake-up at most: a frontend that keeps its
  * socket full must not hold the thread from the other VMs on it. The rest
- * waits in the socket (level-triggered: the next turn comes back). */
+ * waits in the socket (level-triggered: the next turn comes back). A
+ * message that was answered ends the wake-up too: see on_conn. */
 #define VU_MSGS_PER_WAKEUP 32
 
 static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
@@ -153,9 +154,21 @@ static void on_conn(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
 		}
 		ev_timer_cancel(loop, &dev->msg_timer);
 		nfds = vu_msg_rx_take(&dev->rx, fds);
+		dev->replied = false;
 		vu_dev_handle_msg(dev, dev->rx.msg, fds, nfds);
 		if (dev->session_gen != gen || dev->conn_fd != fd)
 			return; /* the session ended (perhaps a new one began) */
+		/* Answered: the frontend goes on as soon as it reads the
+		 * reply (its guest may talk to another VM at once), so the
+		 * loop's before-sleep hooks, which publish what the request
+		 * changed to other threads (a device may tell other VMs that
+		 * its rings run), come first, as when every message took a
+		 * turn: reading on would put a system call, and a chance to
+		 * be preempted, between the reply and them. A frontend waits
+		 * for each reply, so this costs nothing: there is no next
+		 * message yet. */
+		if (dev->replied)
+			return;
 	}
 	/* Armed at the end of the pass that read the first bytes: "now" is
 	 * when they came, give or take this turn, and a message that comes

@@ -31,6 +31,7 @@ struct vu_session_hooks {
  * reply the request calls for on dev->conn_fd, without waiting. Returns 0
  * to keep the connection or -errno to close it; -ENOBUFS (which no handler
  * returns) says that the socket could not take the reply (vu_msg_reply).
+ * Sets dev->replied when it sent (or tried to send) a reply.
  */
 int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
 		struct vu_msg *msg, int *fds, unsigned nfds);

@@ -76,6 +76,7 @@ struct vu_dev {
 	 * byte) is a timer of the loop, armed while a message is incomplete. */
 	struct vu_msg_rx rx;
 	struct ev_timer msg_timer;
+	bool replied;           /* vu_dispatch answered the request (see on_conn) */
 	vu_detached_fn detached; /* see vu_dev_on_detached() */
 	void *detached_opaque;
 
