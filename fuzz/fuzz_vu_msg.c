@@ -190,29 +190,33 @@ static void drain_replies(void)
 	}
 }
 
+/* Turns the loop until nothing is left to do. Bounded: a turn takes up to
+ * 32 messages, one if it is answered, and a record of at most 64 KiB holds
+ * fewer than 5462 (12-byte headers). */
+static void run_loop_idle(void)
+{
+	for (unsigned i = 0; i < 8192 && ev_run_once(loop, 0) > 0; i++)
+		;
+}
+
 /* A header the session's reader refuses (bad version, oversized payload):
  * sent on the socket, so that the session ends the way it does for a VMM. */
 static void send_refused_header(uint8_t req, uint8_t flags, uint16_t psize)
 {
 	struct vu_msg_header h = { .request = req, .flags = flags, .size = psize };
 
-	/* A message that raw bytes began (H_RAW) takes these bytes as its
-	 * own: then the header is not refused as such. */
-	bool partial = vu_msg_rx_partial(&dev.rx);
+	bool partial;
 
+	/* Whatever raw bytes (H_RAW) left is handled first; a message they
+	 * began takes these bytes as its own: then the header is not
+	 * refused as such. */
+	run_loop_idle();
+	partial = vu_msg_rx_partial(&dev.rx);
 	if (send(sv[1], &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
 		abort();
-	(void)ev_run_once(loop, 0);
+	run_loop_idle();
 	FUZZ_ASSERT(partial || !vu_dev_attached(&dev));
 	drain_replies();
-}
-
-/* Turns the loop until nothing is left to do (bounded: the session takes
- * 32 messages per wake-up, a record holds at most 64 KiB). */
-static void run_loop_idle(void)
-{
-	for (unsigned i = 0; i < 4096 && ev_run_once(loop, 0) > 0; i++)
-		;
 }
 
 /* H_RAW: see the comment at the top. */
