@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * A sequence of vhost-user messages fed to a session (vu_dev_handle_msg())
- * attached to one end of a socketpair (replies are drained from the other
- * end and checked for framing).
+ * A sequence of vhost-user messages fed to a session attached to one end
+ * of a socketpair: framed by the harness (vu_dev_handle_msg()) or as raw
+ * bytes in pieces through the socket, to the session's own incremental
+ * reader (0xf2, below). Replies are drained from the other end and checked
+ * for framing.
  *
  * Input: up to MAX_MSGS records, each
  *   u8  request     (0xf0 and 0xf1 are harness actions, below)
@@ -17,7 +19,13 @@
  *   handler reading past the declared payload is caught by ASan)
  *
  * Harness actions: 0xf0 writes guest memory (payload: u8 memfd, u32 offset,
- * data); 0xf1 kicks queue payload[0] (eventfd write + one loop turn).
+ * data); 0xf1 kicks queue payload[0] (eventfd write + one loop turn); 0xf2
+ * sends the payload on the socket as raw bytes, for the session's own
+ * reader: in pieces of `flags` bytes (0: at once; at most 64 pieces, the
+ * last takes the rest), the record's fds with the first piece, the loop
+ * turned after each piece. So the reader sees arbitrary byte streams:
+ * messages cut anywhere, several in one piece, one spread over records,
+ * fds with any piece, bad headers at any point.
  *
  * The memfds are 1 MiB; memory regions that would map past their end are
  * clamped first (a frontend that lies about the size of its memory makes
@@ -46,6 +54,8 @@
 #define MEMFD_SIZE (1u << 20)
 #define H_WRITE_MEM 0xf0
 #define H_KICK 0xf1
+#define H_RAW 0xf2
+#define MAX_RAW_PIECES 64u
 #define MAX_KICK_POPS 64
 
 static struct ev_loop *loop;
@@ -155,7 +165,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
  * fresh connection attached. */
 static void drain_replies(void)
 {
-	static uint8_t buf[65536];
+	/* Larger than a full socket of replies (the session ends rather
+	 * than waiting once the socket is full), so none is cut in two. */
+	static uint8_t buf[512 * 1024];
 	size_t have = 0;
 	ssize_t r;
 
@@ -178,16 +190,69 @@ static void drain_replies(void)
 	}
 }
 
+/* Turns the loop until nothing is left to do. Bounded: a turn takes up to
+ * 32 messages, one if it is answered, and a record of at most 64 KiB holds
+ * fewer than 5462 (12-byte headers). */
+static void run_loop_idle(void)
+{
+	for (unsigned i = 0; i < 8192 && ev_run_once(loop, 0) > 0; i++)
+		;
+}
+
 /* A header the session's reader refuses (bad version, oversized payload):
  * sent on the socket, so that the session ends the way it does for a VMM. */
 static void send_refused_header(uint8_t req, uint8_t flags, uint16_t psize)
 {
 	struct vu_msg_header h = { .request = req, .flags = flags, .size = psize };
 
+	bool partial;
+
+	/* Whatever raw bytes (H_RAW) left is handled first; a message they
+	 * began takes these bytes as its own: then the header is not
+	 * refused as such. */
+	run_loop_idle();
+	partial = vu_msg_rx_partial(&dev.rx);
 	if (send(sv[1], &h, sizeof(h), MSG_NOSIGNAL) != (ssize_t)sizeof(h))
 		abort();
-	(void)ev_run_once(loop, 0);
-	FUZZ_ASSERT(!vu_dev_attached(&dev));
+	run_loop_idle();
+	FUZZ_ASSERT(partial || !vu_dev_attached(&dev));
+	drain_replies();
+}
+
+/* H_RAW: see the comment at the top. */
+static void send_raw(const uint8_t *p, size_t len, uint8_t piece, const int *fds,
+		     unsigned nfds)
+{
+	char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+	size_t off = 0, step = piece ? piece : len;
+
+	if (step < (len + MAX_RAW_PIECES - 1) / MAX_RAW_PIECES)
+		step = (len + MAX_RAW_PIECES - 1) / MAX_RAW_PIECES;
+	while (off < len) {
+		struct iovec iov = { .iov_base = (void *)(p + off),
+				     .iov_len = len - off < step ? len - off : step };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		ssize_t r;
+
+		if (off == 0 && nfds) {
+			struct cmsghdr *c;
+
+			memset(control, 0, sizeof(control));
+			mh.msg_control = control;
+			mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+			c = CMSG_FIRSTHDR(&mh);
+			c->cmsg_level = SOL_SOCKET;
+			c->cmsg_type = SCM_RIGHTS;
+			c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+			memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+		}
+		r = sendmsg(sv[1], &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r <= 0)
+			break; /* the session ended (EPIPE): drain_replies attaches anew */
+		off += (size_t)r;
+		run_loop_idle();
+	}
+	run_loop_idle();
 	drain_replies();
 }
 
@@ -242,6 +307,18 @@ static void harness_action(uint8_t req, const uint8_t *p, size_t len)
 	}
 }
 
+/* The fds that come with a record: 2 bits of kinds_bits each. */
+static void make_fds(int *fds, uint8_t *kinds, unsigned nfds, uint16_t kinds_bits)
+{
+	for (unsigned i = 0; i < nfds; i++) {
+		kinds[i] = (kinds_bits >> (2 * i)) & 3;
+		fds[i] = kinds[i] < 2 ? fcntl(memfd[kinds[i]], F_DUPFD_CLOEXEC, 0)
+				      : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fds[i] < 0)
+			abort();
+	}
+}
+
 static void end_input(void)
 {
 	int n;
@@ -262,6 +339,8 @@ static void end_input(void)
 		FUZZ_ASSERT(vq->kick_fd < 0 && vq->call_fd < 0 && vq->err_fd < 0);
 	}
 	FUZZ_ASSERT(dev.mem.nregions == 0);
+	/* A message cut short by the end: its deadline and fds went too. */
+	FUZZ_ASSERT(!ev_timer_armed(&dev.msg_timer) && !vu_msg_rx_partial(&dev.rx));
 	n = fuzz_count_fds();
 	if (n != baseline_fds) {
 		fprintf(stderr, "fd leak: %d open fds, %d at start\n", n, baseline_fds);
@@ -294,6 +373,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			off += psize;
 			continue;
 		}
+		if (req == H_RAW) {
+			make_fds(fds, kinds, nfds, kinds_bits);
+			send_raw(data + off, psize, flags, fds, nfds);
+			/* Sent fds are the kernel's (then the session's) now. */
+			for (unsigned i = 0; i < nfds; i++)
+				close(fds[i]);
+			off += psize;
+			continue;
+		}
 		if ((flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION ||
 		    psize > VHOST_USER_PAYLOAD_MAX) {
 			send_refused_header(req, flags, psize);
@@ -309,13 +397,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy((uint8_t *)msg + sizeof(struct vu_msg_header), data + off, psize);
 		off += psize;
 
-		for (unsigned i = 0; i < nfds; i++) {
-			kinds[i] = (kinds_bits >> (2 * i)) & 3;
-			fds[i] = kinds[i] < 2 ? fcntl(memfd[kinds[i]], F_DUPFD_CLOEXEC, 0)
-					      : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-			if (fds[i] < 0)
-				abort();
-		}
+		make_fds(fds, kinds, nfds, kinds_bits);
 		clamp_regions(msg, kinds, nfds);
 		r = vu_dev_handle_msg(&dev, msg, fds, nfds);
 		free(msg);

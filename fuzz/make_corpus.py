@@ -123,7 +123,7 @@ put("fuzz_vring", "far_region",
  GET_QUEUE_NUM, SET_VRING_ENABLE) = range(8, 19)
 GET_CONFIG, SET_CONFIG = 24, 25
 GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 36, 37, 38
-H_WRITE_MEM, H_KICK = 0xF0, 0xF1
+H_WRITE_MEM, H_KICK, H_RAW = 0xF0, 0xF1, 0xF2
 V1, NEED_REPLY = 1, 1 << 3
 MEMFD0, MEMFD1, EVFD = 0, 1, 2
 UVA = 0x7F0000000000
@@ -215,6 +215,41 @@ put("fuzz_vu_msg", "no_protocol_features",
     rec(SET_VRING_NUM, state(1, 256)) +
     rec(SET_VRING_ADDR, struct.pack("<IIQQQQ", 1, 0, UVA + 0x10000, UVA + 0x12000, UVA + 0x11000, 0)) +
     rec(SET_VRING_KICK, u64(1), fds=[EVFD]))
+
+
+def wire(req, payload=b"", flags=V1):
+    """A message as it travels on the socket."""
+    return struct.pack("<III", req, flags, len(payload)) + payload
+
+
+def raw(records, piece):
+    """The same input with every message sent as raw bytes (H_RAW) in pieces
+    of `piece` bytes, its fds with the first; harness actions stay."""
+    out, off = b"", 0
+    while off < len(records):
+        req, flags, size, nfds, kinds = struct.unpack_from("<BBHBH", records, off)
+        payload = records[off + 7:off + 7 + size]
+        off += 7 + size
+        if req in (H_WRITE_MEM, H_KICK):
+            out += struct.pack("<BBHBH", req, flags, size, nfds, kinds) + payload
+        else:
+            m = wire(req, payload, flags)
+            out += struct.pack("<BBHBH", H_RAW, piece, len(m), nfds, kinds) + m
+    return out
+
+
+put("fuzz_vu_msg", "raw_qemu_ack", raw(qemu_like(True, False), 5))
+put("fuzz_vu_msg", "raw_qemu_noack", raw(qemu_like(False, True), 1))
+# Several messages in one piece, one cut across two records (a kick between
+# its halves), then a header with a bad version in the middle of a piece.
+burst = wire(GET_FEATURES) + wire(SET_OWNER) + wire(GET_QUEUE_NUM) + wire(SET_FEATURES, u64(bit(32)))
+cut = wire(SET_VRING_CALL, u64(1))
+put("fuzz_vu_msg", "raw_burst",
+    struct.pack("<BBHBH", H_RAW, 0, len(burst), 0, 0) + burst +
+    struct.pack("<BBHBH", H_RAW, 3, 7, 1, EVFD) + cut[:7] +
+    rec(H_KICK, bytes([1])) +
+    struct.pack("<BBHBH", H_RAW, 0, len(cut) - 7, 0, 0) + cut[7:] +
+    struct.pack("<BBHBH", H_RAW, 4, 24, 0, 0) + wire(GET_FEATURES) + wire(GET_FEATURES, flags=2))
 put("fuzz_vu_msg", "bad_messages",
     rec(99) + rec(SET_FEATURES, u64(1 << 63)) + rec(SET_VRING_NUM, state(7, 3)) +
     rec(GET_CONFIG, struct.pack("<III", 4, 8, 0) + bytes(8)) + rec(SET_OWNER, fds=[EVFD, MEMFD0]))

@@ -6,8 +6,8 @@
  *
  * The session opens nothing itself: its owner hands it a connected socket
  * (vu_dev_attach), e.g. one accepted by vu_listen.h or one end of a
- * socketpair. Everything runs on the event loop given at creation (one
- * thread per VM). When the frontend goes, rings and memory are released,
+ * socketpair. Everything runs on the event loop given at creation (a
+ * worker's, shared with other VMs: nothing here waits for the frontend). When the frontend goes, rings and memory are released,
  * the device is told to reset, and the owner is told (detached callback).
  */
 #ifndef VDV_VHOST_USER_VU_DEV_H
@@ -29,9 +29,12 @@ int vu_dev_init(struct vu_dev *dev, struct ev_loop *loop, const char *name,
 
 /*
  * Serves the vhost-user protocol on conn_fd, a connected stream socket: it
- * is made blocking with send/receive timeouts (a message is read whole once
- * it starts) and watched on the loop. Takes ownership of conn_fd on success
- * only. Returns 0, -EBUSY if a frontend is attached, or -errno.
+ * is made non-blocking and watched on the loop. Messages are taken in as
+ * their bytes come (a message not whole VU_MSG_TIMEOUT_MS after its first
+ * byte ends the session), and a reply the socket cannot take at once ends
+ * it too: the thread never waits for the frontend. Takes ownership of
+ * conn_fd on success only. Returns 0, -EBUSY if a frontend is attached,
+ * -ENOMEM, or -errno.
  */
 int vu_dev_attach(struct vu_dev *dev, int conn_fd);
 
@@ -47,8 +50,8 @@ void vu_dev_detach(struct vu_dev *dev, const char *why);
  * the connection sets it, e.g. a listener to accept the next frontend. */
 void vu_dev_on_detached(struct vu_dev *dev, vu_detached_fn fn, void *opaque);
 
-/* Detaches any frontend (the detached callback runs as for any detach);
- * the session holds nothing else. */
+/* Detaches any frontend (the detached callback runs as for any detach)
+ * and frees the message buffer; the session holds nothing else. */
 void vu_dev_destroy(struct vu_dev *dev);
 
 /* True while a frontend is attached. */

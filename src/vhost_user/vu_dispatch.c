@@ -640,11 +640,15 @@ out:
 	 * frontend would wait forever, so drop the connection instead. */
 	if (r < 0 && !req.replied && d && d->replies)
 		return r;
-	if (req.replied)
+	if (req.replied) {
+		dev->replied = true;
 		return r; /* only a failed reply write gets here with r < 0 */
+	}
 	if (want_ack) {
 		uint64_t status = r < 0 ? 1 : 0;
 		int w = vu_msg_reply(dev->conn_fd, &msg->hdr, &status, sizeof(status));
+
+		dev->replied = true;
 		if (w < 0)
 			return w;
 	}

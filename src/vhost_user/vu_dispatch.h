@@ -28,8 +28,10 @@ struct vu_session_hooks {
 /*
  * Validates and executes one request. msg may be allocated with just
  * hdr.size payload bytes. Consumes all fds (kept or closed). Sends whatever
- * reply the request calls for on dev->conn_fd. Returns 0 to keep the
- * connection or -errno to close it.
+ * reply the request calls for on dev->conn_fd, without waiting. Returns 0
+ * to keep the connection or -errno to close it; -ENOBUFS (which no handler
+ * returns) says that the socket could not take the reply (vu_msg_reply).
+ * Sets dev->replied when it sent (or tried to send) a reply.
  */
 int vu_dispatch(struct vu_dev *dev, const struct vu_session_hooks *session,
 		struct vu_msg *msg, int *fds, unsigned nfds);

@@ -1,62 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Message framing on the vhost-user socket: header + payload + SCM_RIGHTS. */
+/* Message framing on the vhost-user socket: header + payload + SCM_RIGHTS,
+ * read as it comes and never waited for. */
 #include "vhost_user/vu_msg_io.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "util/clock.h"
 #include "util/log.h"
 
-/* Waits until fd is readable or the message's deadline (monotonic ns) has
- * passed. A per-read timeout would not do: a frontend that sends a byte
- * just before each one expires would hold the thread forever. */
-static int wait_readable(int fd, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline - vdv_now_ns();
-		int r;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		/* Rounded up: never spin on a sub-millisecond remainder. */
-		r = poll(&p, 1, (int)((left + 999999) / 1000000));
-		if (r > 0)
-			return 0; /* readable, or POLLHUP/POLLERR: recv tells */
-		if (r == 0)
-			return -ETIMEDOUT;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-/* Reads exactly len bytes before the deadline. */
-static int read_full(int fd, void *buf, size_t len, int64_t deadline)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r;
-		int w = wait_readable(fd, deadline);
-
-		if (w < 0)
-			return w;
-		r = recv(fd, (char *)buf + done, len - done, MSG_DONTWAIT);
-		if (r == 0)
-			return -ECONNRESET;
-		if (r < 0) {
-			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-				continue;
-			return -errno;
-		}
-		done += (size_t)r;
-	}
-	return 0;
-}
+#define HDR_SIZE ((uint32_t)sizeof(struct vu_msg_header))
 
 static void close_fds(int *fds, unsigned n)
 {
@@ -65,82 +19,141 @@ static void close_fds(int *fds, unsigned n)
 			close(fds[i]);
 }
 
-int vu_msg_recv(int fd, struct vu_msg *msg, int *fds, unsigned *nfds)
+void vu_msg_rx_init(struct vu_msg_rx *rx, struct vu_msg *msg)
 {
-	char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
-	struct iovec iov = { .iov_base = &msg->hdr, .iov_len = sizeof(msg->hdr) };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = control, .msg_controllen = sizeof(control),
-	};
-	struct cmsghdr *c;
-	/* One deadline for the whole message, header and payload. */
-	int64_t deadline = vdv_now_ns() + (int64_t)VU_MSG_TIMEOUT_MS * 1000000;
-	ssize_t r;
-	int err;
+	rx->msg = msg;
+	rx->have = 0;
+	rx->nfds = 0;
+}
 
-	*nfds = 0;
-	for (;;) {
-		err = wait_readable(fd, deadline);
-		if (err < 0)
-			return err;
-		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (r >= 0 || (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
-			break;
-	}
-	if (r == 0)
-		return 0;
-	if (r < 0)
-		return -errno;
+void vu_msg_rx_clear(struct vu_msg_rx *rx)
+{
+	close_fds(rx->fds, rx->nfds);
+	rx->nfds = 0;
+	rx->have = 0;
+}
 
-	/* Collect every fd first, so that none leaks on any error below. */
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+unsigned vu_msg_rx_take(struct vu_msg_rx *rx, int *fds)
+{
+	unsigned n = rx->nfds;
+
+	memcpy(fds, rx->fds, n * sizeof(int));
+	rx->nfds = 0;
+	rx->have = 0;
+	return n;
+}
+
+/* Takes the fds of one recvmsg into the message. Every fd is collected
+ * (or closed) before anything is refused, so that none leaks. */
+static int collect_fds(struct vu_msg_rx *rx, struct msghdr *mh)
+{
+	bool too_many = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		size_t n;
+
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (size_t i = 0; i < n; i++) {
 			int f;
+
 			memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*nfds < VHOST_USER_MAX_FDS)
-				fds[(*nfds)++] = f;
-			else
+			if (rx->nfds < VHOST_USER_MAX_FDS) {
+				rx->fds[rx->nfds++] = f;
+			} else {
 				close(f);
+				too_many = true;
+			}
 		}
 	}
-	if (mh.msg_flags & MSG_CTRUNC) {
+	if (mh->msg_flags & MSG_CTRUNC) {
 		/* The kernel could not give us every fd sent: we are out of
 		 * fds (RLIMIT_NOFILE), or the frontend sent more than a
 		 * message may carry. Either way they are gone, not "long". */
 		log_warn("vhost-user message: file descriptors lost (MSG_CTRUNC: out of file "
 			 "descriptors, or more than %d sent with one message)", VHOST_USER_MAX_FDS);
-		err = -EMSGSIZE;
-		goto fail;
+		return -EMSGSIZE;
 	}
-	if ((size_t)r < sizeof(msg->hdr)) {
-		err = read_full(fd, (char *)&msg->hdr + r, sizeof(msg->hdr) - (size_t)r,
-				deadline);
+	if (too_many) {
+		/* Only possible when the message's pieces each brought fds. */
+		log_warn("vhost-user message: more than %d file descriptors sent with one "
+			 "message", VHOST_USER_MAX_FDS);
+		return -EMSGSIZE;
+	}
+	return 0;
+}
+
+/* The header is in: the checks that decide whether the rest is read. */
+static int check_header(const struct vu_msg_header *h)
+{
+	if ((h->flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION)
+		return -EPROTO;
+	if (h->size > VHOST_USER_PAYLOAD_MAX)
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* read_some() got bytes, and the message is not whole yet. */
+#define RX_MORE 3
+
+/* One recvmsg for the rest of the current part (header, then payload):
+ * VU_RX_DONE when the message is whole, RX_MORE, VU_RX_AGAIN when the
+ * socket had nothing, VU_RX_EOF, or -errno. */
+static int read_some(int fd, struct vu_msg_rx *rx)
+{
+	char control[CMSG_SPACE(VHOST_USER_MAX_FDS * sizeof(int))];
+	struct vu_msg *m = rx->msg;
+	struct iovec iov;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control, .msg_controllen = sizeof(control),
+	};
+	ssize_t r;
+	int err;
+
+	if (rx->have < HDR_SIZE) {
+		iov.iov_base = (char *)&m->hdr + rx->have;
+		iov.iov_len = HDR_SIZE - rx->have;
+	} else {
+		iov.iov_base = (char *)&m->payload + (rx->have - HDR_SIZE);
+		iov.iov_len = HDR_SIZE + m->hdr.size - rx->have;
+	}
+	do {
+		r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? VU_RX_AGAIN : -errno;
+	if (r == 0)
+		return rx->have ? -ECONNRESET : VU_RX_EOF;
+	/* Before the fds are looked at, so that the cleanup closes them. */
+	rx->have += (uint32_t)r;
+	err = collect_fds(rx, &mh);
+	if (err < 0)
+		return err;
+	if (rx->have < HDR_SIZE)
+		return RX_MORE;
+	if (rx->have == HDR_SIZE) {
+		err = check_header(&m->hdr);
 		if (err < 0)
-			goto fail;
+			return err;
 	}
-	if ((msg->hdr.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION) {
-		err = -EPROTO;
-		goto fail;
-	}
-	if (msg->hdr.size > sizeof(msg->payload)) {
-		err = -EMSGSIZE;
-		goto fail;
-	}
-	if (msg->hdr.size) {
-		err = read_full(fd, &msg->payload, msg->hdr.size, deadline);
-		if (err < 0)
-			goto fail;
-	}
-	return 1;
-fail:
-	close_fds(fds, *nfds);
-	*nfds = 0;
-	return err;
+	return rx->have == HDR_SIZE + m->hdr.size ? VU_RX_DONE : RX_MORE;
+}
+
+int vu_msg_read(int fd, struct vu_msg_rx *rx)
+{
+	int r;
+
+	/* On while bytes come: a read also stops short where a send with
+	 * fds ends, and the header of a message with a payload ends a part
+	 * too, with more perhaps waiting behind it. */
+	do
+		r = read_some(fd, rx);
+	while (r == RX_MORE);
+	if (r < 0)
+		vu_msg_rx_clear(rx);
+	return r;
 }
 
 int vu_msg_reply(int fd, const struct vu_msg_header *req, const void *payload,
@@ -160,10 +173,12 @@ int vu_msg_reply(int fd, const struct vu_msg_header *req, const void *payload,
 	ssize_t r;
 
 	do {
-		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
-		return -errno;
-	/* Replies are tiny; a short send means the frontend is not reading. */
-	return (size_t)r == want ? 0 : -EIO;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -ENOBUFS : -errno;
+	/* A short send leaves the stream cut mid-reply: as unusable as a
+	 * full one (replies are small, so the kernel takes one whole or not
+	 * at all unless the socket is all but full). */
+	return (size_t)r == want ? 0 : -ENOBUFS;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "util/event_loop.h"
+#include "vhost_user/vu_msg_io.h" /* struct vu_msg_rx */
 #include "virtio/guest_mem.h"
 #include "virtio/virtqueue.h"
 
@@ -67,6 +68,15 @@ struct vu_dev {
 	void *opaque;           /* the device's own state */
 
 	int conn_fd;            /* the attached frontend, or -1 */
+	uint32_t session_gen;   /* counts attaches: tells a handler its session ended */
+	/* The message being read from conn_fd, kept across loop turns until
+	 * it is whole. Its buffer is allocated at the first attach (a VM that
+	 * never had a frontend keeps no 4 KiB for it) and freed by
+	 * vu_dev_destroy. Its deadline (VU_MSG_TIMEOUT_MS from its first
+	 * byte) is a timer of the loop, armed while a message is incomplete. */
+	struct vu_msg_rx rx;
+	struct ev_timer msg_timer;
+	bool replied;           /* vu_dispatch answered the request (see on_conn) */
 	vu_detached_fn detached; /* see vu_dev_on_detached() */
 	void *detached_opaque;
 

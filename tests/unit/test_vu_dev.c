@@ -4,8 +4,9 @@
  * end of a socketpair is the frontend, the test turns the session's event
  * loop itself. Covers what the session adds over the request handlers:
  * attach / detach / re-attach, the device's reset and the owner's detached
- * callback, ending the session on a bad message, REPLY_ACK, and kick fds
- * watched while a ring runs and forgotten when it stops.
+ * callback, ending the session on a bad message, REPLY_ACK, kick fds
+ * watched while a ring runs and forgotten when it stops, and messages
+ * taken in piece by piece without ever waiting for the frontend.
  */
 #include "vu_test_msg.h"
 
@@ -14,7 +15,9 @@
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
+#include "util/clock.h"
 #include "vhost_user/vu_dev.h"
 #include "vhost_user/vu_dispatch.h"
 
@@ -625,6 +628,294 @@ static void test_destroy_detaches(void **state)
 	vt_expect_closed(f->sv[1]);
 }
 
+/* ---- messages as the socket has them: nothing waits for the frontend ---- */
+
+/* Sends len raw bytes, with nfds fds (SCM_RIGHTS) if any. */
+static void send_piece(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+	char control[CMSG_SPACE(16 * sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	assert_true(nfds <= 16);
+	if (nfds) {
+		struct cmsghdr *c;
+
+		memset(control, 0, sizeof(control));
+		mh.msg_control = control;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* A whole message as bytes: header + u64 payload. */
+struct wire_u64 {
+	struct vu_msg_header h;
+	uint64_t v;
+} __attribute__((packed));
+
+static struct wire_u64 wire_u64(uint32_t request, uint64_t v)
+{
+	return (struct wire_u64){ .h = { .request = request, .flags = VHOST_USER_VERSION,
+					 .size = sizeof(uint64_t) },
+				  .v = v };
+}
+
+static bool same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	assert_int_equal(fstat(a, &sa), 0);
+	assert_int_equal(fstat(b, &sb), 0);
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* A message in four pieces, its fd with the first byte: each turn takes
+ * what is there and returns (the session stays, the loop is free), the
+ * fd is held meanwhile, the deadline runs from the first byte, and the
+ * message is handled once whole. Then a header byte by byte. */
+static void test_message_in_pieces(void **state)
+{
+	struct fixture *f = *state;
+	struct wire_u64 m = wire_u64(VHOST_USER_SET_VRING_CALL, 1);
+	struct vu_msg_header g = { .request = VHOST_USER_GET_FEATURES,
+				   .flags = VHOST_USER_VERSION };
+	const uint8_t *b = (const uint8_t *)&m;
+	int efd = eventfd(0, EFD_CLOEXEC), before;
+	int64_t t0;
+
+	assert_true(efd >= 0);
+	connect_frontend(f);
+	vt_send(f->sv[1], VHOST_USER_SET_OWNER, 0, NULL, 0, NULL, 0);
+	vt_pump(f->loop);
+	before = count_fds();
+
+	t0 = vdv_now_ns();
+	send_piece(f->sv[1], b, 1, &efd, 1);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_int_equal(count_fds(), before + 1); /* the session holds the fd */
+	assert_true(ev_timer_armed(&f->dev.msg_timer));
+	assert_true(f->dev.msg_timer.deadline_ns >= t0 + (int64_t)VU_MSG_TIMEOUT_MS * 1000000);
+	assert_true(f->dev.msg_timer.deadline_ns <= vdv_now_ns() +
+						    (int64_t)VU_MSG_TIMEOUT_MS * 1000000);
+	send_piece(f->sv[1], b + 1, sizeof(m.h) - 1, NULL, 0);
+	vt_pump(f->loop);
+	send_piece(f->sv[1], b + sizeof(m.h), 4, NULL, 0);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	assert_int_equal(vu_queue(&f->dev, 1)->call_fd, -1);
+	assert_int_equal(f->dev.stats.messages, 1); /* SET_OWNER only */
+	send_piece(f->sv[1], b + sizeof(m.h) + 4, 4, NULL, 0);
+	vt_pump(f->loop);
+	assert_int_equal(f->dev.stats.messages, 2);
+	assert_true(vu_queue(&f->dev, 1)->call_fd >= 0);
+	assert_true(same_file(vu_queue(&f->dev, 1)->call_fd, efd));
+	assert_false(ev_timer_armed(&f->dev.msg_timer)); /* whole: no deadline */
+	vt_expect_silence(f->sv[1]);
+
+	for (size_t i = 0; i < sizeof(g); i++) {
+		vt_expect_silence(f->sv[1]);
+		send_piece(f->sv[1], (const uint8_t *)&g + i, 1, NULL, 0);
+		vt_pump(f->loop);
+	}
+	assert_true(vt_recv_u64(f->sv[1], VHOST_USER_GET_FEATURES) ==
+		    vu_offered_features(&f->dev));
+	assert_int_equal(f->dev.stats.bad_messages, 0);
+	close(efd);
+}
+
+/* Several whole messages in one write: one turn of the loop handles them
+ * all (not one per wake-up), up to one that is answered, which ends the
+ * turn (the loop's before-sleep hooks run before the frontend can act on
+ * the reply); the next turn goes on. Also a message in two sends that are
+ * both there. */
+static void test_messages_in_one_write(void **state)
+{
+	struct fixture *f = *state;
+	struct vu_vring_state num = { .index = 0, .num = RING_NUM }, base = { .index = 0 };
+	struct {
+		struct vu_msg_header a;
+		struct wire_u64 b;
+		struct vu_msg_header c;
+		struct vu_vring_state cp;
+		struct vu_msg_header d;
+		struct vu_vring_state dp;
+		struct vu_msg_header e, g;
+	} __attribute__((packed)) w = {
+		.a = { .request = VHOST_USER_SET_OWNER, .flags = VHOST_USER_VERSION },
+		.b = wire_u64(VHOST_USER_SET_FEATURES, TOY_FEATURE),
+		.c = { .request = VHOST_USER_SET_VRING_NUM, .flags = VHOST_USER_VERSION,
+		       .size = sizeof(num) },
+		.cp = num,
+		.d = { .request = VHOST_USER_SET_VRING_BASE, .flags = VHOST_USER_VERSION,
+		       .size = sizeof(base) },
+		.dp = base,
+		.e = { .request = VHOST_USER_GET_QUEUE_NUM, .flags = VHOST_USER_VERSION },
+		.g = { .request = VHOST_USER_GET_FEATURES, .flags = VHOST_USER_VERSION },
+	};
+	struct wire_u64 m = wire_u64(VHOST_USER_SET_VRING_CALL, 1);
+	int efd;
+
+	connect_frontend(f);
+	send_piece(f->sv[1], &w, sizeof(w), NULL, 0);
+	assert_int_equal(ev_run_once(f->loop, VT_TIMEOUT_MS), 1);
+	assert_int_equal(f->dev.stats.messages, 5); /* up to GET_QUEUE_NUM */
+	assert_true(f->dev.owned);
+	assert_int_equal(f->dev.features, TOY_FEATURE);
+	assert_int_equal(vu_queue(&f->dev, 0)->num, RING_NUM);
+	assert_int_equal(vt_recv_u64(f->sv[1], VHOST_USER_GET_QUEUE_NUM), TOY_QUEUES);
+	vt_expect_silence(f->sv[1]);
+	assert_int_equal(ev_run_once(f->loop, VT_TIMEOUT_MS), 1);
+	assert_int_equal(f->dev.stats.messages, 6);
+	assert_true(vt_recv_u64(f->sv[1], VHOST_USER_GET_FEATURES) ==
+		    vu_offered_features(&f->dev));
+	vt_expect_silence(f->sv[1]);
+
+	/* Two sends already queued, the first with an fd: a read stops where
+	 * that send ends, and the same turn reads on. */
+	efd = eventfd(0, EFD_CLOEXEC);
+	assert_true(efd >= 0);
+	send_piece(f->sv[1], &m, 1, &efd, 1);
+	send_piece(f->sv[1], (const uint8_t *)&m + 1, sizeof(m) - 1, NULL, 0);
+	assert_int_equal(ev_run_once(f->loop, VT_TIMEOUT_MS), 1);
+	assert_int_equal(f->dev.stats.messages, 7);
+	assert_true(same_file(vu_queue(&f->dev, 1)->call_fd, efd));
+	assert_false(ev_timer_armed(&f->dev.msg_timer));
+	close(efd);
+}
+
+/* The fds of a message cut short are closed, however it ends: detach,
+ * EOF in its middle, or too many fds over its pieces. */
+static void test_partial_message_fds_closed(void **state)
+{
+	struct fixture *f = *state;
+	struct wire_u64 m = wire_u64(VHOST_USER_SET_VRING_CALL, 1);
+	int e[9], before;
+
+	for (unsigned i = 0; i < 9; i++) {
+		e[i] = eventfd(0, EFD_CLOEXEC);
+		assert_true(e[i] >= 0);
+	}
+	before = count_fds();
+
+	/* Detach while a message with two fds is half read. */
+	connect_frontend(f);
+	send_piece(f->sv[1], &m, 7, e, 2);
+	vt_pump(f->loop);
+	assert_int_equal(count_fds(), before + 2 + 2); /* socketpair + fds */
+	vu_dev_detach(&f->dev, "test");
+	assert_false(ev_timer_armed(&f->dev.msg_timer));
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	assert_int_equal(count_fds(), before);
+
+	/* EOF in the middle of the payload. */
+	connect_frontend(f);
+	send_piece(f->sv[1], &m, sizeof(m.h) + 3, e, 1);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	vt_pump(f->loop);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_false(ev_timer_armed(&f->dev.msg_timer));
+	assert_int_equal(f->dev.stats.bad_messages, 1);
+	assert_int_equal(count_fds(), before);
+
+	/* Eight fds with the first byte and one more with the second: more
+	 * than a message may carry. */
+	connect_frontend(f);
+	send_piece(f->sv[1], &m, 1, e, 8);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	send_piece(f->sv[1], (const uint8_t *)&m + 1, 1, &e[8], 1);
+	vt_pump(f->loop);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_int_equal(f->dev.stats.bad_messages, 2);
+	vt_expect_closed(f->sv[1]);
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	assert_int_equal(count_fds(), before);
+	for (unsigned i = 0; i < 9; i++)
+		close(e[i]);
+}
+
+/* A frontend that sends requests and reads no reply: once the socket is
+ * full the session ends, at once; the thread never waits for room. */
+static void test_unread_replies_end_session(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 4096 };
+	static struct vu_msg_header reqs[N];
+	struct vu_msg_header h;
+	uint64_t v;
+	int64_t t0, took;
+	unsigned replies = 0;
+	ssize_t sent;
+
+	for (unsigned i = 0; i < N; i++)
+		reqs[i] = (struct vu_msg_header){ .request = VHOST_USER_GET_FEATURES,
+						  .flags = VHOST_USER_VERSION };
+	connect_frontend(f);
+	sent = send(f->sv[1], reqs, sizeof(reqs), MSG_DONTWAIT | MSG_NOSIGNAL);
+	assert_true(sent > 0);
+	t0 = vdv_now_ns();
+	while (vu_dev_attached(&f->dev) && vdv_now_ns() - t0 < 10000000000ll)
+		assert_true(ev_run_once(f->loop, 100) >= 0);
+	took = (vdv_now_ns() - t0) / 1000000;
+	print_message("session ended after %lld ms\n", (long long)took);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_true(took < 2000); /* a blocking send would have waited 5 s */
+	assert_int_equal(f->detached, 1);
+	/* What was sent are whole replies, then EOF. */
+	for (;;) {
+		int r = vt_recv(f->sv[1], &h, &v, sizeof(v));
+
+		if (r == -ECONNRESET)
+			break;
+		assert_int_equal(r, (int)sizeof(v));
+		assert_int_equal(h.request, VHOST_USER_GET_FEATURES);
+		replies++;
+	}
+	print_message("%u replies were sent before the socket was full\n", replies);
+	assert_true(replies > 0 && replies < (unsigned)(sent / (ssize_t)sizeof(h)));
+}
+
+/* The deadline: a message not whole VU_MSG_TIMEOUT_MS after its first
+ * byte ends the session, and its fds are closed. */
+static void test_message_deadline(void **state)
+{
+	struct fixture *f = *state;
+	int efd = eventfd(0, EFD_CLOEXEC), before;
+	int64_t t0;
+
+	assert_true(efd >= 0);
+	before = count_fds();
+	connect_frontend(f);
+	t0 = vdv_now_ns();
+	send_piece(f->sv[1], &(uint32_t){ VHOST_USER_SET_VRING_CALL }, 2, &efd, 1);
+	vt_pump(f->loop);
+	assert_true(vu_dev_attached(&f->dev));
+	/* Nothing else to do: the loop sleeps until the deadline. */
+	while (vu_dev_attached(&f->dev) &&
+	       vdv_now_ns() - t0 < (int64_t)(VU_MSG_TIMEOUT_MS + 3000) * 1000000)
+		assert_true(ev_run_once(f->loop, VU_MSG_TIMEOUT_MS + 3000) >= 0);
+	assert_false(vu_dev_attached(&f->dev));
+	assert_true(vdv_now_ns() - t0 >= (int64_t)VU_MSG_TIMEOUT_MS * 1000000);
+	assert_int_equal(f->dev.stats.bad_messages, 1);
+	vt_expect_closed(f->sv[1]);
+	close(f->sv[1]);
+	f->sv[1] = -1;
+	assert_int_equal(count_fds(), before);
+	close(efd);
+}
+
 static void test_request_names(void **state)
 {
 	(void)state;
@@ -660,6 +951,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kicks_follow_the_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_handle_msg_needs_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_detaches, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_in_pieces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_messages_in_one_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_message_fds_closed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_replies_end_session, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_deadline, setup, teardown),
 		cmocka_unit_test(test_request_names),
 	};
 
