@@ -41,6 +41,12 @@ static void vsock_queue_kick(struct vu_dev *vu, unsigned q)
 {
 	struct vsock_dev *d = dev_of(vu);
 
+	/* Also called when a ring starts (SET_VRING_KICK), before the VMM
+	 * gets its REPLY_ACK: siblings must see the guest as reachable from
+	 * then on, not only after this turn's before-sleep hook (a VMM that
+	 * starts its guest right after the ack could be refused meanwhile). */
+	atomic_store_explicit(&d->accepting, vsock_guest_ready(d), memory_order_relaxed);
+
 	if (q == VSOCK_TX_Q) {
 		/* After a driver reset, the reset event goes before any new
 		 * connection of the guest: its driver posts event buffers
