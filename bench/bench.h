@@ -45,6 +45,9 @@ struct bench_cfg {
 	const char *only;           /* comma-separated scenario names, or NULL */
 	const char *json_path;
 	const char *dat_path;
+	const char *commit[2];      /* --commit / --compare-commit, or NULL: git */
+	int argc;                   /* the command line, for the record */
+	char **argv;
 };
 
 struct bench {

@@ -269,7 +269,7 @@ static void raise_fd_limit(unsigned need)
 int main(int argc, char **argv)
 {
 	static struct bench b;
-	struct run_info ri;
+	static struct run_info ri;
 	char id[32];
 	int r;
 
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
 	/* A simulated guest holds about 8 descriptors (socket, memfd, eventfds). */
 	raise_fd_limit(4 * (b.cfg.idle_conns + b.cfg.mc_conns) + 16 * b.cfg.multivm_vms + 256);
 	define_figures(&b);
-	run_info_fill(&ri);
+	run_info_fill(&ri, &b.cfg);
 	report_header(&b, &ri, stdout);
 	fflush(stdout);
 
