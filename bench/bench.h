@@ -46,6 +46,7 @@ struct bench_cfg {
 	const char *json_path;
 	const char *dat_path;
 	const char *commit[2];      /* --commit / --compare-commit, or NULL: git */
+	const char *check_path;     /* --check-against FILE */
 	int argc;                   /* the command line, for the record */
 	char **argv;
 };

@@ -38,6 +38,8 @@ static const char usage_text[] =
 	"                       multivm,neighbour\n"
 	"  --json FILE          write the results as JSON\n"
 	"  --dat FILE           write throughput per size for gnuplot\n"
+	"  --check-against FILE compare the medians with a saved --json FILE: list\n"
+	"                       each figure more than 10 % worse, exit 3 if any\n"
 	"  --commit ID          daemon A's source commit for the record [git -C\n"
 	"                       <directory of the binary> rev-parse HEAD]\n"
 	"  --compare-commit ID  the same for the --compare daemon\n"
@@ -52,7 +54,7 @@ static const char usage_text[] =
 enum {
 	O_DAEMON = 256, O_COMPARE, O_DAEMON_ARG, O_ROUNDS, O_DURATION, O_SIZES, O_QUEUE,
 	O_RXBUF, O_BUFALLOC, O_READ, O_RR_ITERS, O_CONNS, O_MC_WRITE, O_IDLE, O_MVM, O_ONLY,
-	O_JSON, O_DAT, O_NO_VERIFY, O_NO_GSYS, O_TIMEOUT, O_SMOKE, O_COMMIT,
+	O_JSON, O_DAT, O_NO_VERIFY, O_NO_GSYS, O_TIMEOUT, O_SMOKE, O_CHECK, O_COMMIT,
 	O_COMMIT_B,
 };
 
@@ -75,6 +77,7 @@ static const struct option options[] = {
 	{ "only", required_argument, NULL, O_ONLY },
 	{ "json", required_argument, NULL, O_JSON },
 	{ "dat", required_argument, NULL, O_DAT },
+	{ "check-against", required_argument, NULL, O_CHECK },
 	{ "commit", required_argument, NULL, O_COMMIT },
 	{ "compare-commit", required_argument, NULL, O_COMMIT_B },
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
@@ -280,6 +283,9 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			break;
 		case O_DAT:
 			c->dat_path = optarg;
+			break;
+		case O_CHECK:
+			c->check_path = optarg;
 			break;
 		case O_COMMIT:
 		case O_COMMIT_B:
