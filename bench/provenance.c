@@ -19,9 +19,16 @@ bool prov_commit_valid(const char *s)
 	return strspn(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._+-") == n;
 }
 
+/* Drops trailing blanks; other bytes outside printable ASCII (and a tab
+ * or newline) become '?': the output goes to a terminal and into JSON,
+ * which must be UTF-8. */
 static void trim(char *s)
 {
 	size_t n = strlen(s);
+
+	for (char *p = s; *p; p++)
+		if ((*p < 0x20 && *p != '\n' && *p != '\t') || (unsigned char)*p >= 0x7f)
+			*p = '?';
 
 	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
 		s[--n] = 0;
