@@ -45,6 +45,10 @@ struct bench_cfg {
 	const char *only;           /* comma-separated scenario names, or NULL */
 	const char *json_path;
 	const char *dat_path;
+	const char *commit[2];      /* --commit / --compare-commit, or NULL: git */
+	const char *check_path;     /* --check-against FILE */
+	int argc;                   /* the command line, for the record */
+	char **argv;
 };
 
 struct bench {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "provenance.h"
 #include "sim/sim_sock.h"
 #include "sim/sim_daemon.h"
 
@@ -20,7 +21,8 @@ static const char usage_text[] =
 	"                       run as: PATH --guest-cid 3 --socket S --uds-path U\n"
 	"  --compare PATH       a second daemon, alternated with the first (A B A B..)\n"
 	"  --daemon-arg ARG     extra argument for both daemons (repeatable)\n"
-	"  --rounds N           rounds per figure; the median is reported [3]\n"
+	"  --rounds N           rounds per figure; the median, min and max are\n"
+	"                       reported [3]\n"
 	"  --duration SEC       length of each timed measurement [1.0]\n"
 	"  --sizes LIST         write sizes, comma-separated [64,4096,65536]\n"
 	"  --queue-size N       virtqueue size (QEMU: 128) [128]\n"
@@ -36,6 +38,11 @@ static const char usage_text[] =
 	"                       multivm,neighbour\n"
 	"  --json FILE          write the results as JSON\n"
 	"  --dat FILE           write throughput per size for gnuplot\n"
+	"  --check-against FILE compare the medians with a saved --json FILE: list\n"
+	"                       each figure more than 10 % worse, exit 3 if any\n"
+	"  --commit ID          daemon A's source commit for the record [git -C\n"
+	"                       <directory of the binary> rev-parse HEAD]\n"
+	"  --compare-commit ID  the same for the --compare daemon\n"
 	"  --no-verify          count bytes but skip checksums\n"
 	"  --no-guest-syscalls  guest applications do not pay a system call per\n"
 	"                       send/recv/accept/close (see README)\n"
@@ -47,7 +54,8 @@ static const char usage_text[] =
 enum {
 	O_DAEMON = 256, O_COMPARE, O_DAEMON_ARG, O_ROUNDS, O_DURATION, O_SIZES, O_QUEUE,
 	O_RXBUF, O_BUFALLOC, O_READ, O_RR_ITERS, O_CONNS, O_MC_WRITE, O_IDLE, O_MVM, O_ONLY,
-	O_JSON, O_DAT, O_NO_VERIFY, O_NO_GSYS, O_TIMEOUT, O_SMOKE,
+	O_JSON, O_DAT, O_NO_VERIFY, O_NO_GSYS, O_TIMEOUT, O_SMOKE, O_CHECK, O_COMMIT,
+	O_COMMIT_B,
 };
 
 static const struct option options[] = {
@@ -69,6 +77,9 @@ static const struct option options[] = {
 	{ "only", required_argument, NULL, O_ONLY },
 	{ "json", required_argument, NULL, O_JSON },
 	{ "dat", required_argument, NULL, O_DAT },
+	{ "check-against", required_argument, NULL, O_CHECK },
+	{ "commit", required_argument, NULL, O_COMMIT },
+	{ "compare-commit", required_argument, NULL, O_COMMIT_B },
 	{ "no-verify", no_argument, NULL, O_NO_VERIFY },
 	{ "no-guest-syscalls", no_argument, NULL, O_NO_GSYS },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -273,6 +284,19 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 		case O_DAT:
 			c->dat_path = optarg;
 			break;
+		case O_CHECK:
+			c->check_path = optarg;
+			break;
+		case O_COMMIT:
+		case O_COMMIT_B:
+			if (!prov_commit_valid(optarg)) {
+				fprintf(stderr,
+					"vdv-bench: --%s: '%s' is not 1..64 of [0-9A-Za-z._+-]\n",
+					o == O_COMMIT ? "commit" : "compare-commit", optarg);
+				return -1;
+			}
+			c->commit[o == O_COMMIT ? 0 : 1] = optarg;
+			break;
 		case O_NO_VERIFY:
 			c->verify = false;
 			break;
@@ -299,6 +323,12 @@ int bench_parse_args(int argc, char **argv, struct bench_cfg *c)
 			return -1;
 		}
 	}
+	if (c->commit[1] && !c->daemon[1]) {
+		fprintf(stderr, "vdv-bench: --compare-commit without --compare\n");
+		return -1;
+	}
+	c->argc = argc;
+	c->argv = argv;
 	if (optind < argc) {
 		fprintf(stderr, "vdv-bench: unexpected argument '%s'\n", argv[optind]);
 		return -1;

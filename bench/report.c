@@ -10,7 +10,7 @@
 
 #include "record.h"
 
-void run_info_fill(struct run_info *ri)
+void run_info_fill(struct run_info *ri, const struct bench_cfg *c)
 {
 	struct utsname u;
 	char line[256];
@@ -40,6 +40,11 @@ void run_info_fill(struct run_info *ri)
 	}
 	if (f)
 		fclose(f);
+	if (!getcwd(ri->cwd, sizeof(ri->cwd)))
+		snprintf(ri->cwd, sizeof(ri->cwd), "?");
+	for (int d = 0; d < 2; d++)
+		if (c->daemon[d])
+			prov_daemon(c->daemon[d], c->commit[d], c->timeout_ms, &ri->daemon[d]);
 }
 
 static unsigned ndaemons(const struct bench *b)
@@ -47,24 +52,12 @@ static unsigned ndaemons(const struct bench *b)
 	return b->cfg.daemon[1] ? 2 : 1;
 }
 
-static bool fig_touched(const struct fig *f)
+/* One value in the figure's unit, as the table shows it. */
+static const char *fmt_num(const struct fig *f, double v, char *buf, size_t cap)
 {
-	for (int w = 0; w < T_N; w++)
-		if (f->n[w] || f->na[w][0] || f->failed[w])
-			return true;
-	return false;
-}
-
-static const char *fmt_value(const struct fig *f, int which, char *buf, size_t cap)
-{
-	double v = fig_median(f, which);
 	const char *u = f->unit;
 
-	if (f->failed[which] && f->n[which] == 0)
-		snprintf(buf, cap, "FAILED");
-	else if (f->na[which][0])
-		snprintf(buf, cap, "n/a");
-	else if (isnan(v))
+	if (isnan(v))
 		snprintf(buf, cap, "-");
 	else if (!strcmp(u, "index") || !strcmp(u, "ratio"))
 		snprintf(buf, cap, "%.3f", v);
@@ -75,6 +68,42 @@ static const char *fmt_value(const struct fig *f, int which, char *buf, size_t c
 	return buf;
 }
 
+static const char *fmt_value(const struct fig *f, int which, char *buf, size_t cap)
+{
+	if (f->failed[which] && f->n[which] == 0)
+		snprintf(buf, cap, "FAILED");
+	else if (f->na[which][0])
+		snprintf(buf, cap, "n/a");
+	else
+		fmt_num(f, fig_median(f, which), buf, cap);
+	return buf;
+}
+
+/* A command-line word as a shell reads it back: bare when it is safe. */
+static void put_quoted(FILE *out, const char *s)
+{
+	if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "_-+=/.,:@%") == strlen(s)) {
+		fputs(s, out);
+		return;
+	}
+	fputc('\'', out);
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", out);
+		else
+			fputc(*s, out);
+	fputc('\'', out);
+}
+
+static void put_command(FILE *out, const struct bench_cfg *c)
+{
+	for (int i = 0; i < c->argc; i++) {
+		if (i)
+			fputc(' ', out);
+		put_quoted(out, c->argv[i]);
+	}
+}
 static const char *fmt_ratio(double r, char *buf, size_t cap)
 {
 	if (isnan(r))
@@ -102,22 +131,37 @@ static const char *fmt_cpu(const struct fig *f, int which, char *buf, size_t cap
  * Daemon runs count the daemon and the bench process (guest + host app). */
 static double cost_per_gib(const struct fig *f, int which)
 {
-	double v = fig_median(f, which), cpu = fig_cpu_self(f, which);
+	return fig_cpu_per_gib(f, which, false);
+}
 
-	if (which != T_BASE)
-		cpu += fig_cpu_daemon(f, which);
-	if (strcmp(f->unit, "MiB/s") || isnan(v) || isnan(cpu) || v <= 0)
-		return NAN;
-	return cpu / (v / 1024.0);
+static void header_daemon(FILE *out, const char *name, const char *path,
+			  const struct daemon_prov *d)
+{
+	size_t vlen = strcspn(d->version, "\n");
+
+	fprintf(out, "daemon %s: %s (", name, path);
+	if (d->version[0])
+		fprintf(out, "%.*s", (int)vlen, d->version);
+	else
+		fprintf(out, "no version: %s", d->version_err);
+	if (d->commit[0])
+		fprintf(out, ", commit %s%s%s)\n", d->commit,
+			!strcmp(d->commit_src, "option") ? " (--commit)" : "",
+			d->dirty == 1 ? ", tree modified since" : "");
+	else
+		fprintf(out, ", no commit: %s)\n", d->commit_err);
 }
 
 void report_header(const struct bench *b, const struct run_info *ri, FILE *out)
 {
 	fprintf(out, "vdv-bench %s on %s, %ld CPUs (%s), loadavg %s\n", ri->date, ri->kernel,
 		ri->ncpu, ri->cpu, ri->load);
-	fprintf(out, "daemon A: %s\n", b->cfg.daemon[0]);
+	fputs("command: ", out);
+	put_command(out, &b->cfg);
+	fputc('\n', out);
+	header_daemon(out, "A", b->cfg.daemon[0], &ri->daemon[0]);
 	if (b->cfg.daemon[1])
-		fprintf(out, "daemon B: %s\n", b->cfg.daemon[1]);
+		header_daemon(out, "B", b->cfg.daemon[1], &ri->daemon[1]);
 	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
 		fprintf(out, "daemon arg: %s\n", b->cfg.daemon_args[i]);
 	fprintf(out,
@@ -126,6 +170,62 @@ void report_header(const struct bench *b, const struct run_info *ri, FILE *out)
 		b->cfg.queue_size, b->cfg.rx_buf_size, b->cfg.guest_buf_alloc, b->cfg.read_size,
 		b->cfg.duration_s, b->cfg.rounds, b->cfg.verify ? "checksum-verified" : "counted",
 		b->cfg.guest_syscalls ? "on" : "off");
+}
+
+/* The second line of a figure measured over two rounds or more: min..max
+ * of each side, and which side is unstable. */
+static void range_line(const struct bench *b, const struct fig *f, FILE *out)
+{
+	bool cmp = ndaemons(b) == 2;
+	char lo[24], hi[24], bad[32] = "";
+	unsigned most = 0;
+
+	for (int w = 0; w < T_N; w++)
+		most = f->n[w] > most ? f->n[w] : most;
+	if (most < 2)
+		return;
+	fprintf(out, "%-44s", "    min..max");
+	for (int w = f->has_baseline ? T_BASE : T_A; w <= (cmp ? T_B : T_A); w++) {
+		const char *who = w == T_BASE ? "baseline" : cmp ? bench_who(w) : "daemon";
+
+		if (!f->n[w])
+			continue;
+		fprintf(out, " %s %s..%s", who, fmt_num(f, fig_min(f, w), lo, sizeof(lo)),
+			fmt_num(f, fig_max(f, w), hi, sizeof(hi)));
+		if (fig_unstable(f, w) == 1)
+			snprintf(bad + strlen(bad), sizeof(bad) - strlen(bad), "%s%s",
+				 bad[0] ? ", " : "", who);
+	}
+	if (bad[0])
+		fprintf(out, "  UNSTABLE: %s", bad);
+	fputc('\n', out);
+}
+
+/* #15's rule over every figure: which ones swing by 2x or more. */
+static void stability_summary(const struct bench *b, FILE *out)
+{
+	bool cmp = ndaemons(b) == 2, judged = false;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < b->res.n; i++) {
+		const struct fig *f = &b->res.figs[i];
+
+		for (int w = 0; w <= (cmp ? T_B : T_A); w++) {
+			int u = fig_unstable(f, w);
+
+			judged |= u >= 0;
+			if (u != 1)
+				continue;
+			fprintf(out, "%s %s (%s)", n++ ? "," : "\nunstable (slowest round under half the fastest):",
+				f->id, w == T_BASE ? "baseline" : cmp ? bench_who(w) : "daemon");
+		}
+	}
+	if (n)
+		fputc('\n', out);
+	else if (judged)
+		fprintf(out, "\nstable: every figure's slowest round is at least half its fastest\n");
+	else
+		fprintf(out, "\nstability not judged: one round per figure\n");
 }
 
 void report_table(const struct bench *b, FILE *out)
@@ -163,11 +263,13 @@ void report_table(const struct bench *b, FILE *out)
 			snprintf(mets, sizeof(mets), "%s", met < 0 ? "" : met ? "yes" : "NO");
 		fprintf(out, " %-9s %-6s %s\n", fig_target_text(f, t, sizeof(t)), mets,
 			cmp ? "" : fmt_cpu(f, T_A, c, sizeof(c)));
+		range_line(b, f, out);
 		for (int w = T_A; w <= (cmp ? T_B : T_A); w++)
 			if (f->na[w][0])
 				fprintf(out, "%-44s   %s: %s\n", "", cmp ? bench_who(w) : "daemon",
 					f->na[w]);
 	}
+	stability_summary(b, out);
 	fprintf(out, "\nCPU cost, CPU-seconds per GiB delivered (daemon runs: daemon + guest + host app):\n");
 	for (unsigned i = 0; i < b->res.n; i++) {
 		const struct fig *f = &b->res.figs[i];
@@ -181,17 +283,20 @@ void report_table(const struct bench *b, FILE *out)
 		else /* absolute figures: there is no baseline run */
 			fprintf(out, "  %-42s baseline %6s   %s %6.3f", f->label, "-",
 				cmp ? "A" : "daemon", a);
-		if (!isnan(a) && fig_cpu_daemon(f, T_A) == fig_cpu_daemon(f, T_A))
-			fprintf(out, " (daemon %.3f)",
-				fig_cpu_daemon(f, T_A) / (fig_median(f, T_A) / 1024.0));
+		if (!isnan(fig_cpu_per_gib(f, T_A, true)))
+			fprintf(out, " (daemon %.3f)", fig_cpu_per_gib(f, T_A, true));
 		if (cmp)
 			fprintf(out, "   B %6.3f", cost_per_gib(f, T_B));
+		if (cmp && !isnan(fig_cpu_per_gib(f, T_B, true)))
+			fprintf(out, " (daemon %.3f)", fig_cpu_per_gib(f, T_B, true));
 		fputc('\n', out);
 	}
 	fprintf(out,
 		"\nratio = daemon / baseline (throughput: higher is better; latency and memory:\n"
-		"lower is better). cpu d/b = daemon / bench process CPU, %% of one CPU; the bench\n"
-		"process runs the simulated guest and the host application (baseline: both ends).\n");
+		"lower is better), of the medians over rounds. cpu d/b = daemon / bench process\n"
+		"CPU, %% of one CPU; the bench process runs the simulated guest and the host\n"
+		"application (baseline: both ends). CPU-s/GiB: median over rounds of each\n"
+		"round's CPU time over its bytes.\n");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -220,8 +325,15 @@ static void json_target(FILE *f, const struct fig *fg, int which)
 {
 	const char *names[] = { "baseline", "a", "b" };
 
+	int u = fig_unstable(fg, which);
+
 	fprintf(f, "\"%s\": {\"median\": ", names[which]);
 	json_num(f, fig_median(fg, which));
+	fputs(", \"min\": ", f);
+	json_num(f, fig_min(fg, which));
+	fputs(", \"max\": ", f);
+	json_num(f, fig_max(fg, which));
+	fprintf(f, ", \"unstable\": %s", u < 0 ? "null" : u ? "true" : "false");
 	fputs(", \"rounds\": [", f);
 	for (unsigned r = 0; r < fg->n[which]; r++) {
 		if (r)
@@ -234,12 +346,47 @@ static void json_target(FILE *f, const struct fig *fg, int which)
 	json_num(f, fig_cpu_self(fg, which));
 	fputs(", \"cpu_s_per_gib\": ", f);
 	json_num(f, cost_per_gib(fg, which));
+	fputs(", \"cpu_s_per_gib_daemon\": ", f);
+	json_num(f, fig_cpu_per_gib(fg, which, true));
+	fputs(", \"cpu_s_per_gib_rounds\": [", f);
+	for (unsigned r = 0; !strcmp(fg->unit, "MiB/s") && r < fg->n[which]; r++) {
+		if (r)
+			fputs(", ", f);
+		json_num(f, fig_cpu_per_gib_round(fg, which, r, false));
+	}
+	fputs("]", f);
 	fprintf(f, ", \"failed\": %s, \"na\": ", fg->failed[which] ? "true" : "false");
 	if (fg->na[which][0])
 		json_str(f, fg->na[which]);
 	else
 		fputs("null", f);
 	fputs("}", f);
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s[0])
+		json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+static void json_prov(FILE *f, const struct daemon_prov *d)
+{
+	fputs("{\"version\": ", f);
+	json_str_or_null(f, d->version);
+	fputs(", \"version_error\": ", f);
+	json_str_or_null(f, d->version_err);
+	fputs(", \"commit\": ", f);
+	json_str_or_null(f, d->commit);
+	fputs(", \"commit_source\": ", f);
+	json_str_or_null(f, d->commit_src);
+	fputs(", \"commit_dir\": ", f);
+	json_str_or_null(f, d->commit_dir);
+	fputs(", \"commit_error\": ", f);
+	json_str_or_null(f, d->commit_err);
+	fprintf(f, ", \"tree_modified\": %s}",
+		d->dirty < 0 ? "null" : d->dirty ? "true" : "false");
 }
 
 int report_json(const struct bench *b, const struct run_info *ri, const char *path)
@@ -257,6 +404,21 @@ int report_json(const struct bench *b, const struct run_info *ri, const char *pa
 	json_str(f, ri->cpu);
 	fprintf(f, ", \"ncpu\": %ld, \"loadavg_at_start\": ", ri->ncpu);
 	json_str(f, ri->load);
+	fputs("},\n  \"command_line\": [", f);
+	for (int i = 0; i < b->cfg.argc; i++) {
+		if (i)
+			fputs(", ", f);
+		json_str(f, b->cfg.argv[i]);
+	}
+	fputs("],\n  \"cwd\": ", f);
+	json_str(f, ri->cwd);
+	fputs(",\n  \"daemon_info\": {\"a\": ", f);
+	json_prov(f, &ri->daemon[0]);
+	fputs(", \"b\": ", f);
+	if (b->cfg.daemon[1])
+		json_prov(f, &ri->daemon[1]);
+	else
+		fputs("null", f);
 	fputs("},\n  \"daemons\": {\"a\": ", f);
 	json_str(f, b->cfg.daemon[0]);
 	fputs(", \"b\": ", f);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "bench.h"
+#include "provenance.h"
 
 /* Where and how the run happened, for the header and the JSON. */
 struct run_info {
@@ -14,9 +15,12 @@ struct run_info {
 	char cpu[128];
 	long ncpu;
 	char load[64];      /* /proc/loadavg at the start: others' work skews */
+	char cwd[512];      /* relative paths on the command line start here */
+	struct daemon_prov daemon[2];
 };
 
-void run_info_fill(struct run_info *ri);
+/* Also runs each daemon's --version and git (bounded by timeout_ms). */
+void run_info_fill(struct run_info *ri, const struct bench_cfg *c);
 
 void report_header(const struct bench *b, const struct run_info *ri, FILE *out);
 void report_table(const struct bench *b, FILE *out);

@@ -70,6 +70,14 @@ void res_fail(struct results *r, const char *id, int which)
 		f->failed[which] = true;
 }
 
+bool fig_touched(const struct fig *f)
+{
+	for (int w = 0; w < T_N; w++)
+		if (f->n[w] || f->na[w][0] || f->failed[w])
+			return true;
+	return false;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -91,6 +99,73 @@ static double median(const double *v, unsigned n)
 double fig_median(const struct fig *f, int which)
 {
 	return median(f->v[which], f->n[which]);
+}
+
+double fig_min(const struct fig *f, int which)
+{
+	double lo = NAN;
+
+	for (unsigned r = 0; r < f->n[which]; r++)
+		if (isnan(lo) || f->v[which][r] < lo)
+			lo = f->v[which][r];
+	return lo;
+}
+
+double fig_max(const struct fig *f, int which)
+{
+	double hi = NAN;
+
+	for (unsigned r = 0; r < f->n[which]; r++)
+		if (isnan(hi) || f->v[which][r] > hi)
+			hi = f->v[which][r];
+	return hi;
+}
+
+int fig_unstable(const struct fig *f, int which)
+{
+	double lo = fig_min(f, which), hi = fig_max(f, which);
+
+	/* A figure that can be zero or negative (a memory delta) has no
+	 * "half as fast": only positive ranges are judged. */
+	if (f->n[which] < 2 || isnan(lo) || !(hi > 0))
+		return -1;
+	return lo < hi / 2;
+}
+
+double fig_cpu_per_gib_round(const struct fig *f, int which, unsigned r, bool daemon_only)
+{
+	double v, cpu;
+
+	if (strcmp(f->unit, "MiB/s") || r >= f->n[which] || r >= f->ncpu[which])
+		return NAN;
+	v = f->v[which][r];
+	cpu = daemon_only ? 0 : f->cpu_self[which][r];
+	/* The baseline has no daemon: both its ends are the bench process. */
+	if (which != T_BASE)
+		cpu += f->cpu_daemon[which][r];
+	if (isnan(v) || isnan(cpu) || v <= 0)
+		return NAN;
+	return cpu / (v / 1024.0);
+}
+
+double fig_cpu_per_gib(const struct fig *f, int which, bool daemon_only)
+{
+	double c[RES_MAX_ROUNDS];
+	unsigned n = 0;
+
+	if (which == T_BASE && daemon_only)
+		return NAN;
+	/* Values and CPU are recorded together, one pair per round; a figure
+	 * where they are not paired gets no cost rather than a wrong one. */
+	if (f->n[which] != f->ncpu[which])
+		return NAN;
+	for (unsigned r = 0; r < f->n[which]; r++) {
+		double x = fig_cpu_per_gib_round(f, which, r, daemon_only);
+
+		if (!isnan(x))
+			c[n++] = x;
+	}
+	return median(c, n);
 }
 
 double fig_cpu_daemon(const struct fig *f, int which)

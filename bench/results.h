@@ -54,8 +54,24 @@ void res_add_cpu(struct results *r, const char *id, int which, double daemon, do
 void res_na(struct results *r, const char *id, int which, const char *why);
 void res_fail(struct results *r, const char *id, int which);
 
+/* Measured, failed or n/a for some side: not a scenario left out. */
+bool fig_touched(const struct fig *f);
 /* NAN when there is no value. */
 double fig_median(const struct fig *f, int which);
+double fig_min(const struct fig *f, int which);
+double fig_max(const struct fig *f, int which);
+/* #15's stability rule: the slowest round is less than half the fastest.
+ * For throughput that is min < max / 2, for latency and memory max > 2 *
+ * min: both are min < max / 2 for positive values. 1 unstable, 0 stable,
+ * -1 unknown (fewer than two rounds, or no positive value to compare). */
+int fig_unstable(const struct fig *f, int which);
+/* CPU-seconds per GiB delivered, for MiB/s figures (NAN otherwise): the
+ * median over rounds of each round's CPU over its bytes. Daemon runs count
+ * the daemon and the bench process (guest and host app); daemon_only
+ * counts the daemon alone. */
+double fig_cpu_per_gib(const struct fig *f, int which, bool daemon_only);
+/* The same for round r, NAN without a value or CPU for it. */
+double fig_cpu_per_gib_round(const struct fig *f, int which, unsigned r, bool daemon_only);
 double fig_cpu_daemon(const struct fig *f, int which);
 double fig_cpu_self(const struct fig *f, int which);
 /* which / baseline (or which / other), NAN if either is missing. */

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "check.h"
 #include "dut.h"
 #include "record.h"
 #include "report.h"
@@ -269,19 +270,24 @@ static void raise_fd_limit(unsigned need)
 int main(int argc, char **argv)
 {
 	static struct bench b;
-	struct run_info ri;
+	static struct check chk;
+	static struct run_info ri;
+	unsigned worse = 0;
 	char id[32];
 	int r;
 
 	r = bench_parse_args(argc, argv, &b.cfg);
 	if (r)
 		return r > 0 ? 0 : 2;
+	/* A bad saved file is a usage error found now, not after the run. */
+	if (b.cfg.check_path && check_load(&chk, b.cfg.check_path))
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	dut_app_calls(b.cfg.guest_syscalls);
 	/* A simulated guest holds about 8 descriptors (socket, memfd, eventfds). */
 	raise_fd_limit(4 * (b.cfg.idle_conns + b.cfg.mc_conns) + 16 * b.cfg.multivm_vms + 256);
 	define_figures(&b);
-	run_info_fill(&ri);
+	run_info_fill(&ri, &b.cfg);
 	report_header(&b, &ri, stdout);
 	fflush(stdout);
 
@@ -322,7 +328,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vdv-bench: %s: %s\n", b.cfg.json_path, strerror(-r));
 	if (b.cfg.dat_path && (r = report_dat(&b, b.cfg.dat_path)))
 		fprintf(stderr, "vdv-bench: %s: %s\n", b.cfg.dat_path, strerror(-r));
+	if (b.cfg.check_path) {
+		worse = check_compare(&chk, &b, stdout);
+		check_free(&chk);
+	}
 	if (b.failures)
 		fprintf(stdout, "\n%u measurement(s) FAILED (see above)\n", b.failures);
-	return b.failures ? 1 : 0;
+	/* A failed measurement says more than a slower one. */
+	return b.failures ? 1 : worse ? 3 : 0;
 }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "dut.h"
 #include "host_io.h"
 #include "sim/sim.h"
@@ -35,61 +36,18 @@ int vmset_write_config(const char *dir, unsigned n, char *path, size_t cap)
 	return fclose(f) ? -errno : 0;
 }
 
-extern char **environ;
-
 int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms)
 {
-	int64_t deadline = now_ns() + (int64_t)timeout_ms * 1000000;
 	char *const argv[] = { (char *)exe, (char *)"--help", NULL };
-	posix_spawn_file_actions_t fa;
-	size_t len = 0, olen = strlen(opt);
+	const struct capture_opts o = { .want_stderr = true, .timeout_ms = timeout_ms };
+	size_t olen = strlen(opt);
 	char *text = malloc(65536);
-	int p[2], r, status;
-	bool spawned;
-	pid_t pid = -1;
+	int r, status;
 
 	if (!text)
 		return -ENOMEM;
-	if (pipe(p)) {
-		free(text);
-		return -errno;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawn_file_actions_addclose(&fa, p[0]);
-	r = -posix_spawn(&pid, exe, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	spawned = !r;
-	close(p[1]);
-	while (!r && len < 65535) {
-		struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-		int64_t left = (deadline - now_ns()) / 1000000;
-		ssize_t n;
-
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		n = read(p[0], text + len, 65535 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(p[0]);
-	/* Bounded too: a program that closes its output and keeps running. */
-	while (spawned && waitpid(pid, &status, WNOHANG) == 0) {
-		if (now_ns() >= deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			r = r ? r : -ETIMEDOUT;
-			break;
-		}
-		usleep(1000);
-	}
-	text[len] = 0;
+	r = capture_output(argv, &o, text, 65536, &status);
 	if (!r) {
-		r = 0;
 		/* The option as a word: not a prefix of a longer one. */
 		for (const char *q = text; (q = strstr(q, opt)); q += olen) {
 			char next = q[olen];
