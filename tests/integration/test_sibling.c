@@ -812,20 +812,13 @@ static int setup_yaml(void **state)
 static int teardown(void **state)
 {
 	struct sibt *t = *state;
-	int r, status = 0;
+	int r;
 
 	if (!t)
 		return 0;
-	if (!t->ok || getenv("VDV_TEST_VERBOSE") || !sim_daemon_alive(&t->d))
-		sim_daemon_dump_log(&t->d, stderr, 32768);
-	r = sim_daemon_stop(&t->d, 5000, &status);
-	if (r)
-		fprintf(stderr, "daemon did not exit cleanly on SIGTERM: %s (status 0x%x)\n",
-			strerror(-r), status);
-	if (!getenv("VDV_KEEP_TMP"))
-		sim_rm_tree(t->dir);
+	r = sim_daemon_finish(&t->d, t->dir, !t->ok, 5000);
 	free(t);
-	return r ? -1 : 0;
+	return r;
 }
 
 /* A started frontend for VM i, with its CID checked. */

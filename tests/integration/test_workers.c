@@ -101,20 +101,13 @@ static int setup_two_on_one(void **state)
 static int teardown(void **state)
 {
 	struct wt *t = *state;
-	int r, status = 0;
+	int r;
 
-	if (getenv("VDV_TEST_VERBOSE") || !sim_daemon_alive(&t->d))
-		sim_daemon_dump_log(&t->d, stderr, 16384);
-	r = sim_daemon_stop(&t->d, 10000, &status);
-	if (r) {
-		fprintf(stderr, "daemon did not exit cleanly on SIGTERM: %s (status 0x%x)\n",
-			strerror(-r), status);
-		sim_daemon_dump_log(&t->d, stderr, 16384);
-	}
-	if (!getenv("VDV_KEEP_TMP"))
-		sim_rm_tree(t->dir);
+	if (!t)
+		return 0;
+	r = sim_daemon_finish(&t->d, t->dir, false, 10000);
 	free(t);
-	return r ? -1 : 0;
+	return r;
 }
 
 /* The sockets exist before the workers start (readiness comes after

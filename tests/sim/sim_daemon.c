@@ -306,3 +306,20 @@ long sim_proc_status(pid_t pid, const char *key)
 	fclose(f);
 	return v;
 }
+
+int sim_daemon_finish(struct sim_daemon *d, const char *dir, bool show_log, int timeout_ms)
+{
+	int r, status = 0;
+
+	if (show_log || getenv("VDV_TEST_VERBOSE") || !sim_daemon_alive(d))
+		sim_daemon_dump_log(d, stderr, 32768);
+	r = sim_daemon_stop(d, timeout_ms, &status);
+	if (r) {
+		fprintf(stderr, "daemon did not exit cleanly on SIGTERM: %s (status 0x%x)\n",
+			strerror(-r), status);
+		sim_daemon_dump_log(d, stderr, 32768);
+	}
+	if (dir && dir[0] && !getenv("VDV_KEEP_TMP"))
+		sim_rm_tree(dir);
+	return r ? -1 : 0;
+}

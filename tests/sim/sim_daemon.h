@@ -64,6 +64,15 @@ int sim_daemon_wait_path(struct sim_daemon *d, const char *path, int timeout_ms)
  */
 int sim_daemon_stop(struct sim_daemon *d, int timeout_ms, int *status);
 
+/*
+ * The end of a test with its own daemon: shows the log when asked
+ * ($VDV_TEST_VERBOSE), when the daemon died, or when show_log; stops it
+ * (sim_daemon_stop, saying so when it did not exit cleanly, log
+ * included); removes dir unless $VDV_KEEP_TMP. 0, or -1 on an unclean
+ * stop.
+ */
+int sim_daemon_finish(struct sim_daemon *d, const char *dir, bool show_log, int timeout_ms);
+
 /* Removes dir and the files in it (one level: what tests put there). */
 void sim_rm_tree(const char *dir);
 
