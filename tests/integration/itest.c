@@ -42,22 +42,22 @@ int itest_setup_args(void **state)
 	return setup_with(state, *state);
 }
 
-int itest_setup_two(void **state)
+int itest_spawn_two(struct itest *t, const char *keys1, const char *keys2,
+		    const char *const *extra)
 {
-	const char *const *keys = *state;
-	struct itest *t = calloc(1, sizeof(*t));
 	char vm1[3 * SIM_DAEMON_PATH_MAX], vm2[3 * SIM_DAEMON_PATH_MAX];
-	const char *argv[] = { sim_daemon_exe(), "--vm", vm1, "--vm", vm2, "--metrics",
-			       "unix:%D/metrics.sock", NULL };
+	const char *argv[16] = { sim_daemon_exe(), "--vm", vm1, "--vm", vm2 };
 	char path2[SIM_DAEMON_PATH_MAX + 16];
+	unsigned n = 5;
 	int r;
 
-	if (!t)
-		return -1;
 	snprintf(vm1, sizeof(vm1), "guest-cid=%u,socket=%%D/vhost.sock,uds-path=%%D/vm.vsock%s",
-		 ITEST_CID, keys[0]);
+		 ITEST_CID, keys1);
 	snprintf(vm2, sizeof(vm2), "guest-cid=%u,socket=%%D/vhost2.sock,uds-path=%%D/vm2.vsock%s",
-		 ITEST_CID2, keys[1]);
+		 ITEST_CID2, keys2);
+	for (unsigned i = 0; extra && extra[i] && n + 1 < sizeof(argv) / sizeof(argv[0]); i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
 	r = sim_daemon_spawn_argv(&t->d, argv, NULL, 0);
 	if (!r)
 		r = sim_daemon_wait_path(&t->d, t->d.socket_path, 10000);
@@ -68,6 +68,19 @@ int itest_setup_two(void **state)
 		fprintf(stderr, "spawning %s with two VMs: %s\n", sim_daemon_exe(), strerror(-r));
 		sim_daemon_dump_log(&t->d, stderr, 8192);
 		sim_daemon_stop(&t->d, 1000, NULL);
+	}
+	return r;
+}
+
+int itest_setup_two(void **state)
+{
+	static const char *const metrics[] = { "--metrics", "unix:%D/metrics.sock", NULL };
+	const char *const *keys = *state;
+	struct itest *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	if (itest_spawn_two(t, keys[0], keys[1], metrics)) {
 		free(t);
 		return -1;
 	}

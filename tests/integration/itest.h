@@ -57,6 +57,12 @@ int itest_setup_args(void **state);
  * --metrics unix:DIR/metrics.sock. The prestate is a const char *[2]: more
  * --vm keys for each VM (",key=value..." or ""). */
 int itest_setup_two(void **state);
+/* What itest_setup_two spawns, into t: the two VMs with keys1/keys2
+ * appended to their --vm strings ("" for none) and extra process
+ * options (NULL-terminated, or NULL). 0, or -errno (the daemon stopped,
+ * its log shown). */
+int itest_spawn_two(struct itest *t, const char *keys1, const char *keys2,
+		    const char *const *extra);
 #define ITEST_T_TWO(fn, keys)                                                  \
 	cmocka_unit_test_prestate_setup_teardown(fn, itest_setup_two,          \
 						 itest_teardown, (void *)(keys))

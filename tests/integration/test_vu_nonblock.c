@@ -41,26 +41,12 @@
  * one worker thread. */
 static int setup_two_on_one_worker(void **state)
 {
+	static const char *const one_worker[] = { "--threads", "1", NULL };
 	struct itest *t = calloc(1, sizeof(*t));
-	const char *argv[] = { sim_daemon_exe(),
-			       "--vm", "guest-cid=5,socket=%D/vhost.sock,uds-path=%D/vm.vsock",
-			       "--vm", "guest-cid=6,socket=%D/vhost2.sock,uds-path=%D/vm2.vsock",
-			       "--threads", "1", NULL };
-	char path2[SIM_DAEMON_PATH_MAX + 16];
-	int r;
 
 	if (!t)
 		return -1;
-	r = sim_daemon_spawn_argv(&t->d, argv, NULL, 0);
-	if (!r)
-		r = sim_daemon_wait_path(&t->d, t->d.socket_path, 10000);
-	snprintf(path2, sizeof(path2), "%s/vhost2.sock", t->d.dir);
-	if (!r)
-		r = sim_daemon_wait_path(&t->d, path2, 10000);
-	if (r) {
-		fprintf(stderr, "spawning %s with two VMs: %s\n", sim_daemon_exe(), strerror(-r));
-		sim_daemon_dump_log(&t->d, stderr, 8192);
-		sim_daemon_stop(&t->d, 1000, NULL);
+	if (itest_spawn_two(t, "", "", one_worker)) {
 		free(t);
 		return -1;
 	}
