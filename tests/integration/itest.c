@@ -247,6 +247,25 @@ void itest_expect_error_or_close(struct sim *s, const char *what)
 
 /* ---- the guest side ---- */
 
+struct sim *itest_start_at(const char *socket_path, uint64_t want_cid)
+{
+	struct sim_opts o;
+	struct sim *s = NULL;
+	int r;
+
+	itest_opts(&o);
+	r = sim_connect(socket_path, &o, &s);
+	if (r)
+		fail_msg("connect %s: %s", socket_path, strerror(-r));
+	r = sim_start(s);
+	if (r) {
+		sim_close(s);
+		fail_msg("start cid %llu: %s", (unsigned long long)want_cid, strerror(-r));
+	}
+	assert_int_equal(sim_guest_cid(s), want_cid);
+	return s;
+}
+
 struct sim *itest_start(struct itest *t, const struct sim_opts *opts)
 {
 	struct sim *s = itest_connect(t, opts);
@@ -310,18 +329,23 @@ int itest_wait_fd(int fd, short events, int timeout_ms)
 	return r > 0 ? 0 : (r == 0 ? -ETIMEDOUT : -errno);
 }
 
-int itest_host_listen(struct itest *t, uint32_t port, int backlog)
+int itest_listen_at(const char *uds_path, uint32_t port, int backlog)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->d.uds_path, port) >=
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", uds_path, port) >=
 	    (int)sizeof(sa.sun_path))
 		fail_msg("listener path too long");
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, backlog))
 		fail_msg("listen on %s: %s", sa.sun_path, strerror(errno));
 	return fd;
+}
+
+int itest_host_listen(struct itest *t, uint32_t port, int backlog)
+{
+	return itest_listen_at(t->d.uds_path, port, backlog);
 }
 
 int itest_host_accept(int lfd, int timeout_ms)

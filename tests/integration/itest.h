@@ -99,6 +99,9 @@ void itest_expect_error_or_close(struct sim *s, const char *what);
 
 /* Connects and starts a frontend (asserts). opts NULL = itest_opts(). */
 struct sim *itest_start(struct itest *t, const struct sim_opts *opts);
+/* The same for the VM at socket_path of a daemon the test runs itself;
+ * asserts the guest CID it was given is want_cid. */
+struct sim *itest_start_at(const char *socket_path, uint64_t want_cid);
 
 /* Sends one header-only packet (or len payload bytes) from the guest to
  * the host (CID 2), with a STREAM header built from the arguments. */
@@ -121,6 +124,8 @@ int itest_wait_fd(int fd, short events, int timeout_ms);
 /* Listens on "<uds-path>_<port>", as a host service the guest connects to
  * (asserts). */
 int itest_host_listen(struct itest *t, uint32_t port, int backlog);
+/* The same for any uds-path (a daemon the test runs itself). */
+int itest_listen_at(const char *uds_path, uint32_t port, int backlog);
 
 /* Accepts one connection within timeout_ms: the fd, or -ETIMEDOUT. */
 int itest_host_accept(int lfd, int timeout_ms);

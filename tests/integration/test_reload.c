@@ -158,35 +158,12 @@ static void wait_log(struct rt *t, const char *needle, int timeout_ms)
 
 static struct sim *vm_start(struct rt *t, unsigned i)
 {
-	struct sim_opts o;
-	struct sim *s = NULL;
-	int r;
-
-	itest_opts(&o);
-	r = sim_connect(t->sock[i], &o, &s);
-	if (r)
-		fail_msg("connect %s: %s", t->sock[i], strerror(-r));
-	r = sim_start(s);
-	if (r) {
-		sim_close(s);
-		fail_msg("start cid %llu: %s", (unsigned long long)cids[i], strerror(-r));
-	}
-	assert_int_equal(sim_guest_cid(s), cids[i]);
-	return s;
+	return itest_start_at(t->sock[i], cids[i]);
 }
 
 static int host_listen(struct rt *t, unsigned i)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->uds[i], PORT) >=
-	    (int)sizeof(sa.sun_path))
-		fail_msg("listener path too long");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8))
-		fail_msg("listen on %s: %s", sa.sun_path, strerror(errno));
-	return fd;
+	return itest_listen_at(t->uds[i], PORT, 8);
 }
 
 /* A guest connection of VM i to the host service of that VM. */

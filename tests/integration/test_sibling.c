@@ -824,21 +824,7 @@ static int teardown(void **state)
 /* A started frontend for VM i, with its CID checked. */
 static struct sim *vm_start(struct sibt *t, unsigned i)
 {
-	struct sim_opts o;
-	struct sim *s = NULL;
-	int r;
-
-	itest_opts(&o);
-	r = sim_connect(t->sock[i], &o, &s);
-	if (r)
-		fail_msg("connect %s: %s", t->sock[i], strerror(-r));
-	r = sim_start(s);
-	if (r) {
-		sim_close(s);
-		fail_msg("start vm %llu: %s", (unsigned long long)vmdefs[i].cid, strerror(-r));
-	}
-	assert_int_equal(sim_guest_cid(s), vmdefs[i].cid);
-	return s;
+	return itest_start_at(t->sock[i], vmdefs[i].cid);
 }
 
 static void guests_start(struct sibt *t, struct guest *g, unsigned n)

@@ -126,38 +126,17 @@ static long wait_threads(struct wt *t, long want)
 static struct sim *vm_start(struct wt *t, unsigned i)
 {
 	char path[SIM_DAEMON_PATH_MAX];
-	struct sim_opts o;
-	struct sim *s = NULL;
-	int r;
 
 	sock_path(t, i, path, sizeof(path));
-	itest_opts(&o);
-	r = sim_connect(path, &o, &s);
-	if (r)
-		fail_msg("connect %s: %s", path, strerror(-r));
-	r = sim_start(s);
-	if (r) {
-		sim_close(s);
-		fail_msg("start cid %u: %s", 3 + i, strerror(-r));
-	}
-	assert_int_equal(sim_guest_cid(s), 3 + i);
-	return s;
+	return itest_start_at(path, 3 + i);
 }
 
 static int host_listen(struct wt *t, unsigned i)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char base[SIM_DAEMON_PATH_MAX];
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	assert_true(fd >= 0);
 	uds_path(t, i, base, sizeof(base));
-	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", base, PORT) >=
-	    (int)sizeof(sa.sun_path))
-		fail_msg("listener path too long");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 8))
-		fail_msg("listen on %s: %s", sa.sun_path, strerror(errno));
-	return fd;
+	return itest_listen_at(base, PORT, 8);
 }
 
 /* One VM of the sample: its guest and its host service exchange
