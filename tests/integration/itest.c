@@ -99,11 +99,9 @@ char *itest_metrics_scrape(const struct itest *t)
 {
 	static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct sockaddr_un su = { .sun_family = AF_UNIX };
-	size_t cap = 1 << 16, got = 0;
-	char *buf = malloc(cap), *body;
+	char *buf, *body;
 	int fd = -1;
 
-	assert_non_null(buf);
 	snprintf(su.sun_path, sizeof(su.sun_path), "%s/metrics.sock", t->d.dir);
 	/* The daemon opens it after the VMs' sockets: retry, bounded. */
 	for (int64_t end = sim_now_ms() + ITEST_TIMEOUT_MS;;) {
@@ -117,21 +115,7 @@ char *itest_metrics_scrape(const struct itest *t)
 		usleep(10000);
 	}
 	assert_int_equal(itest_host_write(fd, req, sizeof(req) - 1, ITEST_TIMEOUT_MS), 0);
-	for (;;) {
-		ssize_t n;
-
-		if (got + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = itest_host_read(fd, buf + got, cap - 1 - got, ITEST_TIMEOUT_MS);
-		if (n == 0)
-			break;
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
+	buf = itest_host_read_all(fd);
 	close(fd);
 	if (strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) || !(body = strstr(buf, "\r\n\r\n")))
 		fail_msg("scrape answered: %.80s", buf);
@@ -420,6 +404,30 @@ int itest_host_write(int fd, const void *buf, size_t n, int timeout_ms)
 		done += (size_t)r;
 	}
 	return 0;
+}
+
+char *itest_host_read_all(int fd)
+{
+	size_t cap = 1 << 16, got = 0;
+	char *buf = malloc(cap);
+
+	assert_non_null(buf);
+	for (;;) {
+		ssize_t n;
+
+		if (got + 1 == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		n = itest_host_read(fd, buf + got, cap - 1 - got, ITEST_TIMEOUT_MS);
+		if (n == 0)
+			break;
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return buf;
 }
 
 int itest_host_read_line(int fd, char *line, size_t cap, int timeout_ms)

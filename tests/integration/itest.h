@@ -146,6 +146,10 @@ int itest_host_write(int fd, const void *buf, size_t n, int timeout_ms);
  * in the socket: its length, 0 at EOF, or -errno. */
 int itest_host_read_line(int fd, char *line, size_t cap, int timeout_ms);
 
+/* Reads until the peer closes (each read bounded by ITEST_TIMEOUT_MS):
+ * a malloc'd, NUL-terminated copy of everything (asserts). */
+char *itest_host_read_all(int fd);
+
 /* Waits until the peer closed its end (read gives EOF or ECONNRESET):
  * 0 or -ETIMEDOUT. Bytes read meanwhile are discarded and counted. */
 int itest_host_wait_closed(int fd, int timeout_ms, size_t *discarded);

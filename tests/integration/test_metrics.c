@@ -62,27 +62,11 @@ static int dial(const struct itest *t, bool tcp)
 /* Sends req, reads the whole answer (the server closes); NUL-terminated. */
 static char *http(const struct itest *t, bool tcp, const char *req)
 {
-	size_t cap = 1 << 16, got = 0;
-	char *buf = malloc(cap);
+	char *buf;
 	int fd = dial(t, tcp);
 
-	assert_non_null(buf);
 	assert_int_equal(itest_host_write(fd, req, strlen(req), ITEST_TIMEOUT_MS), 0);
-	for (;;) {
-		ssize_t n;
-
-		if (got + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = itest_host_read(fd, buf + got, cap - 1 - got, ITEST_TIMEOUT_MS);
-		if (n == 0)
-			break;
-		assert_true(n > 0);
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
+	buf = itest_host_read_all(fd);
 	close(fd);
 	return buf;
 }
