@@ -3,12 +3,48 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "record.h"
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/*
+ * Runnable tasks other than this one (/proc/stat procs_running counts the
+ * reader too), median of 21 looks 10 ms apart, or -1. Any of them competes
+ * for the CPUs the figures need, also a nice-19 or SCHED_IDLE batch job:
+ * the daemon's polling yields to it (README, Performance).
+ */
+static int others_running(void)
+{
+	int v[21];
+
+	for (unsigned i = 0; i < 21; i++) {
+		char line[128];
+		FILE *f = fopen("/proc/stat", "r");
+		int n = -1;
+
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "procs_running %d", &n) == 1)
+				break;
+		if (f)
+			fclose(f);
+		if (n < 1)
+			return -1;
+		v[i] = n - 1;
+		if (i < 20)
+			usleep(10000);
+	}
+	qsort(v, 21, sizeof(v[0]), cmp_int);
+	return v[10];
+}
 
 void run_info_fill(struct run_info *ri, const struct bench_cfg *c)
 {
@@ -28,6 +64,7 @@ void run_info_fill(struct run_info *ri, const struct bench_cfg *c)
 		ri->load[strcspn(ri->load, "\n")] = 0;
 	if (f)
 		fclose(f);
+	ri->others_running = others_running();
 	f = fopen("/proc/cpuinfo", "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		char *p = strchr(line, ':');
@@ -156,6 +193,10 @@ void report_header(const struct bench *b, const struct run_info *ri, FILE *out)
 {
 	fprintf(out, "vdv-bench %s on %s, %ld CPUs (%s), loadavg %s\n", ri->date, ri->kernel,
 		ri->ncpu, ri->cpu, ri->load);
+	if (ri->others_running > 0)
+		fprintf(out, "warning: %d other task%s running at the start (also nice or idle "
+			     "ones take CPU from polling threads): figures will swing more\n",
+			ri->others_running, ri->others_running == 1 ? " was" : "s were");
 	fputs("command: ", out);
 	put_command(out, &b->cfg);
 	fputc('\n', out);
@@ -404,6 +445,10 @@ int report_json(const struct bench *b, const struct run_info *ri, const char *pa
 	json_str(f, ri->cpu);
 	fprintf(f, ", \"ncpu\": %ld, \"loadavg_at_start\": ", ri->ncpu);
 	json_str(f, ri->load);
+	if (ri->others_running >= 0)
+		fprintf(f, ", \"others_running_at_start\": %d", ri->others_running);
+	else
+		fputs(", \"others_running_at_start\": null", f);
 	fputs("},\n  \"command_line\": [", f);
 	for (int i = 0; i < b->cfg.argc; i++) {
 		if (i)

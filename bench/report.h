@@ -15,6 +15,7 @@ struct run_info {
 	char cpu[128];
 	long ncpu;
 	char load[64];      /* /proc/loadavg at the start: others' work skews */
+	int others_running; /* other runnable tasks at the start (-1: unknown) */
 	char cwd[512];      /* relative paths on the command line start here */
 	struct daemon_prov daemon[2];
 };
