@@ -138,6 +138,25 @@ check("3 rounds: the table lists exactly the unstable figures", listed == unstab
 check("3 rounds: a min..max line per figure", out.count("    min..max") ==
       sum(1 for fg in r3["figures"] if fg["a"]["rounds"]), out)
 
+# 1c. Two daemons (the same binary twice), three rounds: the per-round
+# B/A ratio is the median of each round's b / a, in the JSON and the table.
+rc_path = os.path.join(WORK, "check-cmp.json")
+rc, out, err, _, _ = run("--compare", DAEMON, "--smoke", "--rounds", "3", "--only", "stream",
+                         "--sizes", "4096", "--json", rc_path)
+check("compare: exit 0", rc == 0, f"rc {rc}\n{out}\n{err}")
+with open(rc_path) as f:
+    rcmp = json.load(f)
+bad = []
+for fg in rcmp["figures"]:
+    a_r, b_r = fg["a"]["rounds"], fg["b"]["rounds"]
+    want = median([y / x for x, y in zip(a_r, b_r)])
+    if len(a_r) != 3 or not close(fg["ratio_b_a_per_round"], want):
+        bad.append(f"{fg['id']}: {fg['ratio_b_a_per_round']} for a {a_r} b {b_r}")
+    if f"B/A per round {fg['ratio_b_a_per_round']:.2f}" not in out:
+        bad.append(f"{fg['id']}: not in the table")
+check("compare: B/A per round is the median of the rounds' ratios", not bad and
+      rcmp["figures"], "\n".join(bad) + "\n" + out)
+
 # 2. One throughput figure raised in the saved copy: this run is far below.
 raised = copy.deepcopy(a)
 for fg in raised["figures"]:

@@ -239,6 +239,8 @@ static void range_line(const struct bench *b, const struct fig *f, FILE *out)
 	}
 	if (bad[0])
 		fprintf(out, "  UNSTABLE: %s", bad);
+	if (cmp && !isnan(fig_paired_ratio(f, T_B, T_A)))
+		fprintf(out, "  B/A per round %.2f", fig_paired_ratio(f, T_B, T_A));
 	fputc('\n', out);
 }
 
@@ -337,7 +339,10 @@ void report_table(const struct bench *b, FILE *out)
 		"lower is better), of the medians over rounds. cpu d/b = daemon / bench process\n"
 		"CPU, %% of one CPU; the bench process runs the simulated guest and the host\n"
 		"application (baseline: both ends). CPU-s/GiB: median over rounds of each\n"
-		"round's CPU time over its bytes.\n");
+		"round's CPU time over its bytes.%s\n",
+		cmp ? " B/A per round: the median of each round's B / A, both\n"
+		      "measured back to back in that round (less moved by a slow moment of the\n"
+		      "machine than the ratio of the medians)." : "");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -521,6 +526,8 @@ int report_json(const struct bench *b, const struct run_info *ri, const char *pa
 			json_num(f, fg->has_baseline ? fig_ratio(fg, T_B, T_BASE) : NAN);
 			fputs(", \"ratio_b_a\": ", f);
 			json_num(f, fig_ratio(fg, T_B, T_A));
+			fputs(", \"ratio_b_a_per_round\": ", f);
+			json_num(f, fig_paired_ratio(fg, T_B, T_A));
 		}
 		fputs("}", f);
 	}

@@ -101,6 +101,21 @@ double fig_median(const struct fig *f, int which)
 	return median(f->v[which], f->n[which]);
 }
 
+double fig_paired_ratio(const struct fig *f, int which, int other)
+{
+	double r[RES_MAX_ROUNDS];
+	unsigned n = f->n[which];
+
+	if (n < 2 || n != f->n[other] || f->failed[which] || f->failed[other])
+		return NAN;
+	for (unsigned i = 0; i < n; i++) {
+		if (!(f->v[other][i] > 0))
+			return NAN;
+		r[i] = f->v[which][i] / f->v[other][i];
+	}
+	return median(r, n);
+}
+
 double fig_min(const struct fig *f, int which)
 {
 	double lo = NAN;

@@ -76,6 +76,12 @@ double fig_cpu_daemon(const struct fig *f, int which);
 double fig_cpu_self(const struct fig *f, int which);
 /* which / baseline (or which / other), NAN if either is missing. */
 double fig_ratio(const struct fig *f, int which, int other);
+/* The median over rounds of which / other, each pair from the same round
+ * (measured back to back, so both met the machine in the same state): a
+ * slow moment of the machine moves both sides of its round, where it moves
+ * only one side's median. NAN with fewer than two rounds, unequal round
+ * counts or a failed round. */
+double fig_paired_ratio(const struct fig *f, int which, int other);
 /* 1 met, 0 missed, -1 no target or no value. */
 int fig_target_met(const struct fig *f, int which);
 const char *fig_target_text(const struct fig *f, char *buf, unsigned cap);
