@@ -40,12 +40,13 @@
  * the same batch is ignored.
  */
 struct ev_slot {
-	ev_handler handler;
+	ev_handler handler;     /* NULL: the slot is free */
 	void *opaque;
-	int fd;
+	union {
+		int fd;             /* while in use */
+		uint32_t next_free; /* free list link, while free */
+	};
 	uint32_t gen;
-	uint32_t next_free;     /* free list link, while !used */
-	bool used;
 };
 
 /* One ev_call(): shared by the caller and the loop, freed by whichever
@@ -268,6 +269,8 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_handler h, void *op
 
 	if (fd < 0)
 		return -EBADF;
+	if (!h)
+		return -EINVAL;
 	if (find_slot(loop, fd))
 		return -EEXIST;
 	r = map_reserve(loop);
@@ -286,7 +289,6 @@ int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_handler h, void *op
 	slot->fd = fd;
 	slot->handler = h;
 	slot->opaque = opaque;
-	slot->used = true;
 	loop->map[map_pos(loop, fd)] = idx + 1;
 	loop->nused++;
 	return 0;
@@ -312,11 +314,9 @@ int ev_forget(struct ev_loop *loop, int fd)
 	if (!slot)
 		return -ENOENT;
 	map_remove(loop, fd);
-	slot->used = false;
 	slot->gen++;
 	slot->handler = NULL;
 	slot->opaque = NULL;
-	slot->fd = -1;
 	put_slot(loop, (uint32_t)(slot - loop->slots));
 	loop->nused--;
 	return 0;
@@ -747,7 +747,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		if (idx >= loop->nslots)
 			continue;
 		slot = &loop->slots[idx];
-		if (!slot->used || slot->gen != (uint32_t)(c >> 32))
+		if (!slot->handler || slot->gen != (uint32_t)(c >> 32))
 			continue;
 		slot->handler(loop, slot->fd, evs[i].events, slot->opaque);
 		handled++;

@@ -51,7 +51,8 @@ typedef bool (*ev_hook)(struct ev_loop *loop, void *opaque);
 struct ev_loop *ev_loop_new(void);
 void ev_loop_free(struct ev_loop *loop);
 
-/* Registration: returns 0 or -errno. An fd is registered at most once. */
+/* Registration: returns 0 or -errno. An fd is registered at most once, with
+ * a handler (NULL: -EINVAL). */
 int ev_add(struct ev_loop *loop, int fd, uint32_t events, ev_handler h, void *opaque);
 int ev_mod(struct ev_loop *loop, int fd, uint32_t events);
 /* Safe to call from within a handler, also for fds with events pending in

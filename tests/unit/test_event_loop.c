@@ -912,6 +912,8 @@ static void test_many_registrations(void **state)
 				assert_int_equal(ev_mod(loop, r->fd, EPOLLIN), -ENOENT);
 				assert_int_equal(ev_del(loop, r->fd), -ENOENT);
 			} else {
+				/* No handler is refused: a slot without one is free. */
+				assert_int_equal(ev_add(loop, r->fd, EPOLLIN, NULL, r), -EINVAL);
 				assert_int_equal(ev_add(loop, r->fd, EPOLLIN, reg_handler, r), 0);
 				assert_int_equal(ev_add(loop, r->fd, EPOLLIN, reg_handler, r),
 						 -EEXIST);
