@@ -322,16 +322,16 @@ static const struct ev_poll_ops vsock_poll_ops = {
 	.end = vsock_poll_end,
 };
 
-/* The device is mapped rather than calloc'd: its arrays (connection
- * buckets, rx elements, control queue: most of its 55 KiB) are zero pages
- * that only become resident once a VMM drives them, so an idle VM costs a
- * few pages (calloc would clear, and so touch, all of it). */
 /* What vsock_dev_new() and an idle VM write lies before the connection
  * buckets: with it all in the mapping's first page, 1000 idle VMs cost
  * 9.4 MiB; one field pushed into a second page made it 13.6 MiB. */
 _Static_assert(offsetof(struct vsock_dev, conns.buckets) <= 4096,
 	       "an idle VM's fields spill into a second page (dev_state.h)");
 
+/* The device is mapped rather than calloc'd: its arrays (connection
+ * buckets, rx elements, control queue: most of its 55 KiB) are zero pages
+ * that only become resident once a VMM drives them, so an idle VM costs a
+ * few pages (calloc would clear, and so touch, all of it). */
 static struct vsock_dev *dev_alloc(void)
 {
 	void *p = mmap(NULL, sizeof(struct vsock_dev), PROT_READ | PROT_WRITE,
