@@ -50,24 +50,6 @@ static int setup_two_vms(void **state)
 	return 0;
 }
 
-static struct sim *start_at(const char *path)
-{
-	struct sim_opts o;
-	struct sim *s = NULL;
-	int r;
-
-	itest_opts(&o);
-	r = sim_connect(path, &o, &s);
-	if (r)
-		fail_msg("connect %s: %s", path, strerror(-r));
-	r = sim_start(s);
-	if (r) {
-		sim_close(s);
-		fail_msg("start on %s: %s", path, strerror(-r));
-	}
-	return s;
-}
-
 /* 0 once the daemon closed the vhost-user connection, or -ETIMEDOUT. */
 static int wait_closed(int fd, int timeout_ms)
 {
@@ -116,8 +98,8 @@ static void test_shrunk_memory_drops_only_that_vm(void **state)
 	int memfd;
 
 	snprintf(bpath, sizeof(bpath), "%s/b.sock", t->d.dir);
-	a = start_at(t->d.socket_path);
-	b = start_at(bpath);
+	a = itest_start_at(t->d.socket_path, ITEST_CID);
+	b = itest_start_at(bpath, OTHER_CID);
 	expect_rings_work(a, ITEST_CID);
 	expect_rings_work(b, OTHER_CID);
 
@@ -143,7 +125,7 @@ static void test_shrunk_memory_drops_only_that_vm(void **state)
 	sim_close(b);
 	/* ...and VM 5 serves its next frontend. */
 	itest_fresh_frontend_ok(t);
-	a = start_at(t->d.socket_path);
+	a = itest_start_at(t->d.socket_path, ITEST_CID);
 	expect_rings_work(a, ITEST_CID);
 	sim_close(a);
 }
