@@ -3,18 +3,12 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "record.h"
-
-static int cmp_int(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
 
 /*
  * Runnable tasks other than this one (/proc/stat procs_running counts the
@@ -24,7 +18,7 @@ static int cmp_int(const void *a, const void *b)
  */
 static int others_running(void)
 {
-	int v[21];
+	double v[21];
 
 	for (unsigned i = 0; i < 21; i++) {
 		char line[128];
@@ -42,8 +36,7 @@ static int others_running(void)
 		if (i < 20)
 			usleep(10000);
 	}
-	qsort(v, 21, sizeof(v[0]), cmp_int);
-	return v[10];
+	return (int)res_median(v, 21);
 }
 
 void run_info_fill(struct run_info *ri, const struct bench_cfg *c)

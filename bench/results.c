@@ -85,11 +85,11 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(const double *v, unsigned n)
+double res_median(const double *v, unsigned n)
 {
 	double tmp[RES_MAX_ROUNDS];
 
-	if (!n)
+	if (!n || n > RES_MAX_ROUNDS)
 		return NAN;
 	memcpy(tmp, v, n * sizeof(*v));
 	qsort(tmp, n, sizeof(*tmp), cmp_double);
@@ -98,7 +98,7 @@ static double median(const double *v, unsigned n)
 
 double fig_median(const struct fig *f, int which)
 {
-	return median(f->v[which], f->n[which]);
+	return res_median(f->v[which], f->n[which]);
 }
 
 double fig_paired_ratio(const struct fig *f, int which, int other)
@@ -113,7 +113,7 @@ double fig_paired_ratio(const struct fig *f, int which, int other)
 			return NAN;
 		r[i] = f->v[which][i] / f->v[other][i];
 	}
-	return median(r, n);
+	return res_median(r, n);
 }
 
 double fig_min(const struct fig *f, int which)
@@ -180,17 +180,17 @@ double fig_cpu_per_gib(const struct fig *f, int which, bool daemon_only)
 		if (!isnan(x))
 			c[n++] = x;
 	}
-	return median(c, n);
+	return res_median(c, n);
 }
 
 double fig_cpu_daemon(const struct fig *f, int which)
 {
-	return median(f->cpu_daemon[which], f->ncpu[which]);
+	return res_median(f->cpu_daemon[which], f->ncpu[which]);
 }
 
 double fig_cpu_self(const struct fig *f, int which)
 {
-	return median(f->cpu_self[which], f->ncpu[which]);
+	return res_median(f->cpu_self[which], f->ncpu[which]);
 }
 
 double fig_ratio(const struct fig *f, int which, int other)

@@ -56,6 +56,8 @@ void res_fail(struct results *r, const char *id, int which);
 
 /* Measured, failed or n/a for some side: not a scenario left out. */
 bool fig_touched(const struct fig *f);
+/* The median of n values (NAN for none or more than RES_MAX_ROUNDS). */
+double res_median(const double *v, unsigned n);
 /* NAN when there is no value. */
 double fig_median(const struct fig *f, int which);
 double fig_min(const struct fig *f, int which);
