@@ -96,7 +96,9 @@ int run_scale(struct bench *b, int which, unsigned step);
 int run_multivm(struct bench *b, int which, bool g2h);
 /* Two VMs on one worker (--threads 1): B's 64 B round trips while A streams
  * 64 KiB writes guest->host, and with A idle: "nb_p50", "nb_p99",
- * "nb_alone_p50", "nb_alone_p99", "nb_p99_ratio", "nb_stream". */
+ * "nb_alone_p50", "nb_alone_p99", "nb_p99_ratio", "nb_stream"; the control
+ * with A on a worker of its own (--threads 2): "nb_sep_p50", "nb_sep_p99",
+ * "nb_sep_p99_ratio", "nb_sep_stream". */
 int run_neighbour(struct bench *b, int which);
 
 #endif

@@ -7,11 +7,17 @@
  *  alone:     VM A's VMM is connected but A does nothing;
  *  neighbour: VM A's guest streams 64 KiB writes guest->host as fast as
  *             the daemon takes them (host reader: app_stream_read).
+ *  separate:  a second daemon with --threads 2, A streaming as above but
+ *             on a worker of its own: the control. It shares the CPUs
+ *             (A's guest, A's host reader, a busy worker) but not B's
+ *             worker, so its p99 / alone says what the machine costs B,
+ *             and the shared figure above it what sharing the worker adds.
  * Figures: B's p50/p99 in each phase, p99 neighbour / alone (target: <= 2,
- * a VM flooding its worker must not starve the others on it), and A's
- * throughput meanwhile (to show the neighbour did stream). The phases
- * alternate their order round by round so neither always runs on a warmer
- * daemon. Absolute: the comparison is the VM with and without neighbour.
+ * a VM flooding its worker must not starve the others on it), the same for
+ * separate workers, and A's throughput meanwhile (to show the neighbour did
+ * stream). The phases alternate their order round by round so neither
+ * always runs on a warmer daemon. Absolute: the comparison is the VM with
+ * and without neighbour.
  *
  * Each guest has its own thread, as each VM has its own vCPU: VM A's guest
  * runs in a thread of its own, VM B's echo in the main thread; B's host
@@ -45,10 +51,21 @@
 #define STREAM_WRITE 65536u
 /* B's samples start once A has moved this much: its stream is running. */
 #define WARM_BYTES (1u << 20)
-#define HELP_TIMEOUT_MS 5000
 
-static const char *const nb_ids[] = { "nb_p50", "nb_p99", "nb_alone_p50", "nb_alone_p99",
-				      "nb_p99_ratio", "nb_stream" };
+static const char *const nb_ids[] = {
+	"nb_p50",     "nb_p99",	    "nb_alone_p50",	"nb_alone_p99",	 "nb_p99_ratio",
+	"nb_stream",  "nb_sep_p50", "nb_sep_p99",	"nb_sep_p99_ratio", "nb_sep_stream",
+};
+
+/* The figures one phase records: B's p50 and p99, and A's stream (NULL: A
+ * stays idle). */
+struct phase_ids {
+	const char *p50, *p99, *stream;
+};
+
+static const struct phase_ids shared_ids = { "nb_p50", "nb_p99", "nb_stream" };
+static const struct phase_ids alone_ids = { "nb_alone_p50", "nb_alone_p99", NULL };
+static const struct phase_ids sep_ids = { "nb_sep_p50", "nb_sep_p99", "nb_sep_stream" };
 
 /* VM A's guest application, in its own thread. */
 struct streamer {
@@ -131,8 +148,8 @@ static int wait_warm(const struct bench *b, struct streamer *st)
 }
 
 /* A's stream: connected, host reader and guest writer started. */
-static int stream_start(struct vmset *s, struct streamer *st, struct app_stream *hr,
-			pthread_t *thr, pthread_t *thw)
+static int stream_start(struct vmset *s, const char *id, struct streamer *st,
+			struct app_stream *hr, pthread_t *thr, pthread_t *thw)
 {
 	struct bench *b = s->b;
 	char path[128];
@@ -141,7 +158,7 @@ static int stream_start(struct vmset *s, struct streamer *st, struct app_stream 
 	r = dut_connect_pairs_at(b, s->g[VM_A], vmset_uds_path(s, VM_A, path, sizeof(path)),
 				 PORT_STREAM, 1, NULL, NULL, &st->c, &hr->fd);
 	if (r) {
-		bench_fail(b, "nb_stream", s->which, "VM A: connect: %s", strerror(-r));
+		bench_fail(b, id, s->which, "VM A: connect: %s", strerror(-r));
 		return r;
 	}
 	st->b = b;
@@ -163,8 +180,8 @@ static int stream_start(struct vmset *s, struct streamer *st, struct app_stream 
 }
 
 /* Ends A's stream and records its throughput: 0 or -1 (reported). */
-static int stream_end(struct vmset *s, struct streamer *st, struct app_stream *hr,
-		      pthread_t thr, pthread_t thw, int64_t t0)
+static int stream_end(struct vmset *s, const char *id, struct streamer *st,
+		      struct app_stream *hr, pthread_t thr, pthread_t thw, int64_t t0)
 {
 	struct bench *b = s->b;
 	int r = 0;
@@ -175,24 +192,24 @@ static int stream_end(struct vmset *s, struct streamer *st, struct app_stream *h
 	join_or_abort(thw, join_ms(b), "VM A's guest");
 	close(hr->fd);
 	if (st->err || hr->err) {
-		bench_fail(b, "nb_stream", s->which, "VM A's stream: %s",
+		bench_fail(b, id, s->which, "VM A's stream: %s",
 			   strerror(-(st->err ? st->err : hr->err)));
 		r = -1;
-	} else if (rec_check_stream(b, "nb_stream", s->which, st->bytes, &st->sum, hr->bytes,
-				    &hr->sum)) {
+	} else if (rec_check_stream(b, id, s->which, st->bytes, &st->sum, hr->bytes, &hr->sum)) {
 		r = -1;
 	} else {
-		res_add(&b->res, "nb_stream", s->which, stats_mibps(hr->bytes, hr->t_end_ns - t0));
+		res_add(&b->res, id, s->which, stats_mibps(hr->bytes, hr->t_end_ns - t0));
 	}
 	return r;
 }
 
-/* One phase: B's round trips, with A streaming or idle. *p99 gets B's p99
- * (NAN if the phase failed). */
-static int phase(struct vmset *s, bool neighbour, double *p99)
+/* One phase: B's round trips, with A streaming (ids->stream) or idle.
+ * *p99 gets B's p99 (NAN if the phase failed). */
+static int phase(struct vmset *s, const struct phase_ids *ids, double *p99)
 {
 	struct bench *b = s->b;
-	const char *p50_id = neighbour ? "nb_p50" : "nb_alone_p50";
+	const bool neighbour = ids->stream != NULL;
+	const char *p50_id = ids->p50;
 	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
 	struct app_stream hr = { .io_size = b->cfg.read_size, .verify = b->cfg.verify };
 	struct streamer st = { 0 };
@@ -219,7 +236,7 @@ static int phase(struct vmset *s, bool neighbour, double *p99)
 	}
 	if (neighbour) {
 		/* st.running once A's threads run (else all is undone). */
-		r = stream_start(s, &st, &hr, &thr, &thw);
+		r = stream_start(s, ids->stream, &st, &hr, &thr, &thw);
 		if (!r) {
 			t0 = now_ns();
 			r = wait_warm(b, &st);
@@ -229,7 +246,7 @@ static int phase(struct vmset *s, bool neighbour, double *p99)
 					   b->cfg.timeout_ms);
 		}
 		if (r && st.running)
-			stream_end(s, &st, &hr, thr, thw, t0);
+			stream_end(s, ids->stream, &st, &hr, thr, thw, t0);
 		if (r) {
 			close(c.fd);
 			free(c.samples_us);
@@ -244,7 +261,7 @@ static int phase(struct vmset *s, bool neighbour, double *p99)
 		r = dut_poll_join(&view, th, join_ms(b));
 	close(c.fd);
 	if (neighbour)
-		rs = stream_end(s, &st, &hr, thr, thw, t0);
+		rs = stream_end(s, ids->stream, &st, &hr, thr, thw, t0);
 	if (r || c.err || e.err || !c.nsamples) {
 		bench_fail(b, p50_id, s->which, "VM B: %s",
 			   !c.nsamples && !r && !c.err && !e.err
@@ -256,23 +273,54 @@ static int phase(struct vmset *s, bool neighbour, double *p99)
 
 		res_add(&b->res, p50_id, s->which, stats_percentile(c.samples_us, c.nsamples, 50));
 		*p99 = stats_percentile(c.samples_us, c.nsamples, 99);
-		res_add(&b->res, neighbour ? "nb_p99" : "nb_alone_p99", s->which, *p99);
+		res_add(&b->res, ids->p99, s->which, *p99);
 		res_add_cpu(&b->res, p50_id, s->which, cpu.daemon, cpu.self);
 	}
 	free(c.samples_us);
 	return r ? r : rs;
 }
 
+/* The control: A streaming on a worker of its own (a daemon with
+ * --threads 2 puts the two VMs on different workers). *p99 as phase(). */
+static int separate(struct bench *b, int which, double *p99)
+{
+	static const char *const extra[] = { "--threads", "2", NULL };
+	struct vmset s;
+	int r;
+
+	*p99 = NAN;
+	if (vmset_start(b, which, "nb_sep_p50", 2, extra, STREAM_WRITE, &s))
+		return -1;
+	r = phase(&s, &sep_ids, p99);
+	if (vmset_stop(&s))
+		return -1;
+	return r ? -1 : 0;
+}
+
+/* The two phases on one worker, in the given order. */
+static int shared(struct bench *b, int which, bool nb_first, double *with, double *alone)
+{
+	static const char *const extra[] = { "--threads", "1", NULL };
+	struct vmset s;
+	int r, r2;
+
+	if (vmset_start(b, which, "nb_p50", 2, extra, STREAM_WRITE, &s))
+		return -1;
+	r = phase(&s, nb_first ? &shared_ids : &alone_ids, nb_first ? with : alone);
+	r2 = phase(&s, nb_first ? &alone_ids : &shared_ids, nb_first ? alone : with);
+	if (vmset_stop(&s))
+		return -1;
+	return r || r2 ? -1 : 0;
+}
+
 int run_neighbour(struct bench *b, int which)
 {
 	/* Per daemon: whether it takes --threads (0 unknown, 1 yes, -1 no),
-	 * and which phase goes first this round. */
+	 * and which phases go first this round. */
 	static int takes[2];
 	static unsigned turn[2];
-	static const char *const extra[] = { "--threads", "1", NULL };
-	struct vmset s;
-	double with = NAN, alone = NAN;
-	bool nb_first;
+	double with = NAN, alone = NAN, sep = NAN;
+	bool nb_first, sep_first;
 	int r, r2;
 
 	if (which == T_BASE)
@@ -280,22 +328,25 @@ int run_neighbour(struct bench *b, int which)
 	if (!takes[which - T_A])
 		takes[which - T_A] =
 			vmset_daemon_takes(b->cfg.daemon[which - T_A], "--threads",
-					   HELP_TIMEOUT_MS) == 1 ? 1 : -1;
+					   VMSET_HELP_TIMEOUT_MS) == 1 ? 1 : -1;
 	if (takes[which - T_A] < 0) {
 		for (unsigned i = 0; i < sizeof(nb_ids) / sizeof(nb_ids[0]); i++)
 			res_na(&b->res, nb_ids[i], which,
 			       "the daemon has no --threads: VMs cannot share one worker");
 		return 0;
 	}
-	nb_first = turn[which - T_A]++ % 2;
-	if (vmset_start(b, which, "nb_p50", 2, extra, STREAM_WRITE, &s))
-		return -1;
-	r = phase(&s, nb_first, nb_first ? &with : &alone);
-	r2 = phase(&s, !nb_first, nb_first ? &alone : &with);
-	/* Paired within the round: the same daemon, back to back. */
+	/* Rounds 0..3: shared phases neighbour-first or not, crossed with the
+	 * control daemon before or after them. */
+	nb_first = turn[which - T_A] % 2;
+	sep_first = turn[which - T_A]++ / 2 % 2;
+	r2 = sep_first ? separate(b, which, &sep) : 0;
+	r = shared(b, which, nb_first, &with, &alone);
+	if (!sep_first)
+		r2 = separate(b, which, &sep);
+	/* Paired within the round: the VM alone is the same reference. */
 	if (!isnan(with) && !isnan(alone) && alone > 0)
 		res_add(&b->res, "nb_p99_ratio", which, with / alone);
-	if (vmset_stop(&s))
-		return -1;
+	if (!isnan(sep) && !isnan(alone) && alone > 0)
+		res_add(&b->res, "nb_sep_p99_ratio", which, sep / alone);
 	return r || r2 ? -1 : 0;
 }

@@ -65,8 +65,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 	argv[k++] = b->cfg.daemon[which - T_A];
 	argv[k++] = "--config";
 	argv[k++] = cfg;
-	argv[k++] = "--log-level";
-	argv[k++] = "warn";
+	vmset_quiet_args(which, b->cfg.daemon[which - T_A], argv, &k);
 	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
 		argv[k++] = b->cfg.daemon_args[i];
 	argv[k] = NULL;
@@ -85,7 +84,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 			r = -EIO;
 	}
 	if (r) {
-		bench_fail(b, id, which, "%u idle VMs: %s", n, strerror(-r));
+		bench_fail(b, id, which, "%u idle VMs: %s", n, vmset_start_error(r));
 		sim_daemon_dump_log(&d, stderr, 4096);
 	} else {
 		res_add(&b->res, id, which, (double)m.rss_kib);

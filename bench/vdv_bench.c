@@ -150,6 +150,13 @@ static void define_figures(struct bench *b)
 		   false, TGT_ABS_LE, 2.0);
 	res_define(r, "nb_stream", "  neighbour's 64 KiB g->h stream meanwhile", "MiB/s", true,
 		   false, TGT_NONE, 0);
+	res_define(r, "nb_sep_p50", "  A on a worker of its own (--threads 2), p50", "us", false,
+		   false, TGT_NONE, 0);
+	res_define(r, "nb_sep_p99", "  p99", "us", false, false, TGT_NONE, 0);
+	res_define(r, "nb_sep_p99_ratio", "  p99 separate workers / neighbour idle", "ratio",
+		   false, false, TGT_NONE, 0);
+	res_define(r, "nb_sep_stream", "  neighbour's stream meanwhile", "MiB/s", true, false,
+		   TGT_NONE, 0);
 	for (unsigned i = 0; i < SCALE_STEPS; i++) {
 		unsigned n = scale_vm_counts[i];
 

@@ -62,6 +62,25 @@ int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms)
 	return r;
 }
 
+void vmset_quiet_args(int which, const char *exe, const char **argv, unsigned *k)
+{
+	/* Per daemon: 0 not asked yet, 1 takes it, -1 does not. */
+	static int takes[2];
+	int *t = &takes[which == T_B];
+
+	if (!*t)
+		*t = vmset_daemon_takes(exe, "--log-level", VMSET_HELP_TIMEOUT_MS) == 1 ? 1 : -1;
+	if (*t > 0) {
+		argv[(*k)++] = "--log-level";
+		argv[(*k)++] = "warn";
+	}
+}
+
+const char *vmset_start_error(int err)
+{
+	return err == -ECHILD ? "the daemon exited at start (its log follows)" : strerror(-err);
+}
+
 const char *vmset_uds_path(const struct vmset *s, unsigned i, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/u%u.vsock", s->dir, VMSET_FIRST_CID + i);
@@ -116,9 +135,7 @@ int vmset_start(struct bench *b, int which, const char *fig, unsigned n,
 	argv[k++] = b->cfg.daemon[which - T_A];
 	argv[k++] = "--config";
 	argv[k++] = cfg;
-	/* Start-up lines of n VMs say nothing the measurement needs. */
-	argv[k++] = "--log-level";
-	argv[k++] = "warn";
+	vmset_quiet_args(which, b->cfg.daemon[which - T_A], argv, &k);
 	for (i = 0; i < b->cfg.n_daemon_args; i++)
 		argv[k++] = b->cfg.daemon_args[i];
 	for (i = 0; extra && extra[i] && k + 1 < MAX_ARGV; i++)
@@ -142,7 +159,7 @@ int vmset_start(struct bench *b, int which, const char *fig, unsigned n,
 	}
 	if (r) {
 		bench_fail(b, fig, which, "%u VMs: %s%s%s: %s", n, what,
-			   i ? " for VM " : "", i ? sock : "", strerror(-r));
+			   i ? " for VM " : "", i ? sock : "", vmset_start_error(r));
 		if (s->d.dir[0])
 			sim_daemon_dump_log(&s->d, stderr, 4096);
 		teardown(s);

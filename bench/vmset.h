@@ -39,9 +39,20 @@ struct vmset {
 
 /* Writes DIR/vms.yaml for n VMs (path gets its name): 0 or -errno. */
 int vmset_write_config(const char *dir, unsigned n, char *path, size_t cap);
+/* How long `--help` may take (vmset_daemon_takes). */
+#define VMSET_HELP_TIMEOUT_MS 5000
 /* Whether `exe --help` mentions option opt (e.g. "--threads"), read within
  * timeout_ms: 1, 0, or -errno. For scenarios an older daemon cannot run. */
 int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms);
+/* Appends "--log-level warn" to argv at *k when daemon `which` takes it
+ * (asked once per daemon): the start-up lines of many VMs say nothing a
+ * measurement needs, and an older daemon (or the Rust one) has no such
+ * option and would refuse to start. */
+void vmset_quiet_args(int which, const char *exe, const char **argv, unsigned *k);
+/* What a failed start means: an exit before the sockets appeared is the
+ * daemon refusing its command line (its log says why), not "No child
+ * processes". */
+const char *vmset_start_error(int err);
 
 /*
  * Spawns daemon `which` with --config for n VMs, then b's --daemon-arg
