@@ -9,6 +9,10 @@ figure raised 100x must fail (exit 3) naming that figure; an identical copy
 must pass against figures that do not swing (idle VMs: thread and
 descriptor counts, RSS), the figures of A not measured listed as missing;
 a malformed or absent file is refused (exit 2) before anything is measured.
+With --compare: B/A per round is the median of the rounds' ratios, and
+from 5 rounds on its 90 % interval is their k-th smallest and largest (k
+from the binomial rule, computed here independently) with a verdict per
+figure and a summary that names exactly the figures beyond noise.
 
 Usage: check_test.py VDV_BENCH DAEMON WORKDIR
 Prints "ok NAME" / "FAIL NAME" per case and "summary: N passed, N failed".
@@ -156,6 +160,65 @@ for fg in rcmp["figures"]:
         bad.append(f"{fg['id']}: not in the table")
 check("compare: B/A per round is the median of the rounds' ratios", not bad and
       rcmp["figures"], "\n".join(bad) + "\n" + out)
+
+check("compare, 3 rounds: no interval, B vs A not judged",
+      all(fg["ratio_b_a_per_round_interval"] is None and fg["b_vs_a"] is None
+          for fg in rcmp["figures"]) and "B vs A not judged" in out, out)
+
+
+def interval_rank(n):
+    """The largest k with P(k-th smallest <= median <= k-th largest) >= 0.9."""
+    from math import comb
+    k = 0
+    for j in range(0, (n + 1) // 2):
+        miss = sum(comb(n, i) for i in range(j + 1)) / 2 ** n
+        if 1 - 2 * miss < 0.9:
+            break
+        k = j + 1
+    return k
+
+
+check("interval rank: 5 -> 1, 7 -> 1, 11 -> 3, 21 -> 7, 4 -> 0",
+      [interval_rank(n) for n in (5, 7, 11, 21, 4)] == [1, 1, 3, 7, 0])
+
+# 1d. Eleven rounds (k = 3, so not just min..max): the interval of B/A per round is the order statistics
+# of the rounds' ratios, and the summary names exactly the figures whose
+# whole interval is on the worse (better) side of 1.
+rc5_path = os.path.join(WORK, "check-cmp5.json")
+rc, out, err, _, _ = run("--compare", DAEMON, "--smoke", "--rounds", "11", "--only", "stream",
+                         "--sizes", "4096", "--json", rc5_path)
+check("compare, 11 rounds: exit 0", rc == 0, f"rc {rc}\n{out}\n{err}")
+with open(rc5_path) as f:
+    r5 = json.load(f)
+bad, worse, better = [], set(), set()
+for fg in r5["figures"]:
+    ratios = sorted(y / x for x, y in zip(fg["a"]["rounds"], fg["b"]["rounds"]))
+    k = interval_rank(len(ratios))
+    lo, hi = ratios[k - 1], ratios[len(ratios) - k]
+    got = fg["ratio_b_a_per_round_interval"]
+    if len(ratios) != 11 or not got or not (close(got[0], lo) and close(got[1], hi)):
+        bad.append(f"{fg['id']}: {got} for ratios {ratios}")
+        continue
+    if f"[{lo:.2f}..{hi:.2f}]" not in out:
+        bad.append(f"{fg['id']}: interval not in the table")
+    higher = fg["better"] == "higher"
+    want = ("worse" if (hi < 1) == higher else "better") if (hi < 1 or lo > 1) \
+        else "within noise"
+    if fg["b_vs_a"] != want:
+        bad.append(f"{fg['id']}: b_vs_a {fg['b_vs_a']}, want {want}")
+    {"worse": worse, "better": better}.get(want, set()).add(fg["id"])
+check("compare, 11 rounds: the interval and the verdict follow the rounds", not bad and
+      r5["figures"], "\n".join(bad) + "\n" + out)
+
+
+def listed(label):
+    m = re.search(rf"^B {label} than A: (.*)$", out, re.M)
+    return None if not m else set() if m.group(1) == "none" else set(m.group(1).split(", "))
+
+
+check("compare, 11 rounds: the summary lists exactly the worse and better figures",
+      listed("worse") == worse and listed("better") == better,
+      f"{listed('worse')} {listed('better')} vs {worse} {better}\n{out}")
 
 # 2. One throughput figure raised in the saved copy: this run is far below.
 raised = copy.deepcopy(a)

@@ -232,9 +232,62 @@ static void range_line(const struct bench *b, const struct fig *f, FILE *out)
 	}
 	if (bad[0])
 		fprintf(out, "  UNSTABLE: %s", bad);
-	if (cmp && !isnan(fig_paired_ratio(f, T_B, T_A)))
+	if (cmp && !isnan(fig_paired_ratio(f, T_B, T_A))) {
+		double plo, phi;
+
 		fprintf(out, "  B/A per round %.2f", fig_paired_ratio(f, T_B, T_A));
+		if (!fig_paired_interval(f, T_B, T_A, &plo, &phi))
+			fprintf(out, " [%.2f..%.2f]", plo, phi);
+	}
 	fputc('\n', out);
+}
+
+/* With --compare: which way B/A per round points beyond this run's noise.
+ * -1 B worse, 1 B better, 0 its interval holds 1 (or there is none). */
+static int paired_verdict(const struct fig *f)
+{
+	double lo, hi;
+
+	if (fig_paired_interval(f, T_B, T_A, &lo, &hi))
+		return 0;
+	if (hi < 1)
+		return f->higher_better ? -1 : 1;
+	if (lo > 1)
+		return f->higher_better ? 1 : -1;
+	return 0;
+}
+
+/* The figures whose whole 90 % interval of B/A per round lies on one side
+ * of 1: a difference this run's noise does not explain. */
+static void compare_summary(const struct bench *b, FILE *out)
+{
+	bool any_interval = false;
+
+	for (unsigned i = 0; i < b->res.n; i++) {
+		double lo, hi;
+
+		any_interval |= !fig_paired_interval(&b->res.figs[i], T_B, T_A, &lo, &hi);
+	}
+	if (!any_interval) {
+		fprintf(out, "B vs A not judged: an interval needs 5 rounds or more\n");
+		return;
+	}
+	for (int want = -1; want <= 1; want += 2) {
+		const char *head = want < 0 ? "B worse than A:" : "B better than A:";
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < b->res.n; i++) {
+			const struct fig *f = &b->res.figs[i];
+
+			if (paired_verdict(f) == want)
+				fprintf(out, "%s %s", n++ ? "," : head, f->id);
+		}
+		fprintf(out, "%s%s\n", n ? "" : head, n ? "" : " none");
+	}
+	fprintf(out, "(beyond noise: the whole 90 %% interval of B/A per round, in brackets, on\n"
+		     "one side of 1; every other figure is within this run's noise. A figure\n"
+		     "that did not change lands here by chance up to 1 time in 10: confirm one\n"
+		     "with --only <its scenario> and more rounds)\n");
 }
 
 /* #15's rule over every figure: which ones swing by 2x or more. */
@@ -306,6 +359,8 @@ void report_table(const struct bench *b, FILE *out)
 					f->na[w]);
 	}
 	stability_summary(b, out);
+	if (cmp)
+		compare_summary(b, out);
 	fprintf(out, "\nCPU cost, CPU-seconds per GiB delivered (daemon runs: daemon + guest + host app):\n");
 	for (unsigned i = 0; i < b->res.n; i++) {
 		const struct fig *f = &b->res.figs[i];
@@ -335,7 +390,9 @@ void report_table(const struct bench *b, FILE *out)
 		"round's CPU time over its bytes.%s\n",
 		cmp ? " B/A per round: the median of each round's B / A, both\n"
 		      "measured back to back in that round (less moved by a slow moment of the\n"
-		      "machine than the ratio of the medians)." : "");
+		      "machine than the ratio of the medians); in brackets the interval that\n"
+		      "holds the true median with at least 90 % probability (order statistics of\n"
+		      "the rounds' ratios, 5 rounds or more)." : "");
 }
 
 static void json_str(FILE *f, const char *s)
@@ -358,6 +415,25 @@ static void json_num(FILE *f, double v)
 		fputs("null", f);
 	else
 		fprintf(f, "%.6g", v);
+}
+
+/* B/A per round's interval and what it says (null: fewer than 5 rounds). */
+static void json_paired(FILE *f, const struct fig *fg)
+{
+	double lo, hi;
+
+	if (fig_paired_interval(fg, T_B, T_A, &lo, &hi)) {
+		fputs(", \"ratio_b_a_per_round_interval\": null, \"b_vs_a\": null", f);
+		return;
+	}
+	fputs(", \"ratio_b_a_per_round_interval\": [", f);
+	json_num(f, lo);
+	fputs(", ", f);
+	json_num(f, hi);
+	fputs("], \"b_vs_a\": ", f);
+	json_str(f, paired_verdict(fg) < 0   ? "worse"
+		    : paired_verdict(fg) > 0 ? "better"
+					     : "within noise");
 }
 
 static void json_target(FILE *f, const struct fig *fg, int which)
@@ -521,6 +597,7 @@ int report_json(const struct bench *b, const struct run_info *ri, const char *pa
 			json_num(f, fig_ratio(fg, T_B, T_A));
 			fputs(", \"ratio_b_a_per_round\": ", f);
 			json_num(f, fig_paired_ratio(fg, T_B, T_A));
+			json_paired(f, fg);
 		}
 		fputs("}", f);
 	}

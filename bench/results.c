@@ -101,19 +101,60 @@ double fig_median(const struct fig *f, int which)
 	return res_median(f->v[which], f->n[which]);
 }
 
-double fig_paired_ratio(const struct fig *f, int which, int other)
+/* Each round's which / other into r: n, or 0 when the rounds cannot be
+ * paired (fewer than 2, unequal counts, a failure, a zero). */
+static unsigned paired_ratios(const struct fig *f, int which, int other, double *r)
 {
-	double r[RES_MAX_ROUNDS];
 	unsigned n = f->n[which];
 
 	if (n < 2 || n != f->n[other] || f->failed[which] || f->failed[other])
-		return NAN;
+		return 0;
 	for (unsigned i = 0; i < n; i++) {
 		if (!(f->v[other][i] > 0))
-			return NAN;
+			return 0;
 		r[i] = f->v[which][i] / f->v[other][i];
 	}
-	return res_median(r, n);
+	return n;
+}
+
+double fig_paired_ratio(const struct fig *f, int which, int other)
+{
+	double r[RES_MAX_ROUNDS];
+	unsigned n = paired_ratios(f, which, other, r);
+
+	return n ? res_median(r, n) : NAN;
+}
+
+unsigned res_interval_rank(unsigned n)
+{
+	/* P(median < k-th smallest) = P(Binomial(n, 1/2) <= k - 1); the
+	 * interval misses on either side with that probability. */
+	double term = 1, cdf = 0, total = ldexp(1, (int)n);
+	unsigned k = 0;
+
+	if (n > RES_MAX_ROUNDS)
+		return 0;
+	for (unsigned j = 0; 2 * j < n; j++) {
+		cdf += term;          /* sum of C(n, 0..j) */
+		if (1 - 2 * cdf / total < 0.90)
+			break;
+		k = j + 1;
+		term = term * (n - j) / (j + 1); /* C(n, j + 1) */
+	}
+	return k;
+}
+
+int fig_paired_interval(const struct fig *f, int which, int other, double *lo, double *hi)
+{
+	double r[RES_MAX_ROUNDS];
+	unsigned n = paired_ratios(f, which, other, r), k = res_interval_rank(n);
+
+	if (!n || !k)
+		return -1;
+	qsort(r, n, sizeof(r[0]), cmp_double);
+	*lo = r[k - 1];
+	*hi = r[n - k];
+	return 0;
 }
 
 double fig_min(const struct fig *f, int which)

@@ -84,6 +84,13 @@ double fig_ratio(const struct fig *f, int which, int other);
  * only one side's median. NAN with fewer than two rounds, unequal round
  * counts or a failed round. */
 double fig_paired_ratio(const struct fig *f, int which, int other);
+/* A distribution-free interval for that median: the k-th smallest and
+ * k-th largest of the rounds' ratios, k the largest for which the interval
+ * holds the true median with at least 90 % probability (binomial, p =
+ * 1/2; it needs 5 rounds or more). 0 with *lo, *hi set, -1 without. */
+int fig_paired_interval(const struct fig *f, int which, int other, double *lo, double *hi);
+/* Which order statistic that is for n rounds (0: none). */
+unsigned res_interval_rank(unsigned n);
 /* 1 met, 0 missed, -1 no target or no value. */
 int fig_target_met(const struct fig *f, int which);
 const char *fig_target_text(const struct fig *f, char *buf, unsigned cap);
