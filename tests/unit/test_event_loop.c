@@ -1045,8 +1045,11 @@ static void test_clients_poll(void **state)
 	cl_init(&b, 50 * 1000 * 1000);  /* polls, up to 50 ms */
 	ev_client_add(loop, &a.c);
 	ev_client_add(loop, &b.c);
-	/* Grow the window: short sleeps (timeouts of 1 ms). */
-	for (int i = 0; i < 8; i++)
+	/* Grow the window: short sleeps (timeouts of 1 ms), to the 50 ms cap
+	 * (4 us doubled 14 times), so that three polls fit in it even when
+	 * each yield hands the CPU to another task for a few ms (a busy
+	 * machine: with 8 doublings the window was 1 ms and this failed). */
+	for (int i = 0; i < 15; i++)
 		ev_run_once(loop, 1);
 	assert_true(ev_polling(loop));
 	b.hit_at = b.polls + 3;
