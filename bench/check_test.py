@@ -142,14 +142,21 @@ check("3 rounds: the table lists exactly the unstable figures", listed == unstab
 check("3 rounds: a min..max line per figure", out.count("    min..max") ==
       sum(1 for fg in r3["figures"] if fg["a"]["rounds"]), out)
 
-# 1c. Two daemons (the same binary twice), three rounds: the per-round
-# B/A ratio is the median of each round's b / a, in the JSON and the table.
-rc_path = os.path.join(WORK, "check-cmp.json")
-rc, out, err, _, _ = run("--compare", DAEMON, "--smoke", "--rounds", "3", "--only", "stream",
-                         "--sizes", "4096", "--json", rc_path)
-check("compare: exit 0", rc == 0, f"rc {rc}\n{out}\n{err}")
-with open(rc_path) as f:
-    rcmp = json.load(f)
+
+
+def run_compare(rounds):
+    """Two daemons (the same binary twice), 4 KiB streams: (stdout, JSON)."""
+    path = os.path.join(WORK, f"check-cmp{rounds}.json")
+    rc, out, err, _, _ = run("--compare", DAEMON, "--smoke", "--rounds", str(rounds),
+                             "--only", "stream", "--sizes", "4096", "--json", path)
+    check(f"compare, {rounds} rounds: exit 0", rc == 0, f"rc {rc}\n{out}\n{err}")
+    with open(path) as f:
+        return out, json.load(f)
+
+
+# 1c. Three rounds: the per-round B/A ratio is the median of each round's
+# b / a, in the JSON and the table.
+out, rcmp = run_compare(3)
 bad = []
 for fg in rcmp["figures"]:
     a_r, b_r = fg["a"]["rounds"], fg["b"]["rounds"]
@@ -181,17 +188,13 @@ def interval_rank(n):
 check("interval rank: 5 -> 1, 7 -> 1, 11 -> 3, 21 -> 7, 4 -> 0",
       [interval_rank(n) for n in (5, 7, 11, 21, 4)] == [1, 1, 3, 7, 0])
 
-# 1d. Eleven rounds (k = 3, so not just min..max): the interval of B/A per round is the order statistics
-# of the rounds' ratios, and the summary names exactly the figures whose
-# whole interval is on the worse (better) side of 1.
-rc5_path = os.path.join(WORK, "check-cmp5.json")
-rc, out, err, _, _ = run("--compare", DAEMON, "--smoke", "--rounds", "11", "--only", "stream",
-                         "--sizes", "4096", "--json", rc5_path)
-check("compare, 11 rounds: exit 0", rc == 0, f"rc {rc}\n{out}\n{err}")
-with open(rc5_path) as f:
-    r5 = json.load(f)
+# 1d. Eleven rounds (k = 3, so not just min..max): the interval of B/A per
+# round is the order statistics of the rounds' ratios, and the summary
+# names exactly the figures whose whole interval is on the worse (better)
+# side of 1.
+out, r11 = run_compare(11)
 bad, worse, better = [], set(), set()
-for fg in r5["figures"]:
+for fg in r11["figures"]:
     ratios = sorted(y / x for x, y in zip(fg["a"]["rounds"], fg["b"]["rounds"]))
     k = interval_rank(len(ratios))
     lo, hi = ratios[k - 1], ratios[len(ratios) - k]
@@ -208,7 +211,7 @@ for fg in r5["figures"]:
         bad.append(f"{fg['id']}: b_vs_a {fg['b_vs_a']}, want {want}")
     {"worse": worse, "better": better}.get(want, set()).add(fg["id"])
 check("compare, 11 rounds: the interval and the verdict follow the rounds", not bad and
-      r5["figures"], "\n".join(bad) + "\n" + out)
+      r11["figures"], "\n".join(bad) + "\n" + out)
 
 
 def listed(label):
