@@ -421,6 +421,7 @@ static void json_num(FILE *f, double v)
 static void json_paired(FILE *f, const struct fig *fg)
 {
 	double lo, hi;
+	int verdict;
 
 	if (fig_paired_interval(fg, T_B, T_A, &lo, &hi)) {
 		fputs(", \"ratio_b_a_per_round_interval\": null, \"b_vs_a\": null", f);
@@ -431,9 +432,8 @@ static void json_paired(FILE *f, const struct fig *fg)
 	fputs(", ", f);
 	json_num(f, hi);
 	fputs("], \"b_vs_a\": ", f);
-	json_str(f, paired_verdict(fg) < 0   ? "worse"
-		    : paired_verdict(fg) > 0 ? "better"
-					     : "within noise");
+	verdict = paired_verdict(fg);
+	json_str(f, verdict < 0 ? "worse" : verdict > 0 ? "better" : "within noise");
 }
 
 static void json_target(FILE *f, const struct fig *fg, int which)
