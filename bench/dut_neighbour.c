@@ -315,9 +315,7 @@ static int shared(struct bench *b, int which, bool nb_first, double *with, doubl
 
 int run_neighbour(struct bench *b, int which)
 {
-	/* Per daemon: whether it takes --threads (0 unknown, 1 yes, -1 no),
-	 * and which phases go first this round. */
-	static int takes[2];
+	/* Per daemon: which phases go first this round. */
 	static unsigned turn[2];
 	double with = NAN, alone = NAN, sep = NAN;
 	bool nb_first, sep_first;
@@ -325,11 +323,7 @@ int run_neighbour(struct bench *b, int which)
 
 	if (which == T_BASE)
 		return 0;
-	if (!takes[which - T_A])
-		takes[which - T_A] =
-			vmset_daemon_takes(b->cfg.daemon[which - T_A], "--threads",
-					   VMSET_HELP_TIMEOUT_MS) == 1 ? 1 : -1;
-	if (takes[which - T_A] < 0) {
+	if (!vmset_daemon_has(b, which, "--threads")) {
 		for (unsigned i = 0; i < sizeof(nb_ids) / sizeof(nb_ids[0]); i++)
 			res_na(&b->res, nb_ids[i], which,
 			       "the daemon has no --threads: VMs cannot share one worker");

@@ -47,7 +47,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 {
 	unsigned n = scale_vm_counts[step];
 	char dir[64] = "/tmp/vdv-scale-XXXXXX", cfg[128], last[160], id[32];
-	const char *argv[BENCH_MAX_DAEMON_ARGS + 8];
+	const char *argv[VMSET_ARGV_BASE + BENCH_MAX_DAEMON_ARGS + 1];
 	struct sim_daemon d;
 	struct mem_use m;
 	unsigned k = 0;
@@ -62,12 +62,7 @@ int run_scale(struct bench *b, int which, unsigned step)
 		return -1;
 	}
 	r = vmset_write_config(dir, n, cfg, sizeof(cfg));
-	argv[k++] = b->cfg.daemon[which - T_A];
-	argv[k++] = "--config";
-	argv[k++] = cfg;
-	vmset_quiet_args(which, b->cfg.daemon[which - T_A], argv, &k);
-	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
-		argv[k++] = b->cfg.daemon_args[i];
+	k = vmset_daemon_argv(b, which, cfg, argv);
 	argv[k] = NULL;
 	if (!r)
 		r = sim_daemon_spawn_argv(&d, argv, NULL, 0);

@@ -20,6 +20,8 @@
 #define SPAWN_WAIT_MS 60000
 #define STOP_TIMEOUT_MS 10000
 #define MAX_ARGV (BENCH_MAX_DAEMON_ARGS + 16)
+/* How long a daemon's --help may take. */
+#define HELP_TIMEOUT_MS 5000
 
 int vmset_write_config(const char *dir, unsigned n, char *path, size_t cap)
 {
@@ -36,7 +38,9 @@ int vmset_write_config(const char *dir, unsigned n, char *path, size_t cap)
 	return fclose(f) ? -errno : 0;
 }
 
-int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms)
+/* Whether `exe --help` mentions option opt, read within timeout_ms: 1, 0,
+ * or -errno. */
+static int daemon_takes(const char *exe, const char *opt, int timeout_ms)
 {
 	char *const argv[] = { (char *)exe, (char *)"--help", NULL };
 	const struct capture_opts o = { .want_stderr = true, .timeout_ms = timeout_ms };
@@ -62,18 +66,42 @@ int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms)
 	return r;
 }
 
-void vmset_quiet_args(int which, const char *exe, const char **argv, unsigned *k)
+bool vmset_daemon_has(const struct bench *b, int which, const char *opt)
 {
-	/* Per daemon: 0 not asked yet, 1 takes it, -1 does not. */
-	static int takes[2];
-	int *t = &takes[which == T_B];
+	/* A few options are ever asked: 0 not asked yet, 1 yes, -1 no. */
+	static struct {
+		const char *opt;
+		int has[2];
+	} seen[4];
+	int i = which == T_B;
 
-	if (!*t)
-		*t = vmset_daemon_takes(exe, "--log-level", VMSET_HELP_TIMEOUT_MS) == 1 ? 1 : -1;
-	if (*t > 0) {
-		argv[(*k)++] = "--log-level";
-		argv[(*k)++] = "warn";
+	for (unsigned j = 0; j < sizeof(seen) / sizeof(seen[0]); j++) {
+		if (seen[j].opt && strcmp(seen[j].opt, opt))
+			continue;
+		seen[j].opt = opt;
+		if (!seen[j].has[i])
+			seen[j].has[i] = daemon_takes(b->cfg.daemon[i], opt, HELP_TIMEOUT_MS) == 1
+						 ? 1
+						 : -1;
+		return seen[j].has[i] > 0;
 	}
+	return daemon_takes(b->cfg.daemon[i], opt, HELP_TIMEOUT_MS) == 1; /* table full */
+}
+
+unsigned vmset_daemon_argv(const struct bench *b, int which, const char *cfg, const char **argv)
+{
+	unsigned k = 0;
+
+	argv[k++] = b->cfg.daemon[which - T_A];
+	argv[k++] = "--config";
+	argv[k++] = cfg;
+	if (vmset_daemon_has(b, which, "--log-level")) {
+		argv[k++] = "--log-level";
+		argv[k++] = "warn";
+	}
+	for (unsigned i = 0; i < b->cfg.n_daemon_args; i++)
+		argv[k++] = b->cfg.daemon_args[i];
+	return k;
 }
 
 const char *vmset_start_error(int err)
@@ -132,12 +160,7 @@ int vmset_start(struct bench *b, int which, const char *fig, unsigned n,
 		what = "writing the config";
 		r = vmset_write_config(s->dir, n, cfg, sizeof(cfg));
 	}
-	argv[k++] = b->cfg.daemon[which - T_A];
-	argv[k++] = "--config";
-	argv[k++] = cfg;
-	vmset_quiet_args(which, b->cfg.daemon[which - T_A], argv, &k);
-	for (i = 0; i < b->cfg.n_daemon_args; i++)
-		argv[k++] = b->cfg.daemon_args[i];
+	k = vmset_daemon_argv(b, which, cfg, argv);
 	for (i = 0; extra && extra[i] && k + 1 < MAX_ARGV; i++)
 		argv[k++] = extra[i];
 	argv[k] = NULL;

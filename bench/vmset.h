@@ -39,16 +39,18 @@ struct vmset {
 
 /* Writes DIR/vms.yaml for n VMs (path gets its name): 0 or -errno. */
 int vmset_write_config(const char *dir, unsigned n, char *path, size_t cap);
-/* How long `--help` may take (vmset_daemon_takes). */
-#define VMSET_HELP_TIMEOUT_MS 5000
-/* Whether `exe --help` mentions option opt (e.g. "--threads"), read within
- * timeout_ms: 1, 0, or -errno. For scenarios an older daemon cannot run. */
-int vmset_daemon_takes(const char *exe, const char *opt, int timeout_ms);
-/* Appends "--log-level warn" to argv at *k when daemon `which` takes it
- * (asked once per daemon): the start-up lines of many VMs say nothing a
- * measurement needs, and an older daemon (or the Rust one) has no such
- * option and would refuse to start. */
-void vmset_quiet_args(int which, const char *exe, const char **argv, unsigned *k);
+/* Whether daemon `which` (T_A or T_B) takes option opt (e.g. "--threads"):
+ * its `--help` names the option. Asked once per daemon and option (a
+ * string literal); an error counts as no. For scenarios and options an
+ * older daemon (or the Rust one) does not have. */
+bool vmset_daemon_has(const struct bench *b, int which, const char *opt);
+/* argv for daemon `which` serving the VMs of config file cfg: the daemon,
+ * --config cfg, "--log-level warn" when it takes it (the start-up lines of
+ * many VMs say nothing a measurement needs), then the --daemon-args.
+ * argv needs VMSET_ARGV_BASE + BENCH_MAX_DAEMON_ARGS entries; returns how
+ * many it filled (argv is not terminated). */
+#define VMSET_ARGV_BASE 5
+unsigned vmset_daemon_argv(const struct bench *b, int which, const char *cfg, const char **argv);
 /* What a failed start means: an exit before the sockets appeared is the
  * daemon refusing its command line (its log says why), not "No child
  * processes". */
