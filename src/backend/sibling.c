@@ -320,5 +320,6 @@ const struct vsock_backend_ops sibling_backend_ops = {
 	.established = sibling_established,
 	.guest_shutdown = sibling_guest_shutdown,
 	.seq_flags_byte = true,
+	.socket_room = true,
 	/* no handshake: a request from a sibling is offered at once */
 };

@@ -406,6 +406,7 @@ static int uds_established(struct vsock_conn *c)
 
 const struct vsock_backend_ops uds_backend_ops = {
 	.name = "uds",
+	.socket_room = true,
 	.start = uds_start,
 	.stop = uds_stop,
 	.connect = uds_connect,

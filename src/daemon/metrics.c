@@ -133,6 +133,10 @@ static const struct family families[] = {
 	  "Data that waited: for the guest's credit (to_guest, one per stall) or for the host "
 	  "socket to take it (from_guest)", "direction",
 	  { { "to_guest", M(credit_stalls_to_guest) }, { "from_guest", M(host_backpressure) } } },
+	{ "vdv_tx_buffer_doubled_total", "counter",
+	  "Tx buffers grown past the tx-buffer-size for data the guest sent on socket-backed "
+	  "credit that the host socket then refused (tiny packets)", NULL,
+	  { { NULL, M(txbuf_beyond_window) } } },
 	{ "vdv_connections", "gauge", "Connections now, handshakes included", NULL,
 	  { { NULL, M(conns_open) } } },
 	{ "vdv_connection_limit_hits_total", "counter",

@@ -58,6 +58,10 @@ struct vsock_backend_ops {
 	 * every message starts with one byte of VIRTIO_VSOCK_SEQ_* flags,
 	 * written and read by the core. For sockets whose both ends are ours. */
 	bool seq_flags_byte;
+	/* The host sockets are AF_UNIX streams, whose free send space (their
+	 * SO_SNDBUF less SIOCOUTQ) only our writes use up: the core may offer
+	 * the guest part of it as credit beyond the tx buffer (conn.h). */
+	bool socket_room;
 };
 
 struct vsock_backend {

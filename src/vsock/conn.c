@@ -39,6 +39,37 @@ void conn_init(struct conn *c, uint32_t guest_cid, uint32_t buf_alloc)
 	c->buf_alloc = buf_alloc;
 }
 
+/* What we offer now: our buffer plus what the host socket takes at once. */
+static uint32_t window(const struct conn *c)
+{
+	return c->buf_alloc + c->headroom;
+}
+
+uint32_t conn_adv_buf_alloc(const struct conn *c)
+{
+	int32_t promised = (int32_t)(c->lim_sent - c->fwd_cnt);
+	uint32_t w = window(c);
+
+	return promised > 0 && (uint32_t)promised > w ? (uint32_t)promised : w;
+}
+
+bool conn_window_low(const struct conn *c)
+{
+	return conn_guest_credit(c) < window(c) / 2;
+}
+
+void conn_set_headroom(struct conn *c, uint32_t headroom)
+{
+	c->headroom = headroom < c->buf_alloc ? headroom : c->buf_alloc;
+}
+
+/* A packet carrying our credit went out: the guest's view is fresh. */
+static void credit_sent(struct conn *c)
+{
+	c->lim_sent = c->fwd_cnt + conn_adv_buf_alloc(c);
+	c->pending &= ~PEND_CREDIT_UPDATE;
+}
+
 void conn_hdr(const struct conn *c, uint16_t op, struct vsock_hdr *h)
 {
 	*h = (struct vsock_hdr){
@@ -48,7 +79,7 @@ void conn_hdr(const struct conn *c, uint16_t op, struct vsock_hdr *h)
 		.dst_port = c->guest_port,
 		.type = c->type,
 		.op = op,
-		.buf_alloc = c->buf_alloc,
+		.buf_alloc = conn_adv_buf_alloc(c),
 		.fwd_cnt = c->fwd_cnt,
 	};
 }
@@ -240,9 +271,11 @@ unsigned conn_accept_data(struct conn *c, const struct vsock_hdr *h)
 		return fx | protocol_error(c, CONN_WHY_NOT_ESTABLISHED);
 	if (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND)
 		return fx | protocol_error(c, CONN_WHY_AFTER_SHUTDOWN);
-	/* What the host has not taken yet is ours to buffer, and we promised
-	 * no more than buf_alloc of it. */
-	if (h->len > c->buf_alloc - conn_queued(c))
+	/* What the host has not taken yet is ours to buffer: no more than the
+	 * guest's credit, or than buf_alloc in all (which a guest that has not
+	 * heard of a later fwd_cnt yet does not know it may use). */
+	if (h->len > conn_guest_credit(c) &&
+	    (conn_queued(c) > c->buf_alloc || h->len > c->buf_alloc - conn_queued(c)))
 		return fx | protocol_error(c, CONN_WHY_BEYOND_CREDIT);
 	c->rx_cnt += h->len;
 	/* Sent before the guest heard that the host stopped reading: gone,
@@ -303,18 +336,16 @@ unsigned conn_on_guest(struct conn *c, const struct vsock_hdr *h)
 
 unsigned conn_on_written(struct conn *c, uint32_t n)
 {
-	uint32_t seen_used, guest_view_free;
 	unsigned fx = 0;
 
 	c->fwd_cnt += n;
-	seen_used = c->rx_cnt - c->fwd_cnt_sent;
-	guest_view_free = seen_used >= c->buf_alloc ? 0 : c->buf_alloc - seen_used;
 	/* Tell the guest about freed space only once its own idea of our free
-	 * space has dropped below half the buffer: often enough that it never
-	 * stalls on stale credit, rarely enough not to cost a packet per
-	 * packet. Data packets we send carry fwd_cnt too and reset this. */
+	 * space has dropped below half the window, and when an update would
+	 * give it more: often enough that it never stalls on stale credit,
+	 * rarely enough not to cost a packet per packet. Data packets we send
+	 * carry our credit too and reset this. */
 	if (c->state == CONN_ESTABLISHED && !(c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND) &&
-	    c->fwd_cnt != c->fwd_cnt_sent && guest_view_free < c->buf_alloc / 2)
+	    c->fwd_cnt + conn_adv_buf_alloc(c) != c->lim_sent && conn_window_low(c))
 		fx |= want(c, PEND_CREDIT_UPDATE);
 	return fx | check_closed(c);
 }
@@ -429,9 +460,8 @@ bool conn_next_ctrl(struct conn *c, struct vsock_hdr *out, unsigned *fx)
 			continue;
 		c->pending &= ~order[i].pend;
 		conn_hdr(c, order[i].op, out);
-		/* Every packet carries our fwd_cnt: the guest's view is fresh. */
-		c->fwd_cnt_sent = c->fwd_cnt;
-		c->pending &= ~PEND_CREDIT_UPDATE;
+		/* Every packet carries our credit: the guest's view is fresh. */
+		credit_sent(c);
 		if (order[i].op == VIRTIO_VSOCK_OP_SHUTDOWN) {
 			out->flags = c->shutdown_flags;
 			*fx = check_closed(c);
@@ -463,8 +493,7 @@ uint32_t conn_rx_room(struct conn *c)
 void conn_on_read(struct conn *c, uint32_t n, bool emptied)
 {
 	c->tx_cnt += n;
-	c->fwd_cnt_sent = c->fwd_cnt;
-	c->pending &= ~PEND_CREDIT_UPDATE;
+	credit_sent(c);
 	/* A short read emptied the socket: new data brings a new edge, so
 	 * skip the read that would only say EAGAIN. Not after a hang-up
 	 * event, whose EOF is still to be read and brings no further edge. */

@@ -10,11 +10,18 @@
  * (tests/unit/test_conn.c).
  *
  * Credit (virtio spec 5.10.6.3), all counters u32 and wrapping:
- *  - guest -> host: the guest may have buf_alloc - (rx_cnt - fwd_cnt) bytes
- *    in flight, where buf_alloc is our tx-buffer-size, rx_cnt the bytes it
- *    sent us and fwd_cnt the bytes handed to the host socket. What was
- *    received but not handed over (rx_cnt - fwd_cnt) is buffered by the
- *    caller, and never exceeds buf_alloc: more is a protocol violation.
+ *  - guest -> host: the guest may send until rx_cnt (the bytes it sent us)
+ *    reaches lim_sent, the fwd_cnt + buf_alloc of our last packet. fwd_cnt
+ *    counts the bytes handed to the host socket; what was received but not
+ *    handed over (rx_cnt - fwd_cnt) is buffered by the caller. The buf_alloc
+ *    we advertise is our tx-buffer-size (buf_alloc here) plus `headroom`:
+ *    bytes the host socket has said it can take at once (conn_io.c), so
+ *    that two large packets can be in flight while the socket drains, the
+ *    way the kernel's vhost-vsock offers its socket's buffer. lim_sent never
+ *    goes back: Linux guests compute credit in u32 and would overrun a
+ *    window that shrank. Data beyond the guest's limit is a protocol
+ *    violation; the caller's buffer needs at most lim_sent - fwd_cnt, which
+ *    is at most 2 x buf_alloc (the headroom is capped at buf_alloc).
  *  - host -> guest: we may send peer_buf_alloc - (tx_cnt - peer_fwd_cnt).
  */
 #ifndef VDV_VSOCK_CONN_H
@@ -111,10 +118,11 @@ struct conn {
 	uint32_t peer_port;       /* port at peer_cid */
 	uint32_t guest_port;
 	uint32_t buf_alloc;       /* ours: the tx-buffer-size */
+	uint32_t headroom;        /* advertised beyond buf_alloc now (<= buf_alloc) */
 
 	uint32_t rx_cnt;          /* bytes received from the guest */
 	uint32_t fwd_cnt;         /* of those, handed to the host socket */
-	uint32_t fwd_cnt_sent;    /* fwd_cnt last advertised to the guest */
+	uint32_t lim_sent;        /* the guest may send until rx_cnt reaches this */
 	uint32_t tx_cnt;          /* bytes sent to the guest */
 	uint32_t peer_buf_alloc;  /* the guest's receive buffer */
 	uint32_t peer_fwd_cnt;    /* bytes the guest's application consumed */
@@ -156,6 +164,22 @@ static inline uint32_t conn_queued(const struct conn *c)
 {
 	return c->rx_cnt - c->fwd_cnt;
 }
+
+/* The buf_alloc our next packet advertises: buf_alloc + headroom, or more
+ * if the guest was already promised more (lim_sent never goes back). */
+uint32_t conn_adv_buf_alloc(const struct conn *c);
+/* Bytes the guest may still send by its last view of our credit. */
+static inline uint32_t conn_guest_credit(const struct conn *c)
+{
+	int32_t left = (int32_t)(c->lim_sent - c->rx_cnt);
+
+	return left > 0 ? (uint32_t)left : 0;
+}
+/* Whether the guest's credit is low enough that a credit update is near:
+ * the moment for the caller to refresh the headroom. */
+bool conn_window_low(const struct conn *c);
+/* Sets the headroom (clamped to buf_alloc) for the next advertisement. */
+void conn_set_headroom(struct conn *c, uint32_t headroom);
 
 /* --- opening --- */
 

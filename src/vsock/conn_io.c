@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include "util/clock.h"
 #include "util/iov.h"
@@ -119,11 +122,18 @@ bool conn_io_admit(struct vsock_dev *d, enum conn_src src, uint64_t peer_cid)
 	return true;
 }
 
+/* The tx buffer's size: buf_alloc, or twice that after the guest sent data
+ * on headroom that the socket then refused (txbuf_reserve). */
+static uint32_t txbuf_cap(const struct vsock_conn *c)
+{
+	return c->txbuf_big ? 2 * c->p.buf_alloc : c->p.buf_alloc;
+}
+
 /* Brings the VM's gauge of allocated tx buffer up to date for c. */
 static void txmem_sync(struct vsock_conn *c)
 {
 	const struct conn_seq *q = conn_seq(c);
-	uint32_t now = q ? (q->tx.buf ? q->tx.cap : 0) : (c->txbuf ? c->p.buf_alloc : 0);
+	uint32_t now = q ? (q->tx.buf ? q->tx.cap : 0) : (c->txbuf ? txbuf_cap(c) : 0);
 
 	if (now != c->txmem) {
 		STAT_ADD(c->dev->txbud.allocated, (uint64_t)now - c->txmem);
@@ -318,11 +328,89 @@ void conn_io_probe(struct vsock_conn *c)
 		conn_io_apply(c, host_stopped_reading(c));
 }
 
+/*
+ * Room for `need` bytes in the tx buffer; false when memory is short or
+ * need is beyond what conn.c can have admitted. Up to buf_alloc as always;
+ * more only for data the guest sent on headroom (conn.h) that the socket
+ * then took less of than its free space promised: a 2 x buf_alloc buffer,
+ * the old contents moved to its start, freed as soon as it is empty.
+ */
+static bool txbuf_reserve(struct vsock_conn *c, size_t need)
+{
+	uint32_t cap = txbuf_cap(c), first;
+	uint8_t *big;
+
+	if (c->txbuf && need <= cap)
+		return true;
+	if (!c->txbuf && need <= c->p.buf_alloc) {
+		c->txbuf = malloc(c->p.buf_alloc);
+		c->txbuf_head = 0;
+		return c->txbuf != NULL;
+	}
+	if (need > 2 * (size_t)c->p.buf_alloc)
+		return false;
+	big = malloc(2 * (size_t)c->p.buf_alloc);
+	if (!big)
+		return false;
+	if (c->txbuf) {
+		first = cap - c->txbuf_head < c->txbuf_len ? cap - c->txbuf_head : c->txbuf_len;
+		memcpy(big, c->txbuf + c->txbuf_head, first);
+		memcpy(big + first, c->txbuf, c->txbuf_len - first);
+		free(c->txbuf);
+	}
+	c->txbuf = big;
+	c->txbuf_head = 0;
+	c->txbuf_big = true;
+	STAT_INC(c->dev->stats.txbuf_beyond_window);
+	return true;
+}
+
+/* Frees an emptied double-size tx buffer (txbuf_reserve): it was for a
+ * moment only. */
+static void txbuf_shrink(struct vsock_conn *c)
+{
+	if (c->txbuf_big && c->txbuf_len == 0) {
+		free(c->txbuf);
+		c->txbuf = NULL;
+		c->txbuf_big = false;
+		txmem_sync(c);
+	}
+}
+
+/*
+ * Before a credit update, how much beyond buf_alloc the guest may be
+ * offered: half the host socket's free send space. An AF_UNIX stream
+ * socket takes a write while its queued skbs' truesize is under SO_SNDBUF,
+ * and a skb costs its payload plus a few hundred bytes, so half the free
+ * space is payload it takes at once for any packet of 1 KiB or more, and
+ * only our writes use that space up. (Smaller packets may find less room:
+ * txbuf_reserve keeps what the socket refuses.) Skipped while the guest's
+ * credit is ample or an update is owed anyway: two system calls per half
+ * window forwarded.
+ */
+static void refresh_headroom(struct vsock_conn *c)
+{
+	int queued = 0, sndbuf = 0;
+	socklen_t sl = sizeof(sndbuf);
+
+	if (!c->via || !c->via->ops->socket_room || c->p.type != VIRTIO_VSOCK_TYPE_STREAM ||
+	    (c->p.pending & PEND_CREDIT_UPDATE) || !conn_window_low(&c->p))
+		return;
+	if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 ||
+	    getsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl) < 0 || sndbuf <= queued) {
+		conn_set_headroom(&c->p, 0);
+		return;
+	}
+	/* Whole pages: guests and tests size packets in round numbers, and a
+	 * few bytes more is not worth a credit update. */
+	conn_set_headroom(&c->p, ((uint32_t)(sndbuf - queued) / 2) & ~4095u);
+}
+
 /* Copies len bytes of iov (from byte off) into the ring buffer. */
 static void txbuf_append(struct vsock_conn *c, const struct iovec *iov, unsigned n, size_t off,
 			 size_t len)
 {
-	uint32_t cap = c->p.buf_alloc;
+	uint32_t cap = txbuf_cap(c);
 
 	for (unsigned i = 0; i < n && len; i++) {
 		const uint8_t *p = iov[i].iov_base;
@@ -374,24 +462,19 @@ void conn_io_write(struct vsock_conn *c, const struct iovec *iov, unsigned n, si
 			r = 0;
 		}
 		if ((size_t)r == len) {
+			refresh_headroom(c);
 			conn_io_apply(c, conn_on_written(&c->p, (uint32_t)r));
 			return;
 		}
 	}
-	/* The socket pushed back: keep the rest. conn.c admitted no more
-	 * than the credit we gave, so it fits; check anyway. */
+	/* The socket pushed back: keep the rest, and offer no more than the
+	 * tx buffer until it has drained. conn.c admitted no more than the
+	 * credit we gave, so it fits; check anyway. */
 	STAT_INC(c->dev->stats.host_backpressure);
-	if ((size_t)c->txbuf_len + (len - (size_t)r) > c->p.buf_alloc) {
+	conn_set_headroom(&c->p, 0);
+	if (!txbuf_reserve(c, (size_t)c->txbuf_len + (len - (size_t)r))) {
 		conn_io_apply(c, conn_reset(&c->p));
 		return;
-	}
-	if (!c->txbuf) {
-		c->txbuf = malloc(c->p.buf_alloc);
-		if (!c->txbuf) {
-			conn_io_apply(c, conn_reset(&c->p));
-			return;
-		}
-		c->txbuf_head = 0;
 	}
 	txbuf_append(c, iov, n, (size_t)r, len - (size_t)r);
 	txmem_sync(c);
@@ -598,7 +681,7 @@ void conn_io_write_msg(struct vsock_conn *c, const struct iovec *iov, unsigned n
 /* Writes as much of the tx buffer as the socket takes: bytes or -errno. */
 static ssize_t txbuf_flush(struct vsock_conn *c)
 {
-	uint32_t cap = c->p.buf_alloc;
+	uint32_t cap = txbuf_cap(c);
 	ssize_t total = 0;
 
 	while (c->txbuf_len) {
@@ -621,6 +704,7 @@ static ssize_t txbuf_flush(struct vsock_conn *c)
 		c->txbuf_len -= (uint32_t)r;
 		total += r;
 	}
+	txbuf_shrink(c);
 	if (c->txbuf_len == 0) {
 		c->txbuf_head = 0;
 		if (c->txbuf) {

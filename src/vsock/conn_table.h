@@ -64,7 +64,7 @@ struct vsock_conn {
 	struct conn_link timed;         /* on the deadline list: p.deadline_ms or idle_ms set */
 	struct conn_link pend;          /* on the pending list: a host connection not accepted yet */
 	union {                         /* on demand, by p.type (one pointer: 1000s of these) */
-		uint8_t *txbuf;         /* STREAM: ring buffer of p.buf_alloc bytes */
+		uint8_t *txbuf;         /* STREAM: ring buffer, see txbuf_big */
 		struct conn_seq *seq;   /* SEQPACKET: its messages; read it via conn_seq() */
 	};
 	uint64_t idle_ms;               /* free the emptied tx buffer then (0: no) */
@@ -77,6 +77,7 @@ struct vsock_conn {
 	uint8_t src;                    /* enum conn_src */
 	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
 	bool out_armed;                 /* EPOLLOUT is in fd's interest */
+	bool txbuf_big;                 /* txbuf holds 2 x p.buf_alloc, not p.buf_alloc */
 };
 
 /* c's SEQPACKET state, or NULL (none yet, or a STREAM connection). */

@@ -52,6 +52,7 @@ struct vsock_dev_stats {
 	uint64_t rst_received;               /* guest RSTs on a live connection */
 	uint64_t credit_stalls_to_guest;     /* CREDIT_REQUESTs: host data waited for guest credit */
 	uint64_t host_backpressure;          /* guest data the host socket did not take at once */
+	uint64_t txbuf_beyond_window;        /* tx buffers doubled: headroom the socket refused */
 	uint64_t transport_resets;           /* driver resets: connections reset, event owed */
 };
 

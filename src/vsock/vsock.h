@@ -57,6 +57,7 @@ struct vsock_metrics {
 	uint64_t conns_closed_by[VSOCK_CLOSE_CAUSES];
 	uint64_t rst_received;        /* guest RSTs on live connections */
 	uint64_t credit_stalls_to_guest, host_backpressure;
+	uint64_t txbuf_beyond_window; /* tx buffers doubled (conn_io.c, txbuf_reserve) */
 	uint64_t transport_resets;    /* the guest's driver reset the device */
 	uint64_t frontends;           /* vhost-user sessions served */
 	bool frontend_attached;       /* now */

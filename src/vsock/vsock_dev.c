@@ -135,6 +135,7 @@ void vsock_dev_metrics(const struct vsock_dev *d, struct vsock_metrics *m)
 		.rst_received = STAT_GET(s->rst_received),
 		.credit_stalls_to_guest = STAT_GET(s->credit_stalls_to_guest),
 		.host_backpressure = STAT_GET(s->host_backpressure),
+		.txbuf_beyond_window = STAT_GET(s->txbuf_beyond_window),
 		.transport_resets = STAT_GET(s->transport_resets),
 		.frontends = STAT_GET(v->frontends),
 		.vu_messages = STAT_GET(v->messages),

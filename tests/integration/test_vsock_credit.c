@@ -21,6 +21,8 @@
 #define TXBUF 65536u
 
 static const char *const txbuf_args[] = { "--tx-buffer-size", "65536", NULL };
+static const char *const metrics_args[] = { "--tx-buffer-size", "65536", "--metrics",
+					     "unix:%D/metrics.sock", NULL };
 
 /* Guest-initiated stream to a fresh listener on PORT; *hfd is the host's
  * end. */
@@ -239,6 +241,153 @@ static void test_host_stops_reading(void **state)
 	sim_close(s);
 }
 
+/*
+ * A host application that keeps reading: the daemon offers the guest more
+ * than its tx buffer (up to twice it: the host socket's free space, see
+ * conn.h), so that a second large packet can be on its way while the first
+ * is written. The stream must still arrive whole and in order, and the
+ * guest must never have more in flight than the larger window allows.
+ */
+static void test_window_grows_while_host_reads(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	const uint64_t total = 16u << 20;
+	struct itest_pump hp = { .rx_seed = 9, .rx_len = total };
+	struct sim_stream st;
+	uint8_t *buf = malloc(SIM_PKT_MAX);
+	uint32_t most_alloc = 0, most_in_flight = 0;
+	uint64_t sent = 0;
+	int64_t deadline = sim_now_ms() + 20000;
+	int lfd;
+
+	assert_non_null(buf);
+	open_stream(t, s, &st, 50006, 0, &lfd, &hp.fd);
+	itest_pump_start(&hp);
+	while (sent < total) {
+		uint32_t credit = sg_peer_credit(st.c), n, in_flight;
+
+		if (sim_now_ms() > deadline)
+			fail_msg("stalled after %llu bytes", (unsigned long long)sent);
+		if (st.c->peer_buf_alloc > most_alloc)
+			most_alloc = st.c->peer_buf_alloc;
+		if (!credit) {
+			assert_true(sim_stream_poll(&st, ITEST_TIMEOUT_MS) >= 0);
+			assert_false(st.c->reset);
+			continue;
+		}
+		n = credit < SIM_PKT_MAX ? credit : SIM_PKT_MAX;
+		if (n > total - sent)
+			n = (uint32_t)(total - sent);
+		itest_pattern(buf, n, 9, sent);
+		assert_int_equal(sim_stream_send(&st, buf, n, ITEST_TIMEOUT_MS), 0);
+		sent += n;
+		in_flight = (uint32_t)(st.c->tx_cnt - st.c->peer_fwd_cnt);
+		if (in_flight > most_in_flight)
+			most_in_flight = in_flight;
+	}
+	assert_int_equal(itest_pump_join(&hp), 0);
+	assert_int_equal(hp.rx_done, total);
+	assert_false(st.c->reset);
+	print_message("most buf_alloc offered %u, most in flight %u (tx buffer %u)\n",
+		      most_alloc, most_in_flight, TXBUF);
+	/* More than the buffer was offered and used, never more than twice. */
+	assert_true(most_alloc > TXBUF);
+	assert_true(most_alloc <= 2 * TXBUF);
+	assert_true(most_in_flight > TXBUF);
+	free(buf);
+	close(hp.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
+/*
+ * The one case where socket-backed credit outgrows the tx buffer: the
+ * guest was offered headroom by a socket with room, then sends tiny
+ * packets, each costing the socket far more than its payload, and the
+ * host stops reading. The daemon must keep all it admitted (its buffer
+ * grows to twice the tx-buffer-size, counted), throttle the guest within
+ * what it promised, and deliver every byte in order once the host reads.
+ */
+static void test_tiny_packets_on_headroom(void **state)
+{
+	struct itest *t = *state;
+	struct sim *s = itest_start(t, NULL);
+	struct itest_pump hp = { .rx_seed = 10 };
+	struct itest_xfer x = { .tx_seed = 10 };
+	struct sim_stream st;
+	uint8_t buf[64];
+	uint64_t sent = 0;
+	unsigned long long doubled;
+	int64_t deadline = sim_now_ms() + 20000;
+	char name[80], *m;
+	int lfd, r;
+
+	open_stream(t, s, &st, 50007, 0, &lfd, &hp.fd);
+	/* A full packet: the socket takes it, the guest runs out of credit
+	 * and hears of the socket's room. */
+	while (st.c->peer_buf_alloc <= TXBUF) {
+		uint32_t n = sg_peer_credit(st.c);
+
+		if (sim_now_ms() > deadline)
+			fail_msg("no headroom offered after %llu bytes", (unsigned long long)sent);
+		if (n < SIM_PKT_MAX) {
+			assert_true(sim_stream_poll(&st, ITEST_TIMEOUT_MS) >= 0);
+			continue;
+		}
+		{
+			uint8_t *big = malloc(SIM_PKT_MAX);
+
+			assert_non_null(big);
+			itest_pattern(big, SIM_PKT_MAX, 10, sent);
+			assert_int_equal(sim_stream_send(&st, big, SIM_PKT_MAX, ITEST_TIMEOUT_MS), 0);
+			free(big);
+		}
+		sent += SIM_PKT_MAX;
+	}
+	/* Now 64-byte packets, each on its own (one write, one skb each),
+	 * until the credit runs out. */
+	for (;;) {
+		if (sim_now_ms() > deadline)
+			fail_msg("the guest was never throttled (sent %llu bytes)",
+				 (unsigned long long)sent);
+		if (sg_peer_credit(st.c) >= sizeof(buf)) {
+			itest_pattern(buf, sizeof(buf), 10, sent);
+			assert_int_equal(sim_stream_send(&st, buf, sizeof(buf), ITEST_TIMEOUT_MS),
+					 0);
+			assert_int_equal(sim_tx_flush(s, ITEST_TIMEOUT_MS), 0);
+			sent += sizeof(buf);
+			continue;
+		}
+		r = sim_stream_poll(&st, 300);
+		assert_true(r >= 0);
+		assert_false(st.c->reset);
+		if (r == 0)
+			break;
+	}
+	snprintf(name, sizeof(name), "vdv_tx_buffer_doubled_total{cid=\"%u\"}", ITEST_CID);
+	m = itest_metrics_scrape(t);
+	doubled = itest_metrics_sample(m, name);
+	free(m);
+	print_message("throttled after %llu bytes; tx buffers doubled: %llu\n",
+		      (unsigned long long)sent, doubled);
+	assert_int_equal(doubled, 1);
+	/* The host reads again: everything arrives, in order. */
+	hp.rx_len = sent + (1u << 20);
+	itest_pump_start(&hp);
+	x.tx_base = sent;
+	x.tx_len = 1u << 20;
+	itest_stream_xfer(&st, &x, 20000);
+	assert_int_equal(itest_pump_join(&hp), 0);
+	assert_int_equal(hp.rx_done, hp.rx_len);
+	assert_int_equal(st.c->credit_violations, 0);
+	close(hp.fd);
+	close(lfd);
+	sim_stream_fini(&st);
+	sim_close(s);
+}
+
 /* A guest that sends beyond its credit is broken: RST, the host socket is
  * closed, the daemon lives on. */
 static void test_guest_exceeds_credit(void **state)
@@ -360,7 +509,8 @@ static void test_device_fwd_cnt_wraps(void **state)
 		uint32_t credit = sg_peer_credit(st.c), n;
 		int r;
 
-		if (!credit) {
+		/* Whole words only: less than one is no credit. */
+		if (credit < 8) {
 			r = sim_stream_poll(&st, ITEST_TIMEOUT_MS);
 			if (r != 1)
 				fail_msg("stalled after %llu bytes: %d", (unsigned long long)sent,
@@ -417,6 +567,8 @@ int main(void)
 		ITEST_T_ARGS(test_host_stops_reading, txbuf_args),
 		ITEST_T_ARGS(test_guest_exceeds_credit, txbuf_args),
 		ITEST_T_ARGS(test_device_fwd_cnt_wraps, txbuf_args),
+		ITEST_T_ARGS(test_window_grows_while_host_reads, txbuf_args),
+		ITEST_T_ARGS(test_tiny_packets_on_headroom, metrics_args),
 	};
 
 	return cmocka_run_group_tests_name("vsock_credit", tests, NULL, NULL);

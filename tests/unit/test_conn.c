@@ -355,7 +355,8 @@ static void test_guest_counters_wrap(void **state)
 
 	(void)state;
 	open_established(&c);
-	c.rx_cnt = c.fwd_cnt = c.fwd_cnt_sent = UINT32_MAX - 999;
+	c.rx_cnt = c.fwd_cnt = UINT32_MAX - 999;
+	c.lim_sent = c.fwd_cnt + BUF;
 	assert_int_equal(guest_data(&c, 3000), CONN_FX_WRITE);
 	assert_int_equal(c.rx_cnt, 2000); /* wrapped */
 	assert_int_equal(conn_queued(&c), 3000);
@@ -368,7 +369,7 @@ static void test_guest_counters_wrap(void **state)
 	assert_int_equal(conn_on_written(&c, BUF - 1000), CONN_FX_RX);
 	assert_int_equal(conn_queued(&c), 0);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
-	assert_int_equal(c.fwd_cnt_sent, BUF - 1000);
+	assert_int_equal(c.lim_sent, (uint32_t)(BUF - 1000 + BUF));
 	/* The whole buffer is free again. */
 	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
 	assert_int_equal(c.why, CONN_WHY_NONE);
@@ -438,8 +439,100 @@ static void test_credit_update_cleared_by_data(void **state)
 	assert_int_equal(h.flags, 0);
 	conn_on_read(&c, 100, false);
 	assert_int_equal(c.pending, 0);
-	assert_int_equal(c.fwd_cnt_sent, BUF - 10);
+	assert_int_equal(c.lim_sent, (uint32_t)(BUF - 10 + BUF));
 	/* The guest's view is fresh: a little more is no reason to update. */
+	assert_int_equal(guest_data(&c, 100), CONN_FX_WRITE);
+	assert_int_equal(conn_on_written(&c, 100), 0);
+	assert_int_equal(c.pending, 0);
+}
+
+/* The next control packet must be a CREDIT_UPDATE advertising buf_alloc. */
+static void expect_update_of(struct conn *c, uint32_t buf_alloc)
+{
+	struct vsock_hdr h;
+	unsigned fx = 0xdead;
+
+	assert_true(conn_next_ctrl(c, &h, &fx));
+	assert_int_equal(h.op, VIRTIO_VSOCK_OP_CREDIT_UPDATE);
+	assert_int_equal(h.buf_alloc, buf_alloc);
+	assert_int_equal(h.fwd_cnt, c->fwd_cnt);
+	assert_int_equal(fx, 0);
+	assert_int_equal(c->lim_sent, c->fwd_cnt + buf_alloc);
+}
+
+static void test_headroom_widens_the_window(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_established(&c);
+	/* The host socket says it takes half a buffer more at once. */
+	conn_set_headroom(&c, BUF / 2);
+	assert_int_equal(guest_data(&c, BUF / 2), CONN_FX_WRITE);
+	/* Guest credit BUF / 2 is below half the new window (3/4 BUF), and
+	 * an update gives more: owed, though half our buffer is free. */
+	assert_int_equal(conn_on_written(&c, BUF / 2), CONN_FX_RX);
+	expect_update_of(&c, BUF + BUF / 2);
+	/* The guest may now have one and a half buffers in flight... */
+	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
+	assert_int_equal(guest_data(&c, BUF / 2), CONN_FX_WRITE);
+	assert_int_equal(conn_queued(&c), BUF + BUF / 2);
+	assert_int_equal(c.why, CONN_WHY_NONE);
+	/* ...and not a byte more. */
+	assert_int_equal(guest_data(&c, 1), FX_RESET);
+	assert_int_equal(c.why, CONN_WHY_BEYOND_CREDIT);
+}
+
+static void test_headroom_capped_at_buffer(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_established(&c);
+	conn_set_headroom(&c, 3 * BUF);
+	assert_int_equal(c.headroom, BUF);
+	assert_int_equal(conn_adv_buf_alloc(&c), 2 * BUF);
+}
+
+/* Headroom that vanishes (the socket filled) must not take back what the
+ * guest was promised: a Linux guest computes credit in u32 and would
+ * overrun a window that shrank under its data. */
+static void test_promise_survives_headroom_drop(void **state)
+{
+	struct conn c;
+	struct vsock_hdr h;
+
+	(void)state;
+	open_readable(&c);
+	conn_set_headroom(&c, BUF);
+	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
+	assert_int_equal(conn_on_written(&c, BUF), CONN_FX_RX);
+	expect_update_of(&c, 2 * BUF);
+	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
+	conn_set_headroom(&c, 0);
+	/* Data to the guest still advertises all that is outstanding. */
+	conn_hdr(&c, VIRTIO_VSOCK_OP_RW, &h);
+	assert_int_equal(h.buf_alloc, 2 * BUF);
+	conn_on_read(&c, 100, false);
+	assert_int_equal(c.lim_sent, 3 * BUF);
+	/* The socket took nothing more: the rest of the promise is usable. */
+	assert_int_equal(guest_data(&c, BUF), CONN_FX_WRITE);
+	assert_int_equal(conn_queued(&c), 2 * BUF);
+	assert_int_equal(c.why, CONN_WHY_NONE);
+	/* Once all is forwarded the window is back to the buffer alone. */
+	assert_int_equal(conn_on_written(&c, 2 * BUF), CONN_FX_RX);
+	expect_update_of(&c, BUF);
+}
+
+/* More headroom while the guest still has over half the window: no
+ * update just for that. */
+static void test_headroom_alone_no_update(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	open_established(&c);
+	conn_set_headroom(&c, BUF / 2);
 	assert_int_equal(guest_data(&c, 100), CONN_FX_WRITE);
 	assert_int_equal(conn_on_written(&c, 100), 0);
 	assert_int_equal(c.pending, 0);
@@ -474,7 +567,7 @@ static void test_guest_credit_request_owes_update(void **state)
 	assert_int_equal(c.pending, PEND_CREDIT_UPDATE);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_CREDIT_UPDATE, 0, 0);
 	assert_int_equal(c.fwd_cnt, 60);
-	assert_int_equal(c.fwd_cnt_sent, 60);
+	assert_int_equal(c.lim_sent, (uint32_t)(60 + BUF));
 }
 
 static void test_no_credit_update_after_guest_shut_send(void **state)
@@ -1483,7 +1576,7 @@ static void test_shutdown_carries_credit_update(void **state)
 	assert_int_equal(conn_on_host_eof(&c, true), CONN_FX_RX);
 	assert_int_equal(c.pending, PEND_SHUTDOWN | PEND_CREDIT_UPDATE);
 	expect_ctrl(&c, VIRTIO_VSOCK_OP_SHUTDOWN, VIRTIO_VSOCK_SHUTDOWN_SEND, 0);
-	assert_int_equal(c.fwd_cnt_sent, BUF);
+	assert_int_equal(c.lim_sent, (uint32_t)(BUF + BUF));
 	expect_no_ctrl(&c);
 }
 
@@ -1713,6 +1806,10 @@ int main(void)
 		cmocka_unit_test(test_credit_update_not_at_half),
 		cmocka_unit_test(test_credit_update_needs_freed_space),
 		cmocka_unit_test(test_credit_update_cleared_by_data),
+		cmocka_unit_test(test_headroom_widens_the_window),
+		cmocka_unit_test(test_headroom_capped_at_buffer),
+		cmocka_unit_test(test_promise_survives_headroom_drop),
+		cmocka_unit_test(test_headroom_alone_no_update),
 		cmocka_unit_test(test_credit_update_before_request),
 		cmocka_unit_test(test_guest_credit_request_owes_update),
 		cmocka_unit_test(test_no_credit_update_after_guest_shut_send),
