@@ -131,15 +131,16 @@ struct conn {
 	uint8_t state;            /* enum conn_state */
 	uint8_t pending;          /* PEND_* */
 	uint8_t shutdown_flags;   /* VIRTIO_VSOCK_SHUTDOWN_* for PEND_SHUTDOWN */
-	/* What each side said it will no longer do. */
+	/* What each side said it will no longer do (flags are bit-fields: the
+	 * struct stays at 72 bytes, one per connection). */
 	uint8_t guest_shut;       /* VIRTIO_VSOCK_SHUTDOWN_RCV / _SEND from the guest */
-	bool host_eof;            /* the host side will send no more */
-	bool host_shut_wr;        /* we asked for the host's write side to be shut */
-	bool host_rd_shut;        /* the host side reads no more (its SHUT_RD or close) */
+	bool host_eof : 1;        /* the host side will send no more */
+	bool host_shut_wr : 1;    /* we asked for the host's write side to be shut */
+	bool host_rd_shut : 1;    /* the host side reads no more (its SHUT_RD or close) */
 	/* Input facts about the host socket, kept by the caller's events. */
-	bool readable;            /* edge-triggered: the socket may have data */
-	bool hangup_seen;         /* an event said EOF or an error is queued */
-	bool credit_requested;    /* CREDIT_REQUEST owed or sent, no update seen since */
+	bool readable : 1;        /* edge-triggered: the socket may have data */
+	bool hangup_seen : 1;     /* an event said EOF or an error is queued */
+	bool credit_requested : 1; /* CREDIT_REQUEST owed or sent, no update seen since */
 	uint8_t why;              /* enum conn_why: why the guest broke the protocol */
 	uint8_t end;              /* enum conn_end: set once, when the end is certain */
 	uint8_t first_shut;       /* CONN_END_GUEST_SHUTDOWN / _HOST_CLOSE: who shut first */

@@ -72,12 +72,13 @@ struct vsock_conn {
 	uint32_t txbuf_head, txbuf_len;
 	uint32_t txmem;                 /* bytes of tx buffer counted in the VM's gauge */
 	uint8_t rx_burst;               /* rx buffers to offer the next readv (1..16) */
-	bool hashed;
 	bool on_ready, on_timed, on_pend; /* linked on those lists */
 	uint8_t src;                    /* enum conn_src */
-	bool wait_out;                  /* connecting: EPOLLOUT says when it is done */
-	bool out_armed;                 /* EPOLLOUT is in fd's interest */
-	bool txbuf_big;                 /* txbuf holds 2 x p.buf_alloc, not p.buf_alloc */
+	/* Flags in one byte (the struct ends on an 8-byte boundary here). */
+	bool hashed : 1;
+	bool wait_out : 1;              /* connecting: EPOLLOUT says when it is done */
+	bool out_armed : 1;             /* EPOLLOUT is in fd's interest */
+	bool txbuf_big : 1;             /* txbuf holds 2 x p.buf_alloc, not p.buf_alloc */
 };
 
 /* c's SEQPACKET state, or NULL (none yet, or a STREAM connection). */
