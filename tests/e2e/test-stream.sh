@@ -8,6 +8,9 @@
 #    writes "CONNECT <port>"), each with BYTES both ways on one connection
 #    and one way on a connection of its own (read to EOF: half-close);
 #    every byte checked by checksum on the receiving side;
+#  - guest -> host to a host application that pauses 3 s before reading:
+#    the guest is held (its send ends only after the pause) and the host
+#    gets every byte;
 #  - refused connections fail fast: the guest to a host port nobody listens
 #    on and to a CID that does not exist, the host to a guest port nobody
 #    listens on: each refused in < 1000 ms (not a 2 s timeout);
@@ -31,6 +34,7 @@ N="${3:-$((4 * 1024 * 1024))}"
 
 FAST_MS=1000 # a refusal must come back well before the 2 s connect timeout
 TO=90000     # ms, bound on each host tool command
+SLOW_MS=3000 # the slow host reader's pause
 
 vdv_init
 vdv_prepare_guest "$XF_TOOL"
@@ -48,6 +52,10 @@ xf_job g2h_bidi "$T" uds-listen "${uds}_5555" --send-bytes "$N" --expect-bytes "
 xf_job g2h_up "$T" uds-listen "${uds}_5556" --timeout-ms $TO
 xf_job g2h_down "$T" uds-listen "${uds}_5557" --send-bytes "$N" --expect-bytes 0 \
     --seed 24 --timeout-ms $TO
+# A host application that reads nothing for SLOW_MS: the guest must be held
+# on its credit (the daemon's tx buffer and the socket's room, which the
+# daemon lends the guest while the socket has it) and lose nothing.
+xf_job g2h_slow "$T" uds-listen "${uds}_5558" --read-delay-ms $SLOW_MS --timeout-ms $TO
 
 # Host -> guest: each once the guest's listener is up.  Before the first,
 # a CONNECT to a guest port nobody listens on.
@@ -63,7 +71,7 @@ xf_job h2g_up --after stream h2g_up 120 \
     "$T" uds-connect "$uds" 1235 --send-bytes "$N" --expect-bytes 0 --seed 13 --timeout-ms $TO
 xf_job h2g_down --after stream h2g_down 120 \
     "$T" uds-connect "$uds" 1236 --timeout-ms $TO
-jobs=(g2h_bidi g2h_up g2h_down h2g_bidi h2g_up h2g_down)
+jobs=(g2h_bidi g2h_up g2h_down g2h_slow h2g_bidi h2g_up h2g_down)
 
 xf_check "guest ran the stream scenario" \
     vdv_boot_guest stream "$sock" \
@@ -82,6 +90,17 @@ xf_check "guest -> host, one connection: host received $mib" xf_recv_ok g2h_bidi
 xf_check "guest -> host, one connection: guest received $mib" guest_recv_ok g2h_bidi "$N" 22
 xf_check "guest -> host, guest sends only: host received $mib to EOF" xf_recv_ok g2h_up "$N" 23
 xf_check "guest -> host, host sends only: guest received $mib to EOF" guest_recv_ok g2h_down "$N" 24
+xf_check "guest -> host, host reads after $SLOW_MS ms: host received $mib to EOF" \
+    xf_recv_ok g2h_slow "$N" 25
+# The guest's send can only have ended once the host read: it was held, not
+# given credit the daemon could not keep (then data would be lost above).
+slow_held() {
+    local ms
+    ms="$(guest_ms g2h_slow)"
+    vdv_log "g2h_slow: guest sent $mib in ${ms:-?} ms (host paused $SLOW_MS ms)"
+    [[ -n "$ms" ]] && ((ms >= SLOW_MS * 2 / 3))
+}
+xf_check "guest -> host, slow host reader: the guest was held until the host read" slow_held
 xf_check "host -> guest, one connection: guest received $mib" guest_recv_ok h2g_bidi "$N" 12
 xf_check "host -> guest, one connection: host received $mib" xf_recv_ok h2g_bidi "$N" 11
 xf_check "host -> guest, host sends only: guest received $mib to EOF" guest_recv_ok h2g_up "$N" 13
@@ -114,7 +133,7 @@ xf_check "host CONNECT to guest port without listener: refused in < $FAST_MS ms"
 
 xf_check "daemon exits with status 0 on SIGTERM" xf_daemon_stops_cleanly
 
-for l in g2h_bidi g2h_up g2h_down h2g_bidi h2g_up h2g_down; do
+for l in g2h_bidi g2h_up g2h_down g2h_slow h2g_bidi h2g_up h2g_down; do
     vdv_log "timing (guest clock, TCG): $l $(guest_ms "$l") ms"
 done
 vdv_log "guest boot: /init after ${VDV_BOOT_MS:-?} ms, result after ${VDV_RESULT_MS:-?} ms"

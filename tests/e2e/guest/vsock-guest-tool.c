@@ -21,6 +21,8 @@
  *                      fail if EOF comes first; without it, read until EOF
  *   --seed S           payload seed (default 1); both ends must agree
  *   --timeout-ms T     bound on the whole command (default 10000)
+ *   --read-delay-ms D  read nothing for the first D ms (a host application
+ *                      that stops reading: the sender must be throttled)
  *
  * SOCK_SEQPACKET (--seqpacket; listen, connect, uds-connect, uds-listen):
  *   the socket is SOCK_SEQPACKET; uds-connect connects to UDS_PATH_seqpacket
@@ -197,6 +199,7 @@ struct opts {
 	bool have_expect;
 	uint64_t seed;
 	int timeout_ms;
+	int read_delay_ms;
 	bool to_host;
 	/* --seqpacket */
 	bool seqpacket;
@@ -335,7 +338,8 @@ static int parse_opts(int argc, char **argv, int i, struct opts *o, bool allow_t
 			continue;
 		}
 		if (!strcmp(a, "--send-bytes") || !strcmp(a, "--expect-bytes") ||
-		    !strcmp(a, "--seed") || !strcmp(a, "--timeout-ms")) {
+		    !strcmp(a, "--seed") || !strcmp(a, "--timeout-ms") ||
+		    !strcmp(a, "--read-delay-ms")) {
 			if (parse_u64(v, &x) < 0) {
 				fprintf(stderr, "%s: %s: invalid value '%s'\n", prog, a,
 					v ? v : "(missing)");
@@ -349,6 +353,13 @@ static int parse_opts(int argc, char **argv, int i, struct opts *o, bool allow_t
 				o->have_expect = true;
 			} else if (!strcmp(a, "--seed")) {
 				o->seed = x;
+			} else if (!strcmp(a, "--read-delay-ms")) {
+				if (x > INT_MAX) {
+					fprintf(stderr, "%s: --read-delay-ms: must be 0..%d\n",
+						prog, INT_MAX);
+					return -EINVAL;
+				}
+				o->read_delay_ms = (int)x;
 			} else {
 				if (x == 0 || x > INT_MAX) {
 					fprintf(stderr, "%s: --timeout-ms: must be 1..%d\n", prog,
@@ -409,6 +420,7 @@ static int transfer(int fd, const struct opts *o, int64_t deadline)
 	size_t spos = 0, slen = 0;
 	bool send_done = o->send_bytes == 0;
 	bool recv_done = o->have_expect && o->expect_bytes == 0;
+	int64_t read_at = now_ms() + o->read_delay_ms;
 	int r;
 
 	gen_init(&g, o->seed);
@@ -424,25 +436,31 @@ static int transfer(int fd, const struct opts *o, int64_t deadline)
 
 	while (!send_done || !recv_done) {
 		struct pollfd p = { .fd = fd, .events = 0 };
+		int wait = ms_left(deadline);
+		bool delaying = !recv_done && now_ms() < read_at;
 
 		if (!send_done)
 			p.events |= POLLOUT;
-		if (!recv_done)
+		if (!recv_done && !delaying)
 			p.events |= POLLIN;
-		r = poll(&p, 1, ms_left(deadline));
+		if (delaying && ms_left(read_at) < wait)
+			wait = ms_left(read_at);
+		r = poll(&p, 1, wait);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			err("poll", errno);
 			return -1;
 		}
+		if (r == 0 && delaying && ms_left(deadline) > 0)
+			continue;
 		if (r == 0) {
 			out("TIMEOUT transfer sent=%" PRIu64 " recv=%" PRIu64 "\n", sent,
 			    recvd);
 			return -1;
 		}
 
-		if (!recv_done && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (!recv_done && !delaying && (p.revents & (POLLIN | POLLHUP | POLLERR))) {
 			size_t want = sizeof(rbuf);
 			ssize_t n;
 

@@ -8,6 +8,7 @@
 #   g2h_bidi  connect 2:5555, BYTES each way on one connection
 #   g2h_up    connect 2:5556, guest sends BYTES, host reads to EOF
 #   g2h_down  connect 2:5557, host sends BYTES, guest reads to EOF
+#   g2h_slow  connect 2:5558, guest sends BYTES, the host reads after a pause
 #   h2g_bidi  listen 1234 (host: CONNECT 1234), BYTES each way
 #   h2g_up    listen 1235, host sends BYTES, guest reads to EOF
 #   h2g_down  listen 1236, guest sends BYTES, host reads to EOF
@@ -26,6 +27,7 @@ TO=60000
 xf_run g2h_bidi connect 2 5555 --send-bytes "$N" --expect-bytes "$N" --seed 21 --timeout-ms $TO
 xf_run g2h_up connect 2 5556 --send-bytes "$N" --expect-bytes 0 --seed 23 --timeout-ms $TO
 xf_run g2h_down connect 2 5557 --timeout-ms $TO
+xf_run g2h_slow connect 2 5558 --send-bytes "$N" --expect-bytes 0 --seed 25 --timeout-ms $TO
 
 # Host -> guest: one listener per phase, announced on the console.
 phase() { # LABEL PORT TOOL_OPTS...
