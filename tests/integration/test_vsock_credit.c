@@ -36,6 +36,15 @@ static void open_stream(struct itest *t, struct sim *s, struct sim_stream *st, u
 	assert_true(*hfd >= 0);
 }
 
+/* Ends a test's stream: both host sockets, the stream, the simulator. */
+static void close_stream(struct sim *s, struct sim_stream *st, int hfd, int lfd)
+{
+	close(hfd);
+	close(lfd);
+	sim_stream_fini(st);
+	sim_close(s);
+}
+
 /* A packet for st's connection with the stream's current credit fields. */
 static void stream_send_op(struct sim_stream *st, uint16_t op)
 {
@@ -138,10 +147,7 @@ static void window_run(struct itest *t, uint32_t window, uint32_t bias, uint64_t
 		      window, bias, st.c->fwd_cnt, (unsigned long long)x.rw_pkts);
 	if (bias)
 		assert_true(st.c->fwd_cnt < bias); /* it did wrap */
-	close(hp.fd);
-	close(lfd);
-	sim_stream_fini(&st);
-	sim_close(s);
+	close_stream(s, &st, hp.fd, lfd);
 }
 
 static void test_window_exact(void **state)
@@ -235,10 +241,7 @@ static void test_host_stops_reading(void **state)
 	assert_true(st.c->credit_updates_rcvd > updates_before);
 	assert_int_equal(st.c->credit_violations, 0);
 	free(buf);
-	close(hp.fd);
-	close(lfd);
-	sim_stream_fini(&st);
-	sim_close(s);
+	close_stream(s, &st, hp.fd, lfd);
 }
 
 /*
@@ -296,10 +299,7 @@ static void test_window_grows_while_host_reads(void **state)
 	assert_true(most_alloc <= 2 * TXBUF);
 	assert_true(most_in_flight > TXBUF);
 	free(buf);
-	close(hp.fd);
-	close(lfd);
-	sim_stream_fini(&st);
-	sim_close(s);
+	close_stream(s, &st, hp.fd, lfd);
 }
 
 /*
@@ -382,10 +382,7 @@ static void test_tiny_packets_on_headroom(void **state)
 	assert_int_equal(itest_pump_join(&hp), 0);
 	assert_int_equal(hp.rx_done, hp.rx_len);
 	assert_int_equal(st.c->credit_violations, 0);
-	close(hp.fd);
-	close(lfd);
-	sim_stream_fini(&st);
-	sim_close(s);
+	close_stream(s, &st, hp.fd, lfd);
 }
 
 /* A guest that sends beyond its credit is broken: RST, the host socket is
@@ -551,10 +548,7 @@ static void test_device_fwd_cnt_wraps(void **state)
 	print_message("%llu bytes in %lld ms, %llu credit updates, final fwd_cnt 0x%08x\n",
 		      (unsigned long long)total, (long long)(sim_now_ms() - t0),
 		      (unsigned long long)updates, st.pkt->fwd_cnt);
-	close(w.fd);
-	close(lfd);
-	sim_stream_fini(&st);
-	sim_close(s);
+	close_stream(s, &st, w.fd, lfd);
 }
 
 int main(void)
