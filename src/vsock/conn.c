@@ -60,7 +60,13 @@ bool conn_window_low(const struct conn *c)
 
 void conn_set_headroom(struct conn *c, uint32_t headroom)
 {
-	c->headroom = headroom < c->buf_alloc ? headroom : c->buf_alloc;
+	/* At most buf_alloc, and a window under 2^31: credit differences
+	 * are compared as signed 32-bit numbers (a 1 GiB tx-buffer-size and
+	 * a socket with 2 GiB of room would reach it). */
+	uint32_t most = c->buf_alloc < INT32_MAX - c->buf_alloc ? c->buf_alloc
+								: INT32_MAX - c->buf_alloc;
+
+	c->headroom = headroom < most ? headroom : most;
 }
 
 /* A packet carrying our credit went out: the guest's view is fresh. */

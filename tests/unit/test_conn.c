@@ -494,6 +494,31 @@ static void test_headroom_capped_at_buffer(void **state)
 	assert_int_equal(conn_adv_buf_alloc(&c), 2 * BUF);
 }
 
+/* The largest tx-buffer-size (1 GiB) with as much headroom: the window
+ * stays under 2^31, where the signed credit arithmetic still holds, and
+ * the guest may use all of it. */
+static void test_headroom_window_below_2g(void **state)
+{
+	const uint32_t big = 1u << 30;
+	struct vsock_hdr h = guest_request(VSOCK_HOST_CID), out;
+	struct conn c;
+	unsigned fx;
+
+	(void)state;
+	conn_init(&c, GUEST_CID, big);
+	assert_int_equal(conn_guest_request(&c, &h, false), CONN_FX_RX);
+	conn_set_headroom(&c, big);
+	assert_true(conn_next_ctrl(&c, &out, &fx));
+	assert_int_equal(out.op, VIRTIO_VSOCK_OP_RESPONSE);
+	assert_int_equal(out.buf_alloc, INT32_MAX);
+	assert_int_equal(conn_guest_credit(&c), INT32_MAX);
+	assert_int_equal(guest_data(&c, big), CONN_FX_WRITE);
+	assert_int_equal(guest_data(&c, big - 1), CONN_FX_WRITE);
+	assert_int_equal(c.why, CONN_WHY_NONE);
+	assert_int_equal(conn_guest_credit(&c), 0);
+	assert_int_equal(guest_data(&c, 1), FX_RESET);
+}
+
 /* Headroom that vanishes (the socket filled) must not take back what the
  * guest was promised: a Linux guest computes credit in u32 and would
  * overrun a window that shrank under its data. */
@@ -1808,6 +1833,7 @@ int main(void)
 		cmocka_unit_test(test_credit_update_cleared_by_data),
 		cmocka_unit_test(test_headroom_widens_the_window),
 		cmocka_unit_test(test_headroom_capped_at_buffer),
+		cmocka_unit_test(test_headroom_window_below_2g),
 		cmocka_unit_test(test_promise_survives_headroom_drop),
 		cmocka_unit_test(test_headroom_alone_no_update),
 		cmocka_unit_test(test_credit_update_before_request),
