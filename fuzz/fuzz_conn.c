@@ -9,13 +9,17 @@
  * CONN_FX_CLOSE, the connection gone on CONN_FX_FREE) and checks, after
  * every step, the invariants a guest or host must never be able to break:
  *  - what we buffer for the host never exceeds the credit we gave
- *    (conn_queued <= buf_alloc) and matches the caller's tx buffer;
+ *    (conn_queued <= buf_alloc, or <= the limit our last packet set when
+ *    the socket lent headroom) and matches the caller's tx buffer;
+ *  - the limit our packets give (fwd_cnt + buf_alloc) never goes back and
+ *    the buf_alloc we advertise is between ours and INT32_MAX, whatever
+ *    headroom the caller sets when;
  *  - no data is handed to a closed socket, and no event of a freed
  *    connection is needed: FREE comes with nothing left owed;
  *  - data to the guest only when established, before any SHUTDOWN SEND or
  *    RST we sent, after nothing that must precede it, within its credit;
  *  - every packet we emit carries this connection's addresses and our
- *    buf_alloc; SHUTDOWN flags only grow; RST is the last packet;
+ *    credit; SHUTDOWN flags only grow; RST is the last packet;
  *  - no connection is stuck: a state that waits for someone else
  *    (handshake, connect, offered, closing with data) has a deadline,
  *    and the deadline, once reached, makes progress;
@@ -48,6 +52,8 @@ struct harness {
 	bool sent_shut_send;   /* a SHUTDOWN with SEND went to the guest */
 	uint8_t shut_flags_sent;
 	unsigned shut_wr;      /* CONN_FX_SHUT_WR seen, how often */
+	bool lim_seen;         /* a packet of ours carried a credit limit */
+	uint32_t lim;          /* the last such limit: fwd_cnt + buf_alloc */
 };
 
 static bool take(struct harness *hz, void *out, size_t n)
@@ -59,12 +65,19 @@ static bool take(struct harness *hz, void *out, size_t n)
 	return true;
 }
 
-static void check_hdr(const struct harness *hz, const struct vsock_hdr *h)
+static void check_hdr(struct harness *hz, const struct vsock_hdr *h)
 {
+	uint32_t lim = h->fwd_cnt + h->buf_alloc;
+
 	FUZZ_ASSERT(h->src_cid == hz->c.peer_cid && h->dst_cid == GUEST_CID);
 	FUZZ_ASSERT(h->src_port == hz->c.peer_port && h->dst_port == hz->c.guest_port);
-	FUZZ_ASSERT(h->buf_alloc == hz->c.buf_alloc);
+	FUZZ_ASSERT(h->buf_alloc >= hz->c.buf_alloc && h->buf_alloc <= INT32_MAX);
 	FUZZ_ASSERT(h->fwd_cnt == hz->c.fwd_cnt);
+	/* A Linux guest would overrun a limit that went back. */
+	if (hz->lim_seen)
+		FUZZ_ASSERT((int32_t)(lim - hz->lim) >= 0);
+	hz->lim_seen = true;
+	hz->lim = lim;
 }
 
 /* What conn_io_apply() does with effects, minus the fds. */
@@ -97,7 +110,9 @@ static void check(struct harness *hz)
 
 	if (hz->freed)
 		return;
-	FUZZ_ASSERT(conn_queued(c) <= c->buf_alloc);
+	FUZZ_ASSERT(conn_queued(c) <= c->buf_alloc ||
+		    (hz->lim_seen && (int32_t)(hz->lim - c->rx_cnt) >= 0));
+	FUZZ_ASSERT(conn_queued(c) <= 2ull * c->buf_alloc);
 	if (!hz->closed && !c->host_rd_shut)
 		FUZZ_ASSERT(hz->txbuf == conn_queued(c));
 	/* Liveness: waiting on someone else always has a deadline. */
@@ -150,6 +165,8 @@ static void rx(struct harness *hz, uint32_t want, bool emptied)
 	FUZZ_ASSERT(!hz->sent_shut_send && !hz->sent_rst && !hz->closed);
 	FUZZ_ASSERT(!(c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV));
 	FUZZ_ASSERT(room <= conn_peer_credit(c));
+	conn_hdr(c, VIRTIO_VSOCK_OP_RW, &h); /* what the data packets carry */
+	check_hdr(hz, &h);
 	conn_on_read(c, want < room ? want : room, emptied);
 }
 
@@ -193,7 +210,7 @@ static void step(struct harness *hz, uint8_t ev)
 	uint32_t n32 = 0;
 	enum conn_timeout_why why;
 
-	switch (ev % 11) {
+	switch (ev % 12) {
 	case 0:
 	case 1:
 		guest_packet(hz);
@@ -252,6 +269,13 @@ static void step(struct harness *hz, uint8_t ev)
 		if (take(hz, &arg, 1))
 			apply(hz, conn_connected(c, arg & 1, arg & 2), NULL);
 		break;
+	case 11: { /* the host socket's room changed: headroom to lend */
+		uint8_t b[4];
+
+		if (take(hz, b, sizeof(b)))
+			conn_set_headroom(c, fuzz_u32(b));
+		break;
+	}
 	}
 }
 

@@ -377,6 +377,14 @@ put("fuzz_conn", "zero_credit", bytes([1]) + struct.pack("<I", 65535) +
     conn_rx(100) + conn_guest(7) + conn_rx(0) + conn_guest(6, buf_alloc=4096) +
     conn_rx(4096))
 
+# The socket lends 64 KiB of headroom, an update gives the guest twice the
+# buffer, the headroom goes, the guest still fills the promise exactly,
+# then one byte more resets.
+put("fuzz_conn", "headroom_lent", bytes([1]) + struct.pack("<I", 65535) +
+    conn_rx(0) + bytes([11]) + struct.pack("<I", 65536) + conn_guest(5, ln=60000) +
+    bytes([2, 255]) + conn_rx(0) + bytes([11]) + struct.pack("<I", 0) +
+    conn_guest(5, ln=65535) + conn_guest(5, ln=65535) + bytes([2, 0]) + conn_rx(0) +
+    conn_guest(5, ln=3) + conn_rx(0))
 
 # --- fuzz_msgbuf -------------------------------------------------------------
 # [payload_max-1 u16] then ops: 0 append [len u16][off][split][eom|flags<<1],
