@@ -21,7 +21,8 @@
  *    goes back: Linux guests compute credit in u32 and would overrun a
  *    window that shrank. Data beyond the guest's limit is a protocol
  *    violation; the caller's buffer needs at most lim_sent - fwd_cnt, which
- *    is at most 2 x buf_alloc (the headroom is capped at buf_alloc).
+ *    is at most 2 x buf_alloc (the headroom is capped at buf_alloc), so
+ *    all the guest may send fits whatever the socket then takes.
  *  - host -> guest: we may send peer_buf_alloc - (tx_cnt - peer_fwd_cnt).
  */
 #ifndef VDV_VSOCK_CONN_H
@@ -179,7 +180,8 @@ static inline uint32_t conn_guest_credit(const struct conn *c)
 /* Whether the guest's credit is low enough that a credit update is near:
  * the moment for the caller to refresh the headroom. */
 bool conn_window_low(const struct conn *c);
-/* Sets the headroom (clamped to buf_alloc) for the next advertisement. */
+/* Sets the headroom for the next advertisement, clamped to buf_alloc and
+ * so that the window stays under 2^31. */
 void conn_set_headroom(struct conn *c, uint32_t headroom);
 
 /* --- opening --- */
