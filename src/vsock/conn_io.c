@@ -365,16 +365,13 @@ static bool txbuf_reserve(struct vsock_conn *c, size_t need)
 	return true;
 }
 
-/* Frees an emptied double-size tx buffer (txbuf_reserve): it was for a
- * moment only. */
-static void txbuf_shrink(struct vsock_conn *c)
+/* Frees c's emptied stream tx buffer, whatever its size. */
+static void txbuf_release(struct vsock_conn *c)
 {
-	if (c->txbuf_big && c->txbuf_len == 0) {
-		free(c->txbuf);
-		c->txbuf = NULL;
-		c->txbuf_big = false;
-		txmem_sync(c);
-	}
+	free(c->txbuf);
+	c->txbuf = NULL;
+	c->txbuf_big = false;
+	txmem_sync(c);
 }
 
 /*
@@ -704,9 +701,11 @@ static ssize_t txbuf_flush(struct vsock_conn *c)
 		c->txbuf_len -= (uint32_t)r;
 		total += r;
 	}
-	txbuf_shrink(c);
 	if (c->txbuf_len == 0) {
 		c->txbuf_head = 0;
+		/* A doubled buffer (txbuf_reserve) was for a moment only. */
+		if (c->txbuf_big)
+			txbuf_release(c);
 		if (c->txbuf) {
 			c->idle_ms = now_ms() + TXBUF_IDLE_MS;
 			deadline_changed(c);
@@ -833,11 +832,8 @@ void conn_io_timer_fired(struct ev_loop *loop, void *opaque)
 		nx = c->timed.next;
 		if (c->idle_ms && c->idle_ms <= now) {
 			c->idle_ms = 0;
-			if (c->txbuf_len == 0 && !conn_seq(c)) {
-				free(c->txbuf);
-				c->txbuf = NULL;
-				txmem_sync(c);
-			}
+			if (c->txbuf_len == 0 && !conn_seq(c))
+				txbuf_release(c);
 		}
 		fx = conn_on_timeout(&c->p, now, &why);
 		log_timeout(c, why);
