@@ -72,6 +72,13 @@ g = figs["g2h_4096"]["a"]
 check("min <= median <= max, rounds listed",
       g["min"] <= g["median"] <= g["max"] and len(g["rounds"]) == 1)
 check("one round: stability not judged", g["unstable"] is None)
+# The round trip's floor: the ideal relay as baseline, the daemon's own
+# round trip on the daemon side (the same samples as rr_p50).
+fl, rr = figs.get("rr_floor_p50"), figs.get("rr_p50")
+check("round-trip floor measured beside the daemon's round trip",
+      fl is not None and fl["baseline"]["median"] > 0 and
+      fl["a"]["rounds"] == rr["a"]["rounds"] and fl["baseline"]["rounds"] != rr["baseline"]["rounds"],
+      str(fl))
 # Every throughput figure whose CPU was measured (all but the neighbour's
 # stream, whose phase also serves the other VM's round trips).
 tp = [fg for fg in a["figures"]

@@ -17,6 +17,7 @@
 #include "dut.h"
 #include "host_io.h"
 #include "record.h"
+#include "relay.h"
 
 #define PORT 5202
 
@@ -62,8 +63,12 @@ int run_rr(struct bench *b, int which)
 	struct dut s;
 	int r;
 
-	if (which == T_BASE)
-		return base_rr(b);
+	/* The baseline's turn measures both references: the socket pair
+	 * and the ideal relay. */
+	if (which == T_BASE) {
+		r = base_rr(b);
+		return relay_rr(b) ? -1 : r;
+	}
 	if (dut_start(b, which, "rr_p50", b->cfg.rr_msg, &s))
 		return -1;
 	r = rr(&s);

@@ -92,6 +92,11 @@ static void define_figures(struct bench *b)
 	res_define(r, "rr_p50", label, "us", false, true, TGT_RATIO_MAX, 1.5);
 	snprintf(label, sizeof(label), "round trip %zu B (host<->guest), p99", b->cfg.rr_msg);
 	res_define(r, "rr_p99", label, "us", false, true, TGT_NONE, 0);
+	/* Baseline column: the ideal relay (relay.h); daemon column: the
+	 * daemon's round trip again, so that the ratio is daemon / floor. */
+	res_define(r, "rr_floor_p50", "  floor: ideal relay, p50 (daemon / floor)", "us", false,
+		   true, TGT_NONE, 0);
+	res_define(r, "rr_floor_p99", "  floor: ideal relay, p99", "us", false, true, TGT_NONE, 0);
 	res_define(r, "connrate", "host connect+CONNECT/OK+close cycles", "conn/s", true, true,
 		   TGT_NONE, 0);
 	for (int dir = 0; dir < 2; dir++) {

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include "relay.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "host_io.h"
+#include "record.h"
+
+/* The guest's sleep per poll(), as the simulated guest's (dut_poll_join). */
+#define RELAY_GUEST_POLL_MS 2
+#define RELAY_MSG_MAX 4096u
+/* Threads get the run's length plus this to finish before we give up. */
+#define RELAY_JOIN_SLACK_MS 10000
+
+struct relay {
+	int fd;               /* the host socket's far end: the device's side */
+	int irq;              /* eventfd: the guest's interrupt */
+	size_t msg;
+	bool app_calls;       /* the guest application's recv() and send() */
+	atomic_bool stop;
+	/* One message each way in shared memory, as a ring slot would be. */
+	uint8_t req[RELAY_MSG_MAX], rep[RELAY_MSG_MAX];
+	atomic_bool req_full, rep_full;
+	int err;
+};
+
+/* The device: polls the socket and the guest's answer, never sleeps, and
+ * yields between looks as the daemon does in its polling window. */
+static void *relay_device(void *arg)
+{
+	struct relay *r = arg;
+	size_t got = 0;
+
+	while (!atomic_load(&r->stop)) {
+		ssize_t n = recv(r->fd, r->req + got, r->msg - got, MSG_DONTWAIT);
+
+		if (n > 0 && (got += (size_t)n) == r->msg) {
+			uint64_t one = 1;
+
+			got = 0;
+			atomic_store_explicit(&r->req_full, true, memory_order_release);
+			if (write(r->irq, &one, sizeof(one)) != sizeof(one)) {
+				r->err = -errno;
+				break;
+			}
+		} else if (n == 0) {
+			break; /* the client is done */
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			r->err = -errno;
+			break;
+		}
+		if (atomic_load_explicit(&r->rep_full, memory_order_acquire)) {
+			int w;
+
+			atomic_store(&r->rep_full, false);
+			w = hio_write_full(r->fd, r->rep, r->msg);
+			if (w) {
+				r->err = w;
+				break;
+			}
+		}
+		sched_yield();
+	}
+	atomic_store(&r->stop, true);
+	return NULL;
+}
+
+/* The guest: sleeps until its interrupt, answers through shared memory
+ * (the device sees it without a kick, as the daemon polls the tx ring). */
+static void *relay_guest(void *arg)
+{
+	struct relay *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		struct pollfd p = { .fd = r->irq, .events = POLLIN };
+		uint64_t v;
+
+		if (poll(&p, 1, RELAY_GUEST_POLL_MS) <= 0)
+			continue;
+		if (read(r->irq, &v, sizeof(v)) != sizeof(v))
+			continue;
+		if (!atomic_load_explicit(&r->req_full, memory_order_acquire))
+			continue;
+		atomic_store(&r->req_full, false);
+		if (r->app_calls) {
+			syscall(SYS_getppid); /* recv() */
+			syscall(SYS_getppid); /* send() */
+		}
+		memcpy(r->rep, r->req, r->msg);
+		atomic_store_explicit(&r->rep_full, true, memory_order_release);
+	}
+	return NULL;
+}
+
+int relay_rr(struct bench *b)
+{
+	static struct relay r; /* 8 KiB of slots: not on the stack */
+	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
+	int join_ms = (int)(b->cfg.duration_s * 1000) + b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+	pthread_t td, tg;
+	int sv[2], ret = -1;
+
+	if (c.msg > RELAY_MSG_MAX) {
+		bench_fail(b, "rr_floor_p50", T_BASE, "message over %u bytes", RELAY_MSG_MAX);
+		return -1;
+	}
+	memset(&r, 0, sizeof(r));
+	c.samples_us = calloc(c.max_iters, sizeof(*c.samples_us));
+	if (!c.samples_us)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		bench_fail(b, "rr_floor_p50", T_BASE, "socketpair: %s", strerror(errno));
+		free(c.samples_us);
+		return -1;
+	}
+	hio_set_timeouts(sv[0], b->cfg.timeout_ms);
+	r.irq = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r.irq < 0) {
+		bench_fail(b, "rr_floor_p50", T_BASE, "eventfd: %s", strerror(errno));
+		goto out;
+	}
+	r.fd = sv[1];
+	r.msg = c.msg;
+	r.app_calls = b->cfg.guest_syscalls;
+	c.fd = sv[0];
+	if (hio_thread_start(&tg, relay_guest, &r)) {
+		bench_fail(b, "rr_floor_p50", T_BASE, "thread: %s", strerror(errno));
+		goto out;
+	}
+	if (hio_thread_start(&td, relay_device, &r)) {
+		atomic_store(&r.stop, true);
+		bench_fail(b, "rr_floor_p50", T_BASE, "thread: %s", strerror(errno));
+		if (hio_thread_join(tg, join_ms))
+			goto hung;
+		goto out;
+	}
+	c.deadline_ns = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
+	app_rr_client(&c); /* ends with shutdown(SHUT_WR): the device sees EOF */
+	if (hio_thread_join(td, join_ms))
+		goto hung;
+	atomic_store(&r.stop, true);
+	if (hio_thread_join(tg, join_ms))
+		goto hung;
+	if (c.err || r.err || !c.nsamples) {
+		bench_fail(b, "rr_floor_p50", T_BASE, "%s",
+			   c.nsamples ? strerror(-(c.err ? c.err : r.err)) : "no samples");
+	} else {
+		rec_rr_floor(b, T_BASE, c.samples_us, c.nsamples);
+		ret = 0;
+	}
+out:
+	if (r.irq >= 0)
+		close(r.irq);
+	close(sv[0]);
+	close(sv[1]);
+	free(c.samples_us);
+	return ret;
+hung:
+	/* A thread that did not end in time still uses r: give up. */
+	fprintf(stderr, "vdv-bench: rr_floor: relay thread hung; aborting\n");
+	exit(2);
+}

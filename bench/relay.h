@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The round trip's floor, measured beside the socket pair in the same run:
+ * what any device between a host application and a guest that sleeps
+ * between messages costs at the least with the daemon's wake-up pattern.
+ * The host client (app.c) is the same as in the other round trips; a
+ * "device" thread polls the host socket without sleeping, yielding between
+ * looks as the daemon does in its polling window, and hands each message to
+ * a "guest" thread through shared memory and an eventfd (its interrupt);
+ * the guest sleeps in poll() between messages, makes the simulated guest's
+ * two application calls and answers through shared memory, which the
+ * device sees without a kick. Three threads and two wake-ups per round
+ * trip, as through the daemon, but no rings, headers or bookkeeping: no
+ * device can be faster with this guest model, so the daemon's p50 over this
+ * one says how much of its round trip is its own.
+ */
+#ifndef VDV_BENCH_RELAY_H
+#define VDV_BENCH_RELAY_H
+
+#include "bench.h"
+
+/* Records rr_floor_p50 and rr_floor_p99 as the baseline's values. */
+int relay_rr(struct bench *b);
+
+#endif
