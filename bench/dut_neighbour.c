@@ -41,6 +41,7 @@
 #include "host_io.h"
 #include "procstat.h"
 #include "record.h"
+#include "relay.h"
 #include "stats.h"
 #include "vmset.h"
 
@@ -322,7 +323,7 @@ int run_neighbour(struct bench *b, int which)
 	int r, r2;
 
 	if (which == T_BASE)
-		return 0;
+		return relay_nb_floor(b);
 	if (!vmset_daemon_has(b, which, "--threads")) {
 		for (unsigned i = 0; i < sizeof(nb_ids) / sizeof(nb_ids[0]); i++)
 			res_na(&b->res, nb_ids[i], which,
@@ -338,8 +339,10 @@ int run_neighbour(struct bench *b, int which)
 	if (!sep_first)
 		r2 = separate(b, which, &sep);
 	/* Paired within the round: the VM alone is the same reference. */
-	if (!isnan(with) && !isnan(alone) && alone > 0)
+	if (!isnan(with) && !isnan(alone) && alone > 0) {
 		res_add(&b->res, "nb_p99_ratio", which, with / alone);
+		res_add(&b->res, "nb_floor_p99_ratio", which, with / alone);
+	}
 	if (!isnan(sep) && !isnan(alone) && alone > 0)
 		res_add(&b->res, "nb_sep_p99_ratio", which, sep / alone);
 	return r || r2 ? -1 : 0;

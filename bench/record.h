@@ -33,10 +33,6 @@ int rec_check_multi(struct bench *b, const char *id, int which, const uint64_t *
 void rec_stream(struct bench *b, const char *id, int which, uint64_t bytes, int64_t ns,
 		struct cpu_use cpu);
 void rec_rr(struct bench *b, int which, double *samples_us, unsigned n, struct cpu_use cpu);
-/* The ideal relay's round trip (relay.c): the floor figures' baseline. A
- * daemon's rec_rr also fills their daemon side, so that their ratio is the
- * daemon's round trip over the floor. */
-void rec_rr_floor(struct bench *b, int which, double *samples_us, unsigned n);
 void rec_multi(struct bench *b, int which, bool g2h, const uint64_t *bytes, unsigned n,
 	       int64_t ns, struct cpu_use cpu);
 void rec_connrate(struct bench *b, int which, unsigned cycles, int64_t ns, struct cpu_use cpu);

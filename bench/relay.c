@@ -2,6 +2,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -17,10 +18,13 @@
 #include "app.h"
 #include "host_io.h"
 #include "record.h"
+#include "stats.h"
 
 /* The guest's sleep per poll(), as the simulated guest's (dut_poll_join). */
 #define RELAY_GUEST_POLL_MS 2
 #define RELAY_MSG_MAX 4096u
+/* The neighbour stream's writes, as VM A's in dut_neighbour.c. */
+#define RELAY_BG_WRITE 65536u
 /* Threads get the run's length plus this to finish before we give up. */
 #define RELAY_JOIN_SLACK_MS 10000
 
@@ -104,7 +108,114 @@ static void *relay_guest(void *arg)
 	return NULL;
 }
 
-int relay_rr(struct bench *b)
+/* A stream beside the round trips: three busy threads, as a neighbour VM's
+ * guest, its worker and its host reader are: a writer of 64 KiB writes, a
+ * middle thread copying from one socket pair to another, a reader. */
+struct bg_stream {
+	int a[2], b[2];
+	atomic_bool stop;
+	pthread_t tw, tm, tr;
+};
+
+static void *bg_write(void *arg)
+{
+	struct bg_stream *s = arg;
+
+	while (!atomic_load(&s->stop))
+		if (write(s->a[0], app_chunk(0, RELAY_BG_WRITE), RELAY_BG_WRITE) < 0)
+			break;
+	shutdown(s->a[0], SHUT_WR);
+	return NULL;
+}
+
+static void *bg_copy(void *arg)
+{
+	static uint8_t buf[RELAY_BG_WRITE];
+	struct bg_stream *s = arg;
+	ssize_t n;
+
+	while ((n = read(s->a[1], buf, sizeof(buf))) > 0)
+		if (hio_write_full(s->b[0], buf, (size_t)n))
+			break;
+	shutdown(s->b[0], SHUT_WR);
+	return NULL;
+}
+
+static void *bg_read(void *arg)
+{
+	static uint8_t buf[RELAY_BG_WRITE];
+	struct bg_stream *s = arg;
+
+	while (read(s->b[1], buf, sizeof(buf)) > 0)
+		;
+	return NULL;
+}
+
+static void bg_close(struct bg_stream *s)
+{
+	close(s->a[0]);
+	close(s->a[1]);
+	close(s->b[0]);
+	close(s->b[1]);
+}
+
+static int bg_start(struct bench *b, struct bg_stream *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->a))
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->b)) {
+		int e = -errno;
+
+		close(s->a[0]);
+		close(s->a[1]);
+		return e;
+	}
+	/* Bounded: a stuck thread times out instead of hanging the bench. */
+	for (int i = 0; i < 2; i++) {
+		hio_set_timeouts(s->a[i], b->cfg.timeout_ms);
+		hio_set_timeouts(s->b[i], b->cfg.timeout_ms);
+	}
+	if (hio_thread_start(&s->tr, bg_read, s)) {
+		bg_close(s);
+		return -EAGAIN;
+	}
+	if (hio_thread_start(&s->tm, bg_copy, s)) {
+		shutdown(s->b[0], SHUT_WR);
+		if (hio_thread_join(s->tr, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS))
+			goto hung;
+		bg_close(s);
+		return -EAGAIN;
+	}
+	if (hio_thread_start(&s->tw, bg_write, s)) {
+		shutdown(s->a[0], SHUT_WR);
+		if (hio_thread_join(s->tm, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS) ||
+		    hio_thread_join(s->tr, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS))
+			goto hung;
+		bg_close(s);
+		return -EAGAIN;
+	}
+	return 0;
+hung:
+	fprintf(stderr, "vdv-bench: nb_floor: stream thread hung; aborting\n");
+	exit(2);
+}
+
+static void bg_stop(struct bench *b, struct bg_stream *s)
+{
+	int ms = b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+
+	atomic_store(&s->stop, true);
+	/* The writer ends its stream, the copier passes the end on. */
+	if (hio_thread_join(s->tw, ms) || hio_thread_join(s->tm, ms) || hio_thread_join(s->tr, ms)) {
+		fprintf(stderr, "vdv-bench: nb_floor: stream thread hung; aborting\n");
+		exit(2);
+	}
+	bg_close(s);
+}
+
+/* One run of round trips through the relay; fills p50 and p99 (us). */
+static int relay_measure(struct bench *b, const char *id, double *p50, double *p99)
 {
 	static struct relay r; /* 8 KiB of slots: not on the stack */
 	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
@@ -113,7 +224,7 @@ int relay_rr(struct bench *b)
 	int sv[2], ret = -1;
 
 	if (c.msg > RELAY_MSG_MAX) {
-		bench_fail(b, "rr_floor_p50", T_BASE, "message over %u bytes", RELAY_MSG_MAX);
+		bench_fail(b, id, T_BASE, "message over %u bytes", RELAY_MSG_MAX);
 		return -1;
 	}
 	memset(&r, 0, sizeof(r));
@@ -121,14 +232,14 @@ int relay_rr(struct bench *b)
 	if (!c.samples_us)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		bench_fail(b, "rr_floor_p50", T_BASE, "socketpair: %s", strerror(errno));
+		bench_fail(b, id, T_BASE, "socketpair: %s", strerror(errno));
 		free(c.samples_us);
 		return -1;
 	}
 	hio_set_timeouts(sv[0], b->cfg.timeout_ms);
 	r.irq = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r.irq < 0) {
-		bench_fail(b, "rr_floor_p50", T_BASE, "eventfd: %s", strerror(errno));
+		bench_fail(b, id, T_BASE, "eventfd: %s", strerror(errno));
 		goto out;
 	}
 	r.fd = sv[1];
@@ -136,12 +247,12 @@ int relay_rr(struct bench *b)
 	r.app_calls = b->cfg.guest_syscalls;
 	c.fd = sv[0];
 	if (hio_thread_start(&tg, relay_guest, &r)) {
-		bench_fail(b, "rr_floor_p50", T_BASE, "thread: %s", strerror(errno));
+		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
 		goto out;
 	}
 	if (hio_thread_start(&td, relay_device, &r)) {
 		atomic_store(&r.stop, true);
-		bench_fail(b, "rr_floor_p50", T_BASE, "thread: %s", strerror(errno));
+		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
 		if (hio_thread_join(tg, join_ms))
 			goto hung;
 		goto out;
@@ -154,10 +265,11 @@ int relay_rr(struct bench *b)
 	if (hio_thread_join(tg, join_ms))
 		goto hung;
 	if (c.err || r.err || !c.nsamples) {
-		bench_fail(b, "rr_floor_p50", T_BASE, "%s",
+		bench_fail(b, id, T_BASE, "%s",
 			   c.nsamples ? strerror(-(c.err ? c.err : r.err)) : "no samples");
 	} else {
-		rec_rr_floor(b, T_BASE, c.samples_us, c.nsamples);
+		*p50 = stats_percentile(c.samples_us, c.nsamples, 50);
+		*p99 = stats_percentile(c.samples_us, c.nsamples, 99);
 		ret = 0;
 	}
 out:
@@ -169,6 +281,42 @@ out:
 	return ret;
 hung:
 	/* A thread that did not end in time still uses r: give up. */
-	fprintf(stderr, "vdv-bench: rr_floor: relay thread hung; aborting\n");
+	fprintf(stderr, "vdv-bench: %s: relay thread hung; aborting\n", id);
 	exit(2);
+}
+
+int relay_rr(struct bench *b)
+{
+	double p50, p99;
+
+	if (relay_measure(b, "rr_floor_p50", &p50, &p99))
+		return -1;
+	res_add(&b->res, "rr_floor_p50", T_BASE, p50);
+	res_add(&b->res, "rr_floor_p99", T_BASE, p99);
+	return 0;
+}
+
+int relay_nb_floor(struct bench *b)
+{
+	static unsigned turn; /* which phase goes first, alternating */
+	double p50, alone = NAN, beside = NAN;
+	bool beside_first = turn++ % 2;
+	struct bg_stream s;
+	int r;
+
+	for (int i = 0; i < 2; i++) {
+		bool with = beside_first == (i == 0);
+
+		if (with && (r = bg_start(b, &s))) {
+			bench_fail(b, "nb_floor_p99_ratio", T_BASE, "stream: %s", strerror(-r));
+			return -1;
+		}
+		r = relay_measure(b, "nb_floor_p99_ratio", &p50, with ? &beside : &alone);
+		if (with)
+			bg_stop(b, &s);
+		if (r)
+			return -1;
+	}
+	res_add(&b->res, "nb_floor_p99_ratio", T_BASE, beside / alone);
+	return 0;
 }

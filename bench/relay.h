@@ -22,4 +22,12 @@
 /* Records rr_floor_p50 and rr_floor_p99 as the baseline's values. */
 int relay_rr(struct bench *b);
 
+/* The neighbour figure's floor: the relay's round trips alone and beside a
+ * stream of three busy threads (a writer of 64 KiB writes, a thread copying
+ * it from one socket pair to another, a reader), as VM A's guest, worker
+ * and host reader are; records nb_floor_p99_ratio = p99 beside / alone as
+ * the baseline's value. No daemon and nothing shared but the CPUs: what a
+ * 64 B round trip's p99 pays on this machine for a busy neighbour. */
+int relay_nb_floor(struct bench *b);
+
 #endif

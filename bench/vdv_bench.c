@@ -155,6 +155,10 @@ static void define_figures(struct bench *b)
 		   false, TGT_ABS_LE, 2.0);
 	res_define(r, "nb_stream", "  neighbour's 64 KiB g->h stream meanwhile", "MiB/s", true,
 		   false, TGT_NONE, 0);
+	/* Baseline column: the same ratio with no daemon (relay.h); daemon
+	 * column: nb_p99_ratio again, so that the ratio is daemon / floor. */
+	res_define(r, "nb_floor_p99_ratio", "  floor: ideal relay beside a 3-thread stream",
+		   "ratio", false, true, TGT_NONE, 0);
 	res_define(r, "nb_sep_p50", "  A on a worker of its own (--threads 2), p50", "us", false,
 		   false, TGT_NONE, 0);
 	res_define(r, "nb_sep_p99", "  p99", "us", false, false, TGT_NONE, 0);
