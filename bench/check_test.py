@@ -79,6 +79,11 @@ check("round-trip floor measured beside the daemon's round trip",
       fl is not None and fl["baseline"]["median"] > 0 and
       fl["a"]["rounds"] == rr["a"]["rounds"] and fl["baseline"]["rounds"] != rr["baseline"]["rounds"],
       str(fl))
+hf, h = figs.get("h2g_floor_4096"), figs.get("h2g_4096")
+check("host->guest floor measured beside the daemon's stream",
+      hf is not None and hf["baseline"]["median"] > 0 and
+      hf["a"]["rounds"] == h["a"]["rounds"] and hf["baseline"]["rounds"] != h["baseline"]["rounds"]
+      and isinstance(hf["baseline"]["cpu_s_per_gib"], (int, float)), str(hf))
 # Every throughput figure whose CPU was measured (all but the neighbour's
 # stream, whose phase also serves the other VM's round trips).
 tp = [fg for fg in a["figures"]

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "csum.h"
+#include "procstat.h"
 #include "host_io.h"
 #include "record.h"
 #include "stats.h"
@@ -319,4 +321,175 @@ int relay_nb_floor(struct bench *b)
 	}
 	res_add(&b->res, "nb_floor_p99_ratio", T_BASE, beside / alone);
 	return 0;
+}
+
+/* ---- host->guest streams through the relay ---- */
+
+/* Slots of shared memory the device fills from the host socket, as the
+ * daemon fills up to 16 rx buffers (64 KiB) per readv. */
+#define RELAY_SLOTS 16u
+#define RELAY_SLOT_SIZE 65536u
+
+struct relay_stream {
+	int fd;                /* the host socket's far end */
+	int irq;               /* eventfd: the guest's interrupt */
+	bool app_calls, verify;
+	uint8_t slot[RELAY_SLOTS][RELAY_SLOT_SIZE];
+	uint32_t len[RELAY_SLOTS];
+	/* seq_cst: the device publishes head then looks at guest_waits, the
+	 * guest sets guest_waits then looks at head, so one of them sees the
+	 * other (and the guest's poll() is bounded anyway). */
+	atomic_uint head, tail;
+	atomic_bool guest_waits, eof, stop;
+	/* the guest's results */
+	uint8_t app[RELAY_SLOT_SIZE];
+	uint64_t bytes;
+	struct csum sum;
+	int64_t t_end_ns;
+	int err;
+};
+
+/* The device: reads whatever the socket has into the next free slot (its
+ * one copy) and interrupts the guest only if the guest sleeps. */
+static void *relay_stream_device(void *arg)
+{
+	struct relay_stream *s = arg;
+	uint64_t one = 1;
+
+	while (!atomic_load(&s->stop)) {
+		unsigned h = atomic_load(&s->head);
+		ssize_t n;
+
+		if (h - atomic_load(&s->tail) == RELAY_SLOTS) {
+			sched_yield(); /* full: the guest is busy emptying */
+			continue;
+		}
+		n = read(s->fd, s->slot[h % RELAY_SLOTS], RELAY_SLOT_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			s->err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		s->len[h % RELAY_SLOTS] = (uint32_t)n;
+		atomic_store(&s->head, h + 1);
+		if (atomic_load(&s->guest_waits) && write(s->irq, &one, sizeof(one)) < 0) {
+			s->err = -errno;
+			break;
+		}
+	}
+	atomic_store(&s->eof, true);
+	if (write(s->irq, &one, sizeof(one)) < 0 && !s->err)
+		s->err = -errno;
+	return NULL;
+}
+
+/* The guest: takes each slot into its application's buffer (the copy
+ * recv() makes, one application call per slot), sleeps when none is full. */
+static void *relay_stream_guest(void *arg)
+{
+	struct relay_stream *s = arg;
+
+	while (!atomic_load(&s->stop)) {
+		unsigned t = atomic_load(&s->tail);
+		struct pollfd p = { .fd = s->irq, .events = POLLIN };
+		uint64_t v;
+
+		if (t != atomic_load(&s->head)) {
+			uint32_t n = s->len[t % RELAY_SLOTS];
+
+			if (s->app_calls)
+				syscall(SYS_getppid);
+			memcpy(s->app, s->slot[t % RELAY_SLOTS], n);
+			if (s->verify)
+				csum_update(&s->sum, s->app, n);
+			s->bytes += n;
+			atomic_store(&s->tail, t + 1);
+			continue;
+		}
+		if (atomic_load(&s->eof) && t == atomic_load(&s->head))
+			break;
+		atomic_store(&s->guest_waits, true);
+		if (t == atomic_load(&s->head) && !atomic_load(&s->eof))
+			poll(&p, 1, RELAY_GUEST_POLL_MS);
+		atomic_store(&s->guest_waits, false);
+		if (read(s->irq, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			s->err = -errno;
+	}
+	s->t_end_ns = now_ns();
+	return NULL;
+}
+
+int relay_h2g(struct bench *b, size_t size)
+{
+	static struct relay_stream s; /* 2 MiB of slots and buffer */
+	struct app_stream w = { .io_size = size, .verify = b->cfg.verify };
+	int join_ms = (int)(b->cfg.duration_s * 1000) + b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+	struct cpu_mark m;
+	pthread_t td, tg, tw;
+	char id[32];
+	int64_t t0;
+	int sv[2], ret = -1;
+
+	rec_id(id, sizeof(id), "h2g_floor", size);
+	memset(&s, 0, sizeof(s));
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		bench_fail(b, id, T_BASE, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	hio_set_timeouts(sv[0], b->cfg.timeout_ms);
+	hio_set_timeouts(sv[1], b->cfg.timeout_ms);
+	s.irq = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s.irq < 0) {
+		bench_fail(b, id, T_BASE, "eventfd: %s", strerror(errno));
+		goto out;
+	}
+	s.fd = sv[1];
+	s.app_calls = b->cfg.guest_syscalls;
+	s.verify = b->cfg.verify;
+	w.fd = sv[0];
+	if (hio_thread_start(&tg, relay_stream_guest, &s)) {
+		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
+		goto out;
+	}
+	if (hio_thread_start(&td, relay_stream_device, &s)) {
+		atomic_store(&s.stop, true);
+		if (hio_thread_join(tg, join_ms))
+			goto hung;
+		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
+		goto out;
+	}
+	cpu_mark(&m, 0);
+	t0 = now_ns();
+	w.deadline_ns = t0 + (int64_t)(b->cfg.duration_s * 1e9);
+	if (hio_thread_start(&tw, app_stream_write, &w)) {
+		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
+		shutdown(sv[0], SHUT_WR); /* the device sees EOF, the guest ends */
+	} else if (hio_thread_join(tw, join_ms)) {
+		goto hung;
+	}
+	if (hio_thread_join(td, join_ms) || hio_thread_join(tg, join_ms))
+		goto hung;
+	if (!w.bytes)
+		goto out; /* the writer never ran: failed above */
+	if (w.err || s.err) {
+		bench_fail(b, id, T_BASE, "%s", strerror(-(w.err ? w.err : s.err)));
+		goto out;
+	}
+	if (rec_check_stream(b, id, T_BASE, w.bytes, &w.sum, s.bytes, &s.sum))
+		goto out;
+	rec_stream(b, id, T_BASE, s.bytes, s.t_end_ns - t0, cpu_since(&m));
+	ret = 0;
+out:
+	if (s.irq >= 0)
+		close(s.irq);
+	close(sv[0]);
+	close(sv[1]);
+	return ret;
+hung:
+	/* A thread that did not end in time still uses s: give up. */
+	fprintf(stderr, "vdv-bench: %s: relay thread hung; aborting\n", id);
+	exit(2);
 }

@@ -30,4 +30,13 @@ int relay_rr(struct bench *b);
  * 64 B round trip's p99 pays on this machine for a busy neighbour. */
 int relay_nb_floor(struct bench *b);
 
+/* A host->guest stream's floor: the same host writer (size-byte writes)
+ * through the relay: the device thread reads the socket into 64 KiB slots
+ * of shared memory (as the daemon reads into up to 16 rx buffers), waking
+ * the guest only when it sleeps; the guest copies each slot into its
+ * application's buffer with one application call and checksums it. Three
+ * copies per byte and three threads, as through the daemon, no rings or
+ * headers. Records h2g_floor_<size> (MiB/s, CPU-s/GiB) as the baseline's. */
+int relay_h2g(struct bench *b, size_t size);
+
 #endif

@@ -86,6 +86,12 @@ static void define_figures(struct bench *b)
 				 bench_size_name(s, sz, sizeof(sz)));
 			res_define(r, rec_id(id, sizeof(id), dir ? "h2g" : "g2h", s), label, "MiB/s",
 				   true, true, std ? TGT_RATIO_MIN : TGT_NONE, stream_target(s));
+			/* Baseline column: the ideal relay (relay.h); daemon column:
+			 * the figure above again, so that the ratio is daemon / floor. */
+			if (dir)
+				res_define(r, rec_id(id, sizeof(id), "h2g_floor", s),
+					   "  floor: ideal relay (daemon / floor)", "MiB/s", true,
+					   true, TGT_NONE, 0);
 		}
 	}
 	snprintf(label, sizeof(label), "round trip %zu B (host<->guest), p50", b->cfg.rr_msg);
