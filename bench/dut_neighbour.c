@@ -169,7 +169,11 @@ static int stream_start(struct vmset *s, const char *id, struct streamer *st,
 		close(hr->fd);
 		return r;
 	}
+	/* Named for scheduler traces (perf sched timehist). */
+	pthread_setname_np(*thr, "nb-a-reader");
 	r = hio_thread_start(thw, streamer_main, st);
+	if (!r)
+		pthread_setname_np(*thw, "nb-a-guest");
 	if (r) {
 		shutdown(hr->fd, SHUT_RDWR);
 		join_or_abort(*thr, join_ms(b), "VM A's host reader");
@@ -258,8 +262,12 @@ static int phase(struct vmset *s, const struct phase_ids *ids, double *p99)
 	c.deadline_ns = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
 	r = hio_thread_start(&th, app_rr_client, &c);
 	/* B's guest is served from this thread; A's by its own. */
-	if (!r)
+	if (!r) {
+		pthread_setname_np(th, "nb-b-client");
+		pthread_setname_np(pthread_self(), "nb-b-echo");
 		r = dut_poll_join(&view, th, join_ms(b));
+		pthread_setname_np(pthread_self(), "vdv-bench");
+	}
 	close(c.fd);
 	if (neighbour)
 		rs = stream_end(s, ids->stream, &st, &hr, thr, thw, t0);

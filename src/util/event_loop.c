@@ -637,6 +637,17 @@ static bool poll_clients(struct ev_loop *loop)
 	return false;
 }
 
+/* Every poller, without stopping at the first that has work. */
+static bool poll_all(struct ev_loop *loop)
+{
+	bool any = false;
+
+	for (struct ev_client *c = loop->clients; c; c = c->next)
+		if (c->poll && c->poll_max_ns && c->poll->poll(c->opaque))
+			any = true;
+	return any;
+}
+
 static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *found)
 {
 	int64_t deadline = vdv_now_ns() + loop->poll_ns;
@@ -698,7 +709,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
 	int n = 0, handled = 0;
-	bool found = false, polling;
+	bool found = false, looked = false, polling;
 	int64_t t0 = 0;
 
 	for (struct ev_client *c = loop->clients; c; c = c->next)
@@ -717,6 +728,16 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 			/* The window took time: a timer may be due now. */
 			timeout_ms = timer_timeout(loop, timeout_ms);
 		}
+	} else if (loop->npollers) {
+		/* No window: some client has work left (timeout 0). A poller
+		 * whose peers were told not to notify (ops->begin, or kicks
+		 * left off because the loop polls) still gets its look every
+		 * turn: a neighbour that always has work would otherwise keep
+		 * it unseen until that work pauses (2-20 ms stalls of another
+		 * VM's round trips on a shared worker, in a scheduler trace).
+		 * Every poller, not just up to the first with work; the fds
+		 * are still read below. */
+		looked = poll_all(loop);
 	}
 	if (n == 0 && !found) {
 		if (polling)
@@ -754,7 +775,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 	}
 	handled += run_timers(loop);
 	/* Work the poll found runs in the next turn's before-sleep hook. */
-	return handled + (found ? 1 : 0);
+	return handled + (found || looked ? 1 : 0);
 }
 
 /* Runs the calls queued so far, in order. */

@@ -101,7 +101,9 @@ void ev_set_before_sleep(struct ev_loop *loop, ev_hook hook, void *opaque);
  * when work arrived while switching back). The window adapts: it grows
  * (up to max_ns) when the loop slept only briefly after giving up, and
  * drops to zero when a sleep outlasted max_ns, so an idle loop costs
- * nothing. max_ns 0 turns polling off.
+ * nothing. max_ns 0 turns polling off. A turn without a window (a hook
+ * left work) still calls every client's ops->poll once, outside
+ * begin/end: it should return at once when notifications would tell.
  */
 struct ev_poll_ops {
 	bool (*poll)(void *opaque);  /* true: work is ready */

@@ -269,6 +269,13 @@ static bool vsock_poll(void *opaque)
 	 * the session (zero pages would show no work, and we would sleep). */
 	if (d->vu.mem.faulted)
 		return true;
+	/* Kicks on and nothing waiting for rx buffers or a deadline: a kick
+	 * or a socket event brings any work. Only in the loop's look in a
+	 * turn without a window (a window's begin turns kicks off), where
+	 * this keeps a worker with many VMs from reading every VM's ring. */
+	if (d->vu.vqs[VSOCK_TX_Q].notify_enabled && !d->rx_deferred && !d->ctrl_len &&
+	    !d->conns.ready.head)
+		return false;
 	if (vq_avail_count(&d->vu.vqs[VSOCK_TX_Q])) {
 		d->tx_work = true;
 		return true;

@@ -1063,6 +1063,62 @@ static void test_clients_poll(void **state)
 	ev_loop_free(loop);
 }
 
+static void cl_on_fd(struct ev_loop *loop, int fd, uint32_t events, void *opaque)
+{
+	uint64_t v;
+	(void)loop, (void)events;
+
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		(*(unsigned *)opaque)++;
+}
+
+/* A client that always leaves work (a VM streaming on a shared worker)
+ * means turns without a window; every poller still gets one look per
+ * turn, each of them (not only up to the first with work), outside
+ * begin/end, and fd events are still read in such a turn. Without the
+ * look a poller whose kicks are off was never looked at while its
+ * neighbour had work. */
+static void test_turn_without_window_polls_every_client(void **state)
+{
+	struct ev_loop *loop = ev_loop_new();
+	struct cl a, b;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	unsigned fd_events = 0;
+	uint64_t one = 1;
+	(void)state;
+
+	assert_true(efd >= 0);
+	cl_init(&a, 50 * 1000 * 1000);
+	cl_init(&b, 50 * 1000 * 1000);
+	ev_client_add(loop, &a.c);
+	ev_client_add(loop, &b.c);
+	assert_int_equal(ev_add(loop, efd, EPOLLIN, cl_on_fd, &fd_events), 0);
+	for (int i = 0; i < 15; i++) /* grow the window, as in the test above */
+		ev_run_once(loop, 1);
+	assert_true(ev_polling(loop));
+	a.polls = b.polls = a.begins = b.begins = 0;
+	a.hit_at = 1; /* a finds work at its first look */
+	b.hit_at = 4;
+	for (unsigned turn = 1; turn <= 5; turn++) {
+		a.more_once = true; /* a's hook: more work, so no window */
+		if (turn == 4)
+			assert_int_equal(write(efd, &one, sizeof(one)), (ssize_t)sizeof(one));
+		int r = ev_run_once(loop, 5000);
+
+		assert_int_equal(b.polls, turn);
+		assert_int_equal(a.polls, turn);
+		/* b's work at its 4th look counts; so does the fd event. */
+		assert_int_equal(r, turn == 4 ? 2 : turn == 1 ? 1 : 0);
+	}
+	assert_int_equal(fd_events, 1);
+	assert_int_equal(a.begins, 0);
+	assert_int_equal(b.begins, 0);
+	ev_client_del(loop, &a.c);
+	ev_client_del(loop, &b.c);
+	ev_loop_free(loop);
+	close(efd);
+}
+
 /* ---- ev_call: other threads hand a function to a running loop ---- */
 
 struct callee {
@@ -1136,6 +1192,7 @@ int main(void)
 		cmocka_unit_test(test_many_registrations),
 		cmocka_unit_test(test_clients_hooks),
 		cmocka_unit_test(test_clients_poll),
+		cmocka_unit_test(test_turn_without_window_polls_every_client),
 		cmocka_unit_test(test_call_runs_on_loop_thread),
 		cmocka_unit_test(test_call_from_loop_thread),
 		cmocka_unit_test(test_off_by_default),
