@@ -624,20 +624,8 @@ static int run_timers(struct ev_loop *loop)
 	return fired;
 }
 
-/*
- * Spins for the current window: ops->poll, then a non-blocking look at the
- * fds. Returns the number of fd events placed in evs (or -errno) and sets
- * *found when ops->poll (or ops->end) reported work.
- */
-static bool poll_clients(struct ev_loop *loop)
-{
-	for (struct ev_client *c = loop->clients; c; c = c->next)
-		if (c->poll && c->poll_max_ns && c->poll->poll(c->opaque))
-			return true;
-	return false;
-}
-
-/* Every poller, without stopping at the first that has work. */
+/* Every poller, without stopping at the first that has work: each one
+ * that has work notes it for its next before-sleep hook. */
 static bool poll_all(struct ev_loop *loop)
 {
 	bool any = false;
@@ -648,6 +636,11 @@ static bool poll_all(struct ev_loop *loop)
 	return any;
 }
 
+/*
+ * Spins for the current window: ops->poll, then a non-blocking look at the
+ * fds. Returns the number of fd events placed in evs (or -errno) and sets
+ * *found when ops->poll (or ops->end) reported work.
+ */
 static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *found)
 {
 	int64_t deadline = vdv_now_ns() + loop->poll_ns;
@@ -664,7 +657,7 @@ static int poll_window(struct ev_loop *loop, struct epoll_event *evs, bool *foun
 		if (c->poll && c->poll_max_ns)
 			c->poll->begin(c->opaque);
 	for (;;) {
-		if (poll_clients(loop)) {
+		if (poll_all(loop)) {
 			*found = true;
 			break;
 		}
@@ -735,8 +728,7 @@ int ev_run_once(struct ev_loop *loop, int timeout_ms)
 		 * turn: a neighbour that always has work would otherwise keep
 		 * it unseen until that work pauses (2-20 ms stalls of another
 		 * VM's round trips on a shared worker, in a scheduler trace).
-		 * Every poller, not just up to the first with work; the fds
-		 * are still read below. */
+		 * The fds are still read below. */
 		looked = poll_all(loop);
 	}
 	if (n == 0 && !found) {
