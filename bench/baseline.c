@@ -15,12 +15,12 @@
 /* Threads get the run's length plus this to finish before we give up. */
 #define JOIN_SLACK_MS 10000
 
-static int join_ms(const struct bench *b)
+int base_join_ms(const struct bench *b)
 {
 	return (int)(b->cfg.duration_s * 1000) + b->cfg.timeout_ms + JOIN_SLACK_MS;
 }
 
-static int pair(struct bench *b, const char *id, int sv[2])
+int base_pair(struct bench *b, const char *id, int sv[2])
 {
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		bench_fail(b, id, T_BASE, "socketpair: %s", strerror(errno));
@@ -31,8 +31,7 @@ static int pair(struct bench *b, const char *id, int sv[2])
 	return 0;
 }
 
-/* A thread that did not end in time may still use our stack: give up. */
-static void join_or_die(pthread_t th, int ms, const char *id)
+void base_join_or_die(pthread_t th, int ms, const char *id)
 {
 	if (hio_thread_join(th, ms)) {
 		fprintf(stderr, "vdv-bench: %s: baseline thread hung; aborting\n", id);
@@ -49,7 +48,7 @@ int base_stream(struct bench *b, const char *id, size_t size)
 	int64_t t0;
 	int sv[2];
 
-	if (pair(b, id, sv))
+	if (base_pair(b, id, sv))
 		return -1;
 	w.fd = sv[0];
 	r.fd = sv[1];
@@ -64,14 +63,14 @@ int base_stream(struct bench *b, const char *id, size_t size)
 	w.deadline_ns = t0 + (int64_t)(b->cfg.duration_s * 1e9);
 	if (hio_thread_start(&tw, app_stream_write, &w)) {
 		shutdown(sv[0], SHUT_WR);
-		join_or_die(tr, join_ms(b), id);
+		base_join_or_die(tr, base_join_ms(b), id);
 		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
 		return -1;
 	}
-	join_or_die(tw, join_ms(b), id);
-	join_or_die(tr, join_ms(b), id);
+	base_join_or_die(tw, base_join_ms(b), id);
+	base_join_or_die(tr, base_join_ms(b), id);
 	close(sv[0]);
 	close(sv[1]);
 	if (w.err || r.err) {
@@ -93,7 +92,7 @@ int base_rr(struct bench *b)
 	int sv[2];
 
 	c.samples_us = calloc(c.max_iters, sizeof(*c.samples_us));
-	if (!c.samples_us || pair(b, "rr_p50", sv)) {
+	if (!c.samples_us || base_pair(b, "rr_p50", sv)) {
 		free(c.samples_us);
 		return -1;
 	}
@@ -106,7 +105,7 @@ int base_rr(struct bench *b)
 	cpu_mark(&m, 0);
 	c.deadline_ns = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
 	app_rr_client(&c);
-	join_or_die(ts, join_ms(b), "rr");
+	base_join_or_die(ts, base_join_ms(b), "rr");
 	if (c.err || s.err || !c.nsamples)
 		bench_fail(b, "rr_p50", T_BASE, "%s",
 			   c.nsamples ? strerror(-(c.err ? c.err : s.err)) : "no samples");
@@ -153,7 +152,7 @@ int base_connrate(struct bench *b)
 	c.deadline_ns = t0 + (int64_t)(b->cfg.duration_s * 1e9);
 	app_connect_cycles(&c);
 	atomic_store(&s.stop, 1);
-	join_or_die(ts, join_ms(b), "connrate");
+	base_join_or_die(ts, base_join_ms(b), "connrate");
 	if (c.err || s.err)
 		bench_fail(b, "connrate", T_BASE, "%s", strerror(-(c.err ? c.err : s.err)));
 	else
@@ -191,7 +190,7 @@ int base_multi(struct bench *b, bool g2h)
 	for (i = 0; i < n; i++) {
 		int sv[2];
 
-		if (pair(b, id, sv))
+		if (base_pair(b, id, sv))
 			goto out_close;
 		w.fds[i] = sv[0];
 		r.fds[i] = sv[1];
@@ -204,7 +203,7 @@ int base_multi(struct bench *b, bool g2h)
 	t0 = now_ns();
 	w.deadline_ns = t0 + (int64_t)(b->cfg.duration_s * 1e9);
 	app_multi_write(&w);
-	join_or_die(tr, join_ms(b), id);
+	base_join_or_die(tr, base_join_ms(b), id);
 	if (w.err || r.err) {
 		bench_fail(b, id, T_BASE, "%s", strerror(-(w.err ? w.err : r.err)));
 		goto out_close;

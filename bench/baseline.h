@@ -15,6 +15,17 @@
 
 #include "bench.h"
 
+#include <pthread.h>
+
+/* A socketpair whose ends time out after the run's --timeout; a failure
+ * is reported for figure id. */
+int base_pair(struct bench *b, const char *id, int sv[2]);
+/* How long a baseline thread may take: the run's length plus slack. */
+int base_join_ms(const struct bench *b);
+/* Joins th within ms, or exits: a thread that did not end in time may
+ * still use the caller's stack or statics. */
+void base_join_or_die(pthread_t th, int ms, const char *id);
+
 int base_stream(struct bench *b, const char *id, size_t size);
 int base_rr(struct bench *b);
 int base_connrate(struct bench *b);

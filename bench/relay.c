@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "baseline.h"
 #include "csum.h"
 #include "procstat.h"
 #include "host_io.h"
@@ -27,8 +28,7 @@
 #define RELAY_MSG_MAX 4096u
 /* The neighbour stream's writes, as VM A's in dut_neighbour.c. */
 #define RELAY_BG_WRITE 65536u
-/* Threads get the run's length plus this to finish before we give up. */
-#define RELAY_JOIN_SLACK_MS 10000
+#define NB_FLOOR_ID "nb_floor_p99_ratio"
 
 struct relay {
 	int fd;               /* the host socket's far end: the device's side */
@@ -161,58 +161,48 @@ static void bg_close(struct bg_stream *s)
 	close(s->b[1]);
 }
 
+/* Starts the three threads; 0, or -1 with the failure reported. */
 static int bg_start(struct bench *b, struct bg_stream *s)
 {
-	memset(s, 0, sizeof(*s));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->a))
-		return -errno;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->b)) {
-		int e = -errno;
+	int ms = base_join_ms(b);
 
+	memset(s, 0, sizeof(*s));
+	if (base_pair(b, NB_FLOOR_ID, s->a))
+		return -1;
+	if (base_pair(b, NB_FLOOR_ID, s->b)) {
 		close(s->a[0]);
 		close(s->a[1]);
-		return e;
+		return -1;
 	}
-	/* Bounded: a stuck thread times out instead of hanging the bench. */
-	for (int i = 0; i < 2; i++) {
-		hio_set_timeouts(s->a[i], b->cfg.timeout_ms);
-		hio_set_timeouts(s->b[i], b->cfg.timeout_ms);
-	}
-	if (hio_thread_start(&s->tr, bg_read, s)) {
-		bg_close(s);
-		return -EAGAIN;
-	}
+	if (hio_thread_start(&s->tr, bg_read, s))
+		goto fail;
 	if (hio_thread_start(&s->tm, bg_copy, s)) {
 		shutdown(s->b[0], SHUT_WR);
-		if (hio_thread_join(s->tr, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS))
-			goto hung;
-		bg_close(s);
-		return -EAGAIN;
+		base_join_or_die(s->tr, ms, NB_FLOOR_ID);
+		goto fail;
 	}
 	if (hio_thread_start(&s->tw, bg_write, s)) {
 		shutdown(s->a[0], SHUT_WR);
-		if (hio_thread_join(s->tm, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS) ||
-		    hio_thread_join(s->tr, b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS))
-			goto hung;
-		bg_close(s);
-		return -EAGAIN;
+		base_join_or_die(s->tm, ms, NB_FLOOR_ID);
+		base_join_or_die(s->tr, ms, NB_FLOOR_ID);
+		goto fail;
 	}
 	return 0;
-hung:
-	fprintf(stderr, "vdv-bench: nb_floor: stream thread hung; aborting\n");
-	exit(2);
+fail:
+	bench_fail(b, NB_FLOOR_ID, T_BASE, "stream thread: %s", strerror(errno));
+	bg_close(s);
+	return -1;
 }
 
 static void bg_stop(struct bench *b, struct bg_stream *s)
 {
-	int ms = b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+	int ms = base_join_ms(b);
 
 	atomic_store(&s->stop, true);
 	/* The writer ends its stream, the copier passes the end on. */
-	if (hio_thread_join(s->tw, ms) || hio_thread_join(s->tm, ms) || hio_thread_join(s->tr, ms)) {
-		fprintf(stderr, "vdv-bench: nb_floor: stream thread hung; aborting\n");
-		exit(2);
-	}
+	base_join_or_die(s->tw, ms, NB_FLOOR_ID);
+	base_join_or_die(s->tm, ms, NB_FLOOR_ID);
+	base_join_or_die(s->tr, ms, NB_FLOOR_ID);
 	bg_close(s);
 }
 
@@ -221,7 +211,7 @@ static int relay_measure(struct bench *b, const char *id, double *p50, double *p
 {
 	static struct relay r; /* 8 KiB of slots: not on the stack */
 	struct app_rr c = { .msg = b->cfg.rr_msg, .warmup = 100, .max_iters = b->cfg.rr_iters };
-	int join_ms = (int)(b->cfg.duration_s * 1000) + b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+	int join_ms = base_join_ms(b);
 	pthread_t td, tg;
 	int sv[2], ret = -1;
 
@@ -233,12 +223,10 @@ static int relay_measure(struct bench *b, const char *id, double *p50, double *p
 	c.samples_us = calloc(c.max_iters, sizeof(*c.samples_us));
 	if (!c.samples_us)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		bench_fail(b, id, T_BASE, "socketpair: %s", strerror(errno));
+	if (base_pair(b, id, sv)) {
 		free(c.samples_us);
 		return -1;
 	}
-	hio_set_timeouts(sv[0], b->cfg.timeout_ms);
 	r.irq = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (r.irq < 0) {
 		bench_fail(b, id, T_BASE, "eventfd: %s", strerror(errno));
@@ -255,17 +243,14 @@ static int relay_measure(struct bench *b, const char *id, double *p50, double *p
 	if (hio_thread_start(&td, relay_device, &r)) {
 		atomic_store(&r.stop, true);
 		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
-		if (hio_thread_join(tg, join_ms))
-			goto hung;
+		base_join_or_die(tg, join_ms, id);
 		goto out;
 	}
 	c.deadline_ns = now_ns() + (int64_t)(b->cfg.duration_s * 1e9);
 	app_rr_client(&c); /* ends with shutdown(SHUT_WR): the device sees EOF */
-	if (hio_thread_join(td, join_ms))
-		goto hung;
+	base_join_or_die(td, join_ms, id);
 	atomic_store(&r.stop, true);
-	if (hio_thread_join(tg, join_ms))
-		goto hung;
+	base_join_or_die(tg, join_ms, id);
 	if (c.err || r.err || !c.nsamples) {
 		bench_fail(b, id, T_BASE, "%s",
 			   c.nsamples ? strerror(-(c.err ? c.err : r.err)) : "no samples");
@@ -281,10 +266,6 @@ out:
 	close(sv[1]);
 	free(c.samples_us);
 	return ret;
-hung:
-	/* A thread that did not end in time still uses r: give up. */
-	fprintf(stderr, "vdv-bench: %s: relay thread hung; aborting\n", id);
-	exit(2);
 }
 
 int relay_rr(struct bench *b)
@@ -309,17 +290,15 @@ int relay_nb_floor(struct bench *b)
 	for (int i = 0; i < 2; i++) {
 		bool with = beside_first == (i == 0);
 
-		if (with && (r = bg_start(b, &s))) {
-			bench_fail(b, "nb_floor_p99_ratio", T_BASE, "stream: %s", strerror(-r));
+		if (with && bg_start(b, &s))
 			return -1;
-		}
-		r = relay_measure(b, "nb_floor_p99_ratio", &p50, with ? &beside : &alone);
+		r = relay_measure(b, NB_FLOOR_ID, &p50, with ? &beside : &alone);
 		if (with)
 			bg_stop(b, &s);
 		if (r)
 			return -1;
 	}
-	res_add(&b->res, "nb_floor_p99_ratio", T_BASE, beside / alone);
+	res_add(&b->res, NB_FLOOR_ID, T_BASE, beside / alone);
 	return 0;
 }
 
@@ -426,7 +405,7 @@ int relay_h2g(struct bench *b, size_t size)
 {
 	static struct relay_stream s; /* 2 MiB of slots and buffer */
 	struct app_stream w = { .io_size = size, .verify = b->cfg.verify };
-	int join_ms = (int)(b->cfg.duration_s * 1000) + b->cfg.timeout_ms + RELAY_JOIN_SLACK_MS;
+	int join_ms = base_join_ms(b);
 	struct cpu_mark m;
 	pthread_t td, tg, tw;
 	char id[32];
@@ -435,12 +414,8 @@ int relay_h2g(struct bench *b, size_t size)
 
 	rec_id(id, sizeof(id), "h2g_floor", size);
 	memset(&s, 0, sizeof(s));
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		bench_fail(b, id, T_BASE, "socketpair: %s", strerror(errno));
+	if (base_pair(b, id, sv))
 		return -1;
-	}
-	hio_set_timeouts(sv[0], b->cfg.timeout_ms);
-	hio_set_timeouts(sv[1], b->cfg.timeout_ms);
 	s.irq = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s.irq < 0) {
 		bench_fail(b, id, T_BASE, "eventfd: %s", strerror(errno));
@@ -456,8 +431,7 @@ int relay_h2g(struct bench *b, size_t size)
 	}
 	if (hio_thread_start(&td, relay_stream_device, &s)) {
 		atomic_store(&s.stop, true);
-		if (hio_thread_join(tg, join_ms))
-			goto hung;
+		base_join_or_die(tg, join_ms, id);
 		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
 		goto out;
 	}
@@ -467,11 +441,11 @@ int relay_h2g(struct bench *b, size_t size)
 	if (hio_thread_start(&tw, app_stream_write, &w)) {
 		bench_fail(b, id, T_BASE, "thread: %s", strerror(errno));
 		shutdown(sv[0], SHUT_WR); /* the device sees EOF, the guest ends */
-	} else if (hio_thread_join(tw, join_ms)) {
-		goto hung;
+	} else {
+		base_join_or_die(tw, join_ms, id);
 	}
-	if (hio_thread_join(td, join_ms) || hio_thread_join(tg, join_ms))
-		goto hung;
+	base_join_or_die(td, join_ms, id);
+	base_join_or_die(tg, join_ms, id);
 	if (!w.bytes)
 		goto out; /* the writer never ran: failed above */
 	if (w.err || s.err) {
@@ -488,8 +462,4 @@ out:
 	close(sv[0]);
 	close(sv[1]);
 	return ret;
-hung:
-	/* A thread that did not end in time still uses s: give up. */
-	fprintf(stderr, "vdv-bench: %s: relay thread hung; aborting\n", id);
-	exit(2);
 }
